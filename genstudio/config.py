@@ -1,0 +1,220 @@
+"""The whole experiment as data: frozen dataclasses, validated once, JSON round-trip.
+
+Each family's knobs carry metadata (help sentence, range or choices) that the CLI's --set and the
+GUI's generated form both read.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field, fields
+
+from .data import DATASETS
+
+CONFIG_VERSION = 1
+FAMILIES = ("gan", "vae", "diffusion", "ar")
+DEVICES = ("auto", "cpu", "cuda", "mps")
+
+
+class ConfigError(ValueError):
+    """A config value a user gave is invalid; the message says which and why."""
+
+
+def knob(default, help: str, low=None, high=None, choices=None):
+    return field(default=default, metadata={"help": help, "low": low, "high": high, "choices": choices})
+
+
+@dataclass(frozen=True)
+class FamilyConfig:
+    def __post_init__(self):
+        for f in fields(self):
+            _check_value(self, f, getattr(self, f.name))
+
+    @classmethod
+    def knobs(cls) -> list[dataclasses.Field]:
+        return list(fields(cls))
+
+    @classmethod
+    def from_strings(cls, pairs: dict[str, str], base: "FamilyConfig | None" = None) -> "FamilyConfig":
+        """Parse --set key=value strings against this dataclass's field types."""
+        by_name = {f.name: f for f in fields(cls)}
+        values = dataclasses.asdict(base) if base is not None else {}
+        for key, text in pairs.items():
+            if key not in by_name:
+                raise ConfigError(f"unknown option {key!r} for {cls.family}; valid keys: {', '.join(by_name)}")
+            values[key] = _parse(by_name[key], text)
+        return cls(**values)
+
+
+def _type_of(f: dataclasses.Field) -> type:
+    return {"int": int, "float": float, "str": str, "bool": bool}[f.type if isinstance(f.type, str) else f.type.__name__]
+
+
+def _parse(f: dataclasses.Field, text: str):
+    kind = _type_of(f)
+    try:
+        if kind is bool:
+            lowered = text.strip().lower()
+            if lowered not in ("true", "false", "1", "0", "yes", "no"):
+                raise ValueError
+            return lowered in ("true", "1", "yes")
+        return kind(text)
+    except ValueError:
+        raise ConfigError(f"{f.name}={text!r}: expected {kind.__name__}") from None
+
+
+def _check_value(obj, f: dataclasses.Field, value) -> None:
+    kind = _type_of(f)
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        object.__setattr__(obj, f.name, float(value))
+        value = float(value)
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise ConfigError(f"{f.name}={value!r}: expected {kind.__name__}")
+    meta = f.metadata
+    if meta.get("choices") and value not in meta["choices"]:
+        raise ConfigError(f"{f.name}={value!r}: choose one of {', '.join(map(str, meta['choices']))}")
+    if meta.get("low") is not None and value < meta["low"]:
+        raise ConfigError(f"{f.name}={value!r}: must be >= {meta['low']}")
+    if meta.get("high") is not None and value > meta["high"]:
+        raise ConfigError(f"{f.name}={value!r}: must be <= {meta['high']}")
+
+
+@dataclass(frozen=True)
+class GANConfig(FamilyConfig):
+    family = "gan"
+    lr: float = knob(1e-3, "Adam learning rate of both networks.", 1e-6, 1.0)
+    batch_size: int = knob(256, "Real and fake samples per step.", 1, 65536)
+    loss: str = knob("r1", "Non-saturating loss (ns), with an R1 gradient penalty on real data (r1), or WGAN-GP (wgan-gp).",
+                     choices=("ns", "r1", "wgan-gp"))
+    penalty: float = knob(0.1, "Weight of the R1 or gradient penalty.", 0.0, 1000.0)
+    latent_dim: int = knob(8, "Size of the noise vector the generator maps to data.", 1, 512)
+    width: int = knob(128, "Hidden units per layer (2D) or base channels (images).", 4, 2048)
+    depth: int = knob(3, "Hidden layers of the 2D MLPs.", 1, 8)
+    d_steps: int = knob(1, "Discriminator updates per generator update.", 1, 10)
+    beta1: float = knob(0.5, "Adam beta1; GANs train more stably below the default 0.9.", 0.0, 0.999)
+    beta2: float = knob(0.99, "Adam beta2.", 0.0, 0.9999)
+    ema: float = knob(0.999, "Decay of the generator's weight average used for samples (0 = off).", 0.0, 0.99999)
+
+
+@dataclass(frozen=True)
+class VAEConfig(FamilyConfig):
+    family = "vae"
+    lr: float = knob(1e-3, "Adam learning rate.", 1e-6, 1.0)
+    batch_size: int = knob(128, "Examples per step.", 1, 65536)
+    latent_dim: int = knob(8, "Size of the latent code z (2 lets you see the whole latent plane).", 1, 512)
+    beta: float = knob(1.0, "Weight of the KL term; above 1 pushes towards disentangled factors.", 0.0, 100.0)
+    likelihood: str = knob("auto", "Decoder likelihood: bernoulli for images, gaussian for points (auto picks).",
+                           choices=("auto", "bernoulli", "gaussian"))
+    width: int = knob(256, "Hidden units per layer.", 4, 4096)
+    depth: int = knob(2, "Hidden layers of the encoder and of the decoder.", 1, 8)
+
+
+@dataclass(frozen=True)
+class DiffusionConfig(FamilyConfig):
+    family = "diffusion"
+    lr: float = knob(1e-3, "Adam learning rate.", 1e-6, 1.0)
+    batch_size: int = knob(256, "Examples per step.", 1, 65536)
+    timesteps: int = knob(1000, "Length of the training noise schedule.", 2, 10000)
+    schedule: str = knob("linear", "Noise schedule: linear betas (DDPM) or cosine (improved DDPM).",
+                         choices=("linear", "cosine"))
+    sampler: str = knob("ddim", "Sampler used for snapshots and metrics.", choices=("ddpm", "ddim"))
+    sample_steps: int = knob(100, "Denoising steps at sampling time (up to timesteps).", 1, 10000)
+    width: int = knob(256, "Hidden units (2D) or base channels (images).", 4, 2048)
+    depth: int = knob(3, "Residual blocks of the 2D network.", 1, 8)
+    ema: float = knob(0.999, "Decay of the weight average used for sampling (0 = off).", 0.0, 0.99999)
+
+
+@dataclass(frozen=True)
+class ARConfig(FamilyConfig):
+    family = "ar"
+    lr: float = knob(1e-3, "AdamW learning rate.", 1e-6, 1.0)
+    batch_size: int = knob(64, "Sequences per step.", 1, 65536)
+    n_layer: int = knob(3, "Transformer blocks.", 1, 24)
+    n_head: int = knob(4, "Attention heads per block.", 1, 32)
+    n_embd: int = knob(64, "Width of the token embeddings (divisible by n_head).", 8, 2048)
+    dropout: float = knob(0.0, "Dropout rate during training.", 0.0, 0.9)
+    bins: int = knob(128, "Tokens per axis when 2D points are quantised.", 4, 1024)
+    temperature: float = knob(1.0, "Sampling temperature: below 1 sharpens, above 1 flattens.", 0.01, 10.0)
+    top_k: int = knob(0, "Sample only from the k most likely tokens (0 = all).", 0, 100000)
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.n_embd % self.n_head:
+            raise ConfigError(f"n_embd={self.n_embd} must be divisible by n_head={self.n_head}")
+
+
+FAMILY_CONFIGS: dict[str, type[FamilyConfig]] = {c.family: c for c in (GANConfig, VAEConfig, DiffusionConfig, ARConfig)}
+
+
+@dataclass(frozen=True)
+class Experiment:
+    model: str
+    data: str
+    family: FamilyConfig
+    steps: int | None = None
+    seconds: float | None = None
+    seed: int = 0
+    device: str = "auto"
+    threads: int = 0          # 0 = cores - 1 (the GUI thread keeps a core)
+
+    def __post_init__(self):
+        if self.model not in FAMILIES:
+            raise ConfigError(f"unknown model {self.model!r}; choose one of: {', '.join(FAMILIES)}")
+        if self.data not in DATASETS:
+            raise ConfigError(f"unknown data set {self.data!r}; choose one of: {', '.join(DATASETS)}")
+        if not isinstance(self.family, FAMILY_CONFIGS[self.model]):
+            raise ConfigError(f"family config {type(self.family).__name__} does not match model {self.model!r}")
+        if self.steps is not None and (not isinstance(self.steps, int) or self.steps <= 0):
+            raise ConfigError(f"steps must be a positive integer, got {self.steps!r}")
+        if self.seconds is not None and not self.seconds > 0:
+            raise ConfigError(f"seconds must be positive, got {self.seconds!r}")
+        if self.device not in DEVICES:
+            raise ConfigError(f"unknown device {self.device!r}; choose one of: {', '.join(DEVICES)}")
+        if self.threads < 0:
+            raise ConfigError(f"threads must be >= 0, got {self.threads}")
+
+    def to_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        d["family"] = dataclasses.asdict(self.family)
+        return {"version": CONFIG_VERSION, **d}
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Experiment":
+        d = dict(d)
+        version = d.pop("version", CONFIG_VERSION)
+        if version > CONFIG_VERSION:
+            raise ConfigError(f"config version {version} is newer than this GenStudio understands ({CONFIG_VERSION})")
+        try:
+            family = FAMILY_CONFIGS[d["model"]](**d.pop("family"))
+            return cls(family=family, **d)
+        except (KeyError, TypeError) as exc:
+            raise ConfigError(f"malformed config: {exc}") from None
+
+    @classmethod
+    def from_json(cls, text: str) -> "Experiment":
+        return cls.from_dict(json.loads(text))
+
+
+def default_experiment(model: str, data: str | None = None, **overrides) -> Experiment:
+    if model not in FAMILIES:
+        raise ConfigError(f"unknown model {model!r}; choose one of: {', '.join(FAMILIES)}")
+    data = data or DEFAULT_DATA[model]
+    family = FAMILY_CONFIGS[model](**PRESETS.get((model, data), {}))
+    return Experiment(model=model, data=data, family=family, **overrides)
+
+
+DEFAULT_DATA = {"gan": "ring8", "vae": "digits", "diffusion": "grid25", "ar": "digits"}
+
+# Known-good settings where the family default is not the best choice for a data set.
+PRESETS: dict[tuple[str, str], dict] = {
+    ("gan", "digits"): {"latent_dim": 32, "width": 64, "batch_size": 128, "lr": 5e-4, "loss": "ns"},
+    ("gan", "shapes"): {"latent_dim": 32, "width": 64, "batch_size": 128, "lr": 5e-4, "loss": "ns"},
+    ("vae", "ring8"): {"latent_dim": 2, "likelihood": "gaussian"},
+    ("vae", "grid25"): {"latent_dim": 2, "likelihood": "gaussian"},
+    ("diffusion", "digits"): {"width": 32, "batch_size": 128},
+    ("diffusion", "shapes"): {"width": 32, "batch_size": 64},
+    ("ar", "names"): {"n_embd": 64, "n_layer": 3, "batch_size": 64},
+}

@@ -1,0 +1,103 @@
+"""Data sets as plain numpy, one object per set. No Qt, no torch device here.
+
+kind "points": `x` (N, 2) in data units; models train on (x - shift) / scale.
+kind "image":  `x` (N, C, H, W) in [0, 1] with `levels` grey levels (for autoregressive tokens).
+kind "text":   `words`, a list of strings over `alphabet`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import toy2d
+from .digits import load_digits_images
+from .shapes import SHAPE_NAMES, make_shapes
+from .text import END, load_names
+
+POINTS_TRAIN_SIZE = 50_000
+HELD_OUT_FRACTION = 0.1
+
+
+@dataclass(frozen=True, eq=False)
+class Dataset:
+    name: str
+    kind: str
+    x: np.ndarray | None = None            # train split (points, images)
+    held_out: np.ndarray | None = None     # test split (points: fresh draws)
+    labels: np.ndarray | None = None       # train-split labels, when the set has them
+    held_out_labels: np.ndarray | None = None
+    label_names: tuple[str, ...] = ()
+    levels: int = 0                        # grey levels of an image set
+    shift: np.ndarray | None = None        # points: standardisation
+    scale: float = 1.0
+    modes: np.ndarray | None = None        # points: Gaussian mixture centres (ring8, grid25)
+    mode_std: float = 0.0
+    words: tuple[str, ...] = ()            # text: train split
+    held_out_words: tuple[str, ...] = ()
+    alphabet: str = ""
+    factors: dict = field(default_factory=dict)
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        return tuple(self.x.shape[1:])
+
+    def standardise(self, pts: np.ndarray) -> np.ndarray:
+        return ((pts - self.shift) / self.scale).astype(np.float32)
+
+    def unstandardise(self, pts: np.ndarray) -> np.ndarray:
+        return pts * self.scale + self.shift
+
+
+DATASETS = toy2d.NAMES + ("digits", "shapes", "names")
+
+
+def _split(n: int, *arrays):
+    order = np.random.default_rng(0).permutation(n)
+    cut = n - int(n * HELD_OUT_FRACTION)
+    return [(a[order[:cut]], a[order[cut:]]) for a in arrays]
+
+
+def _points(name: str) -> Dataset:
+    x = toy2d.sample_points(name, POINTS_TRAIN_SIZE, seed=12345)
+    held = toy2d.sample_points(name, 5_000, seed=54321)
+    spec = toy2d.mixture_spec(name)
+    modes, std = spec if spec else (None, 0.0)
+    shift = x.mean(0).astype(np.float32)
+    scale = float(x.std(0).mean())
+    return Dataset(name, "points", x=x, held_out=held, shift=shift, scale=scale,
+                   modes=modes, mode_std=std)
+
+
+def _images(name: str, images, labels, label_names, levels, factors=None) -> Dataset:
+    (x, xh), (y, yh) = _split(len(images), images, labels)
+    return Dataset(name, "image", x=x, held_out=xh, labels=y, held_out_labels=yh,
+                   label_names=label_names, levels=levels, factors=factors or {})
+
+
+def _text(name: str, words: list[str]) -> Dataset:
+    (w, wh), = _split(len(words), np.array(words, dtype=object))
+    alphabet = END + "".join(sorted(set("".join(words)) - {END}))
+    return Dataset(name, "text", words=tuple(w), held_out_words=tuple(wh), alphabet=alphabet)
+
+
+_CACHE: dict[str, Dataset] = {}
+
+
+def load(name: str) -> Dataset:
+    """The named data set (cached per process). Raises KeyError naming the valid choices."""
+    if name not in DATASETS:
+        raise KeyError(f"unknown data set {name!r}; choose one of: {', '.join(DATASETS)}")
+    if name not in _CACHE:
+        if name in toy2d.NAMES:
+            ds = _points(name)
+        elif name == "digits":
+            images, labels = load_digits_images()
+            ds = _images(name, images, labels, tuple(str(d) for d in range(10)), levels=17)
+        elif name == "shapes":
+            images, labels, factors = make_shapes()
+            ds = _images(name, images, labels, SHAPE_NAMES, levels=4, factors=factors)
+        else:
+            ds = _text(name, load_names())
+        _CACHE[name] = ds
+    return _CACHE[name]

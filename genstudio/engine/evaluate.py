@@ -1,0 +1,77 @@
+"""Periodic quality evaluation of a model on its data set (the metrics of summary.json)."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+from ..data import Dataset
+from ..models import GenerativeModel
+from . import metrics
+from .classifier import features_and_probs, load_classifier
+
+SAMPLES = {"points": 2500, "image": 500, "text": 500}
+ENERGY_SAMPLES = 2000
+
+
+class Evaluator:
+    def __init__(self, ds: Dataset, model: GenerativeModel, device: torch.device, n_samples: int | None = None):
+        self.ds, self.model, self.device = ds, model, device
+        self.n = n_samples or SAMPLES[ds.kind]
+        self.held_out = model.encode_data(ds, "held_out").to(device)
+        self.classifier = None
+        if ds.kind == "image" and ds.labels is not None:
+            self.classifier = load_classifier(ds)
+            self.real_features, _ = features_and_probs(self.classifier, ds.x)
+
+    @torch.no_grad()
+    def generate(self, n: int | None = None, seed: int = 1234):
+        gen = torch.Generator(self.device).manual_seed(seed)
+        noise = self.model.make_noise(n or self.n, gen)
+        return self.model.decode(self.model.sample(noise), self.ds)
+
+    def __call__(self) -> dict:
+        return self.score(self.generate())
+
+    def score(self, samples) -> dict:
+        ds, out = self.ds, {}
+        if ds.kind == "points":
+            if ds.modes is not None:
+                out.update(metrics.mode_metrics(samples, ds.modes, ds.mode_std))
+            out["energy_distance"] = metrics.energy_distance(samples[:ENERGY_SAMPLES], ds.held_out[:ENERGY_SAMPLES])
+        elif ds.kind == "image" and self.classifier is not None:
+            feats, probs = features_and_probs(self.classifier, samples)
+            out["fd"] = metrics.frechet_distance(feats, self.real_features)
+            out.update(metrics.class_metrics(probs))
+        elif ds.kind == "text":
+            known = set(ds.words)
+            out["novel_fraction"] = float(np.mean([w not in known for w in samples]))
+        out.update(self.likelihood())
+        return out
+
+    @torch.no_grad()
+    def likelihood(self) -> dict:
+        per_example = []
+        for chunk in self.held_out.split(1024):
+            nll = self.model.nll(chunk)
+            if nll is None:
+                return {}
+            per_example.append(nll)
+        nats = float(torch.cat(per_example).mean())
+        if self.ds.kind == "points":
+            nats += 2 * math.log(self.ds.scale)  # density in data units, not standardised units
+            return {"nll_nats": nats, "bits_per_dim": metrics.bits_per_dim(nats, 2)}
+        if self.ds.kind == "text":
+            predicted = float((self.held_out[:, 1:] >= 0).sum(1).float().mean())  # chars incl. the end
+            return {"nll_nats": nats, "nats_per_char": nats / predicted,
+                    "bits_per_dim": metrics.bits_per_dim(nats, predicted)}
+        return {"nll_nats": nats, "bits_per_dim": metrics.bits_per_dim(nats, self.model.spec.dim)}
+
+
+def real_floor(ds: Dataset) -> dict:
+    """The same image metrics for held-out real data: the best a generator can hope for."""
+    clf = load_classifier(ds)
+    feats, probs = features_and_probs(clf, ds.held_out)
+    real, _ = features_and_probs(clf, ds.x)
+    return {"fd": metrics.frechet_distance(feats, real), **metrics.class_metrics(probs)}

@@ -1,0 +1,45 @@
+"""What the training generator yields: frozen dataclasses of numpy / Python values only."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class LossPoints:
+    """Per-step loss values since the previous LossPoints."""
+    steps: np.ndarray                 # (k,) int64, 1-based step numbers
+    seconds: np.ndarray               # (k,) float64, training wall seconds at each flush (not per step)
+    values: dict[str, np.ndarray]     # loss name -> (k,) float64
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Samples from the fixed noise, in data space (points (N,2), images (N,C,H,W), or strings)."""
+    step: int
+    seconds: float
+    samples: object
+    state: dict[str, np.ndarray] | None = None   # CPU copy of the weights, when asked for
+
+
+@dataclass(frozen=True)
+class Metrics:
+    step: int
+    seconds: float
+    values: dict[str, float]
+
+
+@dataclass(frozen=True)
+class Finished:
+    step: int
+    seconds: float
+    reason: str                       # steps | seconds | stopped
+
+
+@dataclass(frozen=True)
+class Diverged:
+    """A loss became NaN or infinite; training stopped before that step's weights were kept."""
+    step: int
+    seconds: float
+    losses: dict[str, float] = field(default_factory=dict)

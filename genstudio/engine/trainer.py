@@ -1,0 +1,184 @@
+"""Training as a generator of events, consumed alike by the CLI, the benchmarks and the GUI.
+
+Loss values stay on the device in a buffer and are read only when an event is due (no host sync
+per step). Stop, pause and hyperparameter changes are honoured between steps.
+"""
+from __future__ import annotations
+
+import math
+import queue
+import threading
+import time
+from dataclasses import dataclass
+from typing import Iterator
+
+import numpy as np
+import torch
+
+from .. import data as data_sets
+from ..config import Experiment
+from ..models import build_model
+from .device import default_threads, resolve_device
+from .evaluate import Evaluator
+from .events import Diverged, Finished, LossPoints, Metrics, Snapshot
+
+LOSS_BUFFER = 4096
+
+
+@dataclass(frozen=True)
+class Cadence:
+    """How often the generator reports, in seconds of training time (None = only at the end)."""
+    loss_s: float = 0.05                 # at most ~20 loss messages a second
+    snapshot_s: float | None = 0.5
+    eval_s: float | None = None
+    snapshot_count: int = 64
+    snapshot_weights: bool = False       # attach a CPU copy of the weights to each snapshot
+    evaluate_at_end: bool = True
+
+
+class Trainer:
+    def __init__(self, exp: Experiment, cadence: Cadence = Cadence()):
+        self.exp, self.cadence = exp, cadence
+        self.device = resolve_device(exp.device)
+        torch.set_num_threads(exp.threads or default_threads())
+        self.dataset = data_sets.load(exp.data)
+        torch.manual_seed(exp.seed)
+        self.model = build_model(exp, self.dataset).to(self.device)
+        self.model.train()
+        self.train_data = self.model.encode_data(self.dataset).to(self.device)
+        self.batch_size = exp.family.batch_size
+        self.batch_gen = torch.Generator(self.device).manual_seed(exp.seed)
+        noise_gen = torch.Generator(self.device).manual_seed(exp.seed + 1)
+        self.fixed_noise = self.model.make_noise(cadence.snapshot_count, noise_gen)
+        self.evaluator = Evaluator(self.dataset, self.model, self.device)
+        self.loss_names = self.model.loss_names
+        self.step = 0
+        self.seconds = 0.0
+        self._stop = threading.Event()
+        self._running = threading.Event()
+        self._running.set()
+        self._commands: queue.Queue = queue.Queue()
+        self._buffer = torch.zeros(LOSS_BUFFER, len(self.loss_names), device=self.device)
+        self._filled = 0            # losses in the buffer not yet reported
+        self._flushed_at = 0.0      # training seconds at the last report
+
+    # commands, safe from any thread ---------------------------------------------------------
+    def stop(self) -> None:
+        self._stop.set()
+        self._running.set()
+
+    def pause(self) -> None:
+        self._running.clear()
+
+    def resume(self) -> None:
+        self._running.set()
+
+    @property
+    def paused(self) -> bool:
+        return not self._running.is_set()
+
+    def set_lr(self, lr: float) -> None:
+        self._commands.put(("lr", float(lr)))
+
+    # pieces of the loop --------------------------------------------------------------------
+    def draw(self) -> torch.Tensor:
+        idx = torch.randint(len(self.train_data), (self.batch_size,), device=self.device, generator=self.batch_gen)
+        return self.train_data[idx]
+
+    def _apply_commands(self) -> None:
+        while not self._commands.empty():
+            name, value = self._commands.get_nowait()
+            if name == "lr":
+                self.model.set_lr(value)
+
+    def _rng_devices(self):
+        return [self.device] if self.device.type == "cuda" else []
+
+    def snapshot(self) -> Snapshot:
+        with torch.random.fork_rng(devices=self._rng_devices()):  # keep the training RNG stream intact
+            samples = self.model.decode(self.model.sample(self.fixed_noise), self.dataset)
+        state = None
+        if self.cadence.snapshot_weights:
+            state = {k: v.detach().cpu().numpy().copy() for k, v in self.model.state_dict().items()}
+        return Snapshot(self.step, self.seconds, samples, state)
+
+    def evaluate(self) -> Metrics:
+        with torch.random.fork_rng(devices=self._rng_devices()):
+            values = self.evaluator()
+        return Metrics(self.step, self.seconds, values)
+
+    def _flush(self) -> list:
+        """Read the device-side loss buffer once: [LossPoints] or [LossPoints, Diverged]."""
+        n = self._filled
+        if not n:
+            return []
+        values = self._buffer[:n].double().cpu().numpy()
+        steps = np.arange(self.step - n + 1, self.step + 1)
+        secs = np.linspace(self._flushed_at, self.seconds, n + 1)[1:]  # spread over the interval
+        self._filled, self._flushed_at = 0, self.seconds
+        bad = ~np.isfinite(values).all(1)
+        end = int(bad.argmax()) if bad.any() else n
+        events: list = [LossPoints(steps[:end], secs[:end], {k: values[:end, i] for i, k in enumerate(self.loss_names)})]
+        if end < n:
+            events.append(Diverged(int(steps[end]), float(secs[end]), dict(zip(self.loss_names, values[end].tolist()))))
+        return events
+
+    # the loop ------------------------------------------------------------------------------
+    def run(self, steps: int | None = None, seconds: float | None = None) -> Iterator:
+        """Train until the step or time budget (the experiment's unless given) or stop(); yield events."""
+        steps = steps if steps is not None else self.exp.steps
+        seconds = seconds if seconds is not None else self.exp.seconds
+        if steps is None and seconds is None:
+            steps = 1000
+        cad = self.cadence
+        last_step = self.step + steps if steps is not None else None
+        deadline = self.seconds + seconds if seconds is not None else math.inf
+        t0 = time.perf_counter() - self.seconds
+        next_loss = self.seconds + cad.loss_s
+        next_snap = self.seconds + cad.snapshot_s if cad.snapshot_s else math.inf
+        next_eval = self.seconds + cad.eval_s if cad.eval_s else math.inf
+        reason = "stopped"
+        while not self._stop.is_set():
+            if not self._running.is_set():
+                events = self._flush()
+                yield from events
+                if len(events) == 2:
+                    return
+                paused_at = time.perf_counter()
+                while not self._running.wait(0.05):
+                    pass
+                t0 += time.perf_counter() - paused_at  # paused time is not training time
+                continue
+            if last_step is not None and self.step >= last_step:
+                reason = "steps"
+                break
+            if self.seconds >= deadline:
+                reason = "seconds"
+                break
+            if not self._commands.empty():
+                self._apply_commands()
+            self._buffer[self._filled].copy_(self.model.train_step(self.draw))
+            self._filled += 1
+            self.step += 1
+            self.seconds = time.perf_counter() - t0
+            if self.seconds >= next_loss or self._filled == LOSS_BUFFER:
+                next_loss = self.seconds + cad.loss_s
+                events = self._flush()
+                yield from events
+                if len(events) == 2:
+                    return
+            if self.seconds >= next_snap:
+                yield self.snapshot()
+                next_snap = time.perf_counter() - t0 + cad.snapshot_s
+            if self.seconds >= next_eval:
+                yield self.evaluate()
+                next_eval = time.perf_counter() - t0 + cad.eval_s
+        events = self._flush()
+        yield from events
+        if len(events) == 2:
+            return
+        if cad.snapshot_s:
+            yield self.snapshot()
+        if cad.evaluate_at_end:
+            yield self.evaluate()
+        yield Finished(self.step, self.seconds, reason)

@@ -1,0 +1,123 @@
+"""What every family shares: the data spec, the training-step contract, weight averaging."""
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..data import Dataset
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    """What a model needs to know about its data, derived from the data set alone."""
+    kind: str                      # points | image | text
+    shape: tuple[int, ...]         # (2,) or (C, H, W); text: (max_len,)
+    levels: int = 0
+    alphabet: str = ""
+
+    @classmethod
+    def of(cls, ds: Dataset) -> "DataSpec":
+        if ds.kind == "points":
+            return cls("points", (2,))
+        if ds.kind == "image":
+            return cls("image", ds.image_shape, levels=ds.levels)
+        longest = max(len(w) for w in ds.words + ds.held_out_words)
+        return cls("text", (longest + 1,), alphabet=ds.alphabet)
+
+    @property
+    def dim(self) -> int:
+        return int(np.prod(self.shape))
+
+
+class GenerativeModel(nn.Module):
+    """One family's networks and optimisers.
+
+    The engine calls `train_step(draw)`, where draw() returns a fresh batch in model space, and gets back a detached 1-D tensor of loss terms named by
+    `loss_names`, still on the device (no host sync). `sample(noise)` maps fixed noise from
+    `make_noise` to examples in the model's space; `decode` turns those into data space.
+    """
+
+    loss_names: tuple[str, ...] = ("loss",)
+    supported_kinds: tuple[str, ...] = ("points", "image")
+
+    def __init__(self, cfg, spec: DataSpec):
+        super().__init__()
+        self.cfg = cfg
+        self.spec = spec
+
+    # data space <-> model space ------------------------------------------------------------
+    def encode_data(self, ds: Dataset, split: str = "train") -> torch.Tensor:
+        """The training (or held-out) examples as one tensor in model space."""
+        x = ds.x if split == "train" else ds.held_out
+        if ds.kind == "points":
+            return torch.from_numpy(ds.standardise(x))
+        return torch.from_numpy(x * 2 - 1)  # images in [-1, 1]
+
+    def decode(self, samples: torch.Tensor, ds: Dataset):
+        x = samples.detach().float().cpu().numpy()
+        if ds.kind == "points":
+            return ds.unstandardise(x)
+        return np.clip((x + 1) / 2, 0, 1)
+
+    # the contract ----------------------------------------------------------------------------
+    def optimizers(self) -> list[torch.optim.Optimizer]:
+        raise NotImplementedError
+
+    def set_lr(self, lr: float) -> None:
+        for opt in self.optimizers():
+            for group in opt.param_groups:
+                group["lr"] = lr
+
+    def train_step(self, draw) -> torch.Tensor:
+        raise NotImplementedError
+
+    def make_noise(self, n: int, generator: torch.Generator) -> torch.Tensor:
+        raise NotImplementedError
+
+    def sample(self, noise: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def nll(self, batch: torch.Tensor) -> torch.Tensor | None:
+        """Per-example negative log-likelihood (or its ELBO bound) in nats; None when not defined."""
+        return None
+
+
+class WeightAverage(nn.Module):
+    """Exponential moving average of a module's weights, used for sampling (decay 0 = a live view)."""
+
+    def __init__(self, module: nn.Module, decay: float):
+        super().__init__()
+        self.decay = decay
+        self.live = [module]  # a list so the live module is not registered twice
+        self.average = copy.deepcopy(module).requires_grad_(False) if decay > 0 else None
+        self.updates = 0
+
+    @torch.no_grad()
+    def update(self) -> None:
+        if self.average is None:
+            return
+        self.updates += 1
+        # Warm-up: early on the average would otherwise remember the random initialisation.
+        decay = min(self.decay, (1 + self.updates) / (10 + self.updates))
+        src = list(self.live[0].parameters())
+        dst = list(self.average.parameters())
+        torch._foreach_lerp_(dst, src, 1 - decay)
+        for b_avg, b in zip(self.average.buffers(), self.live[0].buffers()):
+            b_avg.copy_(b)
+
+    @property
+    def module(self) -> nn.Module:
+        return self.average if self.average is not None else self.live[0]
+
+
+def mlp(dims: list[int], act=nn.SiLU) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    for i in range(len(dims) - 1):
+        layers.append(nn.Linear(dims[i], dims[i + 1]))
+        if i < len(dims) - 2:
+            layers.append(act())
+    return nn.Sequential(*layers)

@@ -1,0 +1,216 @@
+"""Denoising diffusion (Ho et al. 2020) with epsilon prediction; DDPM and DDIM samplers.
+
+The schedulers follow diffusers' interface: set_timesteps(n), then step(eps, t, sample) returning
+the previous sample and the predicted clean sample. `denoise` yields every intermediate step.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Iterator
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..config import DiffusionConfig
+from .base import DataSpec, GenerativeModel, WeightAverage
+
+
+def make_alphas_cumprod(schedule: str, timesteps: int) -> torch.Tensor:
+    if schedule == "linear":
+        scale = 1000 / timesteps  # keeps the DDPM endpoints meaningful for other lengths
+        betas = torch.linspace(scale * 1e-4, min(scale * 0.02, 0.999), timesteps, dtype=torch.float64)
+        return torch.cumprod(1 - betas, 0).float()
+    s = 0.008  # cosine schedule (Nichol & Dhariwal 2021)
+    t = torch.linspace(0, timesteps, timesteps + 1, dtype=torch.float64) / timesteps
+    f = torch.cos((t + s) / (1 + s) * math.pi / 2) ** 2
+    betas = (1 - f[1:] / f[:-1]).clamp(max=0.999)
+    return torch.cumprod(1 - betas, 0).float()
+
+
+@dataclass(frozen=True)
+class StepOutput:
+    prev_sample: torch.Tensor
+    pred_original_sample: torch.Tensor
+
+
+class DDIMScheduler:
+    """DDIM (Song et al. 2021); eta = 0 is deterministic, eta = 1 is DDPM's ancestral sampler."""
+
+    eta = 0.0
+
+    def __init__(self, alphas_cumprod: torch.Tensor, clip: float | None = None):
+        self.alphas_cumprod = alphas_cumprod
+        self.num_train_timesteps = len(alphas_cumprod)
+        self.clip = clip
+        self.set_timesteps(self.num_train_timesteps)
+
+    def set_timesteps(self, n: int) -> None:
+        n = max(1, min(n, self.num_train_timesteps))
+        # evenly spaced, always ending at t = 0 and starting near T - 1
+        steps = torch.linspace(self.num_train_timesteps - 1, 0, n).round().long()
+        self.timesteps = torch.unique_consecutive(steps)
+
+    def previous(self, t: int) -> int:
+        i = (self.timesteps == t).nonzero()[0, 0].item()
+        return int(self.timesteps[i + 1]) if i + 1 < len(self.timesteps) else -1
+
+    def step(self, eps: torch.Tensor, t: int, sample: torch.Tensor,
+             generator: torch.Generator | None = None, prev_t: int | None = None) -> StepOutput:
+        prev_t = self.previous(t) if prev_t is None else prev_t
+        ac = self.alphas_cumprod
+        a_t = ac[t].to(sample.device)
+        a_prev = ac[prev_t].to(sample.device) if prev_t >= 0 else torch.ones((), device=sample.device)
+        x0 = (sample - (1 - a_t).sqrt() * eps) / a_t.sqrt()
+        if self.clip is not None:
+            x0 = x0.clamp(-self.clip, self.clip)
+            eps = (sample - a_t.sqrt() * x0) / (1 - a_t).sqrt()
+        sigma = self.eta * ((1 - a_prev) / (1 - a_t) * (1 - a_t / a_prev)).clamp(min=0).sqrt()
+        direction = (1 - a_prev - sigma ** 2).clamp(min=0).sqrt() * eps
+        prev = a_prev.sqrt() * x0 + direction
+        if self.eta > 0 and prev_t >= 0:
+            prev = prev + sigma * torch.randn(sample.shape, generator=generator, device=sample.device)
+        return StepOutput(prev, x0)
+
+
+class DDPMScheduler(DDIMScheduler):
+    eta = 1.0
+
+
+SCHEDULERS = {"ddim": DDIMScheduler, "ddpm": DDPMScheduler}
+
+
+def timestep_embedding(t: torch.Tensor, dim: int) -> torch.Tensor:
+    half = dim // 2
+    freqs = torch.exp(-math.log(10000) * torch.arange(half, device=t.device) / half)
+    args = t.float()[:, None] * freqs[None]
+    return torch.cat([args.sin(), args.cos()], dim=1)
+
+
+class ResidualMLP(nn.Module):
+    """Time-conditioned MLP for 2D points: eps_theta(x_t, t)."""
+
+    def __init__(self, dim: int, width: int, depth: int):
+        super().__init__()
+        self.width = width
+        self.inp = nn.Linear(dim, width)
+        self.time = nn.Sequential(nn.Linear(width, width), nn.SiLU(), nn.Linear(width, width))
+        self.blocks = nn.ModuleList(
+            nn.Sequential(nn.LayerNorm(width), nn.Linear(width, width), nn.SiLU(), nn.Linear(width, width))
+            for _ in range(depth))
+        self.out = nn.Sequential(nn.LayerNorm(width), nn.Linear(width, dim))
+
+    def forward(self, x, t):
+        h = self.inp(x) + self.time(timestep_embedding(t, self.width))
+        for block in self.blocks:
+            h = h + block(h)
+        return self.out(h)
+
+
+class ResBlock(nn.Module):
+    def __init__(self, c_in: int, c_out: int, t_dim: int):
+        super().__init__()
+        self.norm1 = nn.GroupNorm(min(8, c_in), c_in)
+        self.conv1 = nn.Conv2d(c_in, c_out, 3, padding=1)
+        self.time = nn.Linear(t_dim, c_out)
+        self.norm2 = nn.GroupNorm(min(8, c_out), c_out)
+        self.conv2 = nn.Conv2d(c_out, c_out, 3, padding=1)
+        self.skip = nn.Conv2d(c_in, c_out, 1) if c_in != c_out else nn.Identity()
+
+    def forward(self, x, temb):
+        h = self.conv1(F.silu(self.norm1(x)))
+        h = h + self.time(temb)[:, :, None, None]
+        h = self.conv2(F.silu(self.norm2(h)))
+        return h + self.skip(x)
+
+
+class SmallUNet(nn.Module):
+    """Two resolutions, skip connections, time embedding in every residual block."""
+
+    def __init__(self, channels: int, width: int):
+        super().__init__()
+        c1, c2, t_dim = width, 2 * width, 4 * width
+        self.width = width
+        self.time = nn.Sequential(nn.Linear(width, t_dim), nn.SiLU(), nn.Linear(t_dim, t_dim))
+        self.inp = nn.Conv2d(channels, c1, 3, padding=1)
+        self.down1 = ResBlock(c1, c1, t_dim)
+        self.downsample = nn.Conv2d(c1, c1, 3, stride=2, padding=1)
+        self.down2 = ResBlock(c1, c2, t_dim)
+        self.mid = ResBlock(c2, c2, t_dim)
+        self.up2 = ResBlock(2 * c2, c2, t_dim)
+        self.upsample = nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(c2, c1, 3, padding=1))
+        self.up1 = ResBlock(2 * c1, c1, t_dim)
+        self.out = nn.Sequential(nn.GroupNorm(min(8, c1), c1), nn.SiLU(), nn.Conv2d(c1, channels, 3, padding=1))
+
+    def forward(self, x, t):
+        temb = self.time(timestep_embedding(t, self.width))
+        h1 = self.down1(self.inp(x), temb)
+        h2 = self.down2(self.downsample(h1), temb)
+        h = self.mid(h2, temb)
+        h = self.up2(torch.cat([h, h2], 1), temb)
+        h = self.up1(torch.cat([self.upsample(h), h1], 1), temb)
+        return self.out(h)
+
+
+class Diffusion(GenerativeModel):
+    loss_names = ("loss",)
+
+    def __init__(self, cfg: DiffusionConfig, spec: DataSpec):
+        super().__init__(cfg, spec)
+        if spec.kind == "points":
+            self.net = ResidualMLP(2, cfg.width, cfg.depth)
+        else:
+            self.net = SmallUNet(spec.shape[0], cfg.width)
+        self.ema = WeightAverage(self.net, cfg.ema)
+        self.register_buffer("alphas_cumprod", make_alphas_cumprod(cfg.schedule, cfg.timesteps), persistent=False)
+        self.opt = torch.optim.Adam(self.net.parameters(), cfg.lr)
+
+    def optimizers(self):
+        return [self.opt]
+
+    def scheduler(self, sampler: str | None = None, steps: int | None = None) -> DDIMScheduler:
+        sched = SCHEDULERS[sampler or self.cfg.sampler](self.alphas_cumprod,
+                                                       clip=1.0 if self.spec.kind == "image" else None)
+        sched.set_timesteps(steps or self.cfg.sample_steps)
+        return sched
+
+    def train_step(self, draw):
+        x0 = draw()
+        t = torch.randint(0, self.cfg.timesteps, (x0.shape[0],), device=x0.device)
+        eps = torch.randn_like(x0)
+        a = self.alphas_cumprod[t].view(-1, *([1] * (x0.dim() - 1)))
+        x_t = a.sqrt() * x0 + (1 - a).sqrt() * eps
+        loss = F.mse_loss(self.net(x_t, t), eps)
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt.step()
+        self.ema.update()
+        return loss.detach().reshape(1)
+
+    def make_noise(self, n, generator):
+        return torch.randn(n, *self.spec.shape, generator=generator, device=generator.device)
+
+    @torch.no_grad()
+    def denoise(self, noise: torch.Tensor, scheduler: DDIMScheduler | None = None,
+                generator: torch.Generator | None = None) -> Iterator[tuple[int, StepOutput]]:
+        """Yield (t, StepOutput) for every sampling step, from pure noise down to t = 0."""
+        scheduler = scheduler or self.scheduler()
+        net = self.ema.module
+        x = noise
+        timesteps = scheduler.timesteps.tolist()
+        for i, t in enumerate(timesteps):
+            prev_t = timesteps[i + 1] if i + 1 < len(timesteps) else -1
+            eps = net(x, torch.full((x.shape[0],), t, device=x.device, dtype=torch.long))
+            out = scheduler.step(eps, t, x, generator=generator, prev_t=prev_t)
+            x = out.prev_sample
+            yield t, out
+
+    @torch.no_grad()
+    def sample(self, noise, scheduler=None):
+        # a fixed generator keeps DDPM snapshots comparable from one snapshot to the next
+        g = torch.Generator(noise.device).manual_seed(0)
+        x = noise
+        for _, out in self.denoise(noise, scheduler, generator=g):
+            x = out.prev_sample
+        return x

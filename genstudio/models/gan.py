@@ -1,0 +1,124 @@
+"""GAN: MLP pair for 2D points, a small DCGAN-style pair for images.
+
+Losses: non-saturating (ns), ns + R1 penalty on real data (r1, Mescheder et al. 2018), or WGAN-GP.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..config import GANConfig
+from .base import DataSpec, GenerativeModel, WeightAverage, mlp
+
+
+def _conv_generator(latent: int, width: int, shape) -> nn.Module:
+    channels, size, _ = shape
+    ups = int(math.log2(size // 2))
+    chans = [width * 2 ** (ups - i) for i in range(ups)]  # e.g. 8x8: [4w, 2w]
+    layers: list[nn.Module] = [nn.Linear(latent, chans[0] * 4), nn.Unflatten(1, (chans[0], 2, 2)),
+                               nn.BatchNorm2d(chans[0]), nn.ReLU()]
+    for i in range(ups):
+        out = chans[i + 1] if i + 1 < ups else channels
+        layers.append(nn.ConvTranspose2d(chans[i], out, 4, 2, 1))
+        if i + 1 < ups:
+            layers += [nn.BatchNorm2d(out), nn.ReLU()]
+    layers.append(nn.Tanh())
+    return nn.Sequential(*layers)
+
+
+def _conv_discriminator(width: int, shape) -> nn.Module:
+    channels, size, _ = shape
+    downs = int(math.log2(size // 2))
+    layers: list[nn.Module] = []
+    c_in = channels
+    for i in range(downs):
+        c_out = width * 2 ** i
+        layers += [nn.Conv2d(c_in, c_out, 4, 2, 1), nn.LeakyReLU(0.2)]
+        c_in = c_out
+    layers += [nn.Flatten(), nn.Linear(c_in * 4, 1)]
+    return nn.Sequential(*layers)
+
+
+class GAN(GenerativeModel):
+    loss_names = ("d_loss", "g_loss", "penalty")
+
+    def __init__(self, cfg: GANConfig, spec: DataSpec):
+        super().__init__(cfg, spec)
+        if spec.kind == "points":
+            hidden = [cfg.width] * cfg.depth
+            self.generator = mlp([cfg.latent_dim, *hidden, 2], act=nn.ReLU)
+            self.discriminator = mlp([2, *hidden, 1], act=lambda: nn.LeakyReLU(0.2))
+        else:
+            self.generator = _conv_generator(cfg.latent_dim, cfg.width, spec.shape)
+            self.discriminator = _conv_discriminator(cfg.width, spec.shape)
+        self.ema = WeightAverage(self.generator, cfg.ema)
+        betas = (cfg.beta1, cfg.beta2)
+        self.opt_g = torch.optim.Adam(self.generator.parameters(), cfg.lr, betas=betas)
+        self.opt_d = torch.optim.Adam(self.discriminator.parameters(), cfg.lr, betas=betas)
+        self._penalty = None
+
+    def optimizers(self):
+        return [self.opt_g, self.opt_d]
+
+    def make_noise(self, n, generator):
+        return torch.randn(n, self.cfg.latent_dim, generator=generator, device=generator.device)
+
+    def _noise_like(self, batch):
+        return torch.randn(batch.shape[0], self.cfg.latent_dim, device=batch.device)
+
+    def d_step(self, real: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        cfg = self.cfg
+        with torch.no_grad():
+            fake = self.generator(self._noise_like(real))
+        penalty = real.new_zeros(())
+        if cfg.loss == "wgan-gp":
+            mix = torch.rand(real.shape[0], *([1] * (real.dim() - 1)), device=real.device)
+            between = (mix * real + (1 - mix) * fake).requires_grad_(True)
+            grad, = torch.autograd.grad(self.discriminator(between).sum(), between, create_graph=True)
+            penalty = cfg.penalty * ((grad.flatten(1).norm(dim=1) - 1) ** 2).mean()
+            loss = self.discriminator(fake).mean() - self.discriminator(real).mean()
+        else:
+            real = real.requires_grad_(cfg.loss == "r1")
+            d_real = self.discriminator(real)
+            loss = F.softplus(-d_real).mean() + F.softplus(self.discriminator(fake)).mean()
+            if cfg.loss == "r1":
+                grad, = torch.autograd.grad(d_real.sum(), real, create_graph=True)
+                penalty = cfg.penalty / 2 * grad.flatten(1).pow(2).sum(1).mean()
+        self.opt_d.zero_grad(set_to_none=True)
+        (loss + penalty).backward()
+        self.opt_d.step()
+        return loss.detach(), penalty.detach()
+
+    def g_step(self, batch_size: int, device) -> torch.Tensor:
+        fake = self.generator(torch.randn(batch_size, self.cfg.latent_dim, device=device))
+        d_fake = self.discriminator(fake)
+        loss = -d_fake.mean() if self.cfg.loss == "wgan-gp" else F.softplus(-d_fake).mean()
+        self.opt_g.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt_g.step()
+        self.ema.update()
+        return loss.detach()
+
+    def train_step(self, draw):
+        for _ in range(self.cfg.d_steps):
+            batch = draw()
+            d_loss, penalty = self.d_step(batch)
+        g_loss = self.g_step(batch.shape[0], batch.device)
+        return torch.stack([d_loss, g_loss, penalty])
+
+    @torch.no_grad()
+    def sample(self, noise):
+        gen = self.ema.module
+        was_training = gen.training
+        gen.eval()
+        out = gen(noise)
+        gen.train(was_training)
+        return out
+
+    @torch.no_grad()
+    def critic(self, x: torch.Tensor) -> torch.Tensor:
+        """The discriminator's view: its logit (or WGAN critic value) at points x in model space."""
+        return self.discriminator(x).squeeze(-1)

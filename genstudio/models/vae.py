@@ -1,0 +1,100 @@
+"""VAE (Kingma & Welling 2014): MLP encoder/decoder, Gaussian or Bernoulli likelihood, beta-weighted KL."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..config import VAEConfig
+from ..data import Dataset
+from .base import DataSpec, GenerativeModel, mlp
+
+
+class VAE(GenerativeModel):
+    loss_names = ("loss", "recon", "kl")
+
+    def __init__(self, cfg: VAEConfig, spec: DataSpec):
+        super().__init__(cfg, spec)
+        self.likelihood = cfg.likelihood
+        if self.likelihood == "auto":
+            self.likelihood = "gaussian" if spec.kind == "points" else "bernoulli"
+        d, hidden = spec.dim, [cfg.width] * cfg.depth
+        self.encoder = mlp([d, *hidden, 2 * cfg.latent_dim])
+        self.decoder = mlp([cfg.latent_dim, *hidden, d])
+        # Gaussian decoder: one learned log-std per dimension.
+        self.log_sigma = nn.Parameter(torch.full((d,), -1.0))
+        self.opt = torch.optim.Adam(self.parameters(), cfg.lr)
+
+    # images stay in [0, 1] for the Bernoulli likelihood
+    def encode_data(self, ds: Dataset, split="train"):
+        if ds.kind == "image":
+            return torch.from_numpy(ds.x if split == "train" else ds.held_out)
+        return super().encode_data(ds, split)
+
+    def decode(self, samples, ds):
+        if ds.kind == "image":
+            return samples.detach().float().cpu().numpy().clip(0, 1)
+        return super().decode(samples, ds)
+
+    def optimizers(self):
+        return [self.opt]
+
+    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        mu, logvar = self.encoder(x.flatten(1)).chunk(2, dim=1)
+        return mu, logvar.clamp(-12, 8)
+
+    def reparameterize(self, mu, logvar):
+        return mu + torch.randn_like(mu) * (0.5 * logvar).exp()
+
+    def decode_logits(self, z: torch.Tensor) -> torch.Tensor:
+        return self.decoder(z)
+
+    def decode_mean(self, z: torch.Tensor) -> torch.Tensor:
+        """The decoder's mean, shaped like the data (what the latent-space views show)."""
+        out = self.decoder(z)
+        if self.likelihood == "bernoulli":
+            out = torch.sigmoid(out)
+        return out.view(-1, *self.spec.shape)
+
+    def _log_px(self, out: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        x = x.flatten(1)
+        if self.likelihood == "bernoulli":
+            return -F.binary_cross_entropy_with_logits(out, x, reduction="none").sum(1)
+        inv = (-self.log_sigma).exp()
+        return (-0.5 * ((x - out) * inv) ** 2 - self.log_sigma - 0.5 * math.log(2 * math.pi)).sum(1)
+
+    def terms(self, x):
+        mu, logvar = self.encode(x)
+        z = self.reparameterize(mu, logvar)
+        recon = -self._log_px(self.decoder(z), x)
+        kl = 0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar).sum(1)
+        return recon, kl
+
+    def train_step(self, draw):
+        recon, kl = self.terms(draw())
+        recon, kl = recon.mean(), kl.mean()
+        loss = recon + self.cfg.beta * kl
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt.step()
+        return torch.stack([loss, recon, kl]).detach()
+
+    def make_noise(self, n, generator):
+        return torch.randn(n, self.cfg.latent_dim, generator=generator, device=generator.device)
+
+    @torch.no_grad()
+    def sample(self, noise):
+        mean = self.decode_mean(noise)
+        if self.likelihood == "gaussian":  # points: a real sample, not just the mean
+            g = torch.Generator(noise.device).manual_seed(0)
+            eps = torch.randn(mean.shape, generator=g, device=noise.device)
+            mean = mean + eps * self.log_sigma.exp().view(-1, *self.spec.shape)
+        return mean
+
+    @torch.no_grad()
+    def nll(self, batch):
+        recon, kl = self.terms(batch)
+        return recon + kl  # negative ELBO (beta = 1): an upper bound on -log p(x)
