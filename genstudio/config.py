@@ -88,7 +88,7 @@ class GANConfig(FamilyConfig):
                      choices=("ns", "r1", "wgan-gp"))
     penalty: float = knob(0.1, "Weight of the R1 or gradient penalty.", 0.0, 1000.0)
     latent_dim: int = knob(8, "Size of the noise vector the generator maps to data.", 1, 512)
-    width: int = knob(128, "Hidden units per layer (2D) or base channels (images).", 4, 2048)
+    width: int = knob(64, "Hidden units per layer (2D) or base channels (images).", 4, 2048)
     depth: int = knob(3, "Hidden layers of the 2D MLPs.", 1, 8)
     d_steps: int = knob(1, "Discriminator updates per generator update.", 1, 10)
     beta1: float = knob(0.5, "Adam beta1; GANs train more stably below the default 0.9.", 0.0, 0.999)
@@ -117,9 +117,10 @@ class DiffusionConfig(FamilyConfig):
     timesteps: int = knob(1000, "Length of the training noise schedule.", 2, 10000)
     schedule: str = knob("linear", "Noise schedule: linear betas (DDPM) or cosine (improved DDPM).",
                          choices=("linear", "cosine"))
-    sampler: str = knob("ddim", "Sampler used for snapshots and metrics.", choices=("ddpm", "ddim"))
+    sampler: str = knob("ddpm", "Sampler for snapshots and metrics: DDPM (stochastic) or DDIM (deterministic).",
+                        choices=("ddpm", "ddim"))
     sample_steps: int = knob(100, "Denoising steps at sampling time (up to timesteps).", 1, 10000)
-    width: int = knob(256, "Hidden units (2D) or base channels (images).", 4, 2048)
+    width: int = knob(128, "Hidden units (2D) or base channels (images).", 4, 2048)
     depth: int = knob(3, "Residual blocks of the 2D network.", 1, 8)
     ema: float = knob(0.999, "Decay of the weight average used for sampling (0 = off).", 0.0, 0.99999)
 

@@ -27,7 +27,11 @@ LOSS_BUFFER = 4096
 
 @dataclass(frozen=True)
 class Cadence:
-    """How often the generator reports, in seconds of training time (None = only at the end)."""
+    """How often the generator reports, in seconds of training time (None = only at the end).
+
+    Training time excludes pauses and the time spent on snapshots and evaluations (and on the
+    consumer's handling of them, since the generator is suspended while they are handled).
+    """
     loss_s: float = 0.05                 # at most ~20 loss messages a second
     snapshot_s: float | None = 0.5
     eval_s: float | None = None
@@ -167,12 +171,17 @@ class Trainer:
                 yield from events
                 if len(events) == 2:
                     return
+            # time spent drawing snapshots and evaluating is not training time
             if self.seconds >= next_snap:
+                began = time.perf_counter()
                 yield self.snapshot()
-                next_snap = time.perf_counter() - t0 + cad.snapshot_s
+                t0 += time.perf_counter() - began
+                next_snap = self.seconds + cad.snapshot_s
             if self.seconds >= next_eval:
+                began = time.perf_counter()
                 yield self.evaluate()
-                next_eval = time.perf_counter() - t0 + cad.eval_s
+                t0 += time.perf_counter() - began
+                next_eval = self.seconds + cad.eval_s
         events = self._flush()
         yield from events
         if len(events) == 2:

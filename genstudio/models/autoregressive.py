@@ -8,8 +8,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterator
 
-import math
-
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -78,18 +76,38 @@ class Tokenizer:
         return words
 
 
+class CausalSelfAttention(nn.Module):
+    def __init__(self, cfg: ARConfig):
+        super().__init__()
+        self.n_head, self.dropout = cfg.n_head, cfg.dropout
+        self.qkv = nn.Linear(cfg.n_embd, 3 * cfg.n_embd)
+        self.proj = nn.Linear(cfg.n_embd, cfg.n_embd)
+
+    def forward(self, x, cache: dict | None = None):
+        """`cache` (generation only) holds the keys and values of the positions seen so far."""
+        n, length, width = x.shape
+        q, k, v = self.qkv(x).view(n, length, 3, self.n_head, width // self.n_head).permute(2, 0, 3, 1, 4)
+        if cache is not None:
+            if "k" in cache:
+                k, v = torch.cat([cache["k"], k], 2), torch.cat([cache["v"], v], 2)
+            cache["k"], cache["v"] = k, v
+        # with a cache the queries are the newest positions and may see every cached key
+        causal = q.shape[2] == k.shape[2] and length > 1
+        y = F.scaled_dot_product_attention(q, k, v, is_causal=causal, dropout_p=self.dropout if self.training else 0.0)
+        return self.proj(y.transpose(1, 2).reshape(n, length, width))
+
+
 class Block(nn.Module):
     def __init__(self, cfg: ARConfig):
         super().__init__()
         self.ln1 = nn.LayerNorm(cfg.n_embd)
-        self.attn = nn.MultiheadAttention(cfg.n_embd, cfg.n_head, dropout=cfg.dropout, batch_first=True)
+        self.attn = CausalSelfAttention(cfg)
         self.ln2 = nn.LayerNorm(cfg.n_embd)
         self.mlp = nn.Sequential(nn.Linear(cfg.n_embd, 4 * cfg.n_embd), nn.GELU(),
                                  nn.Linear(4 * cfg.n_embd, cfg.n_embd), nn.Dropout(cfg.dropout))
 
-    def forward(self, x, mask):
-        h = self.ln1(x)
-        x = x + self.attn(h, h, h, attn_mask=mask, need_weights=False, is_causal=True)[0]
+    def forward(self, x, cache=None):
+        x = x + self.attn(self.ln1(x), cache)
         return x + self.mlp(self.ln2(x))
 
 
@@ -114,7 +132,6 @@ class Transformer(GenerativeModel):
         self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layer))
         self.ln_f = nn.LayerNorm(cfg.n_embd)
         self.head = nn.Linear(cfg.n_embd, self.tok.vocab, bias=False)
-        self.register_buffer("mask", torch.triu(torch.full((n, n), float("-inf")), 1), persistent=False)
         self.opt = torch.optim.AdamW(self.parameters(), cfg.lr, weight_decay=0.01)
 
     def encode_data(self, ds, split="train"):
@@ -126,12 +143,11 @@ class Transformer(GenerativeModel):
     def optimizers(self):
         return [self.opt]
 
-    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
-        """Logits (N, L, vocab) for each next token given inputs (N, L), L <= length."""
-        L = inputs.shape[1]
-        x = self.token_emb(inputs) + self.pos_emb[:, :L]
-        for block in self.blocks:
-            x = block(x, self.mask[:L, :L])
+    def forward(self, inputs: torch.Tensor, caches: list[dict] | None = None, start: int = 0) -> torch.Tensor:
+        """Logits (N, L, vocab) for each next token given inputs (N, L) at positions start..start+L-1."""
+        x = self.token_emb(inputs) + self.pos_emb[:, start:start + inputs.shape[1]]
+        for i, block in enumerate(self.blocks):
+            x = block(x, None if caches is None else caches[i])
         return self.head(self.ln_f(x))
 
     def _token_nll(self, seq):
@@ -165,9 +181,10 @@ class Transformer(GenerativeModel):
         was_training = self.training
         self.eval()
         n = uniforms.shape[0]
-        seq = torch.full((n, 1), self.tok.bos, dtype=torch.long, device=uniforms.device)
+        token = torch.full((n, 1), self.tok.bos, dtype=torch.long, device=uniforms.device)
+        caches: list[dict] = [{} for _ in self.blocks]
         for pos in range(self.tok.length):
-            logits = self(seq)[:, -1] / temperature
+            logits = self(token, caches, start=pos)[:, -1] / temperature
             if 0 < top_k < logits.shape[1]:
                 kth = logits.topk(top_k, dim=1).values[:, -1:]
                 logits = logits.masked_fill(logits < kth, float("-inf"))
@@ -175,7 +192,7 @@ class Transformer(GenerativeModel):
             cdf = probs.cumsum(1)
             tokens = torch.searchsorted(cdf, uniforms[:, pos:pos + 1] * cdf[:, -1:]).squeeze(1)
             tokens = tokens.clamp(max=probs.shape[1] - 1)
-            seq = torch.cat([seq, tokens[:, None]], dim=1)
+            token = tokens[:, None]
             yield TokenStep(pos, probs, tokens)
         self.train(was_training)
 

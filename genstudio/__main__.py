@@ -1,0 +1,13 @@
+"""`genstudio` / `python -m genstudio`: the command line (the window arrives with the GUI issue)."""
+import multiprocessing
+import sys
+
+
+def main() -> int:
+    multiprocessing.freeze_support()  # first, for the frozen (PyInstaller) app
+    from .cli import main as cli_main
+    return cli_main(sys.argv[1:])
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,47 @@
+"""A run folder on disk: config.json + model.safetensors. Loading never runs code from the files."""
+from __future__ import annotations
+
+import json
+import os
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from .. import data as data_sets
+from ..config import ConfigError, Experiment
+from ..models import GenerativeModel, build_model
+from .io import atomic_path, write_text
+
+CONFIG_FILE = "config.json"
+WEIGHTS_FILE = "model.safetensors"
+
+
+def save_weights(model: GenerativeModel, path: str) -> None:
+    tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    with atomic_path(path) as tmp:
+        save_file(tensors, tmp)
+
+
+def save_config(exp: Experiment, folder: str) -> None:
+    write_text(os.path.join(folder, CONFIG_FILE), exp.to_json() + "\n")
+
+
+def load_run(folder: str, device: torch.device) -> tuple[Experiment, GenerativeModel, data_sets.Dataset]:
+    """(experiment, model with its trained weights, data set). Raises ConfigError with a clear message."""
+    config_path = os.path.join(folder, CONFIG_FILE)
+    weights_path = os.path.join(folder, WEIGHTS_FILE)
+    for path in (config_path, weights_path):
+        if not os.path.isfile(path):
+            raise ConfigError(f"{folder}: not a training run (missing {os.path.basename(path)})")
+    try:
+        with open(config_path, encoding="utf-8") as fh:
+            exp = Experiment.from_dict(json.load(fh))
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"{config_path}: unreadable config ({exc})") from None
+    ds = data_sets.load(exp.data)
+    model = build_model(exp, ds)
+    try:
+        model.load_state_dict(load_file(weights_path))
+    except Exception as exc:  # safetensors parses only tensors; any failure is a bad file, not code
+        raise ConfigError(f"{weights_path}: cannot load weights ({str(exc).splitlines()[0]})") from None
+    return exp, model.to(device).eval(), ds
