@@ -172,6 +172,7 @@ def _run(trainer, args) -> int:
                "steps_per_s": round(trainer.step / trainer.seconds, 2) if trainer.seconds else 0.0,
                "metrics": final_metrics}
     if diverged is not None:
+        summary["steps"] = diverged.step - 1  # the trainer notices at its next read of the losses
         summary["status"] = f"diverged at step {diverged.step}"
         write_text(os.path.join(out, "summary.json"), json.dumps(summary, indent=2) + "\n")
         print(f"genstudio: training diverged at step {diverged.step} (losses {diverged.losses}); "

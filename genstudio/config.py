@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from dataclasses import dataclass, field, fields
 
 from .data import DATASETS
@@ -71,6 +72,8 @@ def _check_value(obj, f: dataclasses.Field, value) -> None:
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
         raise ConfigError(f"{f.name}={value!r}: expected {kind.__name__}")
     meta = f.metadata
+    if kind is float and not math.isfinite(value):
+        raise ConfigError(f"{f.name}={value!r}: must be a finite number")
     if meta.get("choices") and value not in meta["choices"]:
         raise ConfigError(f"{f.name}={value!r}: choose one of {', '.join(map(str, meta['choices']))}")
     if meta.get("low") is not None and value < meta["low"]:

@@ -1,0 +1,82 @@
+"""Only genstudio/ui may import Qt, pyqtgraph or superqt: the engine and the CLI run headless."""
+from __future__ import annotations
+
+import ast
+import os
+import subprocess
+import sys
+import textwrap
+
+import genstudio
+
+GUI_MODULES = ("PySide6", "pyqtgraph", "superqt", "shiboken6")
+PACKAGE = os.path.dirname(genstudio.__file__)
+
+
+def test_headless_modules_do_not_load_qt(tmp_path, genstudio_cache):
+    script = textwrap.dedent(f"""
+        import sys
+        import genstudio, genstudio.config, genstudio.data, genstudio.models
+        import genstudio.engine.trainer, genstudio.engine.checkpoint, genstudio.cli
+        from genstudio.config import default_experiment
+        from genstudio.engine.trainer import Cadence, Trainer
+        from genstudio.engine.events import Finished
+
+        exp = default_experiment("vae", "ring8", steps=5, device="cpu", threads=1)
+        events = list(Trainer(exp, Cadence(snapshot_s=None)).run())
+        assert isinstance(events[-1], Finished) and events[-1].step == 5, events[-1]
+        loaded = sorted(m for m in sys.modules if m.split(".")[0] in {GUI_MODULES!r})
+        print("GUI modules:", loaded)
+        sys.exit(1 if loaded else 0)
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300,
+                          cwd=tmp_path, env={**os.environ, "GENSTUDIO_CACHE": str(genstudio_cache)})
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "GUI modules: []" in done.stdout
+
+
+def _imported_modules(tree: ast.AST) -> set[str]:
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            found.add(node.module)
+        elif isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant):
+            # importlib.import_module("PySide6...") / __import__("PySide6")
+            func = node.func
+            name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+            if name in ("import_module", "__import__") and isinstance(node.args[0].value, str):
+                found.add(node.args[0].value)
+    return found
+
+
+def headless_sources():
+    for folder, dirs, files in os.walk(PACKAGE):
+        rel = os.path.relpath(folder, PACKAGE)
+        if rel == "ui" or rel.startswith("ui" + os.sep):
+            dirs[:] = []
+            continue
+        dirs[:] = [d for d in dirs if d != "__pycache__"]
+        for name in files:
+            if name.endswith(".py"):
+                yield os.path.join(folder, name)
+
+
+def test_no_gui_import_outside_ui():
+    sources = list(headless_sources())
+    assert len(sources) > 10  # the walk found the package
+    offenders = []
+    for path in sources:
+        with open(path, encoding="utf-8") as fh:
+            tree = ast.parse(fh.read(), path)
+        for module in _imported_modules(tree):
+            if module.split(".")[0] in GUI_MODULES:
+                offenders.append(f"{os.path.relpath(path, PACKAGE)}: {module}")
+    assert offenders == []
+
+
+def test_the_static_check_can_fail():
+    tree = ast.parse("import os\nfrom PySide6.QtCore import QObject\nimport importlib\n"
+                     "importlib.import_module('pyqtgraph')\nfrom . import ui\n")
+    assert {"PySide6.QtCore", "pyqtgraph", "os", "importlib"} <= _imported_modules(tree)
