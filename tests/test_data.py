@@ -131,3 +131,15 @@ def test_unknown_data_set_names_the_choices():
     assert "nope" in message
     for name in data.DATASETS:
         assert name in message
+
+
+def test_shapes_factors_align_with_train_images():
+    from genstudio.data import load
+
+    ds = load("shapes")
+    assert set(ds.factors) == {"shape", "x", "y", "scale", "rotation"}
+    assert all(len(v) == len(ds.x) for v in ds.factors.values())
+    np.testing.assert_array_equal(ds.factors["shape"], ds.labels)
+    # a larger scale factor means more ink in the sprite
+    ink = ds.x.sum(axis=(1, 2, 3))
+    assert np.corrcoef(ds.factors["scale"], ink)[0, 1] > 0.5

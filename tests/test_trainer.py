@@ -253,3 +253,30 @@ def test_threads_follow_the_experiment(make_experiment):
 def test_classifier_cache_is_private(make_experiment, genstudio_cache):
     Trainer(make_experiment("vae", "digits"), QUIET)  # builds the evaluator, which needs the classifier
     assert any(name.startswith("classifier-digits") for name in os.listdir(genstudio_cache))
+
+
+@pytest.mark.parametrize("part", ["all", "d", "g"])
+def test_single_steps_while_paused(make_experiment, part):
+    """Step, D-only and G-only steps advance exactly one step each and change only that network."""
+    exp = make_experiment("gan", "ring8", steps=None, seconds=60.0)
+    trainer = Trainer(exp, Cadence(snapshot_s=None, evaluate_at_end=False))
+    model = trainer.model
+    g_before = [p.detach().clone() for p in model.generator.parameters()]
+    d_before = [p.detach().clone() for p in model.discriminator.parameters()]
+    trainer.pause()
+    events = trainer.run()
+    trainer.step_once(part)
+    trainer.step_once(part)
+    seen = []
+    for ev in events:
+        if isinstance(ev, LossPoints):
+            seen.extend(ev.steps.tolist())
+        if len(seen) == 2:
+            trainer.stop()
+    assert seen == [1, 2] and trainer.step == 2
+
+    def changed(before, module):
+        return any(not torch.equal(b, p) for b, p in zip(before, module.parameters()))
+
+    assert changed(d_before, model.discriminator) == (part in ("all", "d"))
+    assert changed(g_before, model.generator) == (part in ("all", "g"))

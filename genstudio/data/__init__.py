@@ -36,7 +36,7 @@ class Dataset:
     words: tuple[str, ...] = ()            # text: train split
     held_out_words: tuple[str, ...] = ()
     alphabet: str = ""
-    factors: dict = field(default_factory=dict)
+    factors: dict = field(default_factory=dict)  # known latent factors of the train split, by name
 
     @property
     def image_shape(self) -> tuple[int, int, int]:
@@ -70,9 +70,11 @@ def _points(name: str) -> Dataset:
 
 
 def _images(name: str, images, labels, label_names, levels, factors=None) -> Dataset:
-    (x, xh), (y, yh) = _split(len(images), images, labels)
+    factors = factors or {}
+    (x, xh), (y, yh), *factor_splits = _split(len(images), images, labels, *factors.values())
+    train_factors = {k: pair[0] for k, pair in zip(factors, factor_splits)}  # aligned with x
     return Dataset(name, "image", x=x, held_out=xh, labels=y, held_out_labels=yh,
-                   label_names=label_names, levels=levels, factors=factors or {})
+                   label_names=label_names, levels=levels, factors=train_factors)
 
 
 def _text(name: str, words: list[str]) -> Dataset:

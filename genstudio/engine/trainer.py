@@ -84,16 +84,25 @@ class Trainer:
     def set_lr(self, lr: float) -> None:
         self._commands.put(("lr", float(lr)))
 
+    def step_once(self, part: str = "all") -> None:
+        """While paused: one optimisation step (`part` "d" or "g": one GAN network only)."""
+        self._commands.put(("step", part))
+
     # pieces of the loop --------------------------------------------------------------------
     def draw(self) -> torch.Tensor:
         idx = torch.randint(len(self.train_data), (self.batch_size,), device=self.device, generator=self.batch_gen)
         return self.train_data[idx]
 
-    def _apply_commands(self) -> None:
+    def _apply_commands(self) -> list[str]:
+        """Apply hyperparameter changes; return the single steps asked for."""
+        steps = []
         while not self._commands.empty():
             name, value = self._commands.get_nowait()
             if name == "lr":
                 self.model.set_lr(value)
+            elif name == "step":
+                steps.append(value)
+        return steps
 
     def _rng_devices(self):
         return [self.device] if self.device.type == "cuda" else []
@@ -149,9 +158,24 @@ class Trainer:
                 if len(events) == 2:
                     return
                 paused_at = time.perf_counter()
-                while not self._running.wait(0.05):
+                while not self._running.wait(0.02) and self._commands.empty():
                     pass
                 t0 += time.perf_counter() - paused_at  # paused time is not training time
+                if not self._running.is_set():
+                    for part in self._apply_commands():
+                        began = time.perf_counter()
+                        self._buffer[self._filled].copy_(self.model.partial_step(part, self.draw))
+                        self._filled += 1
+                        self.step += 1
+                        self.seconds += time.perf_counter() - began
+                        t0 = time.perf_counter() - self.seconds
+                        events = self._flush()
+                        yield from events
+                        if len(events) == 2:
+                            return
+                        if cad.snapshot_s:
+                            yield self.snapshot()
+                    t0 = time.perf_counter() - self.seconds
                 continue
             if last_step is not None and self.step >= last_step:
                 reason = "steps"
@@ -160,7 +184,7 @@ class Trainer:
                 reason = "seconds"
                 break
             if not self._commands.empty():
-                self._apply_commands()
+                self._apply_commands()  # single steps asked for while running are moot
             self._buffer[self._filled].copy_(self.model.train_step(self.draw))
             self._filled += 1
             self.step += 1

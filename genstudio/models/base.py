@@ -75,6 +75,10 @@ class GenerativeModel(nn.Module):
     def train_step(self, draw) -> torch.Tensor:
         raise NotImplementedError
 
+    def partial_step(self, part: str, draw) -> torch.Tensor:
+        """One step of part of the model ("d" / "g" for a GAN); other families do a whole step."""
+        return self.train_step(draw)
+
     def make_noise(self, n: int, generator: torch.Generator) -> torch.Tensor:
         raise NotImplementedError
 

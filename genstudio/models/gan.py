@@ -58,7 +58,7 @@ class GAN(GenerativeModel):
         betas = (cfg.beta1, cfg.beta2)
         self.opt_g = torch.optim.Adam(self.generator.parameters(), cfg.lr, betas=betas)
         self.opt_d = torch.optim.Adam(self.discriminator.parameters(), cfg.lr, betas=betas)
-        self._penalty = None
+        self._last: torch.Tensor | None = None  # latest loss terms, for one-network steps
 
     def optimizers(self):
         return [self.opt_g, self.opt_d]
@@ -107,7 +107,21 @@ class GAN(GenerativeModel):
             batch = draw()
             d_loss, penalty = self.d_step(batch)
         g_loss = self.g_step(batch.shape[0], batch.device)
-        return torch.stack([d_loss, g_loss, penalty])
+        self._last = torch.stack([d_loss, g_loss, penalty])
+        return self._last
+
+    def partial_step(self, part, draw):
+        """Train only the discriminator ("d") or only the generator ("g") for one step."""
+        if part not in ("d", "g"):
+            return self.train_step(draw)
+        batch = draw()
+        last = self._last if self._last is not None else batch.new_zeros(3)
+        if part == "d":
+            d_loss, penalty = self.d_step(batch)
+            self._last = torch.stack([d_loss, last[1], penalty])
+        else:
+            self._last = torch.stack([last[0], self.g_step(batch.shape[0], batch.device), last[2]])
+        return self._last
 
     @torch.no_grad()
     def sample(self, noise):
