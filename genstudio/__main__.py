@@ -1,4 +1,4 @@
-"""`genstudio` / `python -m genstudio`: the command line (the window arrives with the GUI issue)."""
+"""`genstudio` / `python -m genstudio`: the window with no arguments, else the command line."""
 import multiprocessing
 import sys
 

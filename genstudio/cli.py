@@ -1,4 +1,4 @@
-"""The headless command line: train, sample. Bad input: one line on stderr, exit code 2, nothing written."""
+"""The command line: train, sample (headless) and gui. Bad input: one line on stderr, exit code 2, nothing written."""
 from __future__ import annotations
 
 import argparse
@@ -82,6 +82,11 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--out", required=True, help="run folder to write")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
 
+    gui = sub.add_parser("gui", help="open the studio window (the default with no command)")
+    gui.add_argument("--self-test", action="store_true",
+                     help="train every family for a few seconds in the real window and exit 0 when all is well")
+    gui.add_argument("--screenshots", metavar="DIR", help="with --self-test: save FAMILY-PANEL.png files here")
+
     sample = sub.add_parser("sample", help="draw samples from a trained run")
     sample.add_argument("run", help="a run folder written by `genstudio train`")
     sample.add_argument("--n", type=_positive_int, default=64)
@@ -96,9 +101,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args = parser.parse_args(argv)
         if args.command is None:
-            parser.print_help()
-            return 0
-        return {"train": cmd_train, "sample": cmd_sample}[args.command](args)
+            args = parser.parse_args(["gui"])
+        return {"train": cmd_train, "sample": cmd_sample, "gui": cmd_gui}[args.command](args)
     except (UsageError, ConfigError) as exc:
         print(f"genstudio: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -224,6 +228,11 @@ class _CsvRows:
 
     def text(self):
         return self.buf.getvalue()
+
+
+def cmd_gui(args) -> int:
+    from .ui.app import run
+    return run(self_test=args.self_test, screenshots=args.screenshots)
 
 
 # sample ---------------------------------------------------------------------------------------

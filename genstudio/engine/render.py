@@ -67,3 +67,10 @@ def render_samples(samples, ds) -> np.ndarray:
 def save_png(pixels: np.ndarray, path: str) -> None:
     with atomic_path(path) as tmp:
         Image.fromarray(pixels).save(tmp, format="PNG")
+
+
+def save_gif(frames: list[np.ndarray], path: str, ms_per_frame: int = 120) -> None:
+    """An animated GIF of RGB frames (the timeline), written atomically."""
+    images = [Image.fromarray(f) for f in frames]
+    with atomic_path(path) as tmp:
+        images[0].save(tmp, format="GIF", save_all=True, append_images=images[1:], duration=ms_per_frame, loop=0)

@@ -1,0 +1,123 @@
+"""Live training curves: every loss term, EMA smoothing, log-y, x by step or time, bounded memory."""
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget
+
+MAX_POINTS = 20_000  # per curve; beyond it the older half is thinned by 2
+COLOURS = ["#e8730e", "#1f77b4", "#2ca02c", "#d62728", "#9467bd"]
+
+
+class CurveHistory:
+    """Bounded history of (step, seconds, values...) with older points decimated."""
+
+    def __init__(self, names):
+        self.names = tuple(names)
+        self.data = np.empty((0, 2 + len(self.names)))
+
+    def extend(self, points) -> None:
+        if not len(points.steps):
+            return
+        block = np.column_stack([points.steps, points.seconds, *(points.values[n] for n in self.names)])
+        self.data = np.concatenate([self.data, block])
+        if len(self.data) > MAX_POINTS:
+            half = len(self.data) // 2
+            self.data = np.concatenate([self.data[:half:2], self.data[half:]])
+
+    def clear(self):
+        self.data = self.data[:0]
+
+
+def ema(values: np.ndarray, weight: float) -> np.ndarray:
+    """TensorBoard-style smoothing, debiased at the start."""
+    if weight <= 0 or len(values) == 0:
+        return values
+    from scipy.signal import lfilter  # scipy comes with scikit-learn
+
+    b, a = [1 - weight], [1, -weight]
+    return lfilter(b, a, values) / lfilter(b, a, np.ones_like(values))
+
+
+class CurvesView(QWidget):
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.plot = pg.PlotWidget(background="w")
+        self.plot.showGrid(x=True, y=True, alpha=0.2)
+        self.plot.addLegend(offset=(-10, 10))
+        self.plot.setLabel("bottom", "step")
+        self.cursor = pg.InfiniteLine(angle=90, pen=pg.mkPen("#888", style=Qt.DashLine))
+        self.cursor.setVisible(False)
+        self.plot.addItem(self.cursor, ignoreBounds=True)
+        self.smoothing = QSlider(Qt.Horizontal)
+        self.smoothing.setRange(0, 99)
+        self.smoothing.setValue(60)
+        self.smoothing.setToolTip("Exponential moving average of the curves (0 = raw values)")
+        self.log_y = QCheckBox("log y")
+        self.x_axis = QComboBox()
+        self.x_axis.addItems(["step", "time (s)"])
+        controls = QHBoxLayout()
+        controls.addWidget(QLabel("Smoothing"))
+        controls.addWidget(self.smoothing, 1)
+        controls.addWidget(self.log_y)
+        controls.addWidget(QLabel("x:"))
+        controls.addWidget(self.x_axis)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.plot, 1)
+        layout.addLayout(controls)
+        self.history = CurveHistory(())
+        self.items: list[pg.PlotDataItem] = []
+        self.dirty = False
+        for signal in (self.smoothing.valueChanged, self.log_y.toggled, self.x_axis.currentIndexChanged):
+            signal.connect(self._options_changed)
+
+    def set_loss_names(self, names) -> None:
+        self.history = CurveHistory(names)
+        for item in self.items:
+            self.plot.removeItem(item)
+        self.plot.plotItem.legend.clear()
+        self.items = []
+        for i, name in enumerate(names):
+            item = self.plot.plot([], [], name=name, pen=pg.mkPen(COLOURS[i % len(COLOURS)], width=2))
+            item.setDownsampling(auto=True, method="peak")
+            item.setClipToView(True)
+            self.items.append(item)
+        self.cursor.setVisible(False)
+        self.plot.enableAutoRange()
+        self.dirty = True
+
+    def add(self, points) -> None:
+        self.history.extend(points)
+        self.dirty = True
+
+    def _options_changed(self, *_):
+        self.plot.setLogMode(y=self.log_y.isChecked())
+        self.plot.setLabel("bottom", "step" if self.x_axis.currentIndex() == 0 else "seconds")
+        self.dirty = True
+        self.redraw()
+
+    def x_of(self, step: int, seconds: float) -> float:
+        return step if self.x_axis.currentIndex() == 0 else seconds
+
+    def show_cursor(self, step: int, seconds: float) -> None:
+        self.cursor.setValue(self.x_of(step, seconds))
+        self.cursor.setVisible(True)
+
+    def redraw(self) -> None:
+        """Called by the window's redraw timer; cheap when nothing changed."""
+        if not self.dirty:
+            return
+        self.dirty = False
+        data = self.history.data
+        x = data[:, 0] if self.x_axis.currentIndex() == 0 else data[:, 1]
+        weight = self.smoothing.value() / 100
+        log = self.log_y.isChecked()
+        for i, item in enumerate(self.items):
+            y = ema(data[:, 2 + i], weight)
+            if log:
+                keep = y > 0  # log of a non-positive loss (a GAN's) is left out, not an error
+                item.setData(x[keep], y[keep])
+            else:
+                item.setData(x, y)

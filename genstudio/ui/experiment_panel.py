@@ -1,0 +1,193 @@
+"""The experiment panel: family, data, device, seed, presets, and a form generated from the family's
+config dataclass (ranges and tooltips from the knobs' metadata)."""
+from __future__ import annotations
+
+import dataclasses
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QGroupBox, QLabel,
+                               QSpinBox, QVBoxLayout, QWidget)
+
+from ..config import DEFAULT_DATA, FAMILIES, FAMILY_CONFIGS, PRESETS, Experiment, default_experiment
+from ..data import DATASETS
+
+FAMILY_LABELS = {"gan": "GAN", "vae": "VAE", "diffusion": "Diffusion", "ar": "Autoregressive"}
+TEXT_SETS = ("names",)
+LIVE_KNOBS = ("lr",)  # applied between steps without a reset
+
+
+def data_sets_for(model: str) -> list[str]:
+    return [d for d in DATASETS if model == "ar" or d not in TEXT_SETS]
+
+
+def presets_for(model: str) -> list[tuple[str, str]]:
+    """(label, data set) of the known-good settings for a family: its default data first."""
+    names = [DEFAULT_DATA[model]] + [d for (m, d) in PRESETS if m == model and d != DEFAULT_DATA[model]]
+    return [(f"{FAMILY_LABELS[model]} on {d}", d) for d in names]
+
+
+def _knob_widget(f: dataclasses.Field, value):
+    meta = f.metadata
+    kind = f.type if isinstance(f.type, str) else f.type.__name__
+    if meta.get("choices"):
+        w = QComboBox()
+        w.addItems([str(c) for c in meta["choices"]])
+        w.setCurrentText(str(value))
+    elif kind == "bool":
+        w = QCheckBox()
+        w.setChecked(bool(value))
+    elif kind == "int":
+        w = QSpinBox()
+        w.setRange(int(meta.get("low") or 0), int(min(meta.get("high") or 10**9, 2**31 - 1)))
+        w.setValue(int(value))
+    else:
+        w = QDoubleSpinBox()
+        w.setDecimals(6 if (meta.get("high") or 1) <= 1 else 4)
+        w.setRange(float(meta.get("low") or 0.0), float(meta.get("high") or 1e9))
+        w.setSingleStep(value / 10 if 0 < value < 0.1 else 0.1)
+        w.setValue(float(value))
+    w.setToolTip(meta.get("help", ""))
+    return w
+
+
+def _read(w):
+    if isinstance(w, QComboBox):
+        return w.currentText()
+    if isinstance(w, QCheckBox):
+        return w.isChecked()
+    return w.value()
+
+
+def _write(w, value):
+    w.blockSignals(True)  # writing state into a widget must not echo back as an edit
+    if isinstance(w, QComboBox):
+        w.setCurrentText(str(value))
+    elif isinstance(w, QCheckBox):
+        w.setChecked(bool(value))
+    else:
+        w.setValue(value)
+    w.blockSignals(False)
+
+
+class ExperimentPanel(QWidget):
+    changed = Signal()              # anything that needs a reset to take effect
+    live_changed = Signal(str, object)  # a knob that applies while training (name, value)
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.family = QComboBox()
+        for key in FAMILIES:
+            self.family.addItem(FAMILY_LABELS[key], key)
+        self.data = QComboBox()
+        self.device = QComboBox()
+        self.device.addItem("auto", "auto")
+        self.device.setToolTip("auto picks CUDA, then MPS, then the CPU")
+        self.seed = QSpinBox()
+        self.seed.setRange(0, 2**31 - 1)
+        self.preset = QComboBox()
+        self.preset.setToolTip("Known-good settings for this family, one click each")
+        top = QFormLayout()
+        top.addRow("Family", self.family)
+        top.addRow("Data", self.data)
+        top.addRow("Preset", self.preset)
+        top.addRow("Device", self.device)
+        top.addRow("Seed", self.seed)
+        self.knob_box = QGroupBox("Hyperparameters")
+        self.knob_form = QFormLayout(self.knob_box)
+        self.hint = QLabel("Changes other than the learning rate apply on Reset.")
+        self.hint.setWordWrap(True)
+        self.hint.setStyleSheet("color: #666;")
+        layout = QVBoxLayout(self)
+        layout.addLayout(top)
+        layout.addWidget(self.knob_box)
+        layout.addWidget(self.hint)
+        layout.addStretch(1)
+        self.knobs: dict[str, QWidget] = {}
+        self.family.currentIndexChanged.connect(self._family_changed)
+        self.data.currentIndexChanged.connect(self._data_changed)
+        self.preset.activated.connect(self._preset_chosen)
+        self.device.currentIndexChanged.connect(self.changed)
+        self.seed.valueChanged.connect(self.changed)
+        self.set_experiment(default_experiment("gan"))
+
+    # building the form ------------------------------------------------------------------------
+    def _build_knobs(self, family_cfg) -> None:
+        while self.knob_form.rowCount():
+            self.knob_form.removeRow(0)
+        self.knobs = {}
+        for f in dataclasses.fields(family_cfg):
+            w = _knob_widget(f, getattr(family_cfg, f.name))
+            label = QLabel(f.name.replace("_", " "))
+            label.setToolTip(f.metadata.get("help", ""))
+            self.knob_form.addRow(label, w)
+            self.knobs[f.name] = w
+            signal = (w.currentTextChanged if isinstance(w, QComboBox) else
+                      w.toggled if isinstance(w, QCheckBox) else w.valueChanged)
+            if f.name in LIVE_KNOBS:
+                signal.connect(lambda value, name=f.name: self.live_changed.emit(name, value))
+            else:
+                signal.connect(lambda *_: self.changed.emit())
+
+    def set_devices(self, devices: list[str]) -> None:
+        current = self.device.currentData()
+        self.device.blockSignals(True)
+        self.device.clear()
+        self.device.addItem("auto", "auto")
+        for d in devices:
+            self.device.addItem(d.upper() if d != "cpu" else "CPU", d)
+        index = self.device.findData(current)
+        self.device.setCurrentIndex(max(index, 0))
+        self.device.blockSignals(False)
+
+    def set_experiment(self, exp: Experiment) -> None:
+        for w in (self.family, self.data, self.seed, self.device, self.preset):
+            w.blockSignals(True)
+        self.family.setCurrentIndex(self.family.findData(exp.model))
+        self.data.clear()
+        for d in data_sets_for(exp.model):
+            self.data.addItem(d, d)
+        self.data.setCurrentIndex(self.data.findData(exp.data))
+        self.preset.clear()
+        for label, d in presets_for(exp.model):
+            self.preset.addItem(label, d)
+        self.preset.setCurrentIndex(max(self.preset.findData(exp.data), 0))
+        self.seed.setValue(exp.seed)
+        index = self.device.findData(exp.device)
+        if index < 0:
+            self.device.addItem(exp.device, exp.device)
+            index = self.device.findData(exp.device)
+        self.device.setCurrentIndex(index)
+        for w in (self.family, self.data, self.seed, self.device, self.preset):
+            w.blockSignals(False)
+        self._build_knobs(exp.family)
+
+    # reading it back -------------------------------------------------------------------------
+    def experiment(self) -> Experiment:
+        model = self.family.currentData()
+        values = {name: _read(w) for name, w in self.knobs.items()}
+        family = FAMILY_CONFIGS[model](**values)  # raises ConfigError with a clear message
+        return Experiment(model=model, data=self.data.currentData(), family=family,
+                          seed=self.seed.value(), device=self.device.currentData() or "auto")
+
+    def _family_changed(self):
+        model = self.family.currentData()
+        self.set_experiment(default_experiment(model, seed=self.seed.value(), device=self.device.currentData()))
+        self.changed.emit()
+
+    def _data_changed(self):
+        # a new data set brings its known-good settings
+        model, data = self.family.currentData(), self.data.currentData()
+        if data is None:
+            return
+        self.set_experiment(default_experiment(model, data, seed=self.seed.value(), device=self.device.currentData()))
+        self.changed.emit()
+
+    def _preset_chosen(self, index: int):
+        model, data = self.family.currentData(), self.preset.itemData(index)
+        self.set_experiment(default_experiment(model, data, seed=self.seed.value(), device=self.device.currentData()))
+        self.changed.emit()
+
+    def set_knob(self, name: str, value) -> None:
+        if name in self.knobs:
+            _write(self.knobs[name], value)
+

@@ -1,0 +1,361 @@
+"""The studio window: experiment panel, transport bar, live curves, samples, timeline, family area."""
+from __future__ import annotations
+
+import threading
+import time
+
+import shiboken6
+from PySide6.QtCore import QSettings, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QLabel, QMainWindow, QPushButton, QScrollArea,
+                               QSplitter, QTabWidget, QToolBar, QVBoxLayout, QWidget)
+
+from ..config import ConfigError, Experiment, default_experiment
+from .curves import CurvesView
+from .experiment_panel import FAMILY_LABELS, ExperimentPanel
+from .family_views import FamilyView
+from .samples import SampleView, Timeline
+from .worker import TrainingWorker, start_worker
+
+REDRAW_MS = 33          # coalesce redraws to ~30 frames a second
+STOP_TIMEOUT_MS = 5000
+
+
+class MainWindow(QMainWindow):
+    status_changed = Signal(str)   # idle | building | training | paused | failed
+    gif_written = Signal(str)
+
+    def __init__(self, settings: QSettings | None = None):
+        super().__init__()
+        self.setWindowTitle("GenStudio")
+        self.settings = settings or QSettings("GenStudio", "GenStudio")
+        self.worker: TrainingWorker | None = None
+        self.thread = None
+        self.info = None
+        self.state = "idle"
+        self.step, self.seconds = 0, 0.0
+        self.rate_window: list[tuple[float, int]] = []
+        self.retired: list = []        # threads asked to stop, kept until they have finished
+        self.pending_train = False
+        self._build()
+        self._restore()
+        self.redraw_timer = QTimer(self)
+        self.redraw_timer.timeout.connect(self._redraw)
+        self.redraw_timer.start(REDRAW_MS)
+        self.gif_written.connect(lambda msg: self.statusBar().showMessage(msg, 8000))
+
+    # layout -----------------------------------------------------------------------------------
+    def _build(self):
+        self.panel = ExperimentPanel()
+        scroll = QScrollArea()
+        scroll.setWidget(self.panel)
+        scroll.setWidgetResizable(True)
+        scroll.setMinimumWidth(290)
+        self.samples = SampleView()
+        self.timeline = Timeline()
+        self.curves = CurvesView()
+        self.family_views = {f: FamilyView(f) for f in FAMILY_LABELS}
+        self.tabs = QTabWidget()
+        sample_page = QWidget()
+        sample_layout = QVBoxLayout(sample_page)
+        sample_layout.addWidget(self.samples, 1)
+        sample_layout.addWidget(self.timeline)
+        self.tabs.addTab(sample_page, "Samples")
+        self.family_tab = QTabWidget()  # the family-specific area: one page per family
+        for family, view in self.family_views.items():
+            self.family_tab.addTab(view, FAMILY_LABELS[family])
+        self.family_tab.tabBar().hide()
+        self.tabs.addTab(self.family_tab, "Quality")
+        right = QSplitter(Qt.Vertical)
+        right.addWidget(self.tabs)
+        right.addWidget(self.curves)
+        right.setSizes([520, 300])
+        self.splitter = QSplitter(Qt.Horizontal)
+        self.splitter.addWidget(scroll)
+        self.splitter.addWidget(right)
+        self.splitter.setSizes([300, 900])
+        self.setCentralWidget(self.splitter)
+        self.banner = QLabel()
+        self.banner.setStyleSheet("background: #fde2e1; color: #7a1010; padding: 6px; border-radius: 4px;")
+        self.banner.setWordWrap(True)
+        self.banner.hide()
+        self._build_transport()
+        self.device_label, self.rate_label, self.state_label = QLabel(), QLabel(), QLabel()
+        for w in (self.device_label, self.rate_label, self.state_label):
+            self.statusBar().addPermanentWidget(w)
+        self.panel.changed.connect(self._experiment_edited)
+        self.panel.live_changed.connect(self._live_edit)
+        self.timeline.scrubbed.connect(self._scrub)
+        self.timeline.export_requested.connect(self.export_gif_dialog)
+
+    def _build_transport(self):
+        bar = QToolBar("Transport")
+        bar.setMovable(False)
+        self.addToolBar(bar)
+        self.train_button = QPushButton("▶ Train")
+        self.train_button.setToolTip("Train / pause (Space)")
+        self.step_button = QPushButton("Step")
+        self.step_button.setToolTip("One optimisation step (Right arrow)")
+        self.d_button = QPushButton("D step")
+        self.d_button.setToolTip("Train only the discriminator for one step")
+        self.g_button = QPushButton("G step")
+        self.g_button.setToolTip("Train only the generator for one step")
+        self.reset_button = QPushButton("⟲ Reset")
+        self.reset_button.setToolTip("Rebuild the model from the settings on the left (Ctrl+R)")
+        self.step_label = QLabel("step 0")
+        self.elapsed_label = QLabel("0.0 s")
+        self.toolbar_actions = {w: bar.addWidget(w) for w in
+                                (self.train_button, self.step_button, self.d_button, self.g_button, self.reset_button)}
+        holder = QWidget()
+        row = QHBoxLayout(holder)
+        row.setContentsMargins(12, 0, 0, 0)
+        for w in (self.step_label, self.elapsed_label, self.banner):
+            row.addWidget(w)
+        row.addStretch(1)
+        bar.addWidget(holder)
+        self.train_button.clicked.connect(self.toggle_training)
+        self.step_button.clicked.connect(lambda: self.single_step("all"))
+        self.d_button.clicked.connect(lambda: self.single_step("d"))
+        self.g_button.clicked.connect(lambda: self.single_step("g"))
+        self.reset_button.clicked.connect(self.reset)
+        for keys, slot in ((Qt.Key_Space, self.toggle_training), (Qt.Key_Right, lambda: self.single_step("all")),
+                           (QKeySequence("Ctrl+R"), self.reset)):
+            action = QAction(self)
+            action.setShortcut(QKeySequence(keys))
+            action.setShortcutContext(Qt.WindowShortcut)
+            action.triggered.connect(slot)
+            self.addAction(action)
+        file_menu = self.menuBar().addMenu("&File")
+        file_menu.addAction("Export timeline as GIF…", self.export_gif_dialog)
+        file_menu.addSeparator()
+        file_menu.addAction("Quit", self.close, QKeySequence.Quit)
+
+    # settings --------------------------------------------------------------------------------
+    def _restore(self):
+        geometry = self.settings.value("geometry")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        else:
+            self.resize(1280, 820)
+        text = self.settings.value("experiment")
+        exp = None
+        if text:
+            try:
+                exp = Experiment.from_json(str(text))
+            except (ConfigError, ValueError, TypeError):
+                exp = None  # a stale or foreign setting is ignored, not fatal
+        self.panel.set_experiment(exp or default_experiment("gan"))
+        self._show_family(self.panel.family.currentData())
+
+    def _save_settings(self):
+        self.settings.setValue("geometry", self.saveGeometry())
+        try:
+            self.settings.setValue("experiment", self.panel.experiment().to_json())
+        except ConfigError:
+            pass
+
+    # the run's lifecycle -----------------------------------------------------------------------
+    def reset(self, start: bool = False):
+        """Stop the current run and build a fresh model from the panel (paused at step 0)."""
+        try:
+            exp = self.panel.experiment()
+        except ConfigError as exc:
+            self.show_error(str(exc))
+            return
+        self._retire_worker()
+        self.hide_error()
+        self.info = None
+        self.step, self.seconds, self.rate_window = 0, 0.0, []
+        self.timeline.clear()
+        self.curves.set_loss_names(())
+        self._show_family(exp.model)
+        self._launch(TrainingWorker(exp, start_paused=not start))
+        self._set_state("building")
+
+    def _launch(self, worker: TrainingWorker):
+        self.worker = worker
+        worker.ready.connect(self._ready)
+        worker.losses.connect(self._losses)
+        worker.snapshot.connect(self._snapshot)
+        worker.metrics.connect(self._metrics)
+        worker.diverged.connect(self._diverged)
+        worker.failed.connect(self._failed)
+        worker.stopped.connect(self._worker_stopped)
+        self.thread = start_worker(worker)
+
+    def _retire_worker(self):
+        if self.worker is None:
+            return
+        for signal in (self.worker.ready, self.worker.losses, self.worker.snapshot, self.worker.metrics,
+                       self.worker.diverged, self.worker.failed, self.worker.stopped):
+            signal.disconnect()
+        self.worker.stop()
+        self.retired.append(self.thread)
+        self.thread.finished.connect(lambda t=self.thread: self.retired.remove(t) if t in self.retired else None)
+        self.worker, self.thread = None, None
+
+    def toggle_training(self):
+        if self.state == "training":
+            self.worker.pause()
+            self._set_state("paused")
+        elif self.state == "paused":
+            self.worker.resume()
+            self._set_state("training")
+        elif self.state == "failed" and self.worker is not None and self.worker.trainer is not None:
+            # continue the same model in a fresh thread
+            trainer = self.worker.trainer
+            self._retire_worker()
+            self.hide_error()
+            self._launch(TrainingWorker(trainer.exp, start_paused=False, trainer=trainer))
+            self._set_state("training")
+        elif self.state == "building":
+            self.pending_train = True
+        else:
+            self.reset(start=True)
+
+    def single_step(self, part: str):
+        if self.state == "training":
+            self.worker.pause()
+            self._set_state("paused")
+        if self.state == "paused":
+            self.worker.step_once(part)
+
+    def _experiment_edited(self):
+        self._show_family(self.panel.family.currentData())
+        if self.state in ("idle", "paused", "failed") and self.step == 0:
+            self.reset()  # nothing trained yet: show the new setting's untrained samples right away
+
+    def _live_edit(self, name: str, value):
+        if name == "lr" and self.worker is not None:
+            self.worker.set_lr(float(value))
+            self.statusBar().showMessage(f"learning rate set to {value:g}", 3000)
+
+    # events from the worker --------------------------------------------------------------------
+    def _ready(self, info):
+        self.info = info
+        self.curves.set_loss_names(info.loss_names)
+        self.samples.set_dataset(info.dataset)
+        self.panel.set_devices(list(info.devices))
+        self.family_views[self.panel.family.currentData()].on_ready(info)
+        self.device_label.setText(info.device_name)
+        start = self.pending_train or not self.worker.start_paused
+        self.pending_train = False
+        if start:
+            self.worker.resume()
+        self._set_state("training" if start else "paused")
+
+    def _losses(self, points):
+        self.curves.add(points)
+        if len(points.steps):
+            self.step, self.seconds = int(points.steps[-1]), float(points.seconds[-1])
+            now = time.perf_counter()
+            self.rate_window.append((now, self.step))
+            self.rate_window = [(t, s) for t, s in self.rate_window if now - t < 2.0]
+
+    def _snapshot(self, snap):
+        self.step = max(self.step, snap.step)
+        if self.timeline.add(snap):
+            self.samples.show_snapshot(snap)
+        view = self.family_views.get(self.panel.family.currentData())
+        if view is not None:
+            view.on_snapshot(snap)
+
+    def _metrics(self, event):
+        view = self.family_views.get(self.panel.family.currentData())
+        if view is not None:
+            view.on_metrics(event)
+
+    def _diverged(self, event):
+        self._set_state("failed")
+        self.show_error(f"The loss became NaN or infinite at step {event.step}. Lower the learning rate and press Reset.")
+
+    def _failed(self, message: str):
+        self._set_state("failed")
+        self.show_error(f"Training stopped: {message}. The app is fine: press Train to continue or Reset to start over.")
+
+    def _worker_stopped(self):
+        if self.state in ("training", "paused", "building"):
+            self._set_state("failed" if self.banner.isVisible() else "idle")
+
+    def _scrub(self, snap):
+        self.samples.show_snapshot(snap)
+        if self.timeline.live:
+            self.curves.cursor.setVisible(False)
+        else:
+            self.curves.show_cursor(snap.step, snap.seconds)
+
+    # drawing ---------------------------------------------------------------------------------
+    def _redraw(self):
+        self.curves.redraw()
+        self.step_label.setText(f"step {self.step:,}")
+        self.elapsed_label.setText(f"{self.seconds:.1f} s")
+        if len(self.rate_window) >= 2 and self.state == "training":
+            (t0, s0), (t1, s1) = self.rate_window[0], self.rate_window[-1]
+            self.rate_label.setText(f"{(s1 - s0) / max(t1 - t0, 1e-6):.0f} steps/s")
+        elif self.state != "training":
+            self.rate_label.setText("")
+        if self.info is not None and self.info.device_type == "cuda":
+            import torch  # already loaded by the worker
+            used = torch.cuda.memory_allocated() / 2**20
+            self.device_label.setText(f"{self.info.device_name} — {used:.0f} MiB in use")
+
+    def _set_state(self, state: str):
+        self.state = state
+        self.state_label.setText(state)
+        self.train_button.setText("⏸ Pause" if state == "training" else "▶ Train")
+        can_step = state in ("paused", "training")
+        self.step_button.setEnabled(can_step)
+        self.d_button.setEnabled(can_step)
+        self.g_button.setEnabled(can_step)
+        self.status_changed.emit(state)
+
+    def _show_family(self, family: str):
+        self.family_tab.setCurrentWidget(self.family_views[family])
+        self.tabs.setTabText(1, f"{FAMILY_LABELS[family]} · quality")
+        for button in (self.d_button, self.g_button):  # a toolbar widget is shown through its action
+            self.toolbar_actions[button].setVisible(family == "gan")
+
+    def show_error(self, message: str):
+        self.banner.setText(message)
+        self.banner.show()
+        self.statusBar().showMessage(message, 10000)
+
+    def hide_error(self):
+        self.banner.hide()
+
+    # export ----------------------------------------------------------------------------------
+    def export_gif_dialog(self):
+        path, _ = QFileDialog.getSaveFileName(self, "Export timeline", "timeline.gif", "GIF (*.gif)")
+        if path:
+            self.export_gif(path)
+
+    def export_gif(self, path: str) -> threading.Thread | None:
+        """Render the timeline off the GUI thread (the snapshots are immutable)."""
+        if self.info is None or not self.timeline.snapshots:
+            self.statusBar().showMessage("Nothing to export yet: train first.", 5000)
+            return None
+        from ..engine.render import render_samples, save_gif
+
+        snaps, ds = list(self.timeline.snapshots), self.info.dataset
+
+        def work():
+            try:
+                save_gif([render_samples(s.samples, ds) for s in snaps], path)
+                self.gif_written.emit(f"Wrote {len(snaps)} frames to {path}")
+            except OSError as exc:
+                self.gif_written.emit(f"Could not write {path}: {exc.strerror or exc}")
+
+        thread = threading.Thread(target=work, daemon=True)
+        thread.start()
+        return thread
+
+    # closing ---------------------------------------------------------------------------------
+    def closeEvent(self, event):
+        self._save_settings()
+        self.redraw_timer.stop()
+        self._retire_worker()
+        for thread in list(self.retired):  # ask each to stop, then wait with a timeout
+            if shiboken6.isValid(thread) and thread.isRunning():
+                thread.quit()
+                thread.wait(STOP_TIMEOUT_MS)
+        super().closeEvent(event)

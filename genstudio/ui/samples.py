@@ -1,0 +1,128 @@
+"""The sample view (a scatter over the data, an image grid or a word list) and the timeline."""
+from __future__ import annotations
+
+from collections import deque
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QPlainTextEdit, QPushButton, QSlider, QStackedWidget, QWidget
+
+from ..engine.render import image_grid
+
+TIMELINE_LENGTH = 200
+
+
+class SampleView(QStackedWidget):
+    """Shows one Snapshot; the widget for the data kind is created once and updated in place."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.plot = pg.PlotWidget(background="w")
+        self.plot.setAspectLocked(True)
+        self.plot.showGrid(x=True, y=True, alpha=0.15)
+        self.data_item = pg.ScatterPlotItem(size=3, pen=None, brush=pg.mkBrush(150, 150, 150, 90))
+        self.sample_item = pg.ScatterPlotItem(size=6, pen=pg.mkPen("#8a4100", width=0.5),
+                                              brush=pg.mkBrush(232, 115, 14, 200))
+        self.plot.addItem(self.data_item)
+        self.plot.addItem(self.sample_item)
+        self.image_view = pg.GraphicsLayoutWidget()
+        self.image_view.setBackground("#282828")
+        box = self.image_view.addViewBox(lockAspect=True, invertY=True)
+        box.setMouseEnabled(False, False)
+        self.image_item = pg.ImageItem(axisOrder="row-major")
+        box.addItem(self.image_item)
+        self.image_box = box
+        self.text = QPlainTextEdit(readOnly=True)
+        self.text.setStyleSheet("font-family: monospace; font-size: 13pt;")
+        for w in (self.plot, self.image_view, self.text):
+            self.addWidget(w)
+        self.kind = None
+        self.last_pixels = None
+
+    def set_dataset(self, ds) -> None:
+        self.kind = ds.kind
+        if ds.kind == "points":
+            ref = ds.held_out[:3000]
+            self.data_item.setData(ref[:, 0], ref[:, 1])
+            lo, hi = ref.min(0), ref.max(0)
+            pad = (hi - lo) * 0.1
+            self.plot.setRange(xRange=(lo[0] - pad[0], hi[0] + pad[0]), yRange=(lo[1] - pad[1], hi[1] + pad[1]))
+            self.setCurrentWidget(self.plot)
+        elif ds.kind == "image":
+            self.setCurrentWidget(self.image_view)
+        else:
+            self.setCurrentWidget(self.text)
+
+    def show_snapshot(self, snap) -> None:
+        if self.kind == "points":
+            pts = np.asarray(snap.samples)
+            self.sample_item.setData(pts[:, 0], pts[:, 1])
+        elif self.kind == "image":
+            pixels = image_grid(np.asarray(snap.samples), scale=1, pad=1)
+            self.image_item.setImage(pixels, autoLevels=False, levels=(0, 255))
+            if self.last_pixels is None or self.last_pixels.shape != pixels.shape:
+                self.image_box.autoRange(padding=0.02)
+            self.last_pixels = pixels
+        else:
+            self.text.setPlainText("\n".join(w or "(empty)" for w in snap.samples))
+
+
+class Timeline(QWidget):
+    """The last TIMELINE_LENGTH snapshots; the slider scrubs back through them ("live" at the right end)."""
+
+    scrubbed = Signal(object)    # the Snapshot to show
+    export_requested = Signal()
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.snapshots: deque = deque(maxlen=TIMELINE_LENGTH)
+        self.slider = QSlider(Qt.Horizontal)
+        self.slider.setRange(0, 0)
+        self.slider.setToolTip("Scrub back through the samples seen during training")
+        self.label = QLabel("no samples yet")
+        self.label.setMinimumWidth(150)
+        self.export = QPushButton("Export GIF…")
+        self.export.setToolTip("Save the timeline as an animated GIF")
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(QLabel("Timeline"))
+        layout.addWidget(self.slider, 1)
+        layout.addWidget(self.label)
+        layout.addWidget(self.export)
+        self.slider.valueChanged.connect(self._moved)
+        self.export.clicked.connect(self.export_requested)
+
+    @property
+    def live(self) -> bool:
+        return self.slider.value() >= self.slider.maximum()
+
+    def clear(self):
+        self.snapshots.clear()
+        self.slider.blockSignals(True)
+        self.slider.setRange(0, 0)
+        self.slider.blockSignals(False)
+        self.label.setText("no samples yet")
+
+    def add(self, snap) -> bool:
+        """Keep the snapshot; returns whether the view should show it (the slider is at 'live')."""
+        live = self.live
+        self.snapshots.append(snap)
+        self.slider.blockSignals(True)  # moving the range is not a user scrub
+        self.slider.setRange(0, len(self.snapshots) - 1)
+        if live:
+            self.slider.setValue(len(self.snapshots) - 1)
+        self.slider.blockSignals(False)
+        self._label()
+        return live
+
+    def _label(self):
+        if self.snapshots:
+            snap = self.snapshots[self.slider.value()]
+            self.label.setText(f"step {snap.step}" + ("  (live)" if self.live else ""))
+
+    def _moved(self, index: int):
+        if 0 <= index < len(self.snapshots):
+            self._label()
+            self.scrubbed.emit(self.snapshots[index])
+
