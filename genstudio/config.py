@@ -214,8 +214,8 @@ DEFAULT_DATA = {"gan": "ring8", "vae": "digits", "diffusion": "grid25", "ar": "d
 
 # Known-good settings where the family default is not the best choice for a data set.
 PRESETS: dict[tuple[str, str], dict] = {
-    ("gan", "digits"): {"latent_dim": 32, "width": 64, "batch_size": 128, "lr": 5e-4, "loss": "ns"},
-    ("gan", "shapes"): {"latent_dim": 32, "width": 64, "batch_size": 128, "lr": 5e-4, "loss": "ns"},
+    ("gan", "digits"): {"latent_dim": 32, "width": 32, "batch_size": 128, "lr": 5e-4, "loss": "ns"},
+    ("gan", "shapes"): {"latent_dim": 32, "width": 32, "batch_size": 128, "lr": 5e-4, "loss": "ns"},
     ("vae", "ring8"): {"latent_dim": 2, "likelihood": "gaussian"},
     ("vae", "grid25"): {"latent_dim": 2, "likelihood": "gaussian"},
     ("diffusion", "digits"): {"width": 32, "batch_size": 128},

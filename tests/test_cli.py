@@ -277,9 +277,22 @@ def test_bad_sample_input(cli, tiny_args, tmp_path):
     assert not (tmp_path / "x.png").exists()
 
 
-def test_no_command_prints_help(cli):
-    code, stdout, _ = cli()
-    assert code == 0 and "train" in stdout and "sample" in stdout
+def test_help_lists_the_commands(cli, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli("--help")
+    out = capsys.readouterr().out
+    assert exit_info.value.code == 0
+    assert all(name in out for name in ("train", "sample", "gui"))
+
+
+def test_no_command_opens_the_window(monkeypatch):
+    from genstudio import cli as cli_module
+    from genstudio.ui import app
+
+    opened = []
+    monkeypatch.setattr(app, "run", lambda **kw: opened.append(kw) or 0)
+    assert cli_module.main([]) == 0
+    assert opened == [{"self_test": False, "screenshots": None}]
 
 
 # divergence ----------------------------------------------------------------------------------------

@@ -37,6 +37,7 @@ class MainWindow(QMainWindow):
         self.rate_window: list[tuple[float, int]] = []
         self.retired: list = []        # threads asked to stop, kept until they have finished
         self.pending_train = False
+        self.stopped_trainer = None    # the model of a run whose worker ended on an error
         self._build()
         self._restore()
         self.redraw_timer = QTimer(self)
@@ -163,6 +164,7 @@ class MainWindow(QMainWindow):
             self.show_error(str(exc))
             return
         self._retire_worker()
+        self.stopped_trainer = None
         self.hide_error()
         self.info = None
         self.step, self.seconds, self.rate_window = 0, 0.0, []
@@ -184,27 +186,34 @@ class MainWindow(QMainWindow):
         self.thread = start_worker(worker)
 
     def _retire_worker(self):
+        """Disconnect the current worker and ask it to stop; its thread is waited for on close."""
         if self.worker is None:
             return
         for signal in (self.worker.ready, self.worker.losses, self.worker.snapshot, self.worker.metrics,
                        self.worker.diverged, self.worker.failed, self.worker.stopped):
             signal.disconnect()
         self.worker.stop()
-        self.retired.append(self.thread)
-        self.thread.finished.connect(lambda t=self.thread: self.retired.remove(t) if t in self.retired else None)
+        self._drop_worker()
+
+    def _drop_worker(self):
+        """Forget the current worker; its thread is kept (and waited for on close) until it finishes."""
+        thread = self.thread
+        self.retired.append(thread)
+        thread.finished.connect(lambda: self.retired.remove(thread) if thread in self.retired else None)
         self.worker, self.thread = None, None
 
     def toggle_training(self):
+        if self.state in ("training", "paused") and self.worker is None:
+            return
         if self.state == "training":
             self.worker.pause()
             self._set_state("paused")
         elif self.state == "paused":
             self.worker.resume()
             self._set_state("training")
-        elif self.state == "failed" and self.worker is not None and self.worker.trainer is not None:
+        elif self.state == "failed" and self.stopped_trainer is not None:
             # continue the same model in a fresh thread
-            trainer = self.worker.trainer
-            self._retire_worker()
+            trainer, self.stopped_trainer = self.stopped_trainer, None
             self.hide_error()
             self._launch(TrainingWorker(trainer.exp, start_paused=False, trainer=trainer))
             self._set_state("training")
@@ -214,6 +223,8 @@ class MainWindow(QMainWindow):
             self.reset(start=True)
 
     def single_step(self, part: str):
+        if self.worker is None:
+            return
         if self.state == "training":
             self.worker.pause()
             self._set_state("paused")
@@ -274,6 +285,9 @@ class MainWindow(QMainWindow):
         self.show_error(f"Training stopped: {message}. The app is fine: press Train to continue or Reset to start over.")
 
     def _worker_stopped(self):
+        """The worker's loop ended on its own (an error or a divergence): keep its model, drop the worker."""
+        self.stopped_trainer = self.worker.trainer
+        self._drop_worker()
         if self.state in ("training", "paused", "building"):
             self._set_state("failed" if self.banner.isVisible() else "idle")
 

@@ -45,7 +45,7 @@ class SampleView(QStackedWidget):
         if ds.kind == "points":
             ref = ds.held_out[:3000]
             self.data_item.setData(ref[:, 0], ref[:, 1])
-            lo, hi = ref.min(0), ref.max(0)
+            lo, hi = ref.min(0).astype(float), ref.max(0).astype(float)  # float32 overflows pyqtgraph's limits
             pad = (hi - lo) * 0.1
             self.plot.setRange(xRange=(lo[0] - pad[0], hi[0] + pad[0]), yRange=(lo[1] - pad[1], hi[1] + pad[1]))
             self.setCurrentWidget(self.plot)

@@ -1,0 +1,164 @@
+"""The studio window driven as a user would: train, watch, pause, step, resume, reset, close."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from dataclasses import replace
+
+from genstudio.config import FAMILIES, default_experiment
+
+TINY = {"gan": {"width": 16}, "vae": {"width": 32}, "diffusion": {"width": 16, "sample_steps": 5},
+        "ar": {"n_embd": 16, "n_layer": 1, "batch_size": 16}}
+DATA = {"gan": "ring8", "vae": "digits", "diffusion": "moons", "ar": "names"}
+TIMEOUT_MS = 60_000
+
+
+def tiny(model):
+    exp = default_experiment(model, DATA[model])
+    return replace(exp, family=replace(exp.family, **TINY[model]))
+
+
+def start(window, qtbot, exp):
+    window.panel.set_experiment(exp)
+    window.reset(start=True)
+    qtbot.waitUntil(lambda: window.state == "training", timeout=TIMEOUT_MS)
+
+
+@pytest.mark.parametrize("model", FAMILIES)
+def test_train_pause_step_resume_reset(window, qtbot, model):
+    start(window, qtbot, tiny(model))
+    # curves and samples receive data while training
+    qtbot.waitUntil(lambda: len(window.curves.history.data) > 5 and len(window.timeline.snapshots) >= 2,
+                    timeout=TIMEOUT_MS)
+    assert window.curves.history.names == window.info.loss_names
+    # pause: the step count stops moving
+    window.toggle_training()
+    assert window.state == "paused"
+    qtbot.wait(300)
+    paused_at = window.step
+    qtbot.wait(300)
+    assert window.step == paused_at
+    # step: exactly one more
+    window.single_step("all")
+    qtbot.waitUntil(lambda: window.step == paused_at + 1, timeout=TIMEOUT_MS)
+    qtbot.wait(200)
+    assert window.step == paused_at + 1
+    # resume: moving again
+    window.toggle_training()
+    assert window.state == "training"
+    qtbot.waitUntil(lambda: window.step > paused_at + 5, timeout=TIMEOUT_MS)
+    # reset: a fresh model at step 0, paused, with its untrained samples shown
+    window.reset()
+    assert window.step == 0 and len(window.curves.history.data) == 0
+    qtbot.waitUntil(lambda: window.state == "paused" and len(window.timeline.snapshots) == 1, timeout=TIMEOUT_MS)
+    assert window.timeline.snapshots[0].step == 0
+
+
+def test_sample_view_shows_the_model_output_and_scrubs(window, qtbot):
+    start(window, qtbot, tiny("gan"))
+    qtbot.waitUntil(lambda: len(window.timeline.snapshots) >= 3, timeout=TIMEOUT_MS)
+    window.toggle_training()
+    latest = window.timeline.snapshots[-1]
+    x, y = window.samples.sample_item.getData()
+    np.testing.assert_allclose(np.column_stack([x, y]), latest.samples)
+    # scrub to the first snapshot: the view and the curve cursor move with it
+    window.timeline.slider.setValue(0)
+    first = window.timeline.snapshots[0]
+    x, y = window.samples.sample_item.getData()
+    np.testing.assert_allclose(np.column_stack([x, y]), first.samples)
+    assert window.curves.cursor.isVisible() and window.curves.cursor.value() == first.step
+    assert not window.timeline.live
+
+
+def test_image_view_shows_the_snapshot_grid(window, qtbot):
+    start(window, qtbot, tiny("vae"))
+    qtbot.waitUntil(lambda: len(window.timeline.snapshots) >= 2, timeout=TIMEOUT_MS)
+    window.toggle_training()
+    qtbot.wait(200)
+    from genstudio.engine.render import image_grid
+    expected = image_grid(np.asarray(window.timeline.snapshots[-1].samples), scale=1, pad=1)
+    np.testing.assert_array_equal(window.samples.image_item.image, expected)
+
+
+def test_live_learning_rate_edit(window, qtbot):
+    start(window, qtbot, tiny("vae"))
+    window.panel.knobs["lr"].setValue(0.0042)
+    trainer = window.worker.trainer
+    qtbot.waitUntil(lambda: trainer.model.optimizers()[0].param_groups[0]["lr"] == pytest.approx(0.0042),
+                    timeout=TIMEOUT_MS)
+    assert window.state == "training"
+
+
+def test_worker_exception_shows_a_message_and_the_app_stays_up(window, qtbot, monkeypatch):
+    from genstudio.models.vae import VAE
+
+    real = VAE.train_step
+    calls = {"n": 0}
+
+    def flaky(self, draw):
+        calls["n"] += 1
+        if calls["n"] == 30:
+            raise RuntimeError("simulated out of memory")
+        return real(self, draw)
+
+    monkeypatch.setattr(VAE, "train_step", flaky)
+    start(window, qtbot, tiny("vae"))
+    qtbot.waitUntil(lambda: window.state == "failed", timeout=TIMEOUT_MS)
+    assert window.banner.isVisible() and "simulated out of memory" in window.banner.text()
+    # still responsive: a timer fires, and training continues from where it stopped
+    fired = []
+    from PySide6.QtCore import QTimer
+    QTimer.singleShot(10, lambda: fired.append(True))
+    qtbot.waitUntil(lambda: bool(fired), timeout=2000)
+    stopped_at = window.step
+    window.toggle_training()
+    qtbot.waitUntil(lambda: window.step > stopped_at + 5, timeout=TIMEOUT_MS)
+    assert not window.banner.isVisible()
+
+
+def test_bad_setting_is_a_message_not_a_crash(window, qtbot):
+    start(window, qtbot, tiny("ar"))
+    window.toggle_training()
+    window.panel.knobs["n_head"].setValue(3)   # n_embd 16 is not divisible by 3
+    window.reset()
+    assert window.banner.isVisible() and "divisible" in window.banner.text()
+
+
+def test_close_while_training_stops_the_thread(qtbot, tmp_path):
+    from PySide6.QtCore import QSettings
+    from genstudio.ui.main_window import MainWindow
+
+    win = MainWindow(QSettings(str(tmp_path / "s.ini"), QSettings.IniFormat))
+    win.show()
+    start(win, qtbot, tiny("gan"))
+    thread = win.thread
+    win.close()
+    assert not thread.isRunning()
+
+
+def test_settings_remember_the_experiment(qtbot, tmp_path):
+    from PySide6.QtCore import QSettings
+    from genstudio.ui.main_window import MainWindow
+
+    path = str(tmp_path / "s.ini")
+    first = MainWindow(QSettings(path, QSettings.IniFormat))
+    first.panel.set_experiment(replace(tiny("diffusion"), seed=7))
+    first.close()
+    second = MainWindow(QSettings(path, QSettings.IniFormat))
+    qtbot.addWidget(second)
+    exp = second.panel.experiment()
+    assert (exp.model, exp.data, exp.seed, exp.family.width) == ("diffusion", "moons", 7, 16)
+    second.close()
+
+
+def test_curve_history_is_bounded():
+    from genstudio.engine.events import LossPoints
+    from genstudio.ui.curves import MAX_POINTS, CurveHistory, ema
+
+    hist = CurveHistory(("loss",))
+    for i in range(50):
+        steps = np.arange(i * 1000 + 1, i * 1000 + 1001)
+        hist.extend(LossPoints(steps, steps / 100.0, {"loss": np.ones(1000)}))
+    assert len(hist.data) <= MAX_POINTS
+    assert hist.data[-1, 0] == 50_000 and np.all(np.diff(hist.data[:, 0]) > 0)
+    np.testing.assert_allclose(ema(np.full(10, 3.0), 0.9), 3.0)  # debiased: a constant stays constant
