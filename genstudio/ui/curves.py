@@ -1,9 +1,12 @@
 """Live training curves: every loss term, EMA smoothing, log-y, x by step or time, bounded memory."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QGraphicsItem
 from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget
 
 MAX_POINTS = 20_000  # per curve; beyond it the older half is thinned by 2
@@ -47,6 +50,15 @@ class CurvesView(QWidget):
         self.plot.showGrid(x=True, y=True, alpha=0.2)
         self.plot.addLegend(offset=(-10, 10))
         self.plot.setLabel("bottom", "step")
+        # Painting the axes' text is the costly part of a redraw (and holds the GIL the training
+        # thread needs): cache them as pixmaps and move the range in coarse steps (nice_range)
+        # so that most redraws leave them untouched.
+        for name in ("left", "bottom"):
+            self.plot.getAxis(name).setCacheMode(QGraphicsItem.DeviceCoordinateCache)
+        self.plot.disableAutoRange()
+        self.follow = True   # the view follows training until the user pans or zooms
+        self.plot.getViewBox().sigRangeChangedManually.connect(self._user_moved_view)
+        self.plot.getViewBox().sigStateChanged.connect(self._maybe_autorange_button)
         self.cursor = pg.InfiniteLine(angle=90, pen=pg.mkPen("#888", style=Qt.DashLine))
         self.cursor.setVisible(False)
         self.plot.addItem(self.cursor, ignoreBounds=True)
@@ -85,12 +97,22 @@ class CurvesView(QWidget):
             item.setClipToView(True)
             self.items.append(item)
         self.cursor.setVisible(False)
-        self.plot.enableAutoRange()
+        self.follow = True
         self.dirty = True
 
     def add(self, points) -> None:
         self.history.extend(points)
         self.dirty = True
+
+    def _user_moved_view(self, *_):
+        self.follow = False
+
+    def _maybe_autorange_button(self, *_):
+        # pyqtgraph's "A" button turns auto-range back on: treat it as "follow training again"
+        if any(self.plot.getViewBox().autoRangeEnabled()):
+            self.plot.disableAutoRange()
+            self.follow = True
+            self.dirty = True
 
     def _options_changed(self, *_):
         self.plot.setLogMode(y=self.log_y.isChecked())
@@ -114,10 +136,30 @@ class CurvesView(QWidget):
         x = data[:, 0] if self.x_axis.currentIndex() == 0 else data[:, 1]
         weight = self.smoothing.value() / 100
         log = self.log_y.isChecked()
+        lows, highs = [], []
         for i, item in enumerate(self.items):
             y = ema(data[:, 2 + i], weight)
             if log:
                 keep = y > 0  # log of a non-positive loss (a GAN's) is left out, not an error
                 item.setData(x[keep], y[keep])
+                y = np.log10(y[keep])  # a log-mode view's range is in decades
             else:
                 item.setData(x, y)
+            if len(y):
+                lows.append(np.min(y))
+                highs.append(np.max(y))
+        if self.follow and len(x) and lows:
+            self.plot.setXRange(*nice_range(0.0, float(x[-1])), padding=0)
+            self.plot.setYRange(*nice_range(min(lows), max(highs)), padding=0)
+
+
+def nice_range(low: float, high: float) -> tuple[float, float]:
+    """[low, high] widened outwards to multiples of a round step (1, 2 or 5 x 10^k, about a
+    tenth of the span), so that a view following a growing curve changes range only now and then."""
+    span = high - low
+    if not math.isfinite(span) or span <= 0:
+        return low - 0.5, high + 0.5
+    raw = span / 8
+    base = 10 ** math.floor(math.log10(raw))
+    step = next(m * base for m in (1, 2, 5, 10) if m * base >= raw)
+    return math.floor(low / step) * step, math.ceil(high / step) * step

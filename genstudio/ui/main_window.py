@@ -1,6 +1,7 @@
 """The studio window: experiment panel, transport bar, live curves, samples, timeline, family area."""
 from __future__ import annotations
 
+import functools
 import threading
 import time
 
@@ -17,8 +18,17 @@ from .family_views import FamilyView
 from .samples import SampleView, Timeline
 from .worker import TrainingWorker, start_worker
 
-REDRAW_MS = 33          # coalesce redraws to ~30 frames a second
+REDRAW_MS = 100         # coalesce redraws: curves and counters at 10 frames a second (painting holds the GIL)
 STOP_TIMEOUT_MS = 5000
+
+
+def from_current_worker(slot):
+    """Drop events a retired worker queued before it was disconnected (they may still arrive)."""
+    @functools.wraps(slot)
+    def guarded(self, *args):
+        if self.worker is not None and self.sender() is self.worker:
+            return slot(self, *args)
+    return guarded
 
 
 class MainWindow(QMainWindow):
@@ -242,6 +252,7 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(f"learning rate set to {value:g}", 3000)
 
     # events from the worker --------------------------------------------------------------------
+    @from_current_worker
     def _ready(self, info):
         self.info = info
         self.curves.set_loss_names(info.loss_names)
@@ -255,6 +266,7 @@ class MainWindow(QMainWindow):
             self.worker.resume()
         self._set_state("training" if start else "paused")
 
+    @from_current_worker
     def _losses(self, points):
         self.curves.add(points)
         if len(points.steps):
@@ -263,6 +275,7 @@ class MainWindow(QMainWindow):
             self.rate_window.append((now, self.step))
             self.rate_window = [(t, s) for t, s in self.rate_window if now - t < 2.0]
 
+    @from_current_worker
     def _snapshot(self, snap):
         self.step = max(self.step, snap.step)
         if self.timeline.add(snap):
@@ -271,19 +284,23 @@ class MainWindow(QMainWindow):
         if view is not None:
             view.on_snapshot(snap)
 
+    @from_current_worker
     def _metrics(self, event):
         view = self.family_views.get(self.panel.family.currentData())
         if view is not None:
             view.on_metrics(event)
 
+    @from_current_worker
     def _diverged(self, event):
         self._set_state("failed")
         self.show_error(f"The loss became NaN or infinite at step {event.step}. Lower the learning rate and press Reset.")
 
+    @from_current_worker
     def _failed(self, message: str):
         self._set_state("failed")
         self.show_error(f"Training stopped: {message}. The app is fine: press Train to continue or Reset to start over.")
 
+    @from_current_worker
     def _worker_stopped(self):
         """The worker's loop ended on its own (an error or a divergence): keep its model, drop the worker."""
         self.stopped_trainer = self.worker.trainer

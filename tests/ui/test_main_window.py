@@ -162,3 +162,12 @@ def test_curve_history_is_bounded():
     assert len(hist.data) <= MAX_POINTS
     assert hist.data[-1, 0] == 50_000 and np.all(np.diff(hist.data[:, 0]) > 0)
     np.testing.assert_allclose(ema(np.full(10, 3.0), 0.9), 3.0)  # debiased: a constant stays constant
+
+
+def test_nice_range_moves_in_coarse_steps():
+    from genstudio.ui.curves import nice_range
+
+    assert nice_range(0.0, 0.73) == (0.0, 0.8)
+    assert nice_range(0.0, 0.74) == nice_range(0.0, 0.76)      # a growing curve rarely moves the axis
+    low, high = nice_range(-3.2, 117.0)
+    assert low <= -3.2 and high >= 117.0 and (high - low) < 2 * 120.2

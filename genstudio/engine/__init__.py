@@ -1,0 +1,1 @@
+"""Training loop, metrics, checkpoints and pictures: everything the CLI, benchmarks and GUI share. No Qt."""
