@@ -45,7 +45,7 @@ class MainWindow(QMainWindow):
         self.state = "idle"
         self.step, self.seconds = 0, 0.0
         self.rate_window: list[tuple[float, int]] = []
-        self.retired: list = []        # threads asked to stop, kept until they have finished
+        self.retired: list = []        # (thread, worker) pairs asked to stop, referenced until finished
         self.pending_train = False
         self.stopped_trainer = None    # the model of a run whose worker ended on an error
         self._build()
@@ -206,11 +206,17 @@ class MainWindow(QMainWindow):
         self._drop_worker()
 
     def _drop_worker(self):
-        """Forget the current worker; its thread is kept (and waited for on close) until it finishes."""
-        thread = self.thread
-        self.retired.append(thread)
-        thread.finished.connect(lambda: self.retired.remove(thread) if thread in self.retired else None)
+        """Forget the current worker. Python keeps a reference to it and its thread until the thread
+        has finished: garbage-collecting a QObject whose thread still runs would crash."""
+        pair = (self.thread, self.worker)
+        self.retired.append(pair)
+        # removed on the next turn of the event loop, not inside the finished signal itself
+        self.thread.finished.connect(lambda: QTimer.singleShot(0, lambda: self._forget(pair)))
         self.worker, self.thread = None, None
+
+    def _forget(self, pair):
+        if pair in self.retired:
+            self.retired.remove(pair)
 
     def toggle_training(self):
         if self.state in ("training", "paused") and self.worker is None:
@@ -385,7 +391,7 @@ class MainWindow(QMainWindow):
         self._save_settings()
         self.redraw_timer.stop()
         self._retire_worker()
-        for thread in list(self.retired):  # ask each to stop, then wait with a timeout
+        for thread, _ in list(self.retired):  # ask each to stop, then wait with a timeout
             if shiboken6.isValid(thread) and thread.isRunning():
                 thread.quit()
                 thread.wait(STOP_TIMEOUT_MS)

@@ -171,3 +171,15 @@ def test_nice_range_moves_in_coarse_steps():
     assert nice_range(0.0, 0.74) == nice_range(0.0, 0.76)      # a growing curve rarely moves the axis
     low, high = nice_range(-3.2, 117.0)
     assert low <= -3.2 and high >= 117.0 and (high - low) < 2 * 120.2
+
+
+def test_rapid_resets_while_training_are_safe(window, qtbot):
+    """Each reset retires a running worker; none may crash the app or leak a running thread."""
+    import gc
+
+    for model in ("gan", "vae", "gan", "diffusion", "gan"):
+        start(window, qtbot, tiny(model))
+        qtbot.wait(150)
+        gc.collect()  # a worker collected while its thread runs would crash here
+    qtbot.waitUntil(lambda: not window.retired, timeout=TIMEOUT_MS)
+    assert window.state == "training" and window.step > 0
