@@ -23,7 +23,7 @@ STOP_TIMEOUT_MS = 5000
 
 
 def from_current_worker(slot):
-    """Drop events a retired worker queued before it was disconnected (they may still arrive)."""
+    """Only the current worker's events reach the views; a retired one's are dropped."""
     @functools.wraps(slot)
     def guarded(self, *args):
         if self.worker is not None and self.sender() is self.worker:
@@ -196,12 +196,9 @@ class MainWindow(QMainWindow):
         self.thread = start_worker(worker)
 
     def _retire_worker(self):
-        """Disconnect the current worker and ask it to stop; its thread is waited for on close."""
+        """Ask the current worker to stop; its late events are dropped by from_current_worker."""
         if self.worker is None:
             return
-        for signal in (self.worker.ready, self.worker.losses, self.worker.snapshot, self.worker.metrics,
-                       self.worker.diverged, self.worker.failed, self.worker.stopped):
-            signal.disconnect()
         self.worker.stop()
         self._drop_worker()
 
