@@ -19,6 +19,9 @@ def run(self_test: bool = False, screenshots: str | None = None, settings_path: 
     pg.setConfigOptions(antialias=False, imageAxisOrder="row-major")
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("GenStudio")
+    if self_test and settings_path is None:  # a smoke test must not overwrite the user's last experiment
+        import tempfile
+        settings_path = os.path.join(tempfile.mkdtemp(prefix="genstudio-self-test-"), "settings.ini")
     settings = QSettings(settings_path, QSettings.IniFormat) if settings_path else None
     window = MainWindow(settings)
     window.show()
