@@ -5,10 +5,10 @@ from __future__ import annotations
 import dataclasses
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QGroupBox, QLabel,
-                               QSpinBox, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QGroupBox, QHBoxLayout,
+                               QInputDialog, QLabel, QPushButton, QSpinBox, QVBoxLayout, QWidget)
 
-from ..config import DEFAULT_DATA, FAMILIES, FAMILY_CONFIGS, PRESETS, Experiment, default_experiment
+from ..config import DEFAULT_DATA, FAMILIES, FAMILY_CONFIGS, PRESETS, ConfigError, Experiment, default_experiment
 from ..data import DATASETS
 
 FAMILY_LABELS = {"gan": "GAN", "vae": "VAE", "diffusion": "Diffusion", "ar": "Autoregressive"}
@@ -72,6 +72,7 @@ def _write(w, value):
 class ExperimentPanel(QWidget):
     changed = Signal()              # anything that needs a reset to take effect
     live_changed = Signal(str, object)  # a knob that applies while training (name, value)
+    presets_changed = Signal()      # the user saved a preset (the window persists them)
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -85,11 +86,17 @@ class ExperimentPanel(QWidget):
         self.seed = QSpinBox()
         self.seed.setRange(0, 2**31 - 1)
         self.preset = QComboBox()
-        self.preset.setToolTip("Known-good settings for this family, one click each")
+        self.preset.setToolTip("Known-good settings for this family, one click each, and the ones you saved")
+        self.save_preset = QPushButton("Save…")
+        self.save_preset.setToolTip("Keep the current settings as a preset of your own")
+        preset_row = QHBoxLayout()
+        preset_row.addWidget(self.preset, 1)
+        preset_row.addWidget(self.save_preset)
+        self.user_presets: list[tuple[str, Experiment]] = []
         top = QFormLayout()
         top.addRow("Family", self.family)
         top.addRow("Data", self.data)
-        top.addRow("Preset", self.preset)
+        top.addRow("Preset", preset_row)
         top.addRow("Device", self.device)
         top.addRow("Seed", self.seed)
         self.knob_box = QGroupBox("Hyperparameters")
@@ -106,6 +113,7 @@ class ExperimentPanel(QWidget):
         self.family.currentIndexChanged.connect(self._family_changed)
         self.data.currentIndexChanged.connect(self._data_changed)
         self.preset.activated.connect(self._preset_chosen)
+        self.save_preset.clicked.connect(self._ask_preset_name)
         self.device.currentIndexChanged.connect(self.changed)
         self.seed.valueChanged.connect(self.changed)
         self.set_experiment(default_experiment("gan"))
@@ -147,10 +155,7 @@ class ExperimentPanel(QWidget):
         for d in data_sets_for(exp.model):
             self.data.addItem(d, d)
         self.data.setCurrentIndex(self.data.findData(exp.data))
-        self.preset.clear()
-        for label, d in presets_for(exp.model):
-            self.preset.addItem(label, d)
-        self.preset.setCurrentIndex(max(self.preset.findData(exp.data), 0))
+        self._fill_presets(exp)
         self.seed.setValue(exp.seed)
         index = self.device.findData(exp.device)
         if index < 0:
@@ -182,10 +187,42 @@ class ExperimentPanel(QWidget):
         self.set_experiment(default_experiment(model, data, seed=self.seed.value(), device=self.device.currentData()))
         self.changed.emit()
 
+    def _fill_presets(self, exp: Experiment) -> None:
+        self.preset.blockSignals(True)
+        self.preset.clear()
+        for label, d in presets_for(exp.model):
+            self.preset.addItem(label, ("builtin", d))
+        for i, (name, saved) in enumerate(self.user_presets):
+            if saved.model == exp.model:
+                self.preset.addItem(f"★ {name}", ("user", i))
+        self.preset.setCurrentIndex(max(self.preset.findData(("builtin", exp.data)), 0))
+        self.preset.blockSignals(False)
+
     def _preset_chosen(self, index: int):
-        model, data = self.family.currentData(), self.preset.itemData(index)
-        self.set_experiment(default_experiment(model, data, seed=self.seed.value(), device=self.device.currentData()))
+        kind, value = self.preset.itemData(index)
+        if kind == "user":
+            exp = self.user_presets[value][1]
+        else:
+            exp = default_experiment(self.family.currentData(), value, seed=self.seed.value(),
+                                     device=self.device.currentData())
+        self.set_experiment(exp)
         self.changed.emit()
+
+    def add_user_preset(self, name: str, exp: Experiment) -> None:
+        self.user_presets.append((name, exp))
+        self._fill_presets(exp)
+        self.preset.setCurrentIndex(self.preset.count() - 1)
+        self.presets_changed.emit()
+
+    def _ask_preset_name(self):
+        try:
+            exp = self.experiment()
+        except ConfigError as exc:
+            self.hint.setText(str(exc))
+            return
+        name, ok = QInputDialog.getText(self, "Save preset", "Name:", text=f"{exp.model} on {exp.data}")
+        if ok and name.strip():
+            self.add_user_preset(name.strip(), exp)
 
     def set_knob(self, name: str, value) -> None:
         if name in self.knobs:

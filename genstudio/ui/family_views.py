@@ -33,13 +33,15 @@ class FamilyView(QWidget):
         layout.addWidget(self.title)
         layout.addWidget(self.table)
         self.latest_step = None
+        self.latest_state = None   # CPU copy of the weights from the newest snapshot
 
     def on_ready(self, info) -> None:
         self.table.setRowCount(0)
         self.latest_step = None
+        self.latest_state = None
 
     def on_snapshot(self, snap) -> None:
-        pass
+        self.latest_state = snap.state
 
     def on_metrics(self, event) -> None:
         rows = [(METRIC_LABELS.get(k, k), v) for k, v in event.values.items() if not isinstance(v, list)]

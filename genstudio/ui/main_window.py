@@ -1,7 +1,9 @@
 """The studio window: experiment panel, transport bar, live curves, samples, timeline, family area."""
 from __future__ import annotations
 
+import dataclasses
 import functools
+import json
 import threading
 import time
 
@@ -20,6 +22,21 @@ from .worker import TrainingWorker, start_worker
 
 REDRAW_MS = 100         # coalesce redraws: curves and counters at 10 frames a second (painting holds the GIL)
 STOP_TIMEOUT_MS = 5000
+
+
+def _load_presets(text) -> list:
+    """The user's saved presets; entries that no longer validate are skipped, not fatal."""
+    presets = []
+    try:
+        entries = json.loads(text) if text else []
+    except (TypeError, ValueError):
+        return presets
+    for entry in entries if isinstance(entries, list) else []:
+        try:
+            presets.append((str(entry["name"]), Experiment.from_dict(entry["experiment"])))
+        except (ConfigError, KeyError, TypeError, ValueError):
+            continue
+    return presets
 
 
 def from_current_worker(slot):
@@ -96,6 +113,7 @@ class MainWindow(QMainWindow):
             self.statusBar().addPermanentWidget(w)
         self.panel.changed.connect(self._experiment_edited)
         self.panel.live_changed.connect(self._live_edit)
+        self.panel.presets_changed.connect(self._save_settings)
         self.timeline.scrubbed.connect(self._scrub)
         self.timeline.export_requested.connect(self.export_gif_dialog)
 
@@ -148,6 +166,7 @@ class MainWindow(QMainWindow):
             self.restoreGeometry(geometry)
         else:
             self.resize(1280, 820)
+        self.panel.user_presets = _load_presets(self.settings.value("presets"))
         text = self.settings.value("experiment")
         exp = None
         if text:
@@ -160,6 +179,8 @@ class MainWindow(QMainWindow):
 
     def _save_settings(self):
         self.settings.setValue("geometry", self.saveGeometry())
+        self.settings.setValue("presets", json.dumps(
+            [{"name": name, "experiment": exp.to_dict()} for name, exp in self.panel.user_presets]))
         try:
             self.settings.setValue("experiment", self.panel.experiment().to_json())
         except ConfigError:
@@ -281,7 +302,8 @@ class MainWindow(QMainWindow):
     @from_current_worker
     def _snapshot(self, snap):
         self.step = max(self.step, snap.step)
-        if self.timeline.add(snap):
+        # the timeline keeps samples only: 200 copies of the weights would cost hundreds of MB
+        if self.timeline.add(dataclasses.replace(snap, state=None)):
             self.samples.show_snapshot(snap)
         view = self.family_views.get(self.panel.family.currentData())
         if view is not None:
@@ -322,12 +344,12 @@ class MainWindow(QMainWindow):
     def _redraw(self):
         self.curves.redraw()
         self.step_label.setText(f"step {self.step:,}")
-        self.elapsed_label.setText(f"{self.seconds:.1f} s")
+        rate = ""
         if len(self.rate_window) >= 2 and self.state == "training":
             (t0, s0), (t1, s1) = self.rate_window[0], self.rate_window[-1]
-            self.rate_label.setText(f"{(s1 - s0) / max(t1 - t0, 1e-6):.0f} steps/s")
-        elif self.state != "training":
-            self.rate_label.setText("")
+            rate = f"{(s1 - s0) / max(t1 - t0, 1e-6):.0f} it/s"
+        self.elapsed_label.setText(f"{rate}   {self.seconds:.1f} s" if rate else f"{self.seconds:.1f} s")
+        self.rate_label.setText(rate.replace("it/s", "steps/s"))
         if self.info is not None and self.info.device_type == "cuda":
             import torch  # already loaded by the worker
             used = torch.cuda.memory_allocated() / 2**20

@@ -37,8 +37,9 @@ class TrainingWorker(QObject):
             from ..engine.trainer import Cadence, Trainer
 
             if self.trainer is None:
+                # snapshots carry a CPU copy of the weights: family views never touch the live model
                 self.trainer = Trainer(self.experiment, Cadence(snapshot_s=self.snapshot_s, eval_s=self.eval_s,
-                                                                evaluate_at_end=False))
+                                                                snapshot_weights=True, evaluate_at_end=False))
             if self._stop_requested:
                 return
             if self.start_paused:

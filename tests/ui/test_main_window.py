@@ -183,3 +183,37 @@ def test_rapid_resets_while_training_are_safe(window, qtbot):
         gc.collect()  # a worker collected while its thread runs would crash here
     qtbot.waitUntil(lambda: not window.retired, timeout=TIMEOUT_MS)
     assert window.state == "training" and window.step > 0
+
+
+def test_user_presets_persist(qtbot, tmp_path):
+    from PySide6.QtCore import QSettings
+    from genstudio.ui.main_window import MainWindow
+
+    path = str(tmp_path / "s.ini")
+    first = MainWindow(QSettings(path, QSettings.IniFormat))
+    first.panel.add_user_preset("my wide GAN", replace(tiny("gan"), seed=3))
+    first.close()
+    second = MainWindow(QSettings(path, QSettings.IniFormat))
+    qtbot.addWidget(second)
+    second.panel.set_experiment(default_experiment("gan"))
+    labels = [second.panel.preset.itemText(i) for i in range(second.panel.preset.count())]
+    assert "★ my wide GAN" in labels
+    second.panel._preset_chosen(labels.index("★ my wide GAN"))
+    exp = second.panel.experiment()
+    assert exp.seed == 3 and exp.family.width == 16
+    second.close()
+
+
+def test_timeline_exports_a_gif_and_views_get_weights(window, qtbot, tmp_path):
+    from PIL import Image
+
+    start(window, qtbot, tiny("gan"))
+    qtbot.waitUntil(lambda: len(window.timeline.snapshots) >= 3, timeout=TIMEOUT_MS)
+    window.toggle_training()
+    state = window.family_views["gan"].latest_state
+    assert state is not None and any(k.startswith("generator.") for k in state)
+    assert all(s.state is None for s in window.timeline.snapshots)  # the timeline keeps samples only
+    path = tmp_path / "timeline.gif"
+    window.export_gif(str(path)).join(timeout=60)
+    with Image.open(path) as gif:
+        assert gif.n_frames == len(window.timeline.snapshots)
