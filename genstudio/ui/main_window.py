@@ -65,6 +65,7 @@ class MainWindow(QMainWindow):
         self.retired: list = []        # (thread, worker) pairs asked to stop, referenced until finished
         self.pending_train = False
         self.stopped_trainer = None    # the model of a run whose worker ended on an error
+        self.diverged = False
         self._build()
         self._restore()
         self.redraw_timer = QTimer(self)
@@ -196,6 +197,7 @@ class MainWindow(QMainWindow):
             return
         self._retire_worker()
         self.stopped_trainer = None
+        self.diverged = False
         self.hide_error()
         self.info = None
         self.step, self.seconds, self.rate_window = 0, 0.0, []
@@ -317,6 +319,7 @@ class MainWindow(QMainWindow):
 
     @from_current_worker
     def _diverged(self, event):
+        self.diverged = True
         self._set_state("failed")
         self.show_error(f"The loss became NaN or infinite at step {event.step}. Lower the learning rate and press Reset.")
 
@@ -327,8 +330,9 @@ class MainWindow(QMainWindow):
 
     @from_current_worker
     def _worker_stopped(self):
-        """The worker's loop ended on its own (an error or a divergence): keep its model, drop the worker."""
-        self.stopped_trainer = self.worker.trainer
+        """The worker's loop ended on its own: after an error keep its model (Train continues it);
+        after a divergence the weights are NaN and only Reset helps."""
+        self.stopped_trainer = None if self.diverged else self.worker.trainer
         self._drop_worker()
         if self.state in ("training", "paused", "building"):
             self._set_state("failed" if self.banner.isVisible() else "idle")

@@ -217,3 +217,42 @@ def test_timeline_exports_a_gif_and_views_get_weights(window, qtbot, tmp_path):
     window.export_gif(str(path)).join(timeout=60)
     with Image.open(path) as gif:
         assert gif.n_frames == len(window.timeline.snapshots)
+
+
+def test_keyboard_space_right_ctrl_r(window, qtbot):
+    from PySide6.QtCore import Qt
+
+    start(window, qtbot, tiny("vae"))
+    qtbot.keyClick(window, Qt.Key_Space)
+    assert window.state == "paused"
+    before = window.step
+    qtbot.wait(200)
+    before = window.step
+    qtbot.keyClick(window, Qt.Key_Right)
+    qtbot.waitUntil(lambda: window.step == before + 1, timeout=TIMEOUT_MS)
+    qtbot.keyClick(window, Qt.Key_R, Qt.ControlModifier)
+    assert window.step == 0
+    qtbot.waitUntil(lambda: window.state == "paused", timeout=TIMEOUT_MS)
+    qtbot.keyClick(window, Qt.Key_Space)
+    assert window.state == "training"
+
+
+def test_divergence_pauses_with_a_message_and_needs_reset(window, qtbot, monkeypatch):
+    from genstudio.models.vae import VAE
+
+    real = VAE.train_step
+    calls = {"n": 0}
+
+    def diverging(self, draw):
+        calls["n"] += 1
+        losses = real(self, draw)
+        return losses * float("nan") if calls["n"] == 40 else losses
+
+    monkeypatch.setattr(VAE, "train_step", diverging)
+    start(window, qtbot, tiny("vae"))
+    qtbot.waitUntil(lambda: window.state == "failed", timeout=TIMEOUT_MS)
+    assert "NaN" in window.banner.text() and "step 40" in window.banner.text()
+    assert window.stopped_trainer is None
+    window.toggle_training()  # Train after a divergence rebuilds rather than continuing NaN weights
+    qtbot.waitUntil(lambda: window.state == "training", timeout=TIMEOUT_MS)
+    assert not window.banner.isVisible()
