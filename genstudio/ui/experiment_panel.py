@@ -3,6 +3,7 @@ config dataclass (ranges and tooltips from the knobs' metadata)."""
 from __future__ import annotations
 
 import dataclasses
+import os
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QGroupBox, QHBoxLayout,
@@ -85,6 +86,11 @@ class ExperimentPanel(QWidget):
         self.device.setToolTip("auto picks CUDA, then MPS, then the CPU")
         self.seed = QSpinBox()
         self.seed.setRange(0, 2**31 - 1)
+        self.threads = QSpinBox()
+        self.threads.setRange(0, os.cpu_count() or 1)
+        self.threads.setSpecialValueText("auto (cores - 1)")
+        self.threads.setToolTip("CPU threads for training. auto leaves a core to the window, which keeps "
+                                "both fast when the machine is busy")
         self.preset = QComboBox()
         self.preset.setToolTip("Known-good settings for this family, one click each, and the ones you saved")
         self.save_preset = QPushButton("Save…")
@@ -99,6 +105,7 @@ class ExperimentPanel(QWidget):
         top.addRow("Preset", preset_row)
         top.addRow("Device", self.device)
         top.addRow("Seed", self.seed)
+        top.addRow("CPU threads", self.threads)
         self.knob_box = QGroupBox("Hyperparameters")
         self.knob_form = QFormLayout(self.knob_box)
         self.hint = QLabel("Changes other than the learning rate apply on Reset.")
@@ -116,6 +123,7 @@ class ExperimentPanel(QWidget):
         self.save_preset.clicked.connect(self._ask_preset_name)
         self.device.currentIndexChanged.connect(self.changed)
         self.seed.valueChanged.connect(self.changed)
+        self.threads.valueChanged.connect(self.changed)
         self.set_experiment(default_experiment("gan"))
 
     # building the form ------------------------------------------------------------------------
@@ -148,7 +156,7 @@ class ExperimentPanel(QWidget):
         self.device.blockSignals(False)
 
     def set_experiment(self, exp: Experiment) -> None:
-        for w in (self.family, self.data, self.seed, self.device, self.preset):
+        for w in (self.family, self.data, self.seed, self.threads, self.device, self.preset):
             w.blockSignals(True)
         self.family.setCurrentIndex(self.family.findData(exp.model))
         self.data.clear()
@@ -157,12 +165,13 @@ class ExperimentPanel(QWidget):
         self.data.setCurrentIndex(self.data.findData(exp.data))
         self._fill_presets(exp)
         self.seed.setValue(exp.seed)
+        self.threads.setValue(exp.threads)
         index = self.device.findData(exp.device)
         if index < 0:
             self.device.addItem(exp.device, exp.device)
             index = self.device.findData(exp.device)
         self.device.setCurrentIndex(index)
-        for w in (self.family, self.data, self.seed, self.device, self.preset):
+        for w in (self.family, self.data, self.seed, self.threads, self.device, self.preset):
             w.blockSignals(False)
         self._build_knobs(exp.family)
 
@@ -172,11 +181,17 @@ class ExperimentPanel(QWidget):
         values = {name: _read(w) for name, w in self.knobs.items()}
         family = FAMILY_CONFIGS[model](**values)  # raises ConfigError with a clear message
         return Experiment(model=model, data=self.data.currentData(), family=family,
-                          seed=self.seed.value(), device=self.device.currentData() or "auto")
+                          seed=self.seed.value(), device=self.device.currentData() or "auto",
+                          threads=self.threads.value())
+
+    def _defaults(self, model: str, data: str | None = None) -> Experiment:
+        """The known-good settings for a family and data set, keeping seed, device and threads."""
+        return default_experiment(model, data, seed=self.seed.value(), device=self.device.currentData() or "auto",
+                                  threads=self.threads.value())
 
     def _family_changed(self):
         model = self.family.currentData()
-        self.set_experiment(default_experiment(model, seed=self.seed.value(), device=self.device.currentData()))
+        self.set_experiment(self._defaults(model))
         self.changed.emit()
 
     def _data_changed(self):
@@ -184,7 +199,7 @@ class ExperimentPanel(QWidget):
         model, data = self.family.currentData(), self.data.currentData()
         if data is None:
             return
-        self.set_experiment(default_experiment(model, data, seed=self.seed.value(), device=self.device.currentData()))
+        self.set_experiment(self._defaults(model, data))
         self.changed.emit()
 
     def _fill_presets(self, exp: Experiment) -> None:
@@ -203,8 +218,7 @@ class ExperimentPanel(QWidget):
         if kind == "user":
             exp = self.user_presets[value][1]
         else:
-            exp = default_experiment(self.family.currentData(), value, seed=self.seed.value(),
-                                     device=self.device.currentData())
+            exp = self._defaults(self.family.currentData(), value)
         self.set_experiment(exp)
         self.changed.emit()
 
