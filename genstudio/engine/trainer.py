@@ -65,6 +65,7 @@ class Trainer:
         self._buffer = torch.zeros(LOSS_BUFFER, len(self.loss_names), device=self.device)
         self._filled = 0            # losses in the buffer not yet reported
         self._flushed_at = 0.0      # training seconds at the last report
+        self.diverged = False       # a loss became NaN/inf: the run cannot go on
 
     # commands, safe from any thread ---------------------------------------------------------
     def stop(self) -> None:
@@ -120,8 +121,14 @@ class Trainer:
             values = self.evaluator()
         return Metrics(self.step, self.seconds, values)
 
+    def _record(self, losses: torch.Tensor) -> None:
+        self._buffer[self._filled].copy_(losses)  # stays on the device: no host sync
+        self._filled += 1
+        self.step += 1
+
     def _flush(self) -> list:
-        """Read the device-side loss buffer once: [LossPoints] or [LossPoints, Diverged]."""
+        """Read the device-side loss buffer once: [LossPoints], or [LossPoints, Diverged] (and
+        self.diverged set) when a loss is NaN or infinite."""
         n = self._filled
         if not n:
             return []
@@ -133,8 +140,23 @@ class Trainer:
         end = int(bad.argmax()) if bad.any() else n
         events: list = [LossPoints(steps[:end], secs[:end], {k: values[:end, i] for i, k in enumerate(self.loss_names)})]
         if end < n:
+            self.diverged = True
             events.append(Diverged(int(steps[end]), float(secs[end]), dict(zip(self.loss_names, values[end].tolist()))))
         return events
+
+    def _paused(self) -> Iterator:
+        """Wait while paused, doing the single steps asked for meanwhile (with their events)."""
+        yield from self._flush()
+        while not self._running.wait(0.02):
+            if self.diverged:
+                return
+            for part in self._apply_commands():
+                began = time.perf_counter()
+                self._record(self.model.partial_step(part, self.draw))
+                self.seconds += time.perf_counter() - began
+                yield from self._flush()
+                if not self.diverged and self.cadence.snapshot_s:
+                    yield self.snapshot()
 
     # the loop ------------------------------------------------------------------------------
     def run(self, steps: int | None = None, seconds: float | None = None) -> Iterator:
@@ -151,31 +173,10 @@ class Trainer:
         next_snap = self.seconds + cad.snapshot_s if cad.snapshot_s else math.inf
         next_eval = self.seconds + cad.eval_s if cad.eval_s else math.inf
         reason = "stopped"
-        while not self._stop.is_set():
+        while not self._stop.is_set() and not self.diverged:
             if not self._running.is_set():
-                events = self._flush()
-                yield from events
-                if len(events) == 2:
-                    return
-                paused_at = time.perf_counter()
-                while not self._running.wait(0.02) and self._commands.empty():
-                    pass
-                t0 += time.perf_counter() - paused_at  # paused time is not training time
-                if not self._running.is_set():
-                    for part in self._apply_commands():
-                        began = time.perf_counter()
-                        self._buffer[self._filled].copy_(self.model.partial_step(part, self.draw))
-                        self._filled += 1
-                        self.step += 1
-                        self.seconds += time.perf_counter() - began
-                        t0 = time.perf_counter() - self.seconds
-                        events = self._flush()
-                        yield from events
-                        if len(events) == 2:
-                            return
-                        if cad.snapshot_s:
-                            yield self.snapshot()
-                    t0 = time.perf_counter() - self.seconds
+                yield from self._paused()
+                t0 = time.perf_counter() - self.seconds  # paused time is not training time
                 continue
             if last_step is not None and self.step >= last_step:
                 reason = "steps"
@@ -185,15 +186,12 @@ class Trainer:
                 break
             if not self._commands.empty():
                 self._apply_commands()  # single steps asked for while running are moot
-            self._buffer[self._filled].copy_(self.model.train_step(self.draw))
-            self._filled += 1
-            self.step += 1
+            self._record(self.model.train_step(self.draw))
             self.seconds = time.perf_counter() - t0
             if self.seconds >= next_loss or self._filled == LOSS_BUFFER:
                 next_loss = self.seconds + cad.loss_s
-                events = self._flush()
-                yield from events
-                if len(events) == 2:
+                yield from self._flush()
+                if self.diverged:
                     return
             # time spent drawing snapshots and evaluating is not training time
             if self.seconds >= next_snap:
@@ -206,9 +204,8 @@ class Trainer:
                 yield self.evaluate()
                 t0 += time.perf_counter() - began
                 next_eval = self.seconds + cad.eval_s
-        events = self._flush()
-        yield from events
-        if len(events) == 2:
+        yield from self._flush()
+        if self.diverged:
             return
         if cad.snapshot_s:
             yield self.snapshot()
