@@ -6,10 +6,20 @@ import sys
 import time
 
 
+def has_screen() -> bool:
+    if os.environ.get("QT_QPA_PLATFORM") or not sys.platform.startswith("linux"):
+        return True
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
 def run(self_test: bool = False, screenshots: str | None = None, settings_path: str | None = None) -> int:
     started = time.perf_counter()
-    if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY") and sys.platform.startswith("linux"):
-        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # no screen: still run (self-test, CI)
+    if not has_screen():
+        if not self_test:
+            print("genstudio: error: no screen to open the window on (DISPLAY is not set); "
+                  "try `genstudio gui --self-test --screenshots DIR` or `genstudio train --help`", file=sys.stderr)
+            return 2
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"  # the self-test runs without a screen
     import pyqtgraph as pg
     from PySide6.QtCore import QSettings, QTimer
     from PySide6.QtWidgets import QApplication
