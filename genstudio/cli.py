@@ -55,7 +55,7 @@ def _key_value(text):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="genstudio", description="Watch generative models learn. Headless commands:")
+    parser = _Parser(prog="genstudio", description="Watch generative models learn. With no command: the studio window.")
     parser.add_argument("--version", action="version", version=f"genstudio {__version__}")
     sub = parser.add_subparsers(dest="command", parser_class=_Parser)
 

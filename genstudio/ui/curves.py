@@ -48,7 +48,7 @@ class CurvesView(QWidget):
         super().__init__(parent)
         self.plot = pg.PlotWidget(background="w")
         self.plot.showGrid(x=True, y=True, alpha=0.2)
-        self.plot.addLegend(offset=(-10, 10))
+        self.plot.addLegend(offset=(-10, 10), brush=pg.mkBrush(255, 255, 255, 210), labelTextColor="#333")
         self.plot.setLabel("bottom", "step")
         # Painting the axes' text is the costly part of a redraw (and holds the GIL the training
         # thread needs): cache them as pixmaps and move the range in coarse steps (nice_range)
