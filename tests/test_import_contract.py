@@ -80,3 +80,12 @@ def test_the_static_check_can_fail():
     tree = ast.parse("import os\nfrom PySide6.QtCore import QObject\nimport importlib\n"
                      "importlib.import_module('pyqtgraph')\nfrom . import ui\n")
     assert {"PySide6.QtCore", "pyqtgraph", "os", "importlib"} <= _imported_modules(tree)
+
+
+def test_the_window_module_does_not_import_torch():
+    """The window shows before torch loads (the worker imports it): first paint in well under a second."""
+    code = ("import sys; from genstudio.ui.main_window import MainWindow; "
+            "print(sorted(m for m in ('torch', 'sklearn', 'scipy') if m in sys.modules))")
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True).stdout
+    assert out.strip() == "[]"
