@@ -20,7 +20,7 @@ from .family_views import FamilyView
 from .samples import SampleView, Timeline
 from .worker import TrainingWorker, start_worker
 
-REDRAW_MS = 100         # coalesce redraws: curves and counters at 10 frames a second (painting holds the GIL)
+REDRAW_MS = 200         # coalesce redraws: curves and counters at 5 frames a second (painting holds the GIL)
 STOP_TIMEOUT_MS = 5000
 
 
