@@ -23,6 +23,7 @@ from .evaluate import Evaluator
 from .events import Diverged, Finished, LossPoints, Metrics, Snapshot
 
 LOSS_BUFFER = 4096
+SLOW_REPORT_FACTOR = 3.0  # a report costing c seconds waits at least 3c seconds of training
 
 
 @dataclass(frozen=True)
@@ -193,17 +194,21 @@ class Trainer:
                 yield from self._flush()
                 if self.diverged:
                     return
-            # time spent drawing snapshots and evaluating is not training time
+            # Time spent drawing snapshots and evaluating is not training time. Where they are
+            # slow (a diffusion model's 100 sampling steps), they are spaced out to take at most
+            # about a quarter of the wall time, so training still moves.
             if self.seconds >= next_snap:
                 began = time.perf_counter()
                 yield self.snapshot()
-                t0 += time.perf_counter() - began
-                next_snap = self.seconds + cad.snapshot_s
+                cost = time.perf_counter() - began
+                t0 += cost
+                next_snap = self.seconds + max(cad.snapshot_s, SLOW_REPORT_FACTOR * cost)
             if self.seconds >= next_eval:
                 began = time.perf_counter()
                 yield self.evaluate()
-                t0 += time.perf_counter() - began
-                next_eval = self.seconds + cad.eval_s
+                cost = time.perf_counter() - began
+                t0 += cost
+                next_eval = self.seconds + max(cad.eval_s, SLOW_REPORT_FACTOR * cost)
         yield from self._flush()
         if self.diverged:
             return

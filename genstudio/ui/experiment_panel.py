@@ -206,17 +206,17 @@ class ExperimentPanel(QWidget):
         self.preset.blockSignals(True)
         self.preset.clear()
         for label, d in presets_for(exp.model):
-            self.preset.addItem(label, ("builtin", d))
+            self.preset.addItem(label, f"builtin:{d}")
         for i, (name, saved) in enumerate(self.user_presets):
             if saved.model == exp.model:
-                self.preset.addItem(f"★ {name}", ("user", i))
-        self.preset.setCurrentIndex(max(self.preset.findData(("builtin", exp.data)), 0))
+                self.preset.addItem(f"★ {name}", f"user:{i}")
+        self.preset.setCurrentIndex(max(self.preset.findData(f"builtin:{exp.data}"), 0))
         self.preset.blockSignals(False)
 
     def _preset_chosen(self, index: int):
-        kind, value = self.preset.itemData(index)
+        kind, value = self.preset.itemData(index).split(":", 1)
         if kind == "user":
-            exp = self.user_presets[value][1]
+            exp = self.user_presets[int(value)][1]
         else:
             exp = self._defaults(self.family.currentData(), value)
         self.set_experiment(exp)
