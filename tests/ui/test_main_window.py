@@ -89,19 +89,27 @@ def test_live_learning_rate_edit(window, qtbot):
     assert window.state == "training"
 
 
-def test_worker_exception_shows_a_message_and_the_app_stays_up(window, qtbot, monkeypatch):
+def break_vae_step(monkeypatch, at: int, breakage):
+    """Make the VAE's `at`-th training step go wrong: breakage(losses) raises or returns bad losses."""
     from genstudio.models.vae import VAE
 
     real = VAE.train_step
     calls = {"n": 0}
 
-    def flaky(self, draw):
+    def step(self, draw):
         calls["n"] += 1
-        if calls["n"] == 30:
-            raise RuntimeError("simulated out of memory")
-        return real(self, draw)
+        losses = real(self, draw)
+        return breakage(losses) if calls["n"] == at else losses
 
-    monkeypatch.setattr(VAE, "train_step", flaky)
+    monkeypatch.setattr(VAE, "train_step", step)
+
+
+def _raise_oom(losses):
+    raise RuntimeError("simulated out of memory")
+
+
+def test_worker_exception_shows_a_message_and_the_app_stays_up(window, qtbot, monkeypatch):
+    break_vae_step(monkeypatch, 30, _raise_oom)
     start(window, qtbot, tiny("vae"))
     qtbot.waitUntil(lambda: window.state == "failed", timeout=TIMEOUT_MS)
     assert window.banner.isVisible() and "simulated out of memory" in window.banner.text()
@@ -238,17 +246,7 @@ def test_keyboard_space_right_ctrl_r(window, qtbot):
 
 
 def test_divergence_pauses_with_a_message_and_needs_reset(window, qtbot, monkeypatch):
-    from genstudio.models.vae import VAE
-
-    real = VAE.train_step
-    calls = {"n": 0}
-
-    def diverging(self, draw):
-        calls["n"] += 1
-        losses = real(self, draw)
-        return losses * float("nan") if calls["n"] == 40 else losses
-
-    monkeypatch.setattr(VAE, "train_step", diverging)
+    break_vae_step(monkeypatch, 40, lambda losses: losses * float("nan"))
     start(window, qtbot, tiny("vae"))
     qtbot.waitUntil(lambda: window.state == "failed", timeout=TIMEOUT_MS)
     assert "NaN" in window.banner.text() and "step 40" in window.banner.text()
