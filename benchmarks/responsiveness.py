@@ -133,6 +133,7 @@ def main(argv=None):
         print(f"{family + '/' + exp.data:<18} {statistics.median(apps):>9.1f} {statistics.median(heads):>9.1f} "
               f"{ratio:>6.2f}   {p50:5.1f} / {p95:5.1f} / {late[-1]:5.1f}   {verdict}", flush=True)
     window.close()
+    app.processEvents()
     shown, sample = startup(tmp)
     print(f"startup: first window shown {shown:.2f} s after process start (goal <= 0.5 s), "
           f"first trained sample {sample:.2f} s")
