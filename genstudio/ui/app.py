@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import os
 import sys
-import time
 
 
 def has_screen() -> bool:
@@ -13,7 +12,6 @@ def has_screen() -> bool:
 
 
 def run(self_test: bool = False, screenshots: str | None = None, settings_path: str | None = None) -> int:
-    started = time.perf_counter()
     if not has_screen():
         if not self_test:
             print("genstudio: error: no screen to open the window on (DISPLAY is not set); "
@@ -35,7 +33,6 @@ def run(self_test: bool = False, screenshots: str | None = None, settings_path: 
     settings = QSettings(settings_path, QSettings.IniFormat) if settings_path else None
     window = MainWindow(settings)
     window.show()
-    window.first_shown_s = time.perf_counter() - started
     QTimer.singleShot(0, window.reset)  # the worker imports torch and builds the model off the GUI thread
     if self_test:
         from .self_test import SelfTest
