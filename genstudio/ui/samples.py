@@ -43,7 +43,7 @@ class SampleView(QStackedWidget):
     def set_dataset(self, ds) -> None:
         self.kind = ds.kind
         if ds.kind == "points":
-            ref = ds.held_out[:3000]
+            ref = ds.held_out[:1500]  # enough to show the shape; each point costs paint time
             self.data_item.setData(ref[:, 0], ref[:, 1])
             lo, hi = ref.min(0).astype(float), ref.max(0).astype(float)  # float32 overflows pyqtgraph's limits
             pad = (hi - lo) * 0.1
