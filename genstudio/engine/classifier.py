@@ -77,7 +77,3 @@ def features_and_probs(model: Classifier, images: np.ndarray) -> tuple[np.ndarra
     feats = model.features(x)
     return feats.numpy().astype(np.float64), model.head(feats).softmax(1).numpy()
 
-
-def accuracy(model: Classifier, ds: Dataset) -> float:
-    _, probs = features_and_probs(model, ds.held_out)
-    return float((probs.argmax(1) == ds.held_out_labels).mean())

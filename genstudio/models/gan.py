@@ -132,7 +132,3 @@ class GAN(GenerativeModel):
         gen.train(was_training)
         return out
 
-    @torch.no_grad()
-    def critic(self, x: torch.Tensor) -> torch.Tensor:
-        """The discriminator's view: its logit (or WGAN critic value) at points x in model space."""
-        return self.discriminator(x).squeeze(-1)

@@ -48,9 +48,6 @@ class VAE(GenerativeModel):
     def reparameterize(self, mu, logvar):
         return mu + torch.randn_like(mu) * (0.5 * logvar).exp()
 
-    def decode_logits(self, z: torch.Tensor) -> torch.Tensor:
-        return self.decoder(z)
-
     def decode_mean(self, z: torch.Tensor) -> torch.Tensor:
         """The decoder's mean, shaped like the data (what the latent-space views show)."""
         out = self.decoder(z)

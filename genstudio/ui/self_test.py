@@ -15,7 +15,6 @@ from PySide6.QtWidgets import QApplication
 
 from ..config import FAMILIES, default_experiment
 
-SHORT = {"gan": "gan", "vae": "vae", "diffusion": "diffusion", "ar": "ar"}
 TRAIN_SECONDS = 3.0
 
 
@@ -86,7 +85,7 @@ class SelfTest:
             win.timeline.slider.setValue(n - 1)   # ...and return to live
             win.tabs.setCurrentIndex(0)
             wait(100)
-            self.save(win.samples, f"{SHORT[family]}-samples.png")
-            self.save(win.curves, f"{SHORT[family]}-curves.png")
-            self.save(win, f"{SHORT[family]}-window.png")
+            self.save(win.samples, f"{family}-samples.png")
+            self.save(win.curves, f"{family}-curves.png")
+            self.save(win, f"{family}-window.png")
             print(f"self-test: {family} on {exp.data}: {win.step} steps, {n} snapshots")
