@@ -145,6 +145,13 @@ class Trainer:
             events.append(Diverged(int(steps[end]), float(secs[end]), dict(zip(self.loss_names, values[end].tolist()))))
         return events
 
+    @staticmethod
+    def _timed(report) -> Iterator:
+        """Yield report()'s event; return the seconds it took, the consumer's handling included."""
+        began = time.perf_counter()
+        yield report()
+        return time.perf_counter() - began
+
     def _paused(self) -> Iterator:
         """Wait while paused, doing the single steps asked for meanwhile (with their events)."""
         yield from self._flush()
@@ -198,15 +205,11 @@ class Trainer:
             # slow (a diffusion model's 100 sampling steps), they are spaced out to take at most
             # about a quarter of the wall time, so training still moves.
             if self.seconds >= next_snap:
-                began = time.perf_counter()
-                yield self.snapshot()
-                cost = time.perf_counter() - began
+                cost = yield from self._timed(self.snapshot)
                 t0 += cost
                 next_snap = self.seconds + max(cad.snapshot_s, SLOW_REPORT_FACTOR * cost)
             if self.seconds >= next_eval:
-                began = time.perf_counter()
-                yield self.evaluate()
-                cost = time.perf_counter() - began
+                cost = yield from self._timed(self.evaluate)
                 t0 += cost
                 next_eval = self.seconds + max(cad.eval_s, SLOW_REPORT_FACTOR * cost)
         yield from self._flush()
