@@ -1,4 +1,4 @@
-"""The command line: train, sample (headless) and gui. Bad input: one line on stderr, exit code 2, nothing written."""
+"""The command line: train, sample (headless), bench and gui. Bad input: one line on stderr, exit code 2, nothing written."""
 from __future__ import annotations
 
 import argparse
@@ -93,11 +93,18 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--seed", type=int, default=0)
     sample.add_argument("--device", default="auto")
     sample.add_argument("--out", required=True, help="PNG file to write")
+
+    sub.add_parser("bench", help="measure speed and quality side by side (benchmarks/bench.py; --help there)",
+                   add_help=False)  # main() hands every argument after `bench` to the bench itself
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["bench"]:
+        from benchmarks.bench import main as bench_main
+        return bench_main(argv[1:])
     try:
         args = parser.parse_args(argv)
         if args.command is None:
