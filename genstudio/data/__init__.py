@@ -37,6 +37,8 @@ class Dataset:
     held_out_words: tuple[str, ...] = ()
     alphabet: str = ""
     factors: dict = field(default_factory=dict)  # known latent factors of the train split, by name
+    source: str = ""                       # imported sets: the file or folder they came from
+    key: str = ""                          # imported sets: a content hash, for caches (the classifier)
 
     @property
     def image_shape(self) -> tuple[int, int, int]:

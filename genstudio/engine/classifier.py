@@ -56,7 +56,7 @@ def _train(ds: Dataset) -> Classifier:
 
 def load_classifier(ds: Dataset) -> Classifier:
     """The cached classifier for this data set, training (about 2 s on a CPU) on first use."""
-    path = os.path.join(cache_dir(), f"classifier-{ds.name}-v{CLASSIFIER_VERSION}.safetensors")
+    path = os.path.join(cache_dir(), f"classifier-{ds.key or ds.name}-v{CLASSIFIER_VERSION}.safetensors")
     model = Classifier(int(np.prod(ds.image_shape)), len(ds.label_names))
     if os.path.exists(path):
         try:
