@@ -1,5 +1,498 @@
-"""`genstudio bench`: speed and quality measured side by side, printed as one table (work in progress)."""
+"""`genstudio bench`: speed and quality measured side by side, in one run, printed as one table.
+
+    genstudio bench                      # everything (about 25 minutes on 2 CPU cores)
+    genstudio bench --quick              # a few minutes: shorter measurements, a 60 s memory run
+    genstudio bench --only engine --only startup --json out.json
+
+Every row is measured now, in this run. Speed is reported as ratios of two things measured in the
+same process, alternating, median of the repeats, because the machines are shared and noisy:
+
+  engine          steps/s of the engine / steps/s of the loop a user would write (reference_loops.py:
+                  DataLoader over a TensorDataset, .item() every step), same model, optimiser,
+                  batch size and thread count; each family on digits and on ring8 (and on the GPU too,
+                  when there is one)
+  overhead        steps/s inside the app (offscreen) / the same config headless
+  responsiveness  lateness of a 10 ms GUI timer while the app trains each family at full speed
+  startup         process start to first window shown, and to the first trained sample
+  interaction     p95 latency of each interactive control (timeline scrub: slider moved to view painted)
+  quality         training seconds until the ring8 / grid25 targets are met (GAN and diffusion), and
+                  the Frechet distance on digits after a fixed time per family
+  memory          peak RSS of an app run (10 minutes; --quick: 60 s) and its growth in the last half
+
+--json FILE writes the rows as a JSON list of {name, value, unit, goal, meets}; meets is null where
+no goal applies. A row that misses its goal says MISSES GOAL.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field, replace
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+SECTIONS = ("engine", "overhead", "responsiveness", "startup", "interaction", "quality", "memory")
+APP_SECTIONS = ("overhead", "responsiveness", "interaction")   # measured in one window, one pass
+SMALL_GOAL, LARGE_GOAL = ">= 1.5", ">= 1.0"                      # MLPs vs compute-bound conv/transformer
+TIMER_MS = 10
+
+
+@dataclass(frozen=True)
+class Budget:
+    engine_s: float          # seconds per engine / reference measurement
+    engine_repeats: int
+    app_s: float             # seconds per app / headless measurement
+    app_repeats: int
+    warmup_steps: int        # steps before a rate is measured (the app's first steps are not counted)
+    startup_runs: int
+    scrubs: int              # timeline moves per family
+    target_scale: float      # times the foundation issue's 60 / 120 s budget for the 2D targets
+    fd_s: float              # training seconds before the digits FD
+    memory_s: float
+
+    def scaled(self, k: float) -> "Budget":
+        """Every duration times k (at least one repeat, a few steps): what the test runs."""
+        if k == 1:
+            return self
+        return replace(self, engine_s=self.engine_s * k, engine_repeats=1 if k < 1 else self.engine_repeats,
+                       app_s=max(0.5, self.app_s * k), app_repeats=1 if k < 1 else self.app_repeats,
+                       warmup_steps=max(3, int(self.warmup_steps * k)), startup_runs=1 if k < 1 else self.startup_runs,
+                       scrubs=max(5, int(self.scrubs * k)), target_scale=self.target_scale * k,
+                       fd_s=self.fd_s * k, memory_s=max(2.0, self.memory_s * k))
+
+
+FULL = Budget(engine_s=3.0, engine_repeats=5, app_s=5.0, app_repeats=3, warmup_steps=50, startup_runs=3,
+              scrubs=60, target_scale=1.0, fd_s=60.0, memory_s=600.0)
+QUICK = Budget(engine_s=1.0, engine_repeats=3, app_s=2.0, app_repeats=2, warmup_steps=30, startup_runs=2,
+               scrubs=30, target_scale=1.0, fd_s=15.0, memory_s=60.0)
+
+
+@dataclass
+class Row:
+    name: str
+    value: float
+    unit: str
+    goal: str | None = None
+    meets: bool | None = field(default=None)
+
+    def __post_init__(self):
+        self.value = float(self.value)
+        if self.meets is None and self.goal is not None:
+            op, bound = self.goal.split()
+            self.meets = self.value >= float(bound) if op == ">=" else self.value <= float(bound)
+
+    def line(self) -> str:
+        verdict = "" if self.meets is None else ("ok" if self.meets else "MISSES GOAL")
+        goal = f"goal {self.goal}" if self.goal else ""
+        return f"{self.name:<62} {_fmt(self.value):>9} {self.unit:<8} {goal:<12} {verdict}"
+
+
+def _fmt(v: float) -> str:
+    if v != v or math.isinf(v):
+        return str(v)
+    return f"{v:.0f}" if abs(v) >= 100 else f"{v:.1f}" if abs(v) >= 10 else f"{v:.2f}"
+
+
+def _percentile(values: list[float], q: float) -> float:
+    s = sorted(values)
+    return s[min(len(s) - 1, int(len(s) * q))] if s else float("nan")
+
+
+# 1. engine vs the reference loop ----------------------------------------------------------------
+
+ENGINE_CASES = [("gan", "ring8"), ("vae", "ring8"), ("diffusion", "ring8"), ("ar", "ring8"),
+                ("vae", "digits"), ("gan", "digits"), ("diffusion", "digits"), ("ar", "digits")]
+
+
+def engine_goal(family: str, data: str) -> str:
+    """>= 1.5 for the small MLP models (every family on 2D, the VAE on digits); the conv GAN, U-Net
+    and transformer on digits are compute-bound: the engine must simply not be slower."""
+    return SMALL_GOAL if data != "digits" or family == "vae" else LARGE_GOAL
+
+
+def _consume(events) -> None:
+    for _ in events:
+        pass
+
+
+def engine_vs_reference(family: str, data: str, device: str, budget: Budget) -> tuple[float, float, float]:
+    """(median engine/reference ratio, median engine steps/s, median reference steps/s)."""
+    import torch
+
+    from benchmarks.reference_loops import LOOPS
+    from genstudio.config import default_experiment
+    from genstudio.engine.trainer import Cadence, Trainer
+    from genstudio.models import build_model
+
+    exp = default_experiment(family, data, device=device)
+    trainer = Trainer(exp, Cadence(snapshot_s=None, eval_s=None, evaluate_at_end=False))
+    torch.manual_seed(exp.seed)
+    model = build_model(exp, trainer.dataset).to(trainer.device)
+    model.train()
+    x = model.encode_data(trainer.dataset)  # on the CPU: a tutorial's DataLoader moves each batch
+    loop = LOOPS[family]
+
+    def engine_rate(seconds):
+        start, began = trainer.step, time.perf_counter()
+        _consume(trainer.run(seconds=seconds))
+        if trainer.device.type == "cuda":
+            torch.cuda.synchronize()
+        return (trainer.step - start) / (time.perf_counter() - began)
+
+    def reference_rate(seconds):
+        steps, took = loop(model, x, exp.family.batch_size, seconds)
+        return steps / took
+
+    _consume(trainer.run(steps=budget.warmup_steps))
+    loop(model, x, exp.family.batch_size, min(0.5, budget.engine_s))
+    ratios, engine, reference = [], [], []
+    for i in range(budget.engine_repeats):
+        if i % 2:  # alternate which goes first
+            r = reference_rate(budget.engine_s)
+            e = engine_rate(budget.engine_s)
+        else:
+            e = engine_rate(budget.engine_s)
+            r = reference_rate(budget.engine_s)
+        ratios.append(e / r)
+        engine.append(e)
+        reference.append(r)
+    return statistics.median(ratios), statistics.median(engine), statistics.median(reference)
+
+
+def section_engine(budget: Budget):
+    import torch
+
+    devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+    for device in devices:
+        for family, data in ENGINE_CASES:
+            ratio, e, r = engine_vs_reference(family, data, device, budget)
+            where = f"{family}/{data}" + ("" if device == "cpu" else f" on {device}")
+            goal = engine_goal(family, data) if device == "cpu" else None
+            yield Row(f"engine / reference loop, {where}", ratio, "x", goal)
+            yield Row(f"  engine steps/s, {where}", e, "steps/s")
+            yield Row(f"  reference loop steps/s, {where}", r, "steps/s")
+
+
+# 2, 3, 5. the app: overhead, responsiveness, interaction ------------------------------------------
+
+def headless_rate(exp, seconds: float, warmup_steps: int) -> float:
+    from genstudio.engine.trainer import Cadence, Trainer
+
+    # the app's cadence (snapshots twice a second, metrics every 10 s) without the app
+    trainer = Trainer(exp, Cadence(snapshot_s=0.5, eval_s=10.0, evaluate_at_end=False))
+    _consume(trainer.run(steps=warmup_steps))
+    start_step, start_s = trainer.step, trainer.seconds
+    _consume(trainer.run(seconds=seconds))
+    return (trainer.step - start_step) / (trainer.seconds - start_s)
+
+
+class LatenessProbe:
+    """A 10 ms precise GUI timer; records how late each tick comes (ms)."""
+
+    def __init__(self):
+        from PySide6.QtCore import Qt, QTimer
+
+        self.lateness: list[float] = []
+        self.timer = QTimer()
+        self.timer.setTimerType(Qt.PreciseTimer)
+        self.timer.timeout.connect(self._tick)
+        self.last = 0.0
+
+    def _tick(self):
+        now = time.perf_counter()
+        self.lateness.append(max(0.0, (now - self.last) * 1000 - TIMER_MS))
+        self.last = now
+
+    def __enter__(self):
+        self.last = time.perf_counter()
+        self.timer.start(TIMER_MS)
+        return self
+
+    def __exit__(self, *exc):
+        self.timer.stop()
+
+
+def app_rate(window, exp, seconds: float, warmup_steps: int) -> tuple[float, list[float]]:
+    """Steps/s of the app training `exp` (after warm-up) and the 10 ms timer's lateness meanwhile."""
+    from genstudio.ui.self_test import wait, wait_until
+
+    window.panel.set_experiment(exp)
+    window.reset(start=True)
+    wait_until(lambda: window.state == "training" and window.step >= warmup_steps, 300)
+    start_step, start_s = window.step, window.seconds
+    with LatenessProbe() as probe:
+        wait(int(seconds * 1000))
+    rate = (window.step - start_step) / max(window.seconds - start_s, 1e-9)
+    return rate, probe.lateness
+
+
+def scrub_latency(window, moves: int) -> list[float]:
+    """Timeline scrub while training: slider moved -> sample view updated and painted (ms each)."""
+    from PySide6.QtWidgets import QApplication
+
+    from genstudio.ui.self_test import wait, wait_until
+
+    timeline = window.timeline
+    wait_until(lambda: len(timeline.snapshots) >= 2, 120)
+    times = []
+    for i in range(moves):
+        n = len(timeline.snapshots)
+        target = (n - 1) - (i % min(n, 20)) - 1 if n > 1 else 0  # back and forth over the last ones
+        began = time.perf_counter()
+        timeline.slider.setValue(max(0, target))
+        QApplication.processEvents()  # the repaint the move asked for
+        times.append((time.perf_counter() - began) * 1000)
+        wait(15)  # a drag moves the slider about 60 times a second
+    timeline.slider.setValue(timeline.slider.maximum())
+    return times
+
+
+def section_app(budget: Budget, wanted: set[str]):
+    from PySide6.QtCore import QSettings
+    from PySide6.QtWidgets import QApplication
+
+    from genstudio.config import FAMILIES, default_experiment
+    from genstudio.ui.main_window import MainWindow
+
+    app = QApplication.instance() or QApplication([])
+    tmp = tempfile.mkdtemp(prefix="genstudio-bench-")
+    window = MainWindow(QSettings(os.path.join(tmp, "bench.ini"), QSettings.IniFormat))
+    window.show()
+    try:
+        for family in FAMILIES:
+            exp = default_experiment(family)
+            where = f"{family}/{exp.data}"
+            ratios, late = [], []
+            for _ in range(budget.app_repeats if wanted & {"overhead", "responsiveness"} else 0):
+                head = headless_rate(exp, budget.app_s, budget.warmup_steps)
+                rate, lateness = app_rate(window, exp, budget.app_s, budget.warmup_steps)
+                window.toggle_training()
+                ratios.append(rate / head)
+                late.extend(lateness)
+            if "overhead" in wanted:
+                yield Row(f"app / headless steps/s, {where}", statistics.median(ratios), "x", ">= 0.95")
+            if "responsiveness" in wanted:
+                yield Row(f"10 ms timer lateness p50, {where}", _percentile(late, 0.5), "ms")
+                yield Row(f"10 ms timer lateness p95, {where}", _percentile(late, 0.95), "ms", "<= 8")
+                yield Row(f"10 ms timer lateness max, {where}", max(late), "ms", "<= 33")
+            if "interaction" in wanted:
+                window.panel.set_experiment(exp)
+                window.reset(start=True)
+                times = scrub_latency(window, budget.scrubs)
+                window.toggle_training()
+                yield Row(f"timeline scrub latency p95, {where}", _percentile(times, 0.95), "ms", "<= 33")
+    finally:
+        window.close()
+        app.processEvents()
+
+
+# 4. startup -------------------------------------------------------------------------------------
+
+STARTUP_PROBE = r"""
+import sys, time
+from PySide6.QtWidgets import QApplication, QMainWindow
+shown = []
+real_show = QMainWindow.show
+def show(self):
+    real_show(self)
+    QApplication.processEvents()
+    print("shown", time.time(), flush=True)
+    shown.append(self)
+    from PySide6.QtCore import QTimer
+    timer = QTimer(self)
+    def poll():
+        if self.state == "paused" and self.step == 0 and not getattr(self, "_bench_started", False):
+            self._bench_started = True
+            self.toggle_training()
+        if any(s.step > 0 for s in self.timeline.snapshots):
+            print("sample", time.time(), flush=True)
+            timer.stop()
+            self.close()
+            QApplication.instance().quit()
+    timer.timeout.connect(poll)
+    timer.start(10)
+QMainWindow.show = show
+from genstudio.__main__ import main
+sys.argv = ["genstudio", "gui"]
+sys.exit(main())
+"""
+
+
+def startup_times() -> tuple[float, float]:
+    """Seconds from process start to the first window shown, and to its first trained sample:
+    the real entry point (`genstudio gui`), offscreen, with fresh settings."""
+    with tempfile.TemporaryDirectory(prefix="genstudio-startup-") as tmp:
+        env = dict(os.environ, XDG_CONFIG_HOME=tmp, HOME=os.environ.get("HOME", tmp), QT_QPA_PLATFORM="offscreen")
+        began = time.time()
+        out = subprocess.run([sys.executable, "-c", STARTUP_PROBE], capture_output=True, text=True, env=env,
+                             timeout=300).stdout
+    stamps = dict(line.split()[:2] for line in out.splitlines() if line.split()[:1] in (["shown"], ["sample"]))
+    return float(stamps["shown"]) - began, float(stamps["sample"]) - began
+
+
+def section_startup(budget: Budget):
+    runs = [startup_times() for _ in range(budget.startup_runs)]
+    yield Row(f"startup: first window shown (median of {len(runs)})", statistics.median(r[0] for r in runs), "s", "<= 0.5")
+    yield Row(f"startup: first trained sample (median of {len(runs)})", statistics.median(r[1] for r in runs), "s")
+
+
+# 6. quality ---------------------------------------------------------------------------------------
+
+def section_quality(budget: Budget):
+    from benchmarks.targets import TARGETS, Target, run
+    from genstudio import data as data_sets
+    from genstudio.engine.evaluate import real_floor
+
+    for target in TARGETS:
+        if target.modes is None or target.model not in ("gan", "diffusion"):
+            continue
+        cap = target.seconds * budget.target_scale
+        row = run(replace(target, seconds=cap), seed=0, overrides={}, eval_s=min(5.0, max(cap / 4, 0.5)),
+                  threads=0, stop_when_met=True)
+        met = row["met_at_s"]
+        goal = f"<= {target.seconds:g}"
+        if met is None:
+            yield Row(f"seconds to {target.name} target (not met in {cap:g} s)", cap, "s", goal, meets=False)
+        else:
+            yield Row(f"seconds to {target.name} target ({target.modes} modes, HQ >= {target.hq:g})", met, "s", goal)
+    for family in ("vae", "diffusion", "gan", "ar"):
+        row = run(Target(family, "digits", budget.fd_s), seed=0, overrides={}, eval_s=None, threads=0)
+        yield Row(f"Frechet distance, {family}/digits after {budget.fd_s:g} s", row["metrics"]["fd"], "")
+    yield Row("Frechet distance, held-out real digits (floor)", real_floor(data_sets.load("digits"))["fd"], "")
+
+
+# 7. memory -----------------------------------------------------------------------------------------
+
+def rss_mib() -> tuple[float, float]:
+    """(current RSS, peak RSS) of this process in MiB."""
+    try:
+        with open("/proc/self/status") as fh:
+            fields = dict(line.split(":", 1) for line in fh if ":" in line)
+        return int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024
+    except OSError:  # not Linux: the peak only
+        import resource
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        peak /= 2**20 if sys.platform == "darwin" else 1024
+        return peak, peak
+
+
+def memory_probe(seconds: float, family: str) -> None:
+    """Child process: the app trains `family` for `seconds`; prints RSS samples as JSON."""
+    from PySide6.QtCore import QSettings, QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from genstudio.config import default_experiment
+    from genstudio.ui.main_window import MainWindow
+
+    app = QApplication([])
+    tmp = tempfile.mkdtemp(prefix="genstudio-memory-")
+    window = MainWindow(QSettings(os.path.join(tmp, "bench.ini"), QSettings.IniFormat))
+    window.show()
+    window.panel.set_experiment(default_experiment(family))
+    window.reset(start=True)
+    samples: list[tuple[float, float]] = []
+    began = time.perf_counter()
+
+    def sample():
+        now = time.perf_counter() - began
+        samples.append((now, rss_mib()[0]))
+        if now >= seconds:
+            timer.stop()
+            window.close()
+            app.quit()
+
+    timer = QTimer()
+    timer.timeout.connect(sample)
+    timer.start(max(100, int(seconds * 1000 / 300)))
+    app.exec()
+    print(json.dumps({"samples": samples, "peak": rss_mib()[1], "steps": window.step}))
+
+
+def section_memory(budget: Budget):
+    family = "gan"
+    code = f"from benchmarks.bench import memory_probe; memory_probe({budget.memory_s!r}, {family!r})"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         timeout=budget.memory_s + 300).stdout
+    result = json.loads(out.strip().splitlines()[-1])
+    rss = [r for _, r in result["samples"]]
+    k = max(1, len(rss) // 20)  # average a few samples at each end of the last half
+    half = len(rss) // 2
+    growth = statistics.mean(rss[-k:]) - statistics.mean(rss[half:half + k])
+    where = f"{budget.memory_s:g} s app run, {family}/ring8"
+    yield Row(f"memory: peak RSS, {where}", result["peak"], "MiB")
+    yield Row(f"memory: RSS growth in the last half, {where}", growth, "MiB", "<= 10")
+
+
+# the table -------------------------------------------------------------------------------------------
+
+def machine() -> str:
+    import torch
+
+    from genstudio.engine.device import default_threads
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as fh:
+            cpu = next(line.split(":", 1)[1].strip() for line in fh if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
+    return (f"{cpu}, {os.cpu_count()} cores, {gpu}; Python {platform.python_version()}, torch {torch.__version__}, "
+            f"{default_threads()} torch thread(s) for training")
+
+
+def run_sections(wanted: list[str], budget: Budget):
+    """Rows, section by section, as they are measured."""
+    if "engine" in wanted:
+        yield from section_engine(budget)
+    if set(APP_SECTIONS) & set(wanted):
+        yield from section_app(budget, set(APP_SECTIONS) & set(wanted))
+    if "startup" in wanted:
+        yield from section_startup(budget)
+    if "quality" in wanted:
+        yield from section_quality(budget)
+    if "memory" in wanted:
+        yield from section_memory(budget)
 
 
 def main(argv=None) -> int:
-    raise SystemExit("genstudio bench: not written yet")
+    parser = argparse.ArgumentParser(prog="genstudio bench", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="a run of a few minutes (shorter measurements)")
+    parser.add_argument("--only", action="append", choices=SECTIONS, metavar="SECTION",
+                        help=f"run only this section (repeatable): {', '.join(SECTIONS)}")
+    parser.add_argument("--json", metavar="FILE", help="also write the rows here as a JSON list")
+    parser.add_argument("--budget-scale", type=float, default=1.0, metavar="K",
+                        help="multiply every duration by K (the test uses 0.02: checks the table, not the speed)")
+    args = parser.parse_args(argv)
+    budget = (QUICK if args.quick else FULL).scaled(args.budget_scale)
+    wanted = [s for s in SECTIONS if not args.only or s in args.only]
+
+    began = time.perf_counter()
+    print(f"# genstudio bench{' --quick' if args.quick else ''}, {time.strftime('%Y-%m-%d %H:%M %Z')}")
+    print(f"# {machine()}")
+    print(f"# sections: {', '.join(wanted)}" + (f"; budget x{args.budget_scale:g}" if args.budget_scale != 1 else ""))
+    print(f"{'row':<62} {'value':>9} {'unit':<8} {'goal':<12} verdict", flush=True)
+    rows = []
+    for row in run_sections(wanted, budget):
+        rows.append(row)
+        print(row.line(), flush=True)
+    misses = [r for r in rows if r.meets is False]
+    print(f"# {len(rows)} rows, {len(misses)} miss their goal{'s' if len(misses) != 1 else ''}; "
+          f"{time.perf_counter() - began:.0f} s")
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump([asdict(r) for r in rows], fh, indent=1)
+            fh.write("\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -51,7 +51,9 @@ TARGETS = [
 ]
 
 
-def run(target: Target, seed: int, overrides: dict, eval_s: float, threads: int) -> dict:
+def run(target: Target, seed: int, overrides: dict, eval_s: float | None, threads: int,
+        stop_when_met: bool = False) -> dict:
+    """Train one target; `stop_when_met`: stop at the first evaluation that meets it (time to quality)."""
     exp = default_experiment(target.model, target.data, seconds=target.seconds, seed=seed, threads=threads)
     if overrides:
         exp = replace(exp, family=FAMILY_CONFIGS[target.model].from_strings(overrides, base=exp.family))
@@ -62,6 +64,8 @@ def run(target: Target, seed: int, overrides: dict, eval_s: float, threads: int)
             last = event.values
             if first_met is None and target.met(last):
                 first_met = event.seconds
+                if stop_when_met:
+                    trainer.stop()
         elif isinstance(event, Finished):
             steps = event.step
     return {"target": target.name, "seed": seed, "steps": steps, "seconds": round(trainer.seconds, 1),

@@ -1,0 +1,46 @@
+"""`genstudio bench` on a tiny budget: the table's structure, not the speed."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from benchmarks.bench import SECTIONS, Row
+
+ROW_KEYS = {"name", "value", "unit", "goal", "meets"}
+# a name fragment that every section's rows carry
+SECTION_ROWS = {"engine": "engine / reference loop", "overhead": "app / headless", "responsiveness": "timer lateness p95",
+                "startup": "startup: first window shown", "interaction": "scrub latency", "quality": "Frechet distance",
+                "memory": "memory: peak RSS"}
+
+
+def test_goal_verdicts():
+    assert Row("a", 1.6, "x", ">= 1.5").meets is True
+    assert Row("a", 1.4, "x", ">= 1.5").meets is False
+    assert Row("a", 9, "ms", "<= 8").meets is False
+    assert Row("a", 9, "ms").meets is None
+    assert Row("a", 60, "s", "<= 60", meets=False).meets is False  # a target never met
+    assert "MISSES GOAL" in Row("a", 1.4, "x", ">= 1.5").line()
+
+
+def test_quick_bench_on_a_tiny_budget(tmp_path):
+    out = tmp_path / "bench.json"
+    proc = subprocess.run([sys.executable, "-m", "genstudio", "bench", "--quick", "--budget-scale", "0.02",
+                           "--json", str(out)], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = json.loads(out.read_text())
+    assert isinstance(rows, list) and rows
+    for row in rows:
+        assert set(row) == ROW_KEYS, row
+        assert isinstance(row["value"], (int, float)) and not isinstance(row["value"], bool), row
+        assert row["meets"] is None or isinstance(row["meets"], bool), row
+        assert (row["goal"] is None) == (row["meets"] is None), row
+        assert isinstance(row["name"], str) and isinstance(row["unit"], str)
+    names = [row["name"] for row in rows]
+    assert set(SECTION_ROWS) == set(SECTIONS)
+    for section, fragment in SECTION_ROWS.items():
+        assert any(fragment in name for name in names), f"no {section} row"
+    printed = proc.stdout
+    for row in rows:  # the printed table holds the same rows, misses said plainly
+        assert row["name"] in printed
+    assert printed.count("MISSES GOAL") == sum(row["meets"] is False for row in rows)
