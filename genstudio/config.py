@@ -10,10 +10,12 @@ import json
 import math
 from dataclasses import dataclass, field, fields
 
-from .data import DATASETS
+from .data import DATASETS, REMOTE_DATASETS, looks_like_path
 
 CONFIG_VERSION = 1
 FAMILIES = ("gan", "vae", "diffusion", "ar")
+IMAGE_SIZES = (0, 8, 16, 28, 32)
+COLORS = ("auto", "grey", "rgb")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 
 
@@ -160,12 +162,15 @@ class Experiment:
     seed: int = 0
     device: str = "auto"
     threads: int = 0          # 0 = cores - 1 (the GUI thread keeps a core)
+    data_size: int = 0        # imported and downloaded images: side in pixels (0 = their own, up to 32)
+    data_color: str = "auto"  # imported and downloaded images: grey | rgb | auto (as the files are)
 
     def __post_init__(self):
         if self.model not in FAMILIES:
             raise ConfigError(f"unknown model {self.model!r}; choose one of: {', '.join(FAMILIES)}")
-        if self.data not in DATASETS:
-            raise ConfigError(f"unknown data set {self.data!r}; choose one of: {', '.join(DATASETS)}")
+        if not isinstance(self.data, str) or not (self.data in DATASETS + REMOTE_DATASETS or looks_like_path(self.data)):
+            raise ConfigError(f"unknown data set {self.data!r}; choose one of: {', '.join(DATASETS + REMOTE_DATASETS)}, "
+                              "or give a file or folder")
         if not isinstance(self.family, FAMILY_CONFIGS[self.model]):
             raise ConfigError(f"family config {type(self.family).__name__} does not match model {self.model!r}")
         if self.steps is not None and (not isinstance(self.steps, int) or self.steps <= 0):
@@ -176,6 +181,10 @@ class Experiment:
             raise ConfigError(f"unknown device {self.device!r}; choose one of: {', '.join(DEVICES)}")
         if self.threads < 0:
             raise ConfigError(f"threads must be >= 0, got {self.threads}")
+        if self.data_size not in IMAGE_SIZES:
+            raise ConfigError(f"data_size must be one of {', '.join(map(str, IMAGE_SIZES))} (0 = automatic), got {self.data_size!r}")
+        if self.data_color not in COLORS:
+            raise ConfigError(f"data_color must be one of {', '.join(COLORS)}, got {self.data_color!r}")
 
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)
@@ -206,11 +215,18 @@ def default_experiment(model: str, data: str | None = None, **overrides) -> Expe
     if model not in FAMILIES:
         raise ConfigError(f"unknown model {model!r}; choose one of: {', '.join(FAMILIES)}")
     data = data or DEFAULT_DATA[model]
-    family = FAMILY_CONFIGS[model](**PRESETS.get((model, data), {}))
+    family = FAMILY_CONFIGS[model](**PRESETS.get((model, _preset_key(data)), {}))
     return Experiment(model=model, data=data, family=family, **overrides)
 
 
 DEFAULT_DATA = {"gan": "ring8", "vae": "digits", "diffusion": "grid25", "ar": "digits"}
+
+def _preset_key(data: str) -> str:
+    """Imported and downloaded image sets take the digits presets (small conv nets)."""
+    if data in DATASETS or data.lower().endswith((".txt", ".csv")):
+        return data
+    return "digits"
+
 
 # Known-good settings where the family default is not the best choice for a data set.
 PRESETS: dict[tuple[str, str], dict] = {

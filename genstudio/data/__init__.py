@@ -6,6 +6,7 @@ kind "text":   `words`, a list of strings over `alphabet`.
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -52,6 +53,13 @@ class Dataset:
 
 
 DATASETS = toy2d.NAMES + ("digits", "shapes", "names")
+REMOTE_DATASETS = ("mnist", "fashion-mnist")  # downloaded once into the user's cache folder
+
+
+def looks_like_path(data: str) -> bool:
+    """A data argument that names a file or folder rather than a built-in set."""
+    return data not in DATASETS + REMOTE_DATASETS and bool(data) and (
+        os.sep in data or "/" in data or "." in os.path.basename(data) or os.path.exists(data))
 
 
 def _split(n: int, *arrays):
@@ -88,10 +96,31 @@ def _text(name: str, words: list[str]) -> Dataset:
 _CACHE: dict[str, Dataset] = {}
 
 
-def load(name: str) -> Dataset:
-    """The named data set (cached per process). Raises KeyError naming the valid choices."""
+def load(name: str, size: int = 0, color: str = "auto", progress=None) -> Dataset:
+    """A built-in set by name, a downloadable one (fetched on first use; `progress(done, total, file)`),
+    or the user's file or folder (size and color apply to images). Cached per process.
+    Raises KeyError for an unknown name, importers.DataError for a file that cannot be used."""
+    if name in REMOTE_DATASETS:
+        from .download import load_remote
+        key = f"{name}:{size}:{color}"
+        if key not in _CACHE:
+            _CACHE[key] = load_remote(name, size, color, progress=progress)
+        return _CACHE[key]
+    if looks_like_path(name):
+        from .importers import import_path
+        try:
+            st = os.stat(name)
+            key = f"{os.path.abspath(name)}:{st.st_mtime_ns}:{st.st_size}:{size}:{color}"
+        except OSError:
+            key = None  # the importer says what is wrong with the path
+        if key is None or key not in _CACHE:
+            ds = import_path(name, size, color)
+            if key is None:
+                return ds
+            _CACHE[key] = ds
+        return _CACHE[key]
     if name not in DATASETS:
-        raise KeyError(f"unknown data set {name!r}; choose one of: {', '.join(DATASETS)}")
+        raise KeyError(f"unknown data set {name!r}; choose one of: {', '.join(DATASETS + REMOTE_DATASETS)}")
     if name not in _CACHE:
         if name in toy2d.NAMES:
             ds = _points(name)

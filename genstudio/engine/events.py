@@ -43,3 +43,11 @@ class Diverged:
     step: int
     seconds: float
     losses: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """The trainer's whole state (CPU copies, engine.state.TrainerState), taken between steps on request."""
+    step: int
+    seconds: float
+    state: object

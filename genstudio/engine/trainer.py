@@ -20,7 +20,8 @@ from ..config import Experiment
 from ..models import build_model
 from .device import default_threads, resolve_device
 from .evaluate import Evaluator
-from .events import Diverged, Finished, LossPoints, Metrics, Snapshot
+from .events import Checkpoint, Diverged, Finished, LossPoints, Metrics, Snapshot
+from .state import TrainerState, capture, restore
 
 LOSS_BUFFER = 4096
 SLOW_REPORT_FACTOR = 3.0  # a report costing c seconds waits at least 3c seconds of training
@@ -42,11 +43,14 @@ class Cadence:
 
 
 class Trainer:
-    def __init__(self, exp: Experiment, cadence: Cadence = Cadence()):
+    def __init__(self, exp: Experiment, cadence: Cadence = Cadence(), dataset: data_sets.Dataset | None = None,
+                 state: TrainerState | None = None):
+        """`dataset`: use this one instead of loading exp.data (an experiment file's embedded copy).
+        `state`: continue from a captured state (raises ValueError when it does not fit)."""
         self.exp, self.cadence = exp, cadence
         self.device = resolve_device(exp.device)
         torch.set_num_threads(exp.threads or default_threads())
-        self.dataset = data_sets.load(exp.data)
+        self.dataset = dataset or data_sets.load(exp.data, exp.data_size, exp.data_color)
         torch.manual_seed(exp.seed)
         self.model = build_model(exp, self.dataset).to(self.device)
         self.model.train()
@@ -67,6 +71,10 @@ class Trainer:
         self._filled = 0            # losses in the buffer not yet reported
         self._flushed_at = 0.0      # training seconds at the last report
         self.diverged = False       # a loss became NaN/inf: the run cannot go on
+        if state is not None:
+            restore(state, self.model, self.model.optimizers(), self.batch_gen, self.device)
+            self.step, self.seconds = state.step, state.seconds
+            self._flushed_at = state.seconds
 
     # commands, safe from any thread ---------------------------------------------------------
     def stop(self) -> None:
@@ -86,6 +94,10 @@ class Trainer:
     def set_lr(self, lr: float) -> None:
         self._commands.put(("lr", float(lr)))
 
+    def request_checkpoint(self) -> None:
+        """Ask for a Checkpoint event at the next step boundary (running or paused)."""
+        self._commands.put(("checkpoint", None))
+
     def step_once(self, part: str = "all") -> None:
         """While paused: one optimisation step (`part` "d" or "g": one GAN network only)."""
         self._commands.put(("step", part))
@@ -95,16 +107,25 @@ class Trainer:
         idx = torch.randint(len(self.train_data), (self.batch_size,), device=self.device, generator=self.batch_gen)
         return self.train_data[idx]
 
-    def _apply_commands(self) -> list[str]:
-        """Apply hyperparameter changes; return the single steps asked for."""
-        steps = []
+    def _apply_commands(self) -> tuple[list[str], bool]:
+        """Apply hyperparameter changes; return the single steps asked for and whether a checkpoint was."""
+        steps, checkpoint = [], False
         while not self._commands.empty():
             name, value = self._commands.get_nowait()
             if name == "lr":
                 self.model.set_lr(value)
             elif name == "step":
                 steps.append(value)
-        return steps
+            elif name == "checkpoint":
+                checkpoint = True
+        return steps, checkpoint
+
+    def state(self) -> TrainerState:
+        """The whole training state as CPU copies (call between steps, from the training thread)."""
+        return capture(self.model, self.model.optimizers(), self.batch_gen, self.device, self.step, self.seconds)
+
+    def _checkpoint(self) -> Checkpoint:
+        return Checkpoint(self.step, self.seconds, self.state())
 
     def _rng_devices(self):
         return [self.device] if self.device.type == "cuda" else []
@@ -158,7 +179,12 @@ class Trainer:
         while not self._running.wait(0.02):
             if self.diverged:
                 return
-            for part in self._apply_commands():
+            parts, checkpoint = self._apply_commands()
+            if checkpoint:
+                yield from self._flush()
+                if not self.diverged:
+                    yield self._checkpoint()
+            for part in parts:
                 began = time.perf_counter()
                 self._record(self.model.partial_step(part, self.draw))
                 self.seconds += time.perf_counter() - began
@@ -193,7 +219,12 @@ class Trainer:
                 reason = "seconds"
                 break
             if not self._commands.empty():
-                self._apply_commands()  # single steps asked for while running are moot
+                _, checkpoint = self._apply_commands()  # single steps asked for while running are moot
+                if checkpoint:
+                    yield from self._flush()
+                    if self.diverged:
+                        return
+                    t0 += yield from self._timed(self._checkpoint)
             self._record(self.model.train_step(self.draw))
             self.seconds = time.perf_counter() - t0
             if self.seconds >= next_loss or self._filled == LOSS_BUFFER:

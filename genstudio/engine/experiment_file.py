@@ -1,0 +1,183 @@
+"""The experiment file (*.genstudio): config, weights, optimiser state, metric history, the snapshot
+timeline and, for imported data, the data itself, in one safetensors file.
+
+Safetensors holds only tensors and a JSON header, so opening a file never runs code from it: a
+pickle, a truncated file or a file from a newer GenStudio gives one ExperimentFileError naming the
+file and the problem. Saves are atomic (a temporary file, then a rename).
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from safetensors import safe_open
+from safetensors.torch import save_file
+
+from ..config import ConfigError, Experiment
+from ..data import Dataset, looks_like_path
+from .events import Metrics, Snapshot
+from .io import atomic_path
+from .state import TrainerState
+
+FORMAT = "genstudio-experiment"
+FILE_VERSION = 1
+SUFFIX = ".genstudio"
+HEADER_KEY = "genstudio"
+
+
+class ExperimentFileError(ConfigError):
+    """One line: the file and what is wrong with it."""
+
+
+@dataclass(frozen=True)
+class History:
+    """The loss curves (one point per step, or thinned) and the evaluated metrics of a run."""
+    steps: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    seconds: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    values: dict[str, np.ndarray] = field(default_factory=dict)
+    metrics: tuple[Metrics, ...] = ()
+
+
+@dataclass(frozen=True)
+class ExperimentFile:
+    experiment: Experiment
+    state: TrainerState
+    history: History = History()
+    timeline: tuple[Snapshot, ...] = ()     # samples only (no weights)
+    dataset: Dataset | None = None          # embedded when the data came from the user's files
+
+
+# saving -----------------------------------------------------------------------------------------
+
+def save(path: str, doc: ExperimentFile) -> None:
+    tensors = {f"state.{k}": v.contiguous() for k, v in doc.state.tensors.items()}
+    header = {"format": FORMAT, "version": FILE_VERSION, "experiment": doc.experiment.to_dict(),
+              "step": doc.state.step, "seconds": doc.state.seconds, "state": doc.state.meta}
+    h = doc.history
+    tensors["history.steps"] = torch.from_numpy(np.asarray(h.steps, np.int64))
+    tensors["history.seconds"] = torch.from_numpy(np.asarray(h.seconds, np.float64))
+    for name, values in h.values.items():
+        tensors[f"history.values.{name}"] = torch.from_numpy(np.asarray(values, np.float64))
+    header["history"] = {"names": list(h.values),
+                         "metrics": [{"step": m.step, "seconds": m.seconds, "values": m.values} for m in h.metrics]}
+    header["timeline"] = []
+    for i, snap in enumerate(doc.timeline):
+        entry = {"step": snap.step, "seconds": snap.seconds}
+        if isinstance(snap.samples, np.ndarray):
+            tensors[f"timeline.{i}"] = _pack_samples(snap.samples)
+        else:
+            entry["words"] = list(snap.samples)
+        header["timeline"].append(entry)
+    if doc.dataset is not None:
+        header["dataset"] = _pack_dataset(doc.dataset, tensors)
+    metadata = {HEADER_KEY: json.dumps(header, default=_json_default)}
+    with atomic_path(path) as tmp:
+        save_file({k: v.contiguous() for k, v in tensors.items()}, tmp, metadata=metadata)
+
+
+def _json_default(value):
+    if isinstance(value, (np.integer, np.floating)):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    raise TypeError(f"cannot store {type(value).__name__} in an experiment file")
+
+
+def _pack_samples(x: np.ndarray) -> torch.Tensor:
+    if x.ndim == 4:  # images in [0, 1]: 8 bits are what the timeline shows
+        return torch.from_numpy(np.rint(np.clip(x, 0, 1) * 255).astype(np.uint8))
+    return torch.from_numpy(np.ascontiguousarray(x, np.float32))
+
+
+def _pack_dataset(ds: Dataset, tensors: dict) -> dict:
+    for name in ("x", "held_out", "labels", "held_out_labels", "shift"):
+        value = getattr(ds, name)
+        if value is not None:
+            if name in ("x", "held_out") and ds.kind == "image" and ds.levels == 256:
+                value = np.rint(value * 255).astype(np.uint8)  # exact: imported images have 256 levels
+            tensors[f"data.{name}"] = torch.from_numpy(np.ascontiguousarray(value))
+    return {"name": ds.name, "kind": ds.kind, "label_names": list(ds.label_names), "levels": ds.levels,
+            "scale": ds.scale, "words": list(ds.words), "held_out_words": list(ds.held_out_words),
+            "alphabet": ds.alphabet, "source": ds.source, "key": ds.key}
+
+
+def embeds_data(exp: Experiment) -> bool:
+    """User files travel inside the experiment file; built-in and downloadable sets do not."""
+    return looks_like_path(exp.data)
+
+
+# opening ----------------------------------------------------------------------------------------
+
+def load(path: str) -> ExperimentFile:
+    name = os.path.basename(path)
+    if not os.path.isfile(path):
+        raise ExperimentFileError(f"{name}: no such file")
+    try:
+        with safe_open(path, framework="pt") as f:
+            header_text = (f.metadata() or {}).get(HEADER_KEY)
+            if header_text is None:
+                raise ExperimentFileError(f"{name}: a safetensors file, but not a GenStudio experiment")
+            header = json.loads(header_text)
+            tensors = {k: f.get_tensor(k) for k in f.keys()}
+    except ExperimentFileError:
+        raise
+    except Exception as exc:  # safetensors parses a header and raw tensors only; anything else is a bad file
+        raise ExperimentFileError(f"{name}: not a readable GenStudio experiment file ({_reason(exc)})") from None
+    try:
+        return _decode(header, tensors)
+    except ExperimentFileError as exc:
+        raise ExperimentFileError(f"{name}: {exc}") from None
+    except ConfigError as exc:
+        raise ExperimentFileError(f"{name}: {exc}") from None
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
+        raise ExperimentFileError(f"{name}: damaged experiment file ({type(exc).__name__}: {exc})") from None
+
+
+def _reason(exc: Exception) -> str:
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return text[:160]
+
+
+def _decode(header: dict, tensors: dict) -> ExperimentFile:
+    if not isinstance(header, dict) or header.get("format") != FORMAT:
+        raise ExperimentFileError("not a GenStudio experiment file")
+    version = header.get("version")
+    if not isinstance(version, int) or version > FILE_VERSION:
+        raise ExperimentFileError(f"written by a newer GenStudio (file version {version}; this one reads up to "
+                                  f"{FILE_VERSION}): update GenStudio to open it")
+    exp = Experiment.from_dict(header["experiment"])
+    state = TrainerState(int(header["step"]), float(header["seconds"]),
+                         {k[len("state."):]: v for k, v in tensors.items() if k.startswith("state.")},
+                         header["state"])
+    hist = header.get("history", {})
+    history = History(tensors["history.steps"].numpy(), tensors["history.seconds"].numpy(),
+                      {n: tensors[f"history.values.{n}"].numpy() for n in hist.get("names", [])},
+                      tuple(Metrics(int(m["step"]), float(m["seconds"]), m["values"]) for m in hist.get("metrics", [])))
+    timeline = []
+    for i, entry in enumerate(header.get("timeline", [])):
+        if "words" in entry:
+            samples = list(entry["words"])
+        else:
+            t = tensors[f"timeline.{i}"]
+            samples = t.numpy().astype(np.float32) / 255 if t.dtype == torch.uint8 else t.numpy()
+        timeline.append(Snapshot(int(entry["step"]), float(entry["seconds"]), samples))
+    dataset = _unpack_dataset(header["dataset"], tensors) if "dataset" in header else None
+    if embeds_data(exp) and dataset is None:
+        raise ExperimentFileError("the imported data is missing from the file")
+    return ExperimentFile(exp, state, history, tuple(timeline), dataset)
+
+
+def _unpack_dataset(meta: dict, tensors: dict) -> Dataset:
+    arrays = {}
+    for name in ("x", "held_out", "labels", "held_out_labels", "shift"):
+        t = tensors.get(f"data.{name}")
+        if t is not None:
+            a = t.numpy()
+            arrays[name] = a.astype(np.float32) / 255 if a.dtype == np.uint8 else a
+    return Dataset(meta["name"], meta["kind"], label_names=tuple(meta["label_names"]), levels=int(meta["levels"]),
+                   scale=float(meta["scale"]), words=tuple(meta["words"]),
+                   held_out_words=tuple(meta["held_out_words"]), alphabet=meta["alphabet"],
+                   source=meta["source"], key=meta["key"], **arrays)
