@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import replace
 
 import torch
 from safetensors.torch import load_file, save_file
@@ -27,7 +28,17 @@ def save_config(exp: Experiment, folder: str) -> None:
 
 
 def load_run(folder: str, device: torch.device) -> tuple[Experiment, GenerativeModel, data_sets.Dataset]:
-    """(experiment, model with its trained weights, data set). Raises ConfigError with a clear message."""
+    """(experiment, model with its trained weights, data set) from a run folder or an experiment file.
+    Raises ConfigError (or the importers' DataError for a data file that is gone) with a clear message."""
+    if os.path.isfile(folder):
+        from .experiment_file import load
+        from .trainer import Trainer
+        doc = load(folder)
+        try:
+            trainer = Trainer(replace(doc.experiment, device=device.type), dataset=doc.dataset, state=doc.state)
+        except ValueError as exc:
+            raise exc if isinstance(exc, ConfigError) else ConfigError(f"{os.path.basename(folder)}: {exc}") from None
+        return doc.experiment, trainer.model.eval(), trainer.dataset
     config_path = os.path.join(folder, CONFIG_FILE)
     weights_path = os.path.join(folder, WEIGHTS_FILE)
     for path in (config_path, weights_path):
@@ -38,7 +49,7 @@ def load_run(folder: str, device: torch.device) -> tuple[Experiment, GenerativeM
             exp = Experiment.from_dict(json.load(fh))
     except (OSError, ValueError) as exc:
         raise ConfigError(f"{config_path}: unreadable config ({exc})") from None
-    ds = data_sets.load(exp.data)
+    ds = data_sets.load(exp.data, exp.data_size, exp.data_color)
     model = build_model(exp, ds)
     try:
         model.load_state_dict(load_file(weights_path))

@@ -4,8 +4,6 @@ Losses: non-saturating (ns), ns + R1 penalty on real data (r1, Mescheder et al. 
 """
 from __future__ import annotations
 
-import math
-
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -14,11 +12,19 @@ from ..config import GANConfig
 from .base import DataSpec, GenerativeModel, WeightAverage, mlp
 
 
+def _halvings(size: int) -> tuple[int, int]:
+    """(start, n): the size is start * 2**n with start as small as halving allows (8 -> 2, 28 -> 7)."""
+    start, n = size, 0
+    while start % 2 == 0 and start > 2:
+        start, n = start // 2, n + 1
+    return start, n
+
+
 def _conv_generator(latent: int, width: int, shape) -> nn.Module:
     channels, size, _ = shape
-    ups = int(math.log2(size // 2))
+    start, ups = _halvings(size)
     chans = [width * 2 ** (ups - i) for i in range(ups)]  # e.g. 8x8: [4w, 2w]
-    layers: list[nn.Module] = [nn.Linear(latent, chans[0] * 4), nn.Unflatten(1, (chans[0], 2, 2)),
+    layers: list[nn.Module] = [nn.Linear(latent, chans[0] * start * start), nn.Unflatten(1, (chans[0], start, start)),
                                nn.BatchNorm2d(chans[0]), nn.ReLU()]
     for i in range(ups):
         out = chans[i + 1] if i + 1 < ups else channels
@@ -31,14 +37,14 @@ def _conv_generator(latent: int, width: int, shape) -> nn.Module:
 
 def _conv_discriminator(width: int, shape) -> nn.Module:
     channels, size, _ = shape
-    downs = int(math.log2(size // 2))
+    start, downs = _halvings(size)
     layers: list[nn.Module] = []
     c_in = channels
     for i in range(downs):
         c_out = width * 2 ** i
         layers += [nn.Conv2d(c_in, c_out, 4, 2, 1), nn.LeakyReLU(0.2)]
         c_in = c_out
-    layers += [nn.Flatten(), nn.Linear(c_in * 4, 1)]
+    layers += [nn.Flatten(), nn.Linear(c_in * start * start, 1)]
     return nn.Sequential(*layers)
 
 
