@@ -11,10 +11,12 @@ import sys
 from dataclasses import replace
 
 from . import __version__
-from .config import DEVICES, FAMILIES, FAMILY_CONFIGS, ConfigError, Experiment, default_experiment
-from .data import DATASETS
+from .config import COLORS, DEVICES, FAMILIES, FAMILY_CONFIGS, IMAGE_SIZES, ConfigError, Experiment, default_experiment
+from .data import DATASETS, REMOTE_DATASETS, looks_like_path
+from .data.importers import DataError
 
 EXIT_BAD_INPUT = 2
+EXPERIMENT_FILE = "experiment.genstudio"
 EXIT_DIVERGED = 1
 
 
@@ -62,17 +64,26 @@ def build_parser() -> argparse.ArgumentParser:
     knobs = "; ".join(f"{fam}: {', '.join(f.name for f in cls.knobs())}" for fam, cls in FAMILY_CONFIGS.items())
     train = sub.add_parser("train", help="train one model and write a run folder",
                            description="Train one model; writes config.json, model.safetensors, metrics.csv, "
-                                       "samples.png and summary.json into --out.",
+                                       "samples.png, summary.json and experiment.genstudio (everything, to resume "
+                                       "or open in the window) into --out.",
                            epilog=f"Family options for --set ({knobs}).")
-    train.add_argument("--model", required=True, help=f"family: {', '.join(FAMILIES)}")
-    train.add_argument("--data", required=True, help=f"data set: {', '.join(DATASETS)}")
+    train.add_argument("--model", help=f"family: {', '.join(FAMILIES)}")
+    train.add_argument("--data", help=f"data set: {', '.join(DATASETS + REMOTE_DATASETS)} (downloaded once), or a "
+                                      "file or folder: MNIST-style IDX (.gz), .npy/.npz, a folder of images "
+                                      "(subfolders as labels), a .txt (one item per line, or free text), a .csv of 2D points")
+    train.add_argument("--image-size", type=int, default=0, choices=IMAGE_SIZES, metavar="PIXELS",
+                       help="imported or downloaded images: resize to 8, 16, 28 or 32 (0: their own size, up to 32)")
+    train.add_argument("--color", default="auto", choices=COLORS, help="imported or downloaded images: grey or rgb")
+    train.add_argument("--resume", metavar="FILE",
+                       help="continue an experiment file (a run folder's experiment.genstudio, or one saved from the "
+                            "window) where it stopped; --steps/--seconds then count from there")
     train.add_argument("--steps", type=_positive_int, help="stop after this many optimisation steps")
     train.add_argument("--seconds", type=_positive_float, help="stop after this many seconds of training")
-    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--seed", type=int)
     train.add_argument("--device", default="auto", help=f"{', '.join(DEVICES)} (auto: cuda, then mps, then cpu)")
     train.add_argument("--batch-size", type=_positive_int)
     train.add_argument("--lr", type=_positive_float, help="learning rate")
-    train.add_argument("--threads", type=int, default=0, help="CPU threads for torch (0: cores - 1)")
+    train.add_argument("--threads", type=int, help="CPU threads for torch (0: cores - 1)")
     train.add_argument("--set", dest="overrides", type=_key_value, action="append", default=[],
                        metavar="KEY=VALUE", help="a family option, e.g. --set beta=4 (repeatable)")
     train.add_argument("--eval-every", type=_positive_float, metavar="SECONDS",
@@ -88,7 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
     gui.add_argument("--screenshots", metavar="DIR", help="with --self-test: save FAMILY-PANEL.png files here")
 
     sample = sub.add_parser("sample", help="draw samples from a trained run")
-    sample.add_argument("run", help="a run folder written by `genstudio train`")
+    sample.add_argument("run", help="a run folder written by `genstudio train`, or an experiment file")
     sample.add_argument("--n", type=_positive_int, default=64)
     sample.add_argument("--seed", type=int, default=0)
     sample.add_argument("--device", default="auto")
@@ -110,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command is None:
             args = parser.parse_args(["gui"])
         return {"train": cmd_train, "sample": cmd_sample, "gui": cmd_gui}[args.command](args)
-    except (UsageError, ConfigError) as exc:
+    except (UsageError, ConfigError, DataError) as exc:
         print(f"genstudio: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
 
@@ -118,14 +129,42 @@ def main(argv: list[str] | None = None) -> int:
 # train ----------------------------------------------------------------------------------------
 
 def _experiment(args) -> Experiment:
-    base = default_experiment(args.model, args.data)  # checks the model and data names
+    if args.model is None or args.data is None:
+        raise UsageError("the following arguments are required: --model, --data (or --resume FILE)")
+    data = os.path.abspath(args.data) if looks_like_path(args.data) else args.data  # resolvable from anywhere
+    base = default_experiment(args.model, data)  # checks the model and data names
     pairs = dict(args.overrides)
     for value, key in ((args.batch_size, "batch_size"), (args.lr, "lr")):
         if value is not None:
             pairs[key] = str(value)
     family = FAMILY_CONFIGS[args.model].from_strings(pairs, base=base.family)
-    return replace(base, family=family, steps=args.steps, seconds=args.seconds, seed=args.seed,
-                   device=args.device, threads=args.threads)
+    return replace(base, family=family, steps=args.steps, seconds=args.seconds, seed=args.seed or 0,
+                   device=args.device, threads=args.threads or 0, data_size=args.image_size, data_color=args.color)
+
+
+def _resumed(args):
+    """(experiment file, experiment, steps, seconds) for --resume: the budget counts from where it stopped."""
+    from .engine import experiment_file
+
+    fixed = [flag for flag, value in (("--model", args.model), ("--data", args.data), ("--seed", args.seed),
+                                      ("--batch-size", args.batch_size), ("--lr", args.lr),
+                                      ("--set", args.overrides or None), ("--image-size", args.image_size or None),
+                                      ("--color", None if args.color == "auto" else args.color)) if value is not None]
+    if fixed:
+        raise UsageError(f"--resume continues the file's experiment as it was; {', '.join(fixed)} cannot change it")
+    doc = experiment_file.load(args.resume)
+    exp, done = doc.experiment, doc.state
+    steps, seconds = args.steps, args.seconds
+    if steps is None and seconds is None:
+        if exp.steps:
+            steps = exp.steps - done.step
+        elif exp.seconds:
+            seconds = exp.seconds - done.seconds
+        if not ((steps or 0) > 0 or (seconds or 0) > 0):
+            raise UsageError(f"{os.path.basename(args.resume)}: its budget is used up ({done.step} steps, "
+                             f"{done.seconds:.0f} s); give --steps or --seconds to train more")
+    exp = replace(exp, device=args.device, threads=exp.threads if args.threads is None else args.threads)
+    return doc, exp, steps, seconds
 
 
 def _check_out(path: str) -> None:
@@ -136,37 +175,78 @@ def _check_out(path: str) -> None:
         raise ConfigError(f"--out {path!r}: {parent!r} is not a folder")
 
 
+def _load_data(exp, quiet: bool):
+    """The experiment's data; a downloadable set shows a progress bar on its first use."""
+    from . import data
+
+    bars: dict = {}
+
+    def progress(done, total, name):
+        if quiet:
+            return
+        if name not in bars:
+            from tqdm import tqdm
+            for bar in bars.values():
+                bar.close()
+            bars[name] = tqdm(total=total, unit="B", unit_scale=True, desc=f"downloading {name}", leave=False)
+        bars[name].n = done
+        bars[name].refresh()
+
+    try:
+        return data.load(exp.data, exp.data_size, exp.data_color, progress=progress)
+    except KeyError as exc:
+        raise ConfigError(exc.args[0]) from None
+    finally:
+        for bar in bars.values():
+            bar.close()
+
+
 def cmd_train(args) -> int:
     from .engine.trainer import Cadence, Trainer  # torch loads here, after the arguments are checked
 
-    exp = _experiment(args)
+    doc = None
+    if args.resume:
+        doc, exp, steps, seconds = _resumed(args)
+    else:
+        exp = _experiment(args)
+        steps, seconds = exp.steps, exp.seconds
     _check_out(args.out)
-    trainer = Trainer(exp, Cadence(snapshot_s=None, eval_s=args.eval_every))  # validates device and data
+    dataset = doc.dataset if doc is not None and doc.dataset is not None else _load_data(exp, args.quiet)
+    try:  # validates the device and that the model can take the data
+        trainer = Trainer(exp, Cadence(snapshot_s=None, eval_s=args.eval_every), dataset=dataset,
+                          state=doc.state if doc is not None else None)
+    except ValueError as exc:
+        if isinstance(exc, ConfigError):
+            raise
+        raise ConfigError(f"{os.path.basename(args.resume)}: {exc}") from None
     os.makedirs(args.out, exist_ok=True)
-    return _run(trainer, args)
+    return _run(trainer, args, steps, seconds, doc)
 
 
-def _run(trainer, args) -> int:
-    from .engine import checkpoint, render
+def _run(trainer, args, steps, seconds, doc=None) -> int:
+    from .engine import checkpoint, experiment_file, render
     from .engine.device import describe
     from .engine.events import Diverged, Finished, LossPoints, Metrics
     from .engine.io import write_text
 
     exp, out = trainer.exp, args.out
     checkpoint.save_config(exp, out)
-    rows = _CsvRows(trainer.loss_names, args.log_every)
-    bar = _progress(exp, args.quiet)
+    rows = _CsvRows(trainer.loss_names, args.log_every, doc.history if doc is not None else None)
+    start_step, start_s = trainer.step, trainer.seconds
+    bar = _progress(steps, seconds, args.quiet)
     previous = signal.signal(signal.SIGINT, lambda *_: trainer.stop())  # Ctrl+C: stop and save
     final_metrics, diverged, finished = {}, None, None
+    evaluations = list(doc.history.metrics) if doc is not None else []
     try:
-        for event in trainer.run():
+        for event in trainer.run(steps, seconds):
             if isinstance(event, LossPoints):
                 rows.add(event)
                 if bar is not None and len(event.steps):
-                    bar.n = trainer.step if exp.steps else min(round(trainer.seconds, 1), bar.total)
+                    bar.n = trainer.step - start_step if steps else min(round(trainer.seconds - start_s, 1), bar.total)
                     bar.set_postfix({k: f"{v[-1]:.4g}" for k, v in event.values.items()}, refresh=True)
             elif isinstance(event, Metrics):
                 final_metrics = event.values
+                evaluations.append(event)
                 if bar is not None and not args.quiet:
                     bar.write(f"step {event.step}: " + _short(event.values))
             elif isinstance(event, Diverged):
@@ -191,7 +271,12 @@ def _run(trainer, args) -> int:
         return EXIT_DIVERGED
     summary["status"] = f"finished ({finished.reason})"
     checkpoint.save_weights(trainer.model, os.path.join(out, checkpoint.WEIGHTS_FILE))
-    render.save_png(render.render_samples(trainer.snapshot().samples, trainer.dataset), os.path.join(out, "samples.png"))
+    final = trainer.snapshot()
+    render.save_png(render.render_samples(final.samples, trainer.dataset), os.path.join(out, "samples.png"))
+    timeline = (doc.timeline if doc is not None else ()) + (final,)
+    experiment_file.save(os.path.join(out, EXPERIMENT_FILE), experiment_file.ExperimentFile(
+        exp, trainer.state(), rows.history(evaluations), timeline,
+        trainer.dataset if experiment_file.embeds_data(exp) else None))
     write_text(os.path.join(out, "summary.json"), json.dumps(summary, indent=2) + "\n")
     if not args.quiet:
         print(f"{trainer.step} steps in {trainer.seconds:.1f} s ({summary['steps_per_s']} it/s) on "
@@ -204,37 +289,51 @@ def _short(values: dict) -> str:
                      for k, v in values.items() if not isinstance(v, list))
 
 
-def _progress(exp, quiet):
+def _progress(steps, seconds, quiet):
     if quiet:
         return None
     from tqdm import tqdm
-    if exp.steps:
-        return tqdm(total=exp.steps, unit="step", dynamic_ncols=True)
-    return tqdm(total=exp.seconds, unit="s", dynamic_ncols=True,
+    if steps:
+        return tqdm(total=steps, unit="step", dynamic_ncols=True)
+    return tqdm(total=seconds, unit="s", dynamic_ncols=True,
                 bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} s [{elapsed}<{remaining}{postfix}]")
 
 
 class _CsvRows:
-    """metrics.csv: one row per `every` steps, the mean of each loss term over those steps."""
+    """metrics.csv: one row per `every` steps, the mean of each loss term over those steps (after the
+    rows of a resumed run's history)."""
 
-    def __init__(self, names, every):
+    def __init__(self, names, every, history=None):
         self.names, self.every = names, every
-        self.buf = io.StringIO()
-        self.writer = csv.writer(self.buf, lineterminator="\n")
-        self.writer.writerow(["step", "seconds", *names])
+        self.rows: list[tuple[int, float, list[float]]] = []
+        if history is not None and set(history.values) == set(names):
+            for i, step in enumerate(history.steps):
+                self.rows.append((int(step), float(history.seconds[i]), [float(history.values[k][i]) for k in names]))
         self.pending: list = []
 
     def add(self, points):
         import numpy as np
         for i, step in enumerate(points.steps):
-            self.pending.append((points.seconds[i], [points.values[k][i] for k in self.names]))
+            self.pending.append([points.values[k][i] for k in self.names])
             if step % self.every == 0:
-                vals = np.mean([p[1] for p in self.pending], axis=0)
-                self.writer.writerow([int(step), f"{points.seconds[i]:.3f}", *(f"{v:.6g}" for v in vals)])
+                self.rows.append((int(step), float(points.seconds[i]), np.mean(self.pending, axis=0).tolist()))
                 self.pending = []
 
     def text(self):
-        return self.buf.getvalue()
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator="\n")
+        writer.writerow(["step", "seconds", *self.names])
+        for step, secs, vals in self.rows:
+            writer.writerow([step, f"{secs:.3f}", *(f"{v:.6g}" for v in vals)])
+        return buf.getvalue()
+
+    def history(self, metrics):
+        import numpy as np
+
+        from .engine.experiment_file import History
+        values = np.array([r[2] for r in self.rows], dtype=np.float64).reshape(len(self.rows), len(self.names))
+        return History(np.array([r[0] for r in self.rows], np.int64), np.array([r[1] for r in self.rows]),
+                       {k: values[:, i] for i, k in enumerate(self.names)}, tuple(metrics))
 
 
 def cmd_gui(args) -> int:
