@@ -41,7 +41,7 @@ SPLIT_SEED = 0
 _IDX_TYPES = {0x08: np.dtype(np.uint8), 0x09: np.dtype(np.int8), 0x0B: np.dtype(">i2"),
               0x0C: np.dtype(">i4"), 0x0D: np.dtype(">f4"), 0x0E: np.dtype(">f8")}
 _GZIP_MAGIC = b"\x1f\x8b"
-_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f]")  # binary giveaways; tab, newlines, \v and \f are text
+_CONTROL_BYTES = re.compile(rb"[\x00-\x08\x0e-\x1f\x7f]")  # binary giveaways; tab, newlines, \v and \f are text
 
 
 class DataError(ValueError):
@@ -209,7 +209,7 @@ def _key(raw, size, color) -> str:
 
 
 def _shape(shape) -> str:
-    return "(" + ", ".join(f"{d:,}" for d in shape) + ")"
+    return "(" + ", ".join(f"{d:,}" for d in shape) + (",)" if len(shape) == 1 else ")")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -502,7 +502,8 @@ def _import_folder(path: str, label: str, size: int, color: str) -> Dataset:
     groups = [(e.name, _image_files(e.path)) for e in _listdir(path) if e.is_dir()]
     groups = [(name, files) for name, files in groups if files]
     if groups and loose:
-        raise DataError(f"{label}: {len(loose):,} images beside {len(groups)} subfolders of images; put every "
+        raise DataError(f"{label}: {len(loose):,} image{'s' * (len(loose) != 1)} beside {len(groups)} subfolders of "
+                        "images; put every "
                         "image in a subfolder (one per label), or none")
     if not groups and not loose:
         raise DataError(f"{label}: no images (PNG, JPEG or BMP) in the folder or its subfolders")
@@ -545,8 +546,14 @@ def _import_folder(path: str, label: str, size: int, color: str) -> Dataset:
 
 
 def _image_error(f: str, root: str, exc: BaseException) -> DataError:
-    why = " ".join(str(exc).split()) or type(exc).__name__
-    return DataError(f"{os.path.relpath(f, root)}: cannot be read as an image ({why})")
+    from PIL import UnidentifiedImageError
+
+    if isinstance(exc, UnidentifiedImageError):
+        why = "unknown or damaged format"
+    else:
+        why = " ".join(str(exc).split()) or type(exc).__name__
+    where = os.path.join(_label(root), os.path.relpath(f, root))
+    return DataError(f"{where}: cannot be read as an image ({why})")
 
 
 def _open_image(f: str, root: str, Image):
@@ -605,17 +612,16 @@ def decode_text(raw: bytes, label: str) -> str:
     if not raw.strip():
         raise DataError(f"{label}: empty")
     bom = 3 if raw.startswith(b"\xef\xbb\xbf") else 0
+    bad = _CONTROL_BYTES.search(raw)  # ASCII controls never occur inside a UTF-8 multi-byte sequence
+    if bad:
+        raise DataError(f"{label}: binary data, not UTF-8 text: control byte 0x{raw[bad.start()]:02X} at "
+                        f"offset {bad.start():,}")
     try:
         text = raw[bom:].decode("utf-8")
     except UnicodeDecodeError as exc:
         byte = raw[bom + exc.start]
         raise DataError(f"{label}: binary data, not UTF-8 text: byte 0x{byte:02X} at offset {bom + exc.start:,} "
                         "(if it is text, save it as UTF-8)") from None
-    bad = _CONTROL.search(text)
-    if bad:
-        offset = bom + len(text[:bad.start()].encode("utf-8"))
-        raise DataError(f"{label}: binary data, not UTF-8 text: control byte 0x{ord(bad.group()):02X} at "
-                        f"offset {offset:,}")
     if not text.strip():
         raise DataError(f"{label}: empty")
     return text
