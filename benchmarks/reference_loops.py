@@ -1,7 +1,8 @@
 """The training loops a user would otherwise write, the way the common tutorials write them.
 
 One function per family. Each takes a model built by `genstudio.models.build_model` (the same
-networks and optimisers the engine trains) and its training tensor (on the CPU, as a tutorial's data set is), and trains it for a number of
+networks the engine trains, with the same optimiser and hyperparameters, built the way a tutorial
+builds it) and its training tensor (on the CPU, as a tutorial's data set is), and trains it for a number of
 seconds the way pytorch/examples does: a DataLoader over a TensorDataset with shuffle=True, the loss
 written out in the loop, and `.item()` on every step (for the running loss a tutorial prints).
 Each returns the steps it did and the seconds they took (the DataLoader's epoch restarts included).
@@ -15,6 +16,14 @@ import time
 import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, TensorDataset
+
+
+def tutorial_optimizer(opt: torch.optim.Optimizer) -> torch.optim.Optimizer:
+    """What a tutorial writes, `optim.Adam(model.parameters(), lr=...)`: the model's optimiser class
+    and hyperparameters (lr, betas, eps, weight decay) with torch's default implementation."""
+    group = opt.param_groups[0]
+    return type(opt)(group["params"], lr=group["lr"], betas=group["betas"], eps=group["eps"],
+                     weight_decay=group["weight_decay"])
 
 
 def _batches(x: torch.Tensor, batch_size: int, seconds: float):
@@ -40,7 +49,8 @@ def _timed(step, model, x, batch_size, seconds):
 
 def gan_loop(model, x, batch_size, seconds):
     """pytorch/examples dcgan: D on real and on G(z).detach(), then G through D(G(z)); .item() each."""
-    net_g, net_d, opt_g, opt_d = model.generator, model.discriminator, model.opt_g, model.opt_d
+    net_g, net_d = model.generator, model.discriminator
+    opt_g, opt_d = tutorial_optimizer(model.opt_g), tutorial_optimizer(model.opt_d)
     cfg = model.cfg
 
     def step(real):
@@ -80,7 +90,7 @@ def gan_loop(model, x, batch_size, seconds):
 
 def vae_loop(model, x, batch_size, seconds):
     """pytorch/examples vae: recon_batch, mu, logvar = model(data); loss_function; train_loss += loss.item()."""
-    opt = model.opt
+    opt = tutorial_optimizer(model.opt)
 
     def loss_function(out, data, mu, logvar):
         data = data.flatten(1)
@@ -106,7 +116,7 @@ def vae_loop(model, x, batch_size, seconds):
 
 def diffusion_loop(model, x, batch_size, seconds):
     """The usual DDPM tutorial step: t ~ U, x_t = sqrt(a) x0 + sqrt(1 - a) eps, MSE on eps; .item()."""
-    opt, net, acp = model.opt, model.net, model.alphas_cumprod
+    opt, net, acp = tutorial_optimizer(model.opt), model.net, model.alphas_cumprod
 
     def step(x0):
         t = torch.randint(0, len(acp), (x0.shape[0],), device=x0.device)
@@ -125,7 +135,7 @@ def diffusion_loop(model, x, batch_size, seconds):
 
 def ar_loop(model, x, batch_size, seconds):
     """nanoGPT / makemore: logits = model(x); cross_entropy over the flattened logits; .item()."""
-    opt = model.opt
+    opt = tutorial_optimizer(model.opt)
 
     def step(seq):
         inputs, targets = seq[:, :-1].clamp(min=0), seq[:, 1:]

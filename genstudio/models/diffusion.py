@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..config import DiffusionConfig
-from .base import DataSpec, GenerativeModel, WeightAverage
+from .base import DataSpec, GenerativeModel, WeightAverage, make_optimizer
 
 
 def make_alphas_cumprod(schedule: str, timesteps: int) -> torch.Tensor:
@@ -171,7 +171,7 @@ class Diffusion(GenerativeModel):
             self.net = SmallUNet(spec.shape[0], cfg.width)
         self.ema = WeightAverage(self.net, cfg.ema)
         self.register_buffer("alphas_cumprod", make_alphas_cumprod(cfg.schedule, cfg.timesteps), persistent=False)
-        self.opt = torch.optim.Adam(self.net.parameters(), cfg.lr)
+        self.opt = make_optimizer(torch.optim.Adam, self.net.parameters(), cfg.lr)
 
     def optimizers(self):
         return [self.opt]

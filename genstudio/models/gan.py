@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..config import GANConfig
-from .base import DataSpec, GenerativeModel, WeightAverage, mlp
+from .base import DataSpec, GenerativeModel, WeightAverage, make_optimizer, mlp
 
 
 def _halvings(size: int) -> tuple[int, int]:
@@ -62,8 +62,8 @@ class GAN(GenerativeModel):
             self.discriminator = _conv_discriminator(cfg.width, spec.shape)
         self.ema = WeightAverage(self.generator, cfg.ema)
         betas = (cfg.beta1, cfg.beta2)
-        self.opt_g = torch.optim.Adam(self.generator.parameters(), cfg.lr, betas=betas)
-        self.opt_d = torch.optim.Adam(self.discriminator.parameters(), cfg.lr, betas=betas)
+        self.opt_g = make_optimizer(torch.optim.Adam, self.generator.parameters(), cfg.lr, betas=betas)
+        self.opt_d = make_optimizer(torch.optim.Adam, self.discriminator.parameters(), cfg.lr, betas=betas)
         self._last: torch.Tensor | None = None  # latest loss terms, for one-network steps
 
     def optimizers(self):
@@ -75,10 +75,12 @@ class GAN(GenerativeModel):
     def _noise_like(self, batch):
         return torch.randn(batch.shape[0], self.cfg.latent_dim, device=batch.device)
 
-    def d_step(self, real: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def d_step(self, real: torch.Tensor, fake: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """One discriminator update on real data and `fake` (detached; drawn fresh when None)."""
         cfg = self.cfg
-        with torch.no_grad():
-            fake = self.generator(self._noise_like(real))
+        if fake is None:
+            with torch.no_grad():
+                fake = self.generator(self._noise_like(real))
         penalty = real.new_zeros(())
         if cfg.loss == "wgan-gp":
             mix = torch.rand(real.shape[0], *([1] * (real.dim() - 1)), device=real.device)
@@ -88,8 +90,9 @@ class GAN(GenerativeModel):
             loss = self.discriminator(fake).mean() - self.discriminator(real).mean()
         else:
             real = real.requires_grad_(cfg.loss == "r1")
-            d_real = self.discriminator(real)
-            loss = F.softplus(-d_real).mean() + F.softplus(self.discriminator(fake)).mean()
+            # one pass over real and fake together: half the kernel launches of two passes
+            d_real, d_fake = self.discriminator(torch.cat([real, fake])).split(real.shape[0])
+            loss = F.softplus(-d_real).mean() + F.softplus(d_fake).mean()
             if cfg.loss == "r1":
                 grad, = torch.autograd.grad(d_real.sum(), real, create_graph=True)
                 penalty = cfg.penalty / 2 * grad.flatten(1).pow(2).sum(1).mean()
@@ -98,8 +101,10 @@ class GAN(GenerativeModel):
         self.opt_d.step()
         return loss.detach(), penalty.detach()
 
-    def g_step(self, batch_size: int, device) -> torch.Tensor:
-        fake = self.generator(torch.randn(batch_size, self.cfg.latent_dim, device=device))
+    def g_step(self, batch_size: int, device, fake: torch.Tensor | None = None) -> torch.Tensor:
+        """One generator update through the discriminator; `fake`: G's output, still attached to G."""
+        if fake is None:
+            fake = self.generator(torch.randn(batch_size, self.cfg.latent_dim, device=device))
         d_fake = self.discriminator(fake)
         loss = -d_fake.mean() if self.cfg.loss == "wgan-gp" else F.softplus(-d_fake).mean()
         self.opt_g.zero_grad(set_to_none=True)
@@ -109,10 +114,13 @@ class GAN(GenerativeModel):
         return loss.detach()
 
     def train_step(self, draw):
-        for _ in range(self.cfg.d_steps):
+        # As in DCGAN, the last discriminator step's fakes also train the generator: one forward
+        # pass of the generator fewer per step (the discriminator sees them detached).
+        for i in range(self.cfg.d_steps):
             batch = draw()
-            d_loss, penalty = self.d_step(batch)
-        g_loss = self.g_step(batch.shape[0], batch.device)
+            fake = self.generator(self._noise_like(batch)) if i == self.cfg.d_steps - 1 else None
+            d_loss, penalty = self.d_step(batch, None if fake is None else fake.detach())
+        g_loss = self.g_step(batch.shape[0], batch.device, fake)
         self._last = torch.stack([d_loss, g_loss, penalty])
         return self._last
 

@@ -9,7 +9,7 @@ from torch import nn
 
 from ..config import VAEConfig
 from ..data import Dataset
-from .base import DataSpec, GenerativeModel, mlp
+from .base import DataSpec, GenerativeModel, make_optimizer, mlp
 
 
 class VAE(GenerativeModel):
@@ -25,7 +25,7 @@ class VAE(GenerativeModel):
         self.decoder = mlp([cfg.latent_dim, *hidden, d])
         # Gaussian decoder: one learned log-std per dimension.
         self.log_sigma = nn.Parameter(torch.full((d,), -1.0))
-        self.opt = torch.optim.Adam(self.parameters(), cfg.lr)
+        self.opt = make_optimizer(torch.optim.Adam, self.parameters(), cfg.lr)
 
     # images stay in [0, 1] for the Bernoulli likelihood
     def encode_data(self, ds: Dataset, split="train"):
