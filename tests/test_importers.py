@@ -171,6 +171,16 @@ def test_npy_float_quantised_and_layouts(tmp_path):
     assert set(np.unique(bw.x)) == {0.0, 1.0}
 
 
+def test_npy_non_square_is_centre_cropped(tmp_path):
+    wide = np.zeros((5, 16, 32), np.uint8)  # black left and right quarters, a white centre square
+    wide[:, :, 8:24] = 255
+    ds = import_path(write(tmp_path / "wide.npy", _npy(wide)))  # larger side 32 -> 32, from a 16x16 crop
+    check_images(ds, (1, 32, 32))
+    assert np.concatenate([ds.x, ds.held_out]).min() == 1.0
+    tall = import_path(write(tmp_path / "tall.npy", _npy(wide.transpose(0, 2, 1))), size=16)
+    assert tall.x.shape[1:] == (1, 16, 16) and tall.x.min() == 1.0
+
+
 def test_rgb_with_equal_channels_is_grey_when_auto(tmp_path):
     grey3 = np.repeat(pattern_images(5, 8)[0][..., None], 3, -1)
     assert import_path(write(tmp_path / "g.npy", _npy(grey3))).x.shape[1] == 1

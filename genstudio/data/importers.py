@@ -445,10 +445,11 @@ def _to_uint8_nhwc(arr: np.ndarray, label: str) -> np.ndarray:
         return arr.astype(np.uint8)
     if not (np.isfinite(lo) and np.isfinite(hi)):
         raise DataError(f"{label}: contains NaN or infinite values")
+    arr = arr.astype(np.float32, copy=False)  # float32 is exact enough to round to 256 levels, and half float64's memory
     if lo >= 0 and hi <= 1:
-        scaled = arr.astype(np.float64) * 255
+        scaled = arr * 255
     elif lo >= 0 and hi <= 255:
-        scaled = arr.astype(np.float64)
+        scaled = arr
     else:
         raise DataError(f"{label}: values from {lo:g} to {hi:g}; float pixels must be within 0-1 or 0-255")
     return np.rint(scaled).astype(np.uint8)  # quantised to 256 levels
@@ -685,7 +686,7 @@ def parse_points(text: str, label: str) -> np.ndarray:
     rows = [(i, line) for i, line in enumerate(text.splitlines(), 1) if line.strip() and not line.startswith("#")]
     if not rows:
         raise DataError(f"{label}: empty")
-    sep = _separator(rows[0][1])
+    sep = _separator(rows[1][1] if len(rows) > 1 else rows[0][1])  # a data row: the header may differ
     points = []
     for k, (lineno, line) in enumerate(rows):
         cells = [c.strip().strip('"').strip("'").strip() for c in (line.split(sep) if sep else line.split())]
