@@ -112,9 +112,13 @@ def embeds_data(exp: Experiment) -> bool:
 # opening ----------------------------------------------------------------------------------------
 
 def load(path: str) -> ExperimentFile:
+    """The file's contents, checked to fit the model its experiment builds. Raises ExperimentFileError
+    naming the file and the problem (or the importers' DataError for a downloadable set gone bad)."""
     name = os.path.basename(path)
     if not os.path.isfile(path):
         raise ExperimentFileError(f"{name}: no such file")
+    if os.path.getsize(path) == 0:
+        raise ExperimentFileError(f"{name}: the file is empty")
     try:
         with safe_open(path, framework="pt") as f:
             header_text = (f.metadata() or {}).get(HEADER_KEY)
@@ -127,12 +131,14 @@ def load(path: str) -> ExperimentFile:
     except Exception as exc:  # safetensors parses a header and raw tensors only; anything else is a bad file
         raise ExperimentFileError(f"{name}: not a readable GenStudio experiment file ({_reason(exc)})") from None
     try:
-        return _decode(header, tensors)
-    except ExperimentFileError as exc:
+        doc = _decode(header, tensors)
+        _check_fits(doc)
+        return doc
+    except ConfigError as exc:  # ExperimentFileError included
         raise ExperimentFileError(f"{name}: {exc}") from None
-    except ConfigError as exc:
+    except ValueError as exc:
         raise ExperimentFileError(f"{name}: {exc}") from None
-    except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
+    except (KeyError, TypeError, IndexError, AttributeError) as exc:  # a header that lacks or garbles a part
         raise ExperimentFileError(f"{name}: damaged experiment file ({type(exc).__name__}: {exc})") from None
 
 
@@ -168,6 +174,26 @@ def _decode(header: dict, tensors: dict) -> ExperimentFile:
     if embeds_data(exp) and dataset is None:
         raise ExperimentFileError("the imported data is missing from the file")
     return ExperimentFile(exp, state, history, tuple(timeline), dataset)
+
+
+def _check_fits(doc: ExperimentFile) -> None:
+    """Load the state into a model built from the experiment, so a file that does not fit is refused
+    before anything that is open is replaced (skipped for a downloadable set not yet downloaded)."""
+    from .. import data
+    from ..data.download import is_cached
+    from ..models import build_model
+    from .state import restore
+
+    exp = doc.experiment
+    if doc.dataset is None and exp.data in data.REMOTE_DATASETS and not is_cached(exp.data):
+        return
+    ds = doc.dataset or data.load(exp.data, exp.data_size, exp.data_color)
+    model = build_model(exp, ds)
+    with torch.random.fork_rng(devices=[]):
+        try:
+            restore(doc.state, model, model.optimizers(), torch.Generator(), torch.device("cpu"))
+        except (RuntimeError, KeyError) as exc:
+            raise ValueError(f"the saved state does not fit ({_reason(exc)})") from None
 
 
 def _unpack_dataset(meta: dict, tensors: dict) -> Dataset:

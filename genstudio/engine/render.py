@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import math
+import shutil
+import subprocess
 
 import numpy as np
 from PIL import Image, ImageDraw
@@ -74,3 +76,39 @@ def save_gif(frames: list[np.ndarray], path: str, ms_per_frame: int = 120) -> No
     images = [Image.fromarray(f) for f in frames]
     with atomic_path(path) as tmp:
         images[0].save(tmp, format="GIF", save_all=True, append_images=images[1:], duration=ms_per_frame, loop=0)
+
+
+def mp4_encoder() -> str | None:
+    """An ffmpeg executable: on the PATH, or the one the imageio-ffmpeg package ships; None if neither."""
+    found = shutil.which("ffmpeg")
+    if found:
+        return found
+    try:
+        import imageio_ffmpeg
+        return imageio_ffmpeg.get_ffmpeg_exe()
+    except Exception:  # not installed, or its binary is missing
+        return None
+
+
+def save_mp4(frames: list[np.ndarray], path: str, fps: int = 8) -> None:
+    """An H.264 MP4 of RGB frames through ffmpeg, written atomically. OSError when there is no encoder."""
+    exe = mp4_encoder()
+    if exe is None:
+        raise OSError("MP4 export needs ffmpeg: install it (or `pip install imageio-ffmpeg`), or export a GIF")
+    h, w = frames[0].shape[:2]
+    height, width = h + h % 2, w + w % 2  # yuv420p wants even sides
+    with atomic_path(path) as tmp:
+        proc = subprocess.Popen([exe, "-y", "-loglevel", "error", "-f", "rawvideo", "-pix_fmt", "rgb24",
+                                 "-s", f"{width}x{height}", "-r", str(fps), "-i", "-", "-c:v", "libx264",
+                                 "-pix_fmt", "yuv420p", "-f", "mp4", tmp],
+                                stdin=subprocess.PIPE, stderr=subprocess.PIPE)
+        canvas = np.zeros((height, width, 3), np.uint8)
+        try:
+            for frame in frames:
+                canvas[:h, :w] = frame[..., :3]
+                proc.stdin.write(canvas.tobytes())
+        except BrokenPipeError:
+            pass  # ffmpeg stopped early: its message follows
+        _, err = proc.communicate()
+        if proc.returncode:
+            raise OSError(f"ffmpeg could not write the video: {err.decode(errors='replace').strip()[-200:]}")

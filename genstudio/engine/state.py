@@ -45,10 +45,16 @@ def restore(state: TrainerState, model: torch.nn.Module, optimizers, batch_gen: 
     (with a short reason) when the state does not fit them."""
     t = state.tensors
     weights = {k[len("model."):]: v for k, v in t.items() if k.startswith("model.")}
+    expected = set(model.state_dict())
+    missing, unexpected = sorted(expected - set(weights)), sorted(set(weights) - expected)
+    if missing or unexpected:
+        raise ValueError(f"the weights do not fit this model ({len(missing)} missing, {len(unexpected)} unexpected, "
+                         f"e.g. {(missing or unexpected)[0]!r})")
     try:
         model.load_state_dict(weights)
-    except RuntimeError as exc:
-        raise ValueError(f"the weights do not fit this model ({str(exc).splitlines()[0]})") from None
+    except RuntimeError as exc:  # shapes differ: the second line names the first tensor
+        lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+        raise ValueError(f"the weights do not fit this model ({lines[min(1, len(lines) - 1)]})") from None
     optim_meta = state.meta.get("optimizers", [])
     if len(optim_meta) != len(optimizers):
         raise ValueError(f"{len(optim_meta)} optimiser states for {len(optimizers)} optimisers")

@@ -9,16 +9,34 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QGroupBox, QHBoxLayout,
                                QInputDialog, QLabel, QPushButton, QSpinBox, QVBoxLayout, QWidget)
 
-from ..config import DEFAULT_DATA, FAMILIES, FAMILY_CONFIGS, PRESETS, ConfigError, Experiment, default_experiment
-from ..data import DATASETS
+from ..config import (COLORS, DEFAULT_DATA, FAMILIES, FAMILY_CONFIGS, IMAGE_SIZES, PRESETS, ConfigError, Experiment,
+                      default_experiment)
+from ..data import DATASETS, REMOTE_DATASETS, looks_like_path
 
 FAMILY_LABELS = {"gan": "GAN", "vae": "VAE", "diffusion": "Diffusion", "ar": "Autoregressive"}
 TEXT_SETS = ("names",)
 LIVE_KNOBS = ("lr",)  # applied between steps without a reset
 
 
+REMOTE_LABELS = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST"}
+
+
 def data_sets_for(model: str) -> list[str]:
-    return [d for d in DATASETS if model == "ar" or d not in TEXT_SETS]
+    return [d for d in DATASETS if model == "ar" or d not in TEXT_SETS] + list(REMOTE_DATASETS)
+
+
+def takes_image_options(data: str) -> bool:
+    """Downloaded sets and imported images can be resized and converted; built-ins, text and CSV cannot."""
+    return data in REMOTE_DATASETS or (looks_like_path(data) and not data.lower().endswith((".txt", ".csv")))
+
+
+def data_label(data: str) -> str:
+    if data in REMOTE_LABELS:
+        from ..data.download import is_cached
+        return REMOTE_LABELS[data] if is_cached(data) else f"{REMOTE_LABELS[data]} (downloads once)"
+    if looks_like_path(data):
+        return f"{os.path.basename(os.path.normpath(data))} (your data)"
+    return data
 
 
 def presets_for(model: str) -> list[tuple[str, str]]:
@@ -81,6 +99,21 @@ class ExperimentPanel(QWidget):
         for key in FAMILIES:
             self.family.addItem(FAMILY_LABELS[key], key)
         self.data = QComboBox()
+        self.data.setToolTip("Built-in sets, MNIST / Fashion-MNIST (downloaded once), or your own: "
+                             "File → Open data…, or drop a file on the window")
+        self.user_data: list[str] = []  # files and folders the user imported this session
+        self.image_size = QComboBox()
+        for size in IMAGE_SIZES:
+            self.image_size.addItem("own size" if size == 0 else f"{size}×{size}", size)
+        self.image_color = QComboBox()
+        for color in COLORS:
+            self.image_color.addItem(color, color)
+        self.image_size.setToolTip("Resize the images to this size (smaller trains much faster on a CPU)")
+        self.image_color.setToolTip("Train on grey or colour images (auto: as the files are)")
+        image_row = QHBoxLayout()
+        image_row.addWidget(self.image_size, 1)
+        image_row.addWidget(self.image_color, 1)
+        self.image_row_label = QLabel("Images")
         self.device = QComboBox()
         self.device.addItem("auto", "auto")
         self.device.setToolTip("auto picks CUDA, then MPS, then the CPU")
@@ -102,6 +135,8 @@ class ExperimentPanel(QWidget):
         top = QFormLayout()
         top.addRow("Family", self.family)
         top.addRow("Data", self.data)
+        top.addRow(self.image_row_label, image_row)
+        self.image_widgets = (self.image_row_label, self.image_size, self.image_color)
         top.addRow("Preset", preset_row)
         top.addRow("Device", self.device)
         top.addRow("Seed", self.seed)
@@ -122,6 +157,8 @@ class ExperimentPanel(QWidget):
         self.preset.activated.connect(self._preset_chosen)
         self.save_preset.clicked.connect(self._ask_preset_name)
         self.device.currentIndexChanged.connect(self.changed)
+        self.image_size.currentIndexChanged.connect(self.changed)
+        self.image_color.currentIndexChanged.connect(self.changed)
         self.seed.valueChanged.connect(self.changed)
         self.threads.valueChanged.connect(self.changed)
         self.set_experiment(default_experiment("gan"))
@@ -156,13 +193,21 @@ class ExperimentPanel(QWidget):
         self.device.blockSignals(False)
 
     def set_experiment(self, exp: Experiment) -> None:
-        for w in (self.family, self.data, self.seed, self.threads, self.device, self.preset):
+        signalling = (self.family, self.data, self.seed, self.threads, self.device, self.preset, self.image_size,
+                      self.image_color)
+        for w in signalling:
             w.blockSignals(True)
         self.family.setCurrentIndex(self.family.findData(exp.model))
+        if looks_like_path(exp.data) and exp.data not in self.user_data:
+            self.user_data.append(exp.data)
         self.data.clear()
-        for d in data_sets_for(exp.model):
-            self.data.addItem(d, d)
+        for d in data_sets_for(exp.model) + self.user_data:
+            self.data.addItem(data_label(d), d)
         self.data.setCurrentIndex(self.data.findData(exp.data))
+        self.image_size.setCurrentIndex(self.image_size.findData(exp.data_size))
+        self.image_color.setCurrentIndex(self.image_color.findData(exp.data_color))
+        for w in self.image_widgets:
+            w.setVisible(takes_image_options(exp.data))
         self._fill_presets(exp)
         self.seed.setValue(exp.seed)
         self.threads.setValue(exp.threads)
@@ -171,7 +216,7 @@ class ExperimentPanel(QWidget):
             self.device.addItem(exp.device, exp.device)
             index = self.device.findData(exp.device)
         self.device.setCurrentIndex(index)
-        for w in (self.family, self.data, self.seed, self.threads, self.device, self.preset):
+        for w in signalling:
             w.blockSignals(False)
         self._build_knobs(exp.family)
 
@@ -182,7 +227,14 @@ class ExperimentPanel(QWidget):
         family = FAMILY_CONFIGS[model](**values)  # raises ConfigError with a clear message
         return Experiment(model=model, data=self.data.currentData(), family=family,
                           seed=self.seed.value(), device=self.device.currentData() or "auto",
-                          threads=self.threads.value())
+                          threads=self.threads.value(), data_size=self.image_size.currentData(),
+                          data_color=self.image_color.currentData())
+
+    def use_data(self, data: str, size: int = 0, color: str = "auto") -> None:
+        """Select imported data (with the family's known-good settings for it) and say so."""
+        exp = dataclasses.replace(self._defaults(self.family.currentData(), data), data_size=size, data_color=color)
+        self.set_experiment(exp)
+        self.changed.emit()
 
     def _defaults(self, model: str, data: str | None = None) -> Experiment:
         """The known-good settings for a family and data set, keeping seed, device and threads."""
@@ -199,7 +251,11 @@ class ExperimentPanel(QWidget):
         model, data = self.family.currentData(), self.data.currentData()
         if data is None:
             return
-        self.set_experiment(self._defaults(model, data))
+        exp = self._defaults(model, data)
+        if takes_image_options(data):
+            exp = dataclasses.replace(exp, data_size=self.image_size.currentData(),
+                                      data_color=self.image_color.currentData())
+        self.set_experiment(exp)
         self.changed.emit()
 
     def _fill_presets(self, exp: Experiment) -> None:

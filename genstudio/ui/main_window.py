@@ -4,19 +4,22 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
-import threading
 import time
+
+import numpy as np
 
 import shiboken6
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QLabel, QMainWindow, QPushButton, QScrollArea,
+from PySide6.QtWidgets import (QHBoxLayout, QLabel, QMainWindow, QMessageBox, QPushButton, QScrollArea,
                                QSplitter, QTabWidget, QToolBar, QVBoxLayout, QWidget)
 
 from ..config import ConfigError, Experiment, default_experiment
+from ..engine.events import LossPoints
 from .curves import CurvesView
 from .experiment_panel import FAMILY_LABELS, ExperimentPanel
 from .family_views import FamilyView
+from .files import WindowFiles
 from .samples import SampleView, Timeline
 from .worker import TrainingWorker, start_worker
 
@@ -50,7 +53,6 @@ def from_current_worker(slot):
 
 class MainWindow(QMainWindow):
     status_changed = Signal(str)   # idle | building | training | paused | failed
-    gif_written = Signal(str)
 
     def __init__(self, settings: QSettings | None = None):
         super().__init__()
@@ -66,12 +68,17 @@ class MainWindow(QMainWindow):
         self.pending_train = False
         self.stopped_trainer = None    # the model of a run whose worker ended on an error
         self.diverged = False
+        self.evaluations: list = []    # every Metrics event of the run (saved in experiment files)
+        self.shown_snapshot = None     # what the sample view shows (live, or scrubbed to)
+        self.last_problem: str | None = None
+        self.problem_box: QMessageBox | None = None
+        self.files = WindowFiles(self)
         self._build()
         self._restore()
+        self.setAcceptDrops(True)
         self.redraw_timer = QTimer(self)
         self.redraw_timer.timeout.connect(self._redraw)
         self.redraw_timer.start(REDRAW_MS)
-        self.gif_written.connect(lambda msg: self.statusBar().showMessage(msg, 8000))
 
     # layout -----------------------------------------------------------------------------------
     def _build(self):
@@ -116,7 +123,8 @@ class MainWindow(QMainWindow):
         self.panel.live_changed.connect(self._live_edit)
         self.panel.presets_changed.connect(self._save_settings)
         self.timeline.scrubbed.connect(self._scrub)
-        self.timeline.export_requested.connect(self.export_gif_dialog)
+        self.timeline.export_requested.connect(
+            lambda: self.files._export_dialog("timeline.gif", "GIF (*.gif);;MP4 (*.mp4)", self.files.export_timeline))
 
     def _build_transport(self):
         bar = QToolBar("Transport")
@@ -155,10 +163,7 @@ class MainWindow(QMainWindow):
             action.setShortcutContext(Qt.WindowShortcut)
             action.triggered.connect(slot)
             self.addAction(action)
-        file_menu = self.menuBar().addMenu("&File")
-        file_menu.addAction("Export timeline as GIF…", self.export_gif_dialog)
-        file_menu.addSeparator()
-        file_menu.addAction("Quit", self.close, QKeySequence.Quit)
+        self.files.build_menu(self.menuBar().addMenu("&File"))
 
     # settings --------------------------------------------------------------------------------
     def _restore(self):
@@ -201,11 +206,43 @@ class MainWindow(QMainWindow):
         self.hide_error()
         self.info = None
         self.step, self.seconds, self.rate_window = 0, 0.0, []
+        self.evaluations, self.shown_snapshot = [], None
         self.timeline.clear()
         self.curves.set_loss_names(())
         self._show_family(exp.model)
+        self.files.forget_path()
         self._launch(TrainingWorker(exp, start_paused=not start))
         self._set_state("building")
+
+    def open_document(self, doc):
+        """Show an opened experiment file (curves, timeline, metrics) and continue its training, paused."""
+        self._retire_worker()
+        self.stopped_trainer, self.diverged, self.info = None, False, None
+        self.hide_error()
+        self.panel.set_experiment(doc.experiment)
+        self._show_family(doc.experiment.model)
+        self.step, self.seconds, self.rate_window = doc.state.step, doc.state.seconds, []
+        hist = doc.history
+        self.curves.set_loss_names(tuple(hist.values))
+        self.curves.add(LossPoints(hist.steps, hist.seconds, hist.values))
+        self.timeline.clear()
+        for snap in doc.timeline:
+            self.timeline.add(snap)
+        self.shown_snapshot = doc.timeline[-1] if doc.timeline else None
+        self.evaluations = list(doc.history.metrics)
+        self._launch(TrainingWorker(doc.experiment, start_paused=True, resume=doc))
+        self._set_state("building")
+        if self.evaluations:
+            self.family_views[doc.experiment.model].on_metrics(self.evaluations[-1])
+
+    def history(self):
+        """The loss curves and evaluations so far, for an experiment file or a CSV export."""
+        from ..engine.experiment_file import History  # torch loads after the window is shown
+
+        h = self.curves.history
+        data = h.data
+        return History(data[:, 0].astype(np.int64), data[:, 1].copy(),
+                       {name: data[:, 2 + i].copy() for i, name in enumerate(h.names)}, tuple(self.evaluations))
 
     def _launch(self, worker: TrainingWorker):
         self.worker = worker
@@ -216,6 +253,8 @@ class MainWindow(QMainWindow):
         worker.diverged.connect(self._diverged)
         worker.failed.connect(self._failed)
         worker.stopped.connect(self._worker_stopped)
+        worker.checkpoint.connect(self._checkpoint)
+        worker.progress.connect(self._progress)
         self.thread = start_worker(worker)
 
     def _retire_worker(self):
@@ -281,7 +320,8 @@ class MainWindow(QMainWindow):
     @from_current_worker
     def _ready(self, info):
         self.info = info
-        self.curves.set_loss_names(info.loss_names)
+        if self.curves.history.names != tuple(info.loss_names):  # an opened file's curves stay
+            self.curves.set_loss_names(info.loss_names)
         self.samples.set_dataset(info.dataset)
         self.panel.set_devices(list(info.devices))
         self.family_views[self.panel.family.currentData()].on_ready(info)
@@ -305,14 +345,17 @@ class MainWindow(QMainWindow):
     def _snapshot(self, snap):
         self.step = max(self.step, snap.step)
         # the timeline keeps samples only: 200 copies of the weights would cost hundreds of MB
-        if self.timeline.add(dataclasses.replace(snap, state=None)):
+        shown = dataclasses.replace(snap, state=None)
+        if self.timeline.add(shown):
             self.samples.show_snapshot(snap)
+            self.shown_snapshot = shown
         view = self.family_views.get(self.panel.family.currentData())
         if view is not None:
             view.on_snapshot(snap)
 
     @from_current_worker
     def _metrics(self, event):
+        self.evaluations.append(event)
         view = self.family_views.get(self.panel.family.currentData())
         if view is not None:
             view.on_metrics(event)
@@ -337,8 +380,17 @@ class MainWindow(QMainWindow):
         if self.state in ("training", "paused", "building"):
             self._set_state("failed" if self.banner.isVisible() else "idle")
 
+    @from_current_worker
+    def _checkpoint(self, event):
+        self.files.write_checkpoint(event)
+
+    @from_current_worker
+    def _progress(self, message: str):
+        self.statusBar().showMessage(message, 3000)
+
     def _scrub(self, snap):
         self.samples.show_snapshot(snap)
+        self.shown_snapshot = snap
         if self.timeline.live:
             self.curves.cursor.setVisible(False)
         else:
@@ -383,31 +435,27 @@ class MainWindow(QMainWindow):
     def hide_error(self):
         self.banner.hide()
 
-    # export ----------------------------------------------------------------------------------
-    def export_gif_dialog(self):
-        path, _ = QFileDialog.getSaveFileName(self, "Export timeline", "timeline.gif", "GIF (*.gif)")
-        if path:
-            self.export_gif(path)
+    def report_problem(self, message: str):
+        """A problem with something the user asked for (a bad file, nothing to save): one message,
+        in a box that does not block the window, and in the status bar. Nothing else changes."""
+        self.last_problem = message
+        self.statusBar().showMessage(message, 10000)
+        if self.problem_box is None:
+            self.problem_box = QMessageBox(QMessageBox.Warning, "GenStudio", "", QMessageBox.Ok, self)
+        self.problem_box.setText(message)
+        self.problem_box.open()
 
-    def export_gif(self, path: str) -> threading.Thread | None:
-        """Render the timeline off the GUI thread (the snapshots are immutable)."""
-        if self.info is None or not self.timeline.snapshots:
-            self.statusBar().showMessage("Nothing to export yet: train first.", 5000)
-            return None
-        from ..engine.render import render_samples, save_gif
+    # drag and drop ---------------------------------------------------------------------------
+    def dragEnterEvent(self, event):
+        urls = event.mimeData().urls()
+        if urls and urls[0].isLocalFile():
+            event.acceptProposedAction()
 
-        snaps, ds = list(self.timeline.snapshots), self.info.dataset
-
-        def work():
-            try:
-                save_gif([render_samples(s.samples, ds) for s in snaps], path)
-                self.gif_written.emit(f"Wrote {len(snaps)} frames to {path}")
-            except OSError as exc:
-                self.gif_written.emit(f"Could not write {path}: {exc.strerror or exc}")
-
-        thread = threading.Thread(target=work, daemon=True)
-        thread.start()
-        return thread
+    def dropEvent(self, event):
+        urls = event.mimeData().urls()
+        if urls and urls[0].isLocalFile():
+            self.files.open_dropped(urls[0].toLocalFile())
+            event.acceptProposedAction()
 
     # closing ---------------------------------------------------------------------------------
     def closeEvent(self, event):

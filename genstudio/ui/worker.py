@@ -10,6 +10,9 @@ import traceback
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
+from ..config import ConfigError
+from ..data.importers import DataError
+
 
 class TrainingWorker(QObject):
     ready = Signal(object)        # TrainerInfo
@@ -18,12 +21,17 @@ class TrainingWorker(QObject):
     metrics = Signal(object)      # Metrics
     diverged = Signal(object)     # Diverged
     failed = Signal(str)          # one-line message
+    checkpoint = Signal(object)   # Checkpoint (asked for with request_checkpoint)
+    progress = Signal(str)        # a download's progress, as a status line
     stopped = Signal()            # the loop has ended, whatever the reason
 
-    def __init__(self, experiment, start_paused: bool, trainer=None, snapshot_s: float = 0.5, eval_s: float = 10.0):
-        """`trainer`: continue an existing one (after an error) instead of building a new one."""
+    def __init__(self, experiment, start_paused: bool, trainer=None, snapshot_s: float = 0.5, eval_s: float = 10.0,
+                 resume=None):
+        """`trainer`: continue an existing one (after an error) instead of building a new one.
+        `resume`: an opened experiment file to continue (its state, and its data when embedded)."""
         super().__init__()  # parentless: it is moved to its own thread
         self.experiment = experiment
+        self.resume_from = resume
         self.start_paused = start_paused
         self.snapshot_s, self.eval_s = snapshot_s, eval_s
         self.trainer = trainer
@@ -33,13 +41,17 @@ class TrainingWorker(QObject):
     def run(self) -> None:
         try:
             from ..engine.device import available_devices, describe
-            from ..engine.events import Diverged, LossPoints, Metrics, Snapshot
+            from ..engine.events import Checkpoint, Diverged, LossPoints, Metrics, Snapshot
             from ..engine.trainer import Cadence, Trainer
 
             if self.trainer is None:
+                exp, doc = self.experiment, self.resume_from
+                dataset = doc.dataset if doc is not None and doc.dataset is not None else self._load_data(exp)
                 # snapshots carry a CPU copy of the weights: family views never touch the live model
-                self.trainer = Trainer(self.experiment, Cadence(snapshot_s=self.snapshot_s, eval_s=self.eval_s,
-                                                                snapshot_weights=True, evaluate_at_end=False))
+                self.trainer = Trainer(exp, Cadence(snapshot_s=self.snapshot_s, eval_s=self.eval_s,
+                                                    snapshot_weights=True, evaluate_at_end=False),
+                                       dataset=dataset, state=doc.state if doc is not None else None)
+                self.resume_from = None
             if self._stop_requested:
                 return
             if self.start_paused:
@@ -47,16 +59,28 @@ class TrainingWorker(QObject):
             self.ready.emit(TrainerInfo(describe(self.trainer.device), self.trainer.device.type,
                                         self.trainer.loss_names, self.trainer.dataset, available_devices()))
             self.snapshot.emit(self.trainer.snapshot())
-            route = {LossPoints: self.losses, Snapshot: self.snapshot, Metrics: self.metrics, Diverged: self.diverged}
+            route = {LossPoints: self.losses, Snapshot: self.snapshot, Metrics: self.metrics, Diverged: self.diverged,
+                     Checkpoint: self.checkpoint}
             for event in self.trainer.run(steps=None, seconds=math.inf):
                 signal = route.get(type(event))
                 if signal is not None:
                     signal.emit(event)
+        except (ConfigError, DataError) as exc:  # bad data or settings: the message says what and where
+            self.failed.emit(str(exc).splitlines()[0])
         except Exception as exc:  # one path for errors: a message in the UI, the app stays up
             traceback.print_exc()
             self.failed.emit(f"{type(exc).__name__}: {exc}".splitlines()[0])
         finally:
             self.stopped.emit()
+
+    def _load_data(self, exp):
+        from .. import data
+
+        def progress(done, total, name):
+            share = f"{100 * done / total:.0f}%" if total else f"{done / 2**20:.1f} MB"
+            self.progress.emit(f"Downloading {name}: {share}")
+
+        return data.load(exp.data, exp.data_size, exp.data_color, progress=progress)
 
     # commands from the GUI thread (the trainer's are thread-safe) --------------------------
     def pause(self):
@@ -75,6 +99,10 @@ class TrainingWorker(QObject):
     def step_once(self, part="all"):
         if self.trainer:
             self.trainer.step_once(part)
+
+    def request_checkpoint(self):
+        if self.trainer:
+            self.trainer.request_checkpoint()
 
     def set_lr(self, lr):
         if self.trainer:

@@ -222,7 +222,7 @@ def test_timeline_exports_a_gif_and_views_get_weights(window, qtbot, tmp_path):
     assert state is not None and any(k.startswith("generator.") for k in state)
     assert all(s.state is None for s in window.timeline.snapshots)  # the timeline keeps samples only
     path = tmp_path / "timeline.gif"
-    window.export_gif(str(path)).join(timeout=60)
+    window.files.export_timeline(str(path)).join(timeout=60)
     with Image.open(path) as gif:
         assert gif.n_frames == len(window.timeline.snapshots)
 

@@ -1,0 +1,271 @@
+"""The window's File menu: open data (with a preview), open and save experiment files, exports.
+
+Reading and writing run in plain threads (the data and snapshots are immutable); their results
+come back as signals. A bad file gives one message and changes nothing that is open.
+"""
+from __future__ import annotations
+
+import os
+import threading
+
+import numpy as np
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtGui import QKeySequence
+from PySide6.QtWidgets import QFileDialog
+
+from ..config import ConfigError
+from ..data.importers import DATA_EXTENSIONS
+from ..engine.io import atomic_path, write_text
+
+EXPERIMENT_FILTER = "GenStudio experiment (*.genstudio)"
+EXPERIMENT_SUFFIX = ".genstudio"  # engine.experiment_file.SUFFIX, without importing torch with the window
+
+
+class WindowFiles(QObject):
+    job_done = Signal(str, bool)          # message, ok: a background read or write has ended
+    data_ready = Signal(str, object)      # path, Dataset: an import to preview
+
+    def __init__(self, window):
+        super().__init__(window)
+        self.window = window
+        self.path: str | None = None       # the experiment file last opened or saved
+        self.pending_save: str | None = None
+        self.preview = None
+        self.jobs: list[threading.Thread] = []
+        self.job_done.connect(self._job_done)
+        self.data_ready.connect(self._show_preview)
+
+    def build_menu(self, menu) -> None:
+        w = self.window
+        menu.addAction("Open data file…", self.open_data_dialog, QKeySequence("Ctrl+D"))
+        menu.addAction("Open image folder…", self.open_folder_dialog)
+        menu.addSeparator()
+        menu.addAction("Open experiment…", self.open_experiment_dialog, QKeySequence.Open)
+        menu.addAction("Save experiment", self.save_experiment, QKeySequence.Save)
+        menu.addAction("Save experiment as…", self.save_experiment_as, QKeySequence("Ctrl+Shift+S"))
+        menu.addSeparator()
+        export = menu.addMenu("Export")
+        export.addAction("Samples as PNG…", lambda: self._export_dialog("samples.png", "PNG (*.png)", self.export_samples))
+        export.addAction("Timeline as GIF…", lambda: self._export_dialog("timeline.gif", "GIF (*.gif)", self.export_timeline))
+        self.mp4_action = export.addAction("Timeline as MP4…",
+                                           lambda: self._export_dialog("timeline.mp4", "MP4 (*.mp4)", self.export_timeline))
+        from ..engine.render import mp4_encoder
+        if mp4_encoder() is None:
+            self.mp4_action.setEnabled(False)
+            self.mp4_action.setText("Timeline as MP4… (needs ffmpeg)")
+        export.addAction("Loss curves as CSV…", lambda: self._export_dialog("metrics.csv", "CSV (*.csv)", self.export_metrics_csv))
+        export.addAction("Plot as PNG…", lambda: self._export_dialog("curves.png", "PNG (*.png)", self.export_plot))
+        menu.addSeparator()
+        menu.addAction("Quit", w.close, QKeySequence.Quit)
+
+    # background work -----------------------------------------------------------------------------
+    def _background(self, work) -> threading.Thread:
+        """Run work() -> message in a thread; its outcome arrives as job_done(message, ok)."""
+        def run():
+            try:
+                self.job_done.emit(work(), True)
+            except (OSError, ValueError) as exc:  # DataError, ConfigError and disk errors: say what happened
+                text = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+                self.job_done.emit(text.splitlines()[0] if text else type(exc).__name__, False)
+
+        thread = threading.Thread(target=run, daemon=True)
+        self.jobs = [t for t in self.jobs if t.is_alive()] + [thread]
+        thread.start()
+        return thread
+
+    def _job_done(self, message: str, ok: bool):
+        if ok:
+            self.window.statusBar().showMessage(message, 8000)
+        else:
+            self.window.report_problem(message)
+
+    # data in -------------------------------------------------------------------------------------
+    def open_data_dialog(self):
+        patterns = " ".join(f"*{e}" for e in DATA_EXTENSIONS if e.startswith(".")) + " *-ubyte"
+        path, _ = QFileDialog.getOpenFileName(self.window, "Open data", "", f"Data ({patterns});;All files (*)")
+        if path:
+            self.open_data(path)
+
+    def open_folder_dialog(self):
+        path = QFileDialog.getExistingDirectory(self.window, "Open a folder of images (subfolders as labels)")
+        if path:
+            self.open_data(path)
+
+    def open_data(self, path: str, size: int = 0, color: str = "auto") -> threading.Thread:
+        """Import in the background, then preview (the panel changes only when the user accepts)."""
+        from .. import data
+
+        self.window.statusBar().showMessage(f"Reading {os.path.basename(path)}…")
+
+        def work():
+            ds = data.load(path, size, color)
+            self.data_ready.emit(path, ds)
+            return f"Read {os.path.basename(os.path.normpath(path))}"
+
+        return self._background(work)
+
+    def _show_preview(self, path: str, ds):
+        from .data_preview import DataPreview
+
+        if self.preview is not None and self.preview.path == path:
+            self.preview.show_dataset(ds)
+            return
+        if self.preview is not None:
+            self.preview.close()
+        self.preview = DataPreview(path, ds, self.window)
+        self.preview.options_changed.connect(lambda size, color: self.open_data(path, size, color))
+        self.preview.accepted.connect(lambda: self.window.panel.use_data(path, *self.preview.options()))
+        self.preview.finished.connect(self._preview_closed)
+        self.preview.open()
+
+    def _preview_closed(self, *_):
+        self.preview.deleteLater()
+        self.preview = None
+
+    # experiment files -----------------------------------------------------------------------------
+    def open_experiment_dialog(self):
+        path, _ = QFileDialog.getOpenFileName(self.window, "Open experiment", "", f"{EXPERIMENT_FILTER};;All files (*)")
+        if path:
+            self.open_experiment(path)
+
+    def open_experiment(self, path: str) -> bool:
+        from ..engine import experiment_file
+        try:
+            doc = experiment_file.load(path)
+        except ConfigError as exc:
+            self.window.report_problem(str(exc))
+            return False
+        self.window.open_document(doc)
+        self._set_path(path)
+        self.window.statusBar().showMessage(f"Opened {os.path.basename(path)} at step {doc.state.step:,}: "
+                                            "press Train to continue", 8000)
+        return True
+
+    def save_experiment(self) -> None:
+        if self.path is None:
+            self.save_experiment_as()
+        else:
+            self.save_to(self.path)
+
+    def save_experiment_as(self):
+        path, _ = QFileDialog.getSaveFileName(self.window, "Save experiment", "experiment.genstudio", EXPERIMENT_FILTER)
+        if path:
+            if not path.endswith(EXPERIMENT_SUFFIX):
+                path += EXPERIMENT_SUFFIX
+            self.save_to(path)
+
+    def save_to(self, path: str) -> None:
+        """Ask the training thread for its state; the write happens when it arrives (write_checkpoint)."""
+        w = self.window
+        if w.worker is not None and w.worker.trainer is not None:
+            self.pending_save = path
+            w.worker.request_checkpoint()
+        elif w.stopped_trainer is not None:  # the loop has ended: its trainer is no longer in use
+            self._write(path, w.stopped_trainer.exp, w.stopped_trainer.state())
+        else:
+            w.report_problem("Nothing to save yet: the model is still being built, or there is none. "
+                             "Press Train (or Reset) first.")
+
+    def write_checkpoint(self, event) -> None:
+        if self.pending_save is not None:
+            path, self.pending_save = self.pending_save, None
+            self._write(path, self.window.worker.experiment, event.state)
+
+    def _write(self, path, exp, state) -> threading.Thread:
+        from ..engine import experiment_file
+        w = self.window
+        ds = w.info.dataset if w.info is not None else None
+        doc = experiment_file.ExperimentFile(exp, state, w.history(), tuple(w.timeline.snapshots),
+                                             ds if experiment_file.embeds_data(exp) else None)
+        self._set_path(path)
+
+        def work():
+            experiment_file.save(path, doc)
+            return f"Saved {os.path.basename(path)} at step {state.step:,}"
+
+        return self._background(work)
+
+    def forget_path(self):
+        """A new run is not the file that was open: the next Save asks for a name."""
+        self.path = None
+        self.window.setWindowTitle("GenStudio")
+
+    def _set_path(self, path):
+        self.path = path
+        self.window.setWindowTitle(f"GenStudio — {os.path.basename(path)}")
+
+    # exports ------------------------------------------------------------------------------------------
+    def _export_dialog(self, name, pattern, export):
+        path, _ = QFileDialog.getSaveFileName(self.window, "Export", name, pattern)
+        if path:
+            export(path)
+
+    def _nothing_yet(self) -> bool:
+        if self.window.info is None or not self.window.timeline.snapshots:
+            self.window.report_problem("Nothing to export yet: train first.")
+            return True
+        return False
+
+    def export_samples(self, path: str) -> threading.Thread | None:
+        """The samples on screen (the live ones, or the snapshot scrubbed to)."""
+        if self._nothing_yet():
+            return None
+        from ..engine.render import render_samples, save_png
+        snap, ds = self.window.shown_snapshot, self.window.info.dataset
+
+        def work():
+            save_png(render_samples(snap.samples, ds), path)
+            return f"Wrote the samples of step {snap.step:,} to {path}"
+
+        return self._background(work)
+
+    def export_timeline(self, path: str) -> threading.Thread | None:
+        """The timeline as an animated GIF, or an MP4 when the path says so (and ffmpeg is there)."""
+        if self._nothing_yet():
+            return None
+        from ..engine.render import render_samples, save_gif, save_mp4
+        snaps, ds = list(self.window.timeline.snapshots), self.window.info.dataset
+        save = save_mp4 if path.lower().endswith(".mp4") else save_gif
+
+        def work():
+            save([render_samples(s.samples, ds) for s in snaps], path)
+            return f"Wrote {len(snaps)} frames to {path}"
+
+        return self._background(work)
+
+    def export_metrics_csv(self, path: str) -> threading.Thread | None:
+        hist = self.window.history()
+        if not len(hist.steps):
+            self.window.report_problem("No losses to export yet: train first.")
+            return None
+        names = list(hist.values)
+        table = np.column_stack([hist.steps, hist.seconds, *(hist.values[n] for n in names)])
+
+        def work():
+            lines = [",".join(["step", "seconds", *names])]
+            lines += [f"{int(r[0])},{r[1]:.3f}," + ",".join(f"{v:.6g}" for v in r[2:]) for r in table]
+            write_text(path, "\n".join(lines) + "\n")
+            return f"Wrote {len(table):,} rows to {path}"
+
+        return self._background(work)
+
+    def export_plot(self, path: str) -> bool:
+        """The loss plot as it looks now (grabbing a widget must happen in the GUI thread)."""
+        pixmap = self.window.curves.plot.grab()
+        try:
+            with atomic_path(path) as tmp:
+                if not pixmap.save(tmp, "PNG"):
+                    raise OSError(f"could not write {path}")
+        except OSError as exc:
+            self.window.report_problem(f"Could not write {path}: {exc.strerror or exc}")
+            return False
+        self.window.statusBar().showMessage(f"Wrote the plot to {path}", 8000)
+        return True
+
+    # drag and drop -------------------------------------------------------------------------------------
+    def open_dropped(self, path: str) -> None:
+        if path.endswith(EXPERIMENT_SUFFIX):
+            self.open_experiment(path)
+        else:
+            self.open_data(path)
+
