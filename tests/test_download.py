@@ -208,6 +208,14 @@ def test_a_cancelled_download_leaves_nothing(served, tmp_path):
     assert listing(folder) == []
 
 
+def test_reasons_read_plainly():
+    import urllib.error
+    assert "offline?" in download._reason(urllib.error.URLError(socket.gaierror(-2, "Name or service not known")), 10)
+    assert download._reason(urllib.error.URLError(TimeoutError("timed out")), 2) == "no answer within 2 s"
+    assert download._reason(TimeoutError(), 2.5) == "no answer within 2.5 s"
+    assert download._reason(urllib.error.URLError(ConnectionRefusedError(111, "x")), 2) == "the connection was refused"
+
+
 def test_remote_sets_are_complete():
     for name, remote in REMOTE_SETS.items():
         assert remote.files == FILES and len(remote.label_names) == 10 and remote.mirrors

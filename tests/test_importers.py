@@ -354,6 +354,13 @@ def test_csv_decimal_commas(tmp_path):
     assert sorted(both[:, 1]) == sorted(-i - 0.25 for i in range(12))
 
 
+def test_excel_unicode_text_tab_separated(tmp_path):
+    rows = "x\ty\n" + "".join(f"{i}\t{i % 3}\n" for i in range(15))
+    (tmp_path / "excel.csv").write_bytes(rows.encode("utf-16"))  # with a BOM, as Excel writes it
+    ds = import_path(str(tmp_path / "excel.csv"))
+    assert sorted(np.concatenate([ds.x, ds.held_out])[:, 0]) == list(range(15))
+
+
 # ---------------------------------------------------------------------------------------------
 # Bad input
 

@@ -609,9 +609,17 @@ def _palette_has_colour(img) -> bool:
 # Text
 
 def decode_text(raw: bytes, label: str) -> str:
-    """UTF-8 text (a BOM is fine), or DataError for empty, binary or non-UTF-8 data."""
+    """UTF-8 text (a BOM is fine; UTF-16 with a BOM too), or DataError for empty, binary or non-UTF-8 data."""
     if not raw.strip():
         raise DataError(f"{label}: empty")
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):  # UTF-16 with its BOM, as Excel's "Unicode text" saves
+        try:
+            text = raw.decode("utf-16")
+        except UnicodeDecodeError as exc:
+            raise DataError(f"{label}: damaged UTF-16 text at byte {exc.start:,}") from None
+        if _CONTROL_BYTES.search(text.encode("utf-8")) or not text.strip():
+            raise DataError(f"{label}: binary data or empty UTF-16 text")
+        return text
     bom = 3 if raw.startswith(b"\xef\xbb\xbf") else 0
     bad = _CONTROL_BYTES.search(raw)  # ASCII controls never occur inside a UTF-8 multi-byte sequence
     if bad:
@@ -634,7 +642,7 @@ def text_items(text: str) -> list[str]:
     lines = [line for line in lines if line]
     short = sum(len(line) <= SHORT_LINE for line in lines)
     if short * 2 > len(lines):
-        items = [line[:MAX_ITEM_CHARS] for line in lines]
+        items = [line[:MAX_ITEM_CHARS].rstrip() for line in lines]
     else:
         items = []
         current = ""
