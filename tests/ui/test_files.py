@@ -1,0 +1,187 @@
+"""The window's files: open data with a preview, save / open / resume experiments, exports, drops,
+and bad files that change nothing that is open."""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from .test_main_window import TIMEOUT_MS, start, tiny
+
+CORPUS = os.path.join(os.path.dirname(os.path.dirname(__file__)), "corpus")
+
+
+def _close_problem(window):
+    if window.problem_box is not None:
+        window.problem_box.close()
+
+
+def _paused_after(window, qtbot, exp, steps, snapshots=1):
+    start(window, qtbot, exp)
+    qtbot.waitUntil(lambda: window.step >= steps and len(window.timeline.snapshots) >= snapshots, timeout=TIMEOUT_MS)
+    window.toggle_training()
+    qtbot.wait(100)
+    return window.step
+
+
+def _digits_npy(tmp_path):
+    """40 8x8 images: a bright square whose position encodes the index (so pixels can be checked)."""
+    x = np.zeros((40, 8, 8), np.uint8)
+    for i in range(40):
+        x[i, i % 8, (i // 8) % 8] = 255
+    path = tmp_path / "squares.npy"
+    np.save(path, x)
+    return path
+
+
+def test_open_data_previews_then_trains_on_it(window, qtbot, tmp_path):
+    path = _digits_npy(tmp_path)
+    window.files.open_data(str(path))
+    qtbot.waitUntil(lambda: window.files.preview is not None and window.files.preview.isVisible(), timeout=TIMEOUT_MS)
+    preview = window.files.preview
+    assert "40 images" in preview.summary.text() and "8x8" in preview.summary.text()
+    assert not preview.picture.pixmap().isNull()
+    assert preview.size.isVisible()  # images offer a size and colour
+    preview.accept()
+    assert window.panel.data.currentData() == str(path)
+    assert "your data" in window.panel.data.currentText()
+    qtbot.waitUntil(lambda: window.info is not None, timeout=TIMEOUT_MS)
+    assert window.info.dataset.source == os.path.abspath(path)
+    assert window.info.dataset.x.shape[1:] == (1, 8, 8)
+    window.toggle_training()
+    qtbot.waitUntil(lambda: window.step > 5, timeout=TIMEOUT_MS)
+
+
+def test_preview_resizes_images_on_request(window, qtbot, tmp_path):
+    path = _digits_npy(tmp_path)
+    window.files.open_data(str(path))
+    qtbot.waitUntil(lambda: window.files.preview is not None, timeout=TIMEOUT_MS)
+    preview = window.files.preview
+    preview.size.setCurrentIndex(preview.size.findData(16))
+    qtbot.waitUntil(lambda: preview.dataset.x.shape[-1] == 16, timeout=TIMEOUT_MS)
+    preview.accept()
+    exp = window.panel.experiment()
+    assert (exp.data_size, exp.data) == (16, str(path))
+
+
+def test_text_preview_has_no_image_options(window, qtbot, tmp_path):
+    path = tmp_path / "pets.txt"
+    path.write_text("\n".join(["rex", "fido", "tom", "kitty", "bella", "max", "luna", "coco", "milo", "daisy"]))
+    window.files.open_data(str(path))
+    qtbot.waitUntil(lambda: window.files.preview is not None, timeout=TIMEOUT_MS)
+    assert not window.files.preview.size.isVisible()
+    assert "10 items" in window.files.preview.summary.text()
+    window.files.preview.reject()
+
+
+@pytest.mark.parametrize("bad", ["data/truncated-images-idx3-ubyte.gz", "data/objects.npy", "data/binary.txt",
+                                 "data/text_in_row.csv", "data/no_images", "data/broken_png"])
+def test_bad_data_keeps_what_is_open(window, qtbot, bad):
+    at = _paused_after(window, qtbot, tiny("gan"), 10)
+    before = window.panel.experiment()
+    window.files.open_data(os.path.join(CORPUS, bad))
+    qtbot.waitUntil(lambda: window.last_problem is not None, timeout=TIMEOUT_MS)
+    assert os.path.basename(bad) in window.last_problem or "broken" in window.last_problem
+    assert "\n" not in window.last_problem
+    assert window.problem_box.isVisible()
+    assert window.files.preview is None
+    assert window.panel.experiment() == before and window.state == "paused" and window.step == at
+    _close_problem(window)
+    window.toggle_training()  # the open run goes on
+    qtbot.waitUntil(lambda: window.step > at + 5, timeout=TIMEOUT_MS)
+
+
+def test_save_open_resume(window, qtbot, tmp_path):
+    at = _paused_after(window, qtbot, tiny("vae"), 30)
+    weights = {k: v.clone() for k, v in window.worker.trainer.model.state_dict().items()}
+    history_len, timeline_len = len(window.curves.history.data), len(window.timeline.snapshots)
+    path = str(tmp_path / "vae.genstudio")
+    with qtbot.waitSignal(window.files.job_done, timeout=TIMEOUT_MS) as saved:
+        window.files.save_to(path)
+    assert saved.args[1] is True and "Saved" in saved.args[0]
+    assert window.windowTitle().endswith("vae.genstudio")
+
+    window.reset()  # something else is open now
+    qtbot.waitUntil(lambda: window.state == "paused" and window.step == 0, timeout=TIMEOUT_MS)
+    assert window.files.open_experiment(path)
+    qtbot.waitUntil(lambda: window.state == "paused" and window.info is not None, timeout=TIMEOUT_MS)
+    assert window.step == at
+    restored = window.worker.trainer.model.state_dict()
+    assert all(torch.equal(weights[k], restored[k]) for k in weights)
+    assert len(window.curves.history.data) == history_len
+    assert len(window.timeline.snapshots) >= timeline_len
+    window.toggle_training()
+    qtbot.waitUntil(lambda: window.step > at + 5, timeout=TIMEOUT_MS)
+
+
+def test_save_while_training(window, qtbot, tmp_path):
+    start(window, qtbot, tiny("gan"))
+    qtbot.waitUntil(lambda: window.step > 10, timeout=TIMEOUT_MS)
+    path = str(tmp_path / "live.genstudio")
+    with qtbot.waitSignal(window.files.job_done, timeout=TIMEOUT_MS):
+        window.files.save_to(path)
+    assert window.state == "training"
+    from genstudio.engine import experiment_file
+    assert experiment_file.load(path).state.step > 10
+
+
+@pytest.mark.parametrize("name", ["truncated.genstudio", "newer-version.genstudio", "pickle-payload.genstudio",
+                                  "missing-weights.genstudio"])
+def test_bad_experiment_file_keeps_what_is_open(window, qtbot, tmp_path, monkeypatch, name):
+    monkeypatch.chdir(tmp_path)
+    at = _paused_after(window, qtbot, tiny("gan"), 10)
+    worker, snapshots = window.worker, len(window.timeline.snapshots)
+    assert not window.files.open_experiment(os.path.join(CORPUS, "experiments", name))
+    assert window.last_problem.startswith(name) and window.problem_box.isVisible()
+    assert window.worker is worker and window.step == at and len(window.timeline.snapshots) == snapshots
+    assert not os.path.exists("genstudio-pwned.txt")
+    _close_problem(window)
+
+
+def test_nothing_to_save_or_export_says_so(window, qtbot, tmp_path):
+    window.files.export_samples(str(tmp_path / "x.png"))
+    assert "Nothing to export" in window.last_problem
+    _close_problem(window)
+
+
+def test_exports(window, qtbot, tmp_path):
+    _paused_after(window, qtbot, tiny("gan"), 20, snapshots=2)
+    window.files.export_samples(str(tmp_path / "samples.png")).join(60)
+    with Image.open(tmp_path / "samples.png") as img:
+        assert img.size[0] > 100
+    window.files.export_metrics_csv(str(tmp_path / "losses.csv")).join(60)
+    rows = (tmp_path / "losses.csv").read_text().splitlines()
+    assert rows[0] == "step,seconds,d_loss,g_loss,penalty" and len(rows) == len(window.curves.history.data) + 1
+    assert window.files.export_plot(str(tmp_path / "plot.png"))
+    with Image.open(tmp_path / "plot.png") as img:
+        assert img.size[0] > 100
+    from genstudio.engine.render import mp4_encoder
+    if mp4_encoder() is not None:
+        window.files.export_timeline(str(tmp_path / "timeline.mp4")).join(120)
+        head = (tmp_path / "timeline.mp4").read_bytes()[:12]
+        assert head[4:8] == b"ftyp"
+    assert not window.last_problem
+
+
+def test_export_to_a_folder_that_is_not_there_says_so(window, qtbot, tmp_path):
+    _paused_after(window, qtbot, tiny("gan"), 5)
+    with qtbot.waitSignal(window.files.job_done, timeout=TIMEOUT_MS) as done:
+        window.files.export_samples(str(tmp_path / "missing" / "x.png"))
+    assert done.args[1] is False and window.last_problem
+    _close_problem(window)
+
+
+def test_dropping_files(window, qtbot, tmp_path):
+    from PySide6.QtCore import QMimeData, QPoint, Qt, QUrl
+    from PySide6.QtGui import QDropEvent
+
+    path = _digits_npy(tmp_path)
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(path))])
+    event = QDropEvent(QPoint(10, 10), Qt.CopyAction, mime, Qt.LeftButton, Qt.NoModifier)
+    window.dropEvent(event)
+    qtbot.waitUntil(lambda: window.files.preview is not None, timeout=TIMEOUT_MS)
+    window.files.preview.reject()
