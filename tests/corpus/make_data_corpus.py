@@ -192,19 +192,36 @@ def write(folder: str) -> None:
             fh.write(data)
 
 
-def readme() -> str:
+def messages(folder: str) -> dict[str, str]:
+    """What the importer says about each entry now (for the README)."""
+    from genstudio.data.importers import DataError, import_path
+
+    out = {}
+    for entry, *_ in CASES:
+        try:
+            import_path(os.path.join(folder, entry))
+            out[entry] = "(no error!)"
+        except DataError as exc:
+            out[entry] = str(exc)
+    return out
+
+
+def readme(said: dict[str, str]) -> str:
     lines = ["# Bad data files", "",
              "Written by `make_data_corpus.py` (run it to regenerate; the tests check the files match it).",
              "`tests/test_importers.py` imports each entry with `genstudio.data.importers.import_path` and",
-             "expects a `DataError` whose one-line message names the file and contains the keyword.", "",
-             "| entry under data/ | what is wrong | message contains | names |", "|---|---|---|---|"]
+             "expects a `DataError` whose one-line message names the file and contains the keyword.",
+             "The last column is the message as the importer gave it when this file was written.", "",
+             "| entry under data/ | what is wrong | message contains | names | message |", "|---|---|---|---|---|"]
     for entry, keyword, named, why in CASES:
-        lines.append(f"| `{entry}` | {why} | {keyword} | `{named}` |")
+        said_here = said.get(entry, "").replace("|", "\\|")
+        lines.append(f"| `{entry}` | {why} | {keyword} | `{named}` | {said_here} |")
     return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":
     write(os.path.join(HERE, "data"))
+    sys.path.insert(0, os.path.dirname(os.path.dirname(HERE)))  # the repository, for genstudio
     with open(os.path.join(HERE, "README.md"), "w", encoding="utf-8") as fh:
-        fh.write(readme())
+        fh.write(readme(messages(os.path.join(HERE, "data"))))
     print(f"wrote {len(contents())} files for {len(CASES)} cases", file=sys.stderr)
