@@ -449,3 +449,50 @@ def test_is_data_path(tmp_path):
         assert not is_data_path(name), name
     assert is_data_path(str(tmp_path))
     assert all(ext.startswith((".", "-")) for ext in importers.DATA_EXTENSIONS)
+
+
+def _fuzz_seeds(rng) -> dict[str, bytes]:
+    import io as _io
+    imgs = rng.integers(0, 256, (6, 8, 8), dtype=np.uint8)
+
+    def saved(fn, **kw):
+        out = _io.BytesIO()
+        fn(out, **kw)
+        return out.getvalue()
+    return {
+        "a-images-idx3-ubyte": idx_bytes(imgs), "b-images-idx3-ubyte.gz": gzip.compress(idx_bytes(imgs), mtime=0),
+        "c.npy": _npy(imgs), "d.npz": saved(lambda f: np.savez_compressed(f, x=imgs, y=np.arange(6))),
+        "e.txt": "\n".join(f"w{i}\u00e9" for i in range(20)).encode(),
+        "f.csv": b"x,y\n" + b"".join(b"%d,%d\n" % (i, i * i) for i in range(20)),
+        "g.png": saved(lambda f: Image.fromarray(imgs[0]).save(f, format="PNG")),
+        "h.jpg": saved(lambda f: Image.fromarray(np.repeat(imgs[1][..., None], 3, -1)).save(f, format="JPEG")),
+    }
+
+
+def test_damaged_files_give_data_errors_only(tmp_path):
+    """Cut, flipped and inserted bytes in every kind of file: a Dataset or a one-line DataError, nothing else."""
+    rng = np.random.default_rng(5)
+    for name, data in _fuzz_seeds(rng).items():
+        for trial in range(40):
+            b = bytearray(data)
+            if trial % 3 == 0:
+                b = b[:rng.integers(0, len(b))]
+            elif trial % 3 == 1:
+                for _ in range(rng.integers(1, 6)):
+                    b[rng.integers(0, len(b))] = rng.integers(0, 256)
+            else:
+                pos = rng.integers(0, len(b))
+                b[pos:pos] = rng.integers(0, 256, rng.integers(1, 20), dtype=np.uint8).tobytes()
+            case = tmp_path / f"{name}-{trial}"
+            case.mkdir()
+            if name.endswith((".png", ".jpg")):  # images go in a folder, beside a good one
+                _png(str(case / "good.png"), np.zeros((8, 8), np.uint8))
+                (case / name).write_bytes(bytes(b))
+                path = str(case)
+            else:
+                path = str(case / name)
+                (case / name).write_bytes(bytes(b))
+            try:
+                import_path(path)
+            except DataError as exc:
+                assert "\n" not in str(exc)

@@ -83,6 +83,9 @@ def import_path(path: str, size: int = 0, color: str = "auto") -> Dataset:
         raise DataError(f"{label}: too big to load into memory") from None
     except OSError as exc:
         raise DataError(f"{label}: cannot read: {exc.strerror or exc}") from None
+    except (ValueError, EOFError, zlib.error, struct.error, zipfile.BadZipFile, OverflowError) as exc:
+        # a damaged file that slipped past the checks above: still one line, never a traceback
+        raise DataError(f"{label}: cannot be read ({type(exc).__name__}: {exc})") from None
 
 
 def preview_summary(ds: Dataset) -> str:
@@ -314,8 +317,9 @@ def _load_npy(raw: bytes, label: str) -> np.ndarray:
             raise DataError(f"{label}: holds Python objects (pickled data), which are never loaded; "
                             "save a plain numeric array") from None
         raise DataError(f"{label}: not a valid .npy file ({exc})") from None
-    except (OSError, EOFError) as exc:
-        raise DataError(f"{label}: not a valid .npy file ({exc or 'it ends too early'})") from None
+    except Exception as exc:  # a garbled header raises SyntaxError, tokenize errors, EOFError...
+        why = " ".join(str(exc).split())[:120] or "it ends too early"
+        raise DataError(f"{label}: not a valid .npy file ({why})") from None
     if not isinstance(arr, np.ndarray):
         raise DataError(f"{label}: holds several arrays; name it .npz")
     return arr
@@ -338,13 +342,14 @@ def _import_npz(path: str, label: str, raw: bytes, size: int, color: str) -> Dat
                 raise DataError(f"{label}: array {key!r} holds Python objects (pickled data), which are "
                                 "never loaded; save plain numeric arrays") from None
             raise DataError(f"{label}: array {key!r} is damaged ({exc})") from None
-        except (OSError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
-            raise DataError(f"{label}: array {key!r} is damaged ({exc})") from None
+        except Exception as exc:  # garbled member: SyntaxError, EOFError, zlib.error, BadZipFile...
+            why = " ".join(str(exc).split())[:120] or type(exc).__name__
+            raise DataError(f"{label}: array {key!r} is damaged ({why})") from None
 
     try:
         npz = np.load(io.BytesIO(raw), allow_pickle=False)
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
-        raise DataError(f"{label}: not a valid .npz file ({exc})") from None
+    except Exception as exc:
+        raise DataError(f"{label}: not a valid .npz file ({' '.join(str(exc).split())[:120]})") from None
     with npz:
         keys = list(npz.files)
         image_key = next((k for k in ("x", "images", "arr_0") if k in keys), None)
