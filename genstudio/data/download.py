@@ -221,7 +221,7 @@ def load_remote(name: str, size: int = 0, color: str = "auto", **fetch_kwargs) -
         if labels.min() < 0 or labels.max() >= classes:
             raise DataError(f"{fname}: labels from {labels.min()} to {labels.max()}; "
                             f"{remote.label} has {classes} classes")
-    return Dataset(name=name, kind="image", x=x, held_out=held,
-                   labels=train_labels[:len(x)].astype("int64"), held_out_labels=test_labels[:len(held)].astype("int64"),
+    return Dataset(name=name, kind="image", x=x, held_out=held, labels=train_labels[:len(x)].astype("int64"),
+                   held_out_labels=test_labels[:len(held)].astype("int64"),
                    label_names=remote.label_names, levels=256, source=os.path.abspath(folder),
                    key=f"{name}-{size}-{color}")

@@ -98,9 +98,9 @@ def preview_summary(ds: Dataset) -> str:
         if ds.label_names:
             names = ds.label_names
             k = len(names)
-            if k <= 3:
+            if k <= 4:
                 shown = ", ".join(names)
-            elif all(s.isdigit() for s in names) and [int(s) for s in names] == list(range(int(names[0]), int(names[0]) + k)):
+            elif all(s.isdigit() for s in names) and np.array_equal(np.diff([int(s) for s in names]), np.ones(k - 1)):
                 shown = f"{names[0]}-{names[-1]}"
             else:
                 shown = f"{names[0]} … {names[-1]}"
@@ -450,7 +450,7 @@ def _to_uint8_nhwc(arr: np.ndarray, label: str) -> np.ndarray:
         return arr.astype(np.uint8)
     if not (np.isfinite(lo) and np.isfinite(hi)):
         raise DataError(f"{label}: contains NaN or infinite values")
-    arr = arr.astype(np.float32, copy=False)  # float32 is exact enough to round to 256 levels, and half float64's memory
+    arr = arr.astype(np.float32, copy=False)  # exact enough to round to 256 levels; half float64's memory
     if lo >= 0 and hi <= 1:
         scaled = arr * 255
     elif lo >= 0 and hi <= 255:
