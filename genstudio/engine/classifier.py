@@ -12,17 +12,10 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from ..data import Dataset
-from .io import atomic_path
+from .io import atomic_path, cache_dir
 
 CLASSIFIER_VERSION = 1
 FEATURES = 32
-
-
-def cache_dir() -> str:
-    root = os.environ.get("GENSTUDIO_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "genstudio")
-    os.makedirs(root, exist_ok=True)
-    return root
 
 
 class Classifier(nn.Module):

@@ -231,10 +231,9 @@ class ExperimentPanel(QWidget):
                           data_color=self.image_color.currentData())
 
     def use_data(self, data: str, size: int = 0, color: str = "auto") -> None:
-        """Select imported data (with the family's known-good settings for it) and say so."""
+        """Select imported data, with the family's known-good settings for it (the window resets)."""
         exp = dataclasses.replace(self._defaults(self.family.currentData(), data), data_size=size, data_color=color)
         self.set_experiment(exp)
-        self.changed.emit()
 
     def _defaults(self, model: str, data: str | None = None) -> Experiment:
         """The known-good settings for a family and data set, keeping seed, device and threads."""
@@ -266,11 +265,16 @@ class ExperimentPanel(QWidget):
         for i, (name, saved) in enumerate(self.user_presets):
             if saved.model == exp.model:
                 self.preset.addItem(f"★ {name}", f"user:{i}")
+        if exp.data not in DATASETS:  # the built-in presets would switch to their own data
+            self.preset.insertItem(0, f"Defaults for {data_label(exp.data)}", "keep:")
         self.preset.setCurrentIndex(max(self.preset.findData(f"builtin:{exp.data}"), 0))
         self.preset.blockSignals(False)
 
     def _preset_chosen(self, index: int):
         kind, value = self.preset.itemData(index).split(":", 1)
+        if kind == "keep":  # this data's known-good settings
+            self._data_changed()
+            return
         if kind == "user":
             exp = self.user_presets[int(value)][1]
         else:

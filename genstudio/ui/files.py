@@ -114,7 +114,7 @@ class WindowFiles(QObject):
             self.preview.close()
         self.preview = DataPreview(path, ds, self.window)
         self.preview.options_changed.connect(lambda size, color: self.open_data(path, size, color))
-        self.preview.accepted.connect(lambda: self.window.panel.use_data(path, *self.preview.options()))
+        self.preview.accepted.connect(lambda: self.window.use_data(path, *self.preview.options()))
         self.preview.finished.connect(self._preview_closed)
         self.preview.open()
 

@@ -19,6 +19,8 @@ from ..engine.events import LossPoints
 from .curves import CurvesView
 from .experiment_panel import FAMILY_LABELS, ExperimentPanel
 from .family_views import FamilyView
+from ..engine.io import cache_dir
+from .draw_points import MIN_POINTS, PointDrawer
 from .files import WindowFiles
 from .samples import SampleView, Timeline
 from .worker import TrainingWorker, start_worker
@@ -95,6 +97,7 @@ class MainWindow(QMainWindow):
         sample_page = QWidget()
         sample_layout = QVBoxLayout(sample_page)
         sample_layout.addWidget(self.samples, 1)
+        sample_layout.addWidget(self._build_draw_bar())
         sample_layout.addWidget(self.timeline)
         self.tabs.addTab(sample_page, "Samples")
         self.family_tab = QTabWidget()  # the family-specific area: one page per family
@@ -125,6 +128,52 @@ class MainWindow(QMainWindow):
         self.timeline.scrubbed.connect(self._scrub)
         self.timeline.export_requested.connect(
             lambda: self.files._export_dialog("timeline.gif", "GIF (*.gif);;MP4 (*.mp4)", self.files.export_timeline))
+
+    def _build_draw_bar(self) -> QWidget:
+        """Draw your own 2D data on the plot, then train on it (shown for 2D data only)."""
+        self.drawer = PointDrawer(self.samples.plot)
+        self.draw_button = QPushButton("✎ Draw data")
+        self.draw_button.setCheckable(True)
+        self.draw_button.setToolTip("Press and drag on the plot to spray points of your own data set")
+        self.draw_clear = QPushButton("Clear")
+        self.draw_use = QPushButton("Train on the drawing")
+        self.draw_use.setToolTip("Use the points you drew as the data (a fresh model)")
+        self.draw_label = QLabel("")
+        bar = QWidget()
+        row = QHBoxLayout(bar)
+        row.setContentsMargins(0, 0, 0, 0)
+        for w in (self.draw_button, self.draw_clear, self.draw_use, self.draw_label):
+            row.addWidget(w)
+        row.addStretch(1)
+        self.draw_button.toggled.connect(self.drawer.set_active)
+        self.draw_clear.clicked.connect(self.drawer.clear)
+        self.draw_use.clicked.connect(self.train_on_drawing)
+        self.drawer.changed.connect(self._drawing_changed)
+        self._drawing_changed(0)
+        self.draw_bar = bar
+        return bar
+
+    def _drawing_changed(self, n: int):
+        self.draw_label.setText(f"{n} points drawn" if n else "")
+        self.draw_clear.setEnabled(n > 0)
+        self.draw_use.setEnabled(n >= MIN_POINTS)
+
+    def train_on_drawing(self) -> str | None:
+        try:
+            path = self.drawer.save_csv(cache_dir("drawings"))
+        except (OSError, ValueError) as exc:
+            self.report_problem(f"Could not use the drawing: {exc}")
+            return None
+        self.draw_button.setChecked(False)
+        self.drawer.clear()
+        self.use_data(path)
+        return path
+
+    def use_data(self, path: str, size: int = 0, color: str = "auto"):
+        """Train on the user's data from now on: a fresh model, paused at step 0."""
+        self.panel.use_data(path, size, color)
+        self._show_family(self.panel.family.currentData())
+        self.reset()
 
     def _build_transport(self):
         bar = QToolBar("Transport")
@@ -323,6 +372,9 @@ class MainWindow(QMainWindow):
         if self.curves.history.names != tuple(info.loss_names):  # an opened file's curves stay
             self.curves.set_loss_names(info.loss_names)
         self.samples.set_dataset(info.dataset)
+        self.draw_bar.setVisible(info.dataset.kind == "points")
+        if info.dataset.kind != "points":
+            self.draw_button.setChecked(False)
         self.panel.set_devices(list(info.devices))
         self.family_views[self.panel.family.currentData()].on_ready(info)
         self.device_label.setText(info.device_name)

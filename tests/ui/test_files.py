@@ -185,3 +185,33 @@ def test_dropping_files(window, qtbot, tmp_path):
     window.dropEvent(event)
     qtbot.waitUntil(lambda: window.files.preview is not None, timeout=TIMEOUT_MS)
     window.files.preview.reject()
+
+
+def test_draw_points_then_train_on_them(window, qtbot):
+    from PySide6.QtCore import Qt
+
+    from genstudio.ui.draw_points import SPRAY_POINTS
+
+    _paused_after(window, qtbot, tiny("gan"), 1)
+    assert window.draw_bar.isVisible() and not window.draw_use.isEnabled()
+    window.draw_button.setChecked(True)
+    viewport = window.samples.plot.viewport()
+    qtbot.mouseClick(viewport, Qt.LeftButton, pos=viewport.rect().center())  # a real click sprays points
+    assert window.drawer.count == SPRAY_POINTS
+    for _ in range(10):  # two blobs, left and right
+        window.drawer.spray(-2.0, 0.0)
+        window.drawer.spray(2.0, 0.0)
+    drawn = window.drawer.count
+    path = window.train_on_drawing()
+    assert path and window.drawer.count == 0 and not window.draw_button.isChecked()
+    qtbot.waitUntil(lambda: window.info is not None and window.info.dataset.source == path, timeout=TIMEOUT_MS)
+    ds = window.info.dataset
+    assert ds.kind == "points" and len(ds.x) + len(ds.held_out) == drawn
+    assert (ds.x[:, 0] < -1).any() and (ds.x[:, 0] > 1).any()
+    window.toggle_training()
+    qtbot.waitUntil(lambda: window.step > 5, timeout=TIMEOUT_MS)
+
+
+def test_draw_bar_is_for_2d_data_only(window, qtbot):
+    _paused_after(window, qtbot, tiny("vae"), 1)
+    assert not window.draw_bar.isVisible()
