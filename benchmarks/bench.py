@@ -220,17 +220,23 @@ class LatenessProbe:
 
 
 def app_rate(window, exp, seconds: float, warmup_steps: int) -> tuple[float, list[float]]:
-    """Steps/s of the app training `exp` (after warm-up) and the 10 ms timer's lateness meanwhile."""
+    """Steps/s of the app training `exp` (after warm-up) and the 10 ms timer's lateness meanwhile.
+
+    Steps and training seconds come from the worker's loss messages, as the headless rate's come
+    from the trainer (the window's own step counter also moves on snapshots)."""
     from genstudio.ui.self_test import wait, wait_until
 
     window.panel.set_experiment(exp)
     window.reset(start=True)
-    wait_until(lambda: window.state == "training" and window.step >= warmup_steps, 300)
-    start_step, start_s = window.step, window.seconds
+    marks: list[tuple[int, float]] = []
+    window.worker.losses.connect(
+        lambda points: marks.append((int(points.steps[-1]), float(points.seconds[-1]))) if len(points.steps) else None)
+    wait_until(lambda: window.state == "training" and marks and marks[-1][0] >= warmup_steps, 300)
+    first = len(marks)
     with LatenessProbe() as probe:
         wait(int(seconds * 1000))
-    rate = (window.step - start_step) / max(window.seconds - start_s, 1e-9)
-    return rate, probe.lateness
+    (s0, t0), (s1, t1) = marks[first - 1], marks[-1]
+    return (s1 - s0) / max(t1 - t0, 1e-9), probe.lateness
 
 
 def scrub_latency(window, moves: int) -> list[float]:
@@ -254,7 +260,7 @@ def scrub_latency(window, moves: int) -> list[float]:
     return times
 
 
-def section_app(budget: Budget, wanted: set[str]):
+def section_app(budget: Budget, wanted: set[str], families=None):
     from PySide6.QtCore import QSettings
     from PySide6.QtWidgets import QApplication
 
@@ -266,7 +272,7 @@ def section_app(budget: Budget, wanted: set[str]):
     window = MainWindow(QSettings(os.path.join(tmp, "bench.ini"), QSettings.IniFormat))
     window.show()
     try:
-        for family in FAMILIES:
+        for family in families or FAMILIES:
             exp = default_experiment(family)
             where = f"{family}/{exp.data}"
             ratios, late = [], []
@@ -354,7 +360,7 @@ def section_quality(budget: Budget):
         if target.modes is None or target.model not in ("gan", "diffusion"):
             continue
         cap = target.seconds * budget.target_scale
-        row = run(replace(target, seconds=cap), seed=0, overrides={}, eval_s=min(5.0, max(cap / 4, 0.5)),
+        row = run(replace(target, seconds=cap), seed=0, overrides={}, eval_s=min(5.0, cap / 4) if cap >= 8 else None,
                   threads=0, stop_when_met=True)
         met = row["met_at_s"]
         goal = f"<= {target.seconds:g}"
@@ -462,6 +468,26 @@ def run_sections(wanted: list[str], budget: Budget):
         yield from section_memory(budget)
 
 
+def report(title: str, rows, json_path: str | None = None) -> list[Row]:
+    """Print the header and each row as it is measured; write the JSON list at the end."""
+    began = time.perf_counter()
+    print(f"# {title}, {time.strftime('%Y-%m-%d %H:%M %Z')}")
+    print(f"# {machine()}")
+    print(f"{'row':<62} {'value':>9} {'unit':<8} {'goal':<12} verdict", flush=True)
+    done = []
+    for row in rows:
+        done.append(row)
+        print(row.line(), flush=True)
+    misses = sum(r.meets is False for r in done)
+    print(f"# {len(done)} rows, {misses} miss their goal{'s' if misses != 1 else ''}; "
+          f"{time.perf_counter() - began:.0f} s", flush=True)
+    if json_path:
+        with open(json_path, "w") as fh:
+            json.dump([asdict(r) for r in done], fh, indent=1)
+            fh.write("\n")
+    return done
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="genstudio bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -474,23 +500,9 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     budget = (QUICK if args.quick else FULL).scaled(args.budget_scale)
     wanted = [s for s in SECTIONS if not args.only or s in args.only]
-
-    began = time.perf_counter()
-    print(f"# genstudio bench{' --quick' if args.quick else ''}, {time.strftime('%Y-%m-%d %H:%M %Z')}")
-    print(f"# {machine()}")
-    print(f"# sections: {', '.join(wanted)}" + (f"; budget x{args.budget_scale:g}" if args.budget_scale != 1 else ""))
-    print(f"{'row':<62} {'value':>9} {'unit':<8} {'goal':<12} verdict", flush=True)
-    rows = []
-    for row in run_sections(wanted, budget):
-        rows.append(row)
-        print(row.line(), flush=True)
-    misses = [r for r in rows if r.meets is False]
-    print(f"# {len(rows)} rows, {len(misses)} miss their goal{'s' if len(misses) != 1 else ''}; "
-          f"{time.perf_counter() - began:.0f} s")
-    if args.json:
-        with open(args.json, "w") as fh:
-            json.dump([asdict(r) for r in rows], fh, indent=1)
-            fh.write("\n")
+    title = (f"genstudio bench{' --quick' if args.quick else ''}, sections: {', '.join(wanted)}"
+             + (f", budget x{args.budget_scale:g}" if args.budget_scale != 1 else ""))
+    report(title, run_sections(wanted, budget), args.json)
     return 0
 
 
