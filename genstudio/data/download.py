@@ -14,7 +14,7 @@ import urllib.request
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable
 
-from ..engine.io import atomic_path  # torch-free; engine/__init__ imports nothing
+from ..engine.io import atomic_path, cache_dir  # torch-free; engine/__init__ imports nothing
 from .importers import DataError, IMAGE_SIZES, auto_size, parse_idx, read_bytes, to_images
 
 if TYPE_CHECKING:
@@ -70,15 +70,9 @@ def _remote(name: str) -> RemoteSet:
     return REMOTE_SETS[name]
 
 
-def _cache_root() -> str:
-    # The same folder as genstudio.engine.classifier.cache_dir(), without importing torch through it.
-    return os.environ.get("GENSTUDIO_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "genstudio")
-
-
 def default_folder(name: str) -> str:
     """Where `name` is downloaded to: <cache>/datasets/<name>/ (not created here)."""
-    return os.path.join(_cache_root(), "datasets", name)
+    return os.path.join(cache_dir(), "datasets", name)
 
 
 def is_cached(name: str, folder: str | None = None) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import os
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QGroupBox, QHBoxLayout,
                                QInputDialog, QLabel, QPushButton, QSpinBox, QVBoxLayout, QWidget)
 
@@ -35,7 +35,7 @@ def data_label(data: str) -> str:
         from ..data.download import is_cached
         return REMOTE_LABELS[data] if is_cached(data) else f"{REMOTE_LABELS[data]} (downloads once)"
     if looks_like_path(data):
-        return f"{os.path.basename(os.path.normpath(data))} (your data)"
+        return os.path.basename(os.path.normpath(data))
     return data
 
 
@@ -201,8 +201,13 @@ class ExperimentPanel(QWidget):
         if looks_like_path(exp.data) and exp.data not in self.user_data:
             self.user_data.append(exp.data)
         self.data.clear()
-        for d in data_sets_for(exp.model) + self.user_data:
+        for d in data_sets_for(exp.model):
             self.data.addItem(data_label(d), d)
+        if self.user_data:
+            self.data.insertSeparator(self.data.count())
+        for d in self.user_data:  # the user's files, named by their file name (the path in the tooltip)
+            self.data.addItem(data_label(d), d)
+            self.data.setItemData(self.data.count() - 1, d, Qt.ToolTipRole)
         self.data.setCurrentIndex(self.data.findData(exp.data))
         self.image_size.setCurrentIndex(self.image_size.findData(exp.data_size))
         self.image_color.setCurrentIndex(self.image_color.findData(exp.data_color))
@@ -266,7 +271,7 @@ class ExperimentPanel(QWidget):
             if saved.model == exp.model:
                 self.preset.addItem(f"★ {name}", f"user:{i}")
         if exp.data not in DATASETS:  # the built-in presets would switch to their own data
-            self.preset.insertItem(0, f"Defaults for {data_label(exp.data)}", "keep:")
+            self.preset.insertItem(0, "Defaults for this data", "keep:")
         self.preset.setCurrentIndex(max(self.preset.findData(f"builtin:{exp.data}"), 0))
         self.preset.blockSignals(False)
 

@@ -43,7 +43,8 @@ class SampleView(QStackedWidget):
     def set_dataset(self, ds) -> None:
         self.kind = ds.kind
         if ds.kind == "points":
-            ref = ds.held_out[:1500]  # enough to show the shape; each point costs paint time
+            # enough to show the shape (each point costs paint time); a small imported set shows all of it
+            ref = np.concatenate([ds.held_out[:1500], ds.x[:max(0, 1500 - len(ds.held_out))]])
             self.data_item.setData(ref[:, 0], ref[:, 1])
             lo, hi = ref.min(0).astype(float), ref.max(0).astype(float)  # float32 overflows pyqtgraph's limits
             pad = (hi - lo) * 0.1
