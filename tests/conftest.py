@@ -5,7 +5,13 @@ digits classifier (trained on first use) never lands in ~/.cache. Subprocesses i
 """
 from __future__ import annotations
 
+import functools
+import gzip
+import hashlib
+import http.server
 import os
+import struct
+import threading
 
 os.environ["QT_QPA_PLATFORM"] = "offscreen"  # before anything can import Qt
 
@@ -100,3 +106,60 @@ def losses_of():
             out[name] = np.concatenate([p.values[name] for p in points])
         return out
     return collect
+
+
+# a local MNIST server (download tests, in tests/ and tests/ui) ----------------------------------
+
+def idx_gz(arr: np.ndarray) -> bytes:
+    raw = struct.pack(">I", 0x800 | arr.ndim) + struct.pack(f">{arr.ndim}I", *arr.shape) + arr.tobytes()
+    return gzip.compress(raw, mtime=0)
+
+
+class Handler(http.server.SimpleHTTPRequestHandler):
+    """Serves the folder; /short/<file> promises more bytes than it sends, then hangs up."""
+
+    def do_GET(self):
+        if self.path.startswith("/short/"):
+            self.send_response(200)
+            self.send_header("Content-Length", "100000")
+            self.end_headers()
+            self.wfile.write(b"\x1f\x8b" + bytes(100))
+            self.wfile.flush()
+            self.close_connection = True
+            return
+        super().do_GET()
+
+    def log_message(self, *args):
+        pass
+
+
+class Server:
+    def __init__(self, folder):
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Handler, directory=folder))
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True)
+        self.thread.start()
+
+    def stop(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self.thread.join(5)
+
+
+@pytest.fixture
+def served(tmp_path):
+    """A server with small MNIST-format files (50 train, 20 test, 28x28); yields (server, md5s, arrays)."""
+    folder = tmp_path / "www"
+    folder.mkdir()
+    rng = np.random.default_rng(7)
+    arrays = {"train": (rng.integers(0, 256, (50, 28, 28), dtype=np.uint8), rng.integers(0, 10, 50, dtype=np.uint8)),
+              "t10k": (rng.integers(0, 256, (20, 28, 28), dtype=np.uint8), rng.integers(0, 10, 20, dtype=np.uint8))}
+    md5 = {}
+    for prefix, (images, labels) in arrays.items():
+        for fname, arr in ((f"{prefix}-images-idx3-ubyte.gz", images), (f"{prefix}-labels-idx1-ubyte.gz", labels)):
+            data = idx_gz(arr)
+            (folder / fname).write_bytes(data)
+            md5[fname] = hashlib.md5(data).hexdigest()
+    server = Server(str(folder))
+    yield server, md5, arrays
+    server.stop()

@@ -215,3 +215,26 @@ def test_draw_points_then_train_on_them(window, qtbot):
 def test_draw_bar_is_for_2d_data_only(window, qtbot):
     _paused_after(window, qtbot, tiny("vae"), 1)
     assert not window.draw_bar.isVisible()
+
+
+def test_mnist_downloads_with_progress_then_trains(window, qtbot, served, monkeypatch, tmp_path):
+    """Choosing MNIST downloads it once (from a local server here), with progress in the status bar."""
+    from dataclasses import replace
+
+    from genstudio import data
+    from genstudio.config import default_experiment
+    from genstudio.data.download import REMOTE_SETS
+
+    server, md5, arrays = served
+    monkeypatch.setitem(REMOTE_SETS, "mnist", replace(REMOTE_SETS["mnist"], mirrors=(server.url,), md5=md5))
+    monkeypatch.setenv("GENSTUDIO_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(data, "_CACHE", {})
+    messages = []
+    window.statusBar().messageChanged.connect(messages.append)
+    exp = default_experiment("vae", "mnist", data_size=8)
+    window.panel.set_experiment(replace(exp, family=replace(exp.family, width=16)))
+    assert "downloads once" in window.panel.data.currentText() and window.panel.image_size.isVisible()
+    window.reset(start=True)
+    qtbot.waitUntil(lambda: window.info is not None and window.step > 5, timeout=TIMEOUT_MS)
+    assert any(m.startswith("Downloading") for m in messages)
+    assert window.info.dataset.x.shape == (50, 1, 8, 8) and len(window.info.dataset.held_out) == 20
