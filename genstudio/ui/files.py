@@ -5,6 +5,7 @@ come back as signals. A bad file gives one message and changes nothing that is o
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 import threading
 
@@ -135,10 +136,16 @@ class WindowFiles(QObject):
         except ConfigError as exc:
             self.window.report_problem(str(exc))
             return False
+        device, note = doc.experiment.device, ""
+        if device not in ("auto", "cpu"):
+            from ..engine.device import available_devices
+            if device not in available_devices():  # saved on a GPU machine: continue on what is here
+                doc = dataclasses.replace(doc, experiment=dataclasses.replace(doc.experiment, device="auto"))
+                note = f" ({device} is not available here: using auto)"
         self.window.open_document(doc)
         self._set_path(path)
         self.window.statusBar().showMessage(f"Opened {os.path.basename(path)} at step {doc.state.step:,}: "
-                                            "press Train to continue", 8000)
+                                            f"press Train to continue{note}", 8000)
         return True
 
     def save_experiment(self) -> None:
@@ -162,6 +169,8 @@ class WindowFiles(QObject):
             w.worker.request_checkpoint()
         elif w.stopped_trainer is not None:  # the loop has ended: its trainer is no longer in use
             self._write(path, w.stopped_trainer.exp, w.stopped_trainer.state())
+        elif w.diverged:
+            w.report_problem("This run diverged (its weights are NaN): there is nothing to save. Press Reset.")
         else:
             w.report_problem("Nothing to save yet: the model is still being built, or there is none. "
                              "Press Train (or Reset) first.")

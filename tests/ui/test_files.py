@@ -238,3 +238,23 @@ def test_mnist_downloads_with_progress_then_trains(window, qtbot, served, monkey
     qtbot.waitUntil(lambda: window.info is not None and window.step > 5, timeout=TIMEOUT_MS)
     assert any(m.startswith("Downloading") for m in messages)
     assert window.info.dataset.x.shape == (50, 1, 8, 8) and len(window.info.dataset.held_out) == 20
+
+
+def test_a_file_saved_on_a_gpu_opens_on_this_machine(window, qtbot, tmp_path, make_experiment):
+    from dataclasses import replace
+
+    from genstudio.engine import experiment_file as ef
+    from genstudio.engine.device import available_devices
+    from genstudio.engine.trainer import Cadence, Trainer
+
+    if "cuda" in available_devices():
+        pytest.skip("this machine has CUDA")
+    exp = make_experiment("gan", "ring8")
+    trainer = Trainer(exp, Cadence(snapshot_s=None, evaluate_at_end=False))
+    list(trainer.run(steps=7))
+    path = str(tmp_path / "from-gpu.genstudio")
+    ef.save(path, ef.ExperimentFile(replace(exp, device="cuda"), trainer.state()))
+    assert window.files.open_experiment(path)
+    qtbot.waitUntil(lambda: window.state == "paused" and window.info is not None, timeout=TIMEOUT_MS)
+    assert window.step == 7 and window.panel.experiment().device == "auto"
+    assert "cuda is not available" in window.statusBar().currentMessage()
