@@ -11,8 +11,8 @@ import numpy as np
 import shiboken6
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import (QHBoxLayout, QLabel, QMainWindow, QMessageBox, QPushButton, QScrollArea,
-                               QSplitter, QTabWidget, QToolBar, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QHBoxLayout, QLabel, QMainWindow, QMessageBox, QProgressBar, QPushButton,
+                               QScrollArea, QSplitter, QTabWidget, QToolBar, QVBoxLayout, QWidget)
 
 from ..config import ConfigError, Experiment, default_experiment
 from ..engine.events import LossPoints
@@ -120,7 +120,10 @@ class MainWindow(QMainWindow):
         self.banner.hide()
         self._build_transport()
         self.device_label, self.rate_label, self.state_label = QLabel(), QLabel(), QLabel()
-        for w in (self.device_label, self.rate_label, self.state_label):
+        self.download_bar = QProgressBar()
+        self.download_bar.setMaximumWidth(260)
+        self.download_bar.hide()
+        for w in (self.download_bar, self.device_label, self.rate_label, self.state_label):
             self.statusBar().addPermanentWidget(w)
         self.panel.changed.connect(self._experiment_edited)
         self.panel.live_changed.connect(self._live_edit)
@@ -256,6 +259,7 @@ class MainWindow(QMainWindow):
         self.info = None
         self.step, self.seconds, self.rate_window = 0, 0.0, []
         self.evaluations, self.shown_snapshot = [], None
+        self.download_bar.hide()
         self.timeline.clear()
         self.curves.set_loss_names(())
         self._show_family(exp.model)
@@ -369,6 +373,7 @@ class MainWindow(QMainWindow):
     @from_current_worker
     def _ready(self, info):
         self.info = info
+        self.download_bar.hide()
         if self.curves.history.names != tuple(info.loss_names):  # an opened file's curves stay
             self.curves.set_loss_names(info.loss_names)
         self.samples.set_dataset(info.dataset)
@@ -420,6 +425,7 @@ class MainWindow(QMainWindow):
 
     @from_current_worker
     def _failed(self, message: str):
+        self.download_bar.hide()
         self._set_state("failed")
         self.show_error(f"Training stopped: {message}. The app is fine: press Train to continue or Reset to start over.")
 
@@ -437,8 +443,12 @@ class MainWindow(QMainWindow):
         self.files.write_checkpoint(event)
 
     @from_current_worker
-    def _progress(self, message: str):
-        self.statusBar().showMessage(message, 3000)
+    def _progress(self, name: str, done: int, total: int):
+        self.download_bar.setVisible(True)
+        self.download_bar.setRange(0, total or 0)  # (0, 0): a busy bar when the size is unknown
+        self.download_bar.setValue(done)
+        self.download_bar.setFormat(f"{name}: %p%" if total else f"{name}: {done / 2**20:.1f} MB")
+        self.statusBar().showMessage(f"Downloading {name}…", 3000)
 
     def _scrub(self, snap):
         self.samples.show_snapshot(snap)

@@ -6,12 +6,15 @@ event dataclasses); the engine already batches losses to <= 20 messages a second
 from __future__ import annotations
 
 import math
+import time
 import traceback
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from ..config import ConfigError
 from ..data.importers import DataError
+
+PROGRESS_S = 0.1
 
 
 class TrainingWorker(QObject):
@@ -22,7 +25,7 @@ class TrainingWorker(QObject):
     diverged = Signal(object)     # Diverged
     failed = Signal(str)          # one-line message
     checkpoint = Signal(object)   # Checkpoint (asked for with request_checkpoint)
-    progress = Signal(str)        # a download's progress, as a status line
+    progress = Signal(str, int, int)  # a download's progress: file name, bytes done, bytes in all (0: unknown)
     stopped = Signal()            # the loop has ended, whatever the reason
 
     def __init__(self, experiment, start_paused: bool, trainer=None, snapshot_s: float = 0.5, eval_s: float = 10.0,
@@ -76,9 +79,13 @@ class TrainingWorker(QObject):
     def _load_data(self, exp):
         from .. import data
 
+        last = [0.0]
+
         def progress(done, total, name):
-            share = f"{100 * done / total:.0f}%" if total else f"{done / 2**20:.1f} MB"
-            self.progress.emit(f"Downloading {name}: {share}")
+            now = time.perf_counter()
+            if now - last[0] >= PROGRESS_S or done == total:  # at most ~10 messages a second
+                last[0] = now
+                self.progress.emit(name, int(done), int(total or 0))
 
         return data.load(exp.data, exp.data_size, exp.data_color, progress=progress)
 

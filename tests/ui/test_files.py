@@ -229,14 +229,17 @@ def test_mnist_downloads_with_progress_then_trains(window, qtbot, served, monkey
     monkeypatch.setitem(REMOTE_SETS, "mnist", replace(REMOTE_SETS["mnist"], mirrors=(server.url,), md5=md5))
     monkeypatch.setenv("GENSTUDIO_CACHE", str(tmp_path / "cache"))
     monkeypatch.setattr(data, "_CACHE", {})
-    messages = []
+    messages, progress = [], []
     window.statusBar().messageChanged.connect(messages.append)
+    window.download_bar.valueChanged.connect(progress.append)
     exp = default_experiment("vae", "mnist", data_size=8)
     window.panel.set_experiment(replace(exp, family=replace(exp.family, width=16)))
     assert "downloads once" in window.panel.data.currentText() and window.panel.image_size.isVisible()
     window.reset(start=True)
     qtbot.waitUntil(lambda: window.info is not None and window.step > 5, timeout=TIMEOUT_MS)
     assert any(m.startswith("Downloading") for m in messages)
+    assert progress and progress[-1] == window.download_bar.maximum() > 0  # the bar reached its end
+    assert not window.download_bar.isVisible()
     assert window.info.dataset.x.shape == (50, 1, 8, 8) and len(window.info.dataset.held_out) == 20
 
 
