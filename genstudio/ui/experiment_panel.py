@@ -270,7 +270,7 @@ class ExperimentPanel(QWidget):
         for i, (name, saved) in enumerate(self.user_presets):
             if saved.model == exp.model:
                 self.preset.addItem(f"★ {name}", f"user:{i}")
-        if exp.data not in DATASETS:  # the built-in presets would switch to their own data
+        if self.preset.findData(f"builtin:{exp.data}") < 0:  # the others would switch to their own data
             self.preset.insertItem(0, "Defaults for this data", "keep:")
         self.preset.setCurrentIndex(max(self.preset.findData(f"builtin:{exp.data}"), 0))
         self.preset.blockSignals(False)
