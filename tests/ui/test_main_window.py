@@ -254,3 +254,15 @@ def test_divergence_pauses_with_a_message_and_needs_reset(window, qtbot, monkeyp
     window.toggle_training()  # Train after a divergence rebuilds rather than continuing NaN weights
     qtbot.waitUntil(lambda: window.state == "training", timeout=TIMEOUT_MS)
     assert not window.banner.isVisible()
+
+
+def test_data_without_a_preset_offers_its_own_defaults(window):
+    from genstudio.config import default_experiment
+
+    panel = window.panel
+    panel.set_experiment(default_experiment("diffusion", "moons"))
+    assert panel.preset.currentText() == "Defaults for this data"
+    panel.set_knob("width", 16)
+    panel._preset_chosen(panel.preset.currentIndex())
+    exp = panel.experiment()
+    assert (exp.data, exp.family.width) == ("moons", default_experiment("diffusion", "moons").family.width)
