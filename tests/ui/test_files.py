@@ -77,17 +77,29 @@ def test_text_preview_has_no_image_options(window, qtbot, tmp_path):
     window.files.preview.reject()
 
 
-@pytest.mark.parametrize("bad", ["data/truncated-images-idx3-ubyte.gz", "data/objects.npy", "data/binary.txt",
-                                 "data/text_in_row.csv", "data/no_images", "data/broken_png"])
-def test_bad_data_keeps_what_is_open(window, qtbot, bad):
+def _corpus_cases():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("make_data_corpus", os.path.join(CORPUS, "make_data_corpus.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.CASES
+
+
+def test_every_bad_data_file_keeps_what_is_open(window, qtbot):
+    """The whole corpus, opened one after the other while a model is open: each gets one message
+    naming the file, nothing opens a preview, and the open run carries on afterwards."""
     at = _paused_after(window, qtbot, tiny("gan"), 10)
     before = window.panel.experiment()
-    window.files.open_data(os.path.join(CORPUS, bad))
-    qtbot.waitUntil(lambda: window.last_problem is not None, timeout=TIMEOUT_MS)
-    assert os.path.basename(bad) in window.last_problem or "broken" in window.last_problem
-    assert "\n" not in window.last_problem
-    assert window.problem_box.isVisible()
-    assert window.files.preview is None
+    cases = _corpus_cases()
+    for entry, keyword, named, _ in cases:
+        window.last_problem = None
+        window.files.open_data(os.path.join(CORPUS, "data", entry))
+        qtbot.waitUntil(lambda: window.last_problem is not None, timeout=TIMEOUT_MS)
+        assert named in window.last_problem and keyword in window.last_problem, (entry, window.last_problem)
+        assert "\n" not in window.last_problem and window.problem_box.isVisible()
+        assert window.files.preview is None
+    assert len(cases) >= 40
     assert window.panel.experiment() == before and window.state == "paused" and window.step == at
     _close_problem(window)
     window.toggle_training()  # the open run goes on
@@ -128,14 +140,15 @@ def test_save_while_training(window, qtbot, tmp_path):
     assert experiment_file.load(path).state.step > 10
 
 
-@pytest.mark.parametrize("name", ["truncated.genstudio", "newer-version.genstudio", "pickle-payload.genstudio",
-                                  "missing-weights.genstudio"])
-def test_bad_experiment_file_keeps_what_is_open(window, qtbot, tmp_path, monkeypatch, name):
-    monkeypatch.chdir(tmp_path)
+def test_every_bad_experiment_file_keeps_what_is_open(window, qtbot, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # where a pickle payload would create genstudio-pwned.txt
     at = _paused_after(window, qtbot, tiny("gan"), 10)
     worker, snapshots = window.worker, len(window.timeline.snapshots)
-    assert not window.files.open_experiment(os.path.join(CORPUS, "experiments", name))
-    assert window.last_problem.startswith(name) and window.problem_box.isVisible()
+    names = sorted(os.listdir(os.path.join(CORPUS, "experiments")))
+    for name in names:
+        assert not window.files.open_experiment(os.path.join(CORPUS, "experiments", name))
+        assert window.last_problem.startswith(name) and window.problem_box.isVisible()
+    assert len(names) == 9
     assert window.worker is worker and window.step == at and len(window.timeline.snapshots) == snapshots
     assert not os.path.exists("genstudio-pwned.txt")
     _close_problem(window)
