@@ -3,6 +3,7 @@ the user's cache folder. No torch here: the window imports this before torch loa
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import tempfile
 
@@ -11,6 +12,8 @@ import tempfile
 def atomic_path(path: str):
     """Yield a temporary path in the target's folder; on success it replaces `path` atomically."""
     folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):  # say so about the folder, not about the temporary file's name
+        raise FileNotFoundError(errno.ENOENT, "no such folder", folder)
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=os.path.splitext(path)[1], dir=folder)
     os.close(fd)
     try:

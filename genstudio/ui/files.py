@@ -66,8 +66,10 @@ class WindowFiles(QObject):
             try:
                 self.job_done.emit(work(), True)
             except (OSError, ValueError) as exc:  # DataError, ConfigError and disk errors: say what happened
-                text = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+                text = f"{exc.filename}: {exc.strerror}" if isinstance(exc, OSError) and exc.strerror else str(exc)
                 self.job_done.emit(text.splitlines()[0] if text else type(exc).__name__, False)
+            except Exception as exc:  # anything else still ends as a message, never a silent thread
+                self.job_done.emit(f"{type(exc).__name__}: {exc}".splitlines()[0], False)
 
         thread = threading.Thread(target=run, daemon=True)
         self.jobs = [t for t in self.jobs if t.is_alive()] + [thread]

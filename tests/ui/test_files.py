@@ -183,7 +183,7 @@ def test_export_to_a_folder_that_is_not_there_says_so(window, qtbot, tmp_path):
     _paused_after(window, qtbot, tiny("gan"), 5)
     with qtbot.waitSignal(window.files.job_done, timeout=TIMEOUT_MS) as done:
         window.files.export_samples(str(tmp_path / "missing" / "x.png"))
-    assert done.args[1] is False and window.last_problem
+    assert done.args[1] is False and window.last_problem == f"{tmp_path / 'missing'}: no such folder"
     _close_problem(window)
 
 
