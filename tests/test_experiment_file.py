@@ -272,3 +272,13 @@ def test_killing_a_save_leaves_the_previous_file_intact(tmp_path):
         doc = ef.load(path)  # never a half-written file
         assert doc.state.step in (saved, saved + 1)
     assert hit_mid_save >= 1, "no kill landed during a save: the test proved nothing"
+
+
+def test_timeline_entries_sharing_one_array_save(make_experiment, tmp_path):
+    """safetensors refuses tensors that share memory; two snapshots of the same array must still save."""
+    trainer = Trainer(make_experiment("gan", "ring8"), QUIET)
+    samples = trainer.snapshot().samples
+    snaps = tuple(Snapshot(i, float(i), samples) for i in range(3))
+    path = str(tmp_path / "shared.genstudio")
+    ef.save(path, ef.ExperimentFile(trainer.exp, trainer.state(), timeline=snaps))
+    assert all(np.array_equal(s.samples, samples) for s in ef.load(path).timeline)

@@ -75,7 +75,22 @@ def save(path: str, doc: ExperimentFile) -> None:
         header["dataset"] = _pack_dataset(doc.dataset, tensors)
     metadata = {HEADER_KEY: json.dumps(header, default=_json_default)}
     with atomic_path(path) as tmp:
-        save_file({k: v.contiguous() for k, v in tensors.items()}, tmp, metadata=metadata)
+        save_file(_unshared(tensors), tmp, metadata=metadata)
+
+
+def _unshared(tensors: dict) -> dict:
+    """Contiguous tensors that share no memory (safetensors refuses shared ones, e.g. two timeline
+    entries holding the same numpy array)."""
+    seen, out = set(), {}
+    for key, value in tensors.items():
+        value = value.contiguous()
+        storage = value.untyped_storage().data_ptr()
+        if storage in seen:
+            value = value.clone()
+        elif value.numel():
+            seen.add(storage)
+        out[key] = value
+    return out
 
 
 def _json_default(value):
