@@ -15,7 +15,6 @@ from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import QFileDialog
 
 from ..config import ConfigError
-from ..data.importers import DATA_EXTENSIONS
 from ..engine.io import atomic_path, write_text
 
 EXPERIMENT_FILTER = "GenStudio experiment (*.genstudio)"
@@ -84,6 +83,7 @@ class WindowFiles(QObject):
 
     # data in -------------------------------------------------------------------------------------
     def open_data_dialog(self):
+        from ..data.importers import DATA_EXTENSIONS
         patterns = " ".join(f"*{e}" for e in DATA_EXTENSIONS if e.startswith(".")) + " *-ubyte"
         path, _ = QFileDialog.getOpenFileName(self.window, "Open data", "", f"Data ({patterns});;All files (*)")
         if path:

@@ -12,7 +12,6 @@ import traceback
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from ..config import ConfigError
-from ..data.importers import DataError
 
 PROGRESS_S = 0.1
 
@@ -42,6 +41,8 @@ class TrainingWorker(QObject):
 
     @Slot()
     def run(self) -> None:
+        from ..data.importers import DataError  # here, not at the top: the window shows before it loads
+
         try:
             from ..engine.device import available_devices, describe
             from ..engine.events import Checkpoint, Diverged, LossPoints, Metrics, Snapshot
