@@ -83,9 +83,10 @@ def test_the_static_check_can_fail():
 
 
 def test_the_window_module_does_not_import_torch():
-    """The window shows before torch loads (the worker imports it): first paint in well under a second."""
+    """The window paints before torch (the worker imports it) and pyqtgraph (the plots are built
+    just after the first paint) load."""
     code = ("import sys; from genstudio.ui.main_window import MainWindow; "
-            "print(sorted(m for m in ('torch', 'sklearn', 'scipy') if m in sys.modules))")
+            "print(sorted(m for m in ('torch', 'sklearn', 'scipy', 'pyqtgraph') if m in sys.modules))")
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True).stdout
     assert out.strip() == "[]"

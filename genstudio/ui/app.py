@@ -18,26 +18,24 @@ def run(self_test: bool = False, screenshots: str | None = None, settings_path: 
                   "try `genstudio gui --self-test --screenshots DIR` or `genstudio train --help`", file=sys.stderr)
             return 2
         os.environ["QT_QPA_PLATFORM"] = "offscreen"  # the self-test runs without a screen
-    import pyqtgraph as pg
     from PySide6.QtCore import QSettings, QTimer
     from PySide6.QtWidgets import QApplication
 
     from .main_window import MainWindow
 
-    pg.setConfigOptions(antialias=False, imageAxisOrder="row-major")
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("GenStudio")
     if self_test and settings_path is None:  # a smoke test must not overwrite the user's last experiment
         import tempfile
         settings_path = os.path.join(tempfile.mkdtemp(prefix="genstudio-self-test-"), "settings.ini")
     settings = QSettings(settings_path, QSettings.IniFormat) if settings_path else None
-    window = MainWindow(settings)
+    window = MainWindow(settings, defer_views=True)  # the plots are built once the window is painted
+    window.views_built.connect(window.reset)  # the worker imports torch and builds the model off the GUI thread
     window.show()
-    QTimer.singleShot(0, window.reset)  # the worker imports torch and builds the model off the GUI thread
     if self_test:
         from .self_test import SelfTest
         test = SelfTest(window, screenshots)
-        QTimer.singleShot(0, test.start)
+        window.views_built.connect(lambda: QTimer.singleShot(0, test.start))
         app.exec()
         return test.exit_code
     return app.exec()

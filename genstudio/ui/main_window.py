@@ -16,13 +16,10 @@ from PySide6.QtWidgets import (QHBoxLayout, QLabel, QMainWindow, QMessageBox, QP
 
 from ..config import ConfigError, Experiment, default_experiment
 from ..engine.events import LossPoints
-from .curves import CurvesView
+from ..engine.io import cache_dir
 from .experiment_panel import FAMILY_LABELS, ExperimentPanel
 from .family_views import FamilyView
-from ..engine.io import cache_dir
-from .draw_points import MIN_POINTS, PointDrawer
 from .files import WindowFiles
-from .samples import SampleView, Timeline
 from .worker import TrainingWorker, start_worker
 
 REDRAW_MS = 200         # coalesce redraws: curves and counters at 5 frames a second (painting holds the GIL)
@@ -55,8 +52,11 @@ def from_current_worker(slot):
 
 class MainWindow(QMainWindow):
     status_changed = Signal(str)   # idle | building | training | paused | failed
+    views_built = Signal()         # the plots exist (at once, or after the first paint with defer_views)
 
-    def __init__(self, settings: QSettings | None = None):
+    def __init__(self, settings: QSettings | None = None, defer_views: bool = False):
+        """`defer_views`: paint the window first and build the plots (pyqtgraph: about 0.2 s to import)
+        just after, as the app does at start; views_built says when they exist."""
         super().__init__()
         self.setWindowTitle("GenStudio")
         self.settings = settings or QSettings("GenStudio", "GenStudio")
@@ -75,8 +75,12 @@ class MainWindow(QMainWindow):
         self.last_problem: str | None = None
         self.problem_box: QMessageBox | None = None
         self.files = WindowFiles(self)
+        self.views_ready = False
         self._build()
         self._restore()
+        self.views_pending = defer_views
+        if not defer_views:
+            self._build_views()
         self.setAcceptDrops(True)
         self.redraw_timer = QTimer(self)
         self.redraw_timer.timeout.connect(self._redraw)
@@ -89,29 +93,21 @@ class MainWindow(QMainWindow):
         scroll.setWidget(self.panel)
         scroll.setWidgetResizable(True)
         scroll.setMinimumWidth(290)
-        self.samples = SampleView()
-        self.timeline = Timeline()
-        self.curves = CurvesView()
         self.family_views = {f: FamilyView(f) for f in FAMILY_LABELS}
         self.tabs = QTabWidget()
         sample_page = QWidget()
-        sample_layout = QVBoxLayout(sample_page)
-        sample_layout.addWidget(self.samples, 1)
-        sample_layout.addWidget(self._build_draw_bar())
-        sample_layout.addWidget(self.timeline)
+        self.sample_layout = QVBoxLayout(sample_page)
         self.tabs.addTab(sample_page, "Samples")
         self.family_tab = QTabWidget()  # the family-specific area: one page per family
         for family, view in self.family_views.items():
             self.family_tab.addTab(view, FAMILY_LABELS[family])
         self.family_tab.tabBar().hide()
         self.tabs.addTab(self.family_tab, "Quality")
-        right = QSplitter(Qt.Vertical)
-        right.addWidget(self.tabs)
-        right.addWidget(self.curves)
-        right.setSizes([520, 300])
+        self.right = QSplitter(Qt.Vertical)
+        self.right.addWidget(self.tabs)
         self.splitter = QSplitter(Qt.Horizontal)
         self.splitter.addWidget(scroll)
-        self.splitter.addWidget(right)
+        self.splitter.addWidget(self.right)
         self.splitter.setSizes([300, 900])
         self.setCentralWidget(self.splitter)
         self.banner = QLabel()
@@ -128,12 +124,39 @@ class MainWindow(QMainWindow):
         self.panel.changed.connect(self._experiment_edited)
         self.panel.live_changed.connect(self._live_edit)
         self.panel.presets_changed.connect(self._save_settings)
+
+    def _build_views(self):
+        """The plots: samples, timeline, point drawing and curves (everything that needs pyqtgraph)."""
+        import pyqtgraph as pg
+
+        from .curves import CurvesView
+        from .samples import SampleView, Timeline
+
+        pg.setConfigOptions(antialias=False, imageAxisOrder="row-major")
+        self.samples = SampleView()
+        self.timeline = Timeline()
+        self.curves = CurvesView()
+        self.sample_layout.addWidget(self.samples, 1)
+        self.sample_layout.addWidget(self._build_draw_bar())
+        self.sample_layout.addWidget(self.timeline)
+        self.right.addWidget(self.curves)
+        self.right.setSizes([520, 300])
         self.timeline.scrubbed.connect(self._scrub)
         self.timeline.export_requested.connect(
             lambda: self.files._export_dialog("timeline.gif", "GIF (*.gif);;MP4 (*.mp4)", self.files.export_timeline))
+        self.views_ready = True
+        self.views_built.emit()
+
+    def paintEvent(self, event):
+        super().paintEvent(event)
+        if self.views_pending:  # the window is on screen now: build the plots next
+            self.views_pending = False
+            QTimer.singleShot(0, self._build_views)
 
     def _build_draw_bar(self) -> QWidget:
         """Draw your own 2D data on the plot, then train on it (shown for 2D data only)."""
+        from .draw_points import PointDrawer
+
         self.drawer = PointDrawer(self.samples.plot)
         self.draw_button = QPushButton("✎ Draw data")
         self.draw_button.setCheckable(True)
@@ -157,6 +180,8 @@ class MainWindow(QMainWindow):
         return bar
 
     def _drawing_changed(self, n: int):
+        from .draw_points import MIN_POINTS
+
         self.draw_label.setText(f"{n} points drawn" if n else "")
         self.draw_clear.setEnabled(n > 0)
         self.draw_use.setEnabled(n >= MIN_POINTS)
@@ -460,6 +485,8 @@ class MainWindow(QMainWindow):
 
     # drawing ---------------------------------------------------------------------------------
     def _redraw(self):
+        if not self.views_ready:
+            return
         self.curves.redraw()
         self.step_label.setText(f"step {self.step:,}")
         rate = ""

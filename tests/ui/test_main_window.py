@@ -266,3 +266,19 @@ def test_data_without_a_preset_offers_its_own_defaults(window):
     panel._preset_chosen(panel.preset.currentIndex())
     exp = panel.experiment()
     assert (exp.data, exp.family.width) == ("moons", default_experiment("diffusion", "moons").family.width)
+
+
+def test_deferred_views_are_built_after_the_first_paint(qtbot, tmp_path):
+    from PySide6.QtCore import QSettings
+
+    from genstudio.ui.main_window import MainWindow
+
+    win = MainWindow(QSettings(str(tmp_path / "s.ini"), QSettings.IniFormat), defer_views=True)
+    qtbot.addWidget(win)
+    assert not win.views_ready and not hasattr(win, "curves")
+    win._redraw()  # the redraw timer may fire before the plots exist
+    with qtbot.waitSignal(win.views_built, timeout=10_000):
+        win.show()
+    assert win.views_ready
+    qtbot.waitUntil(lambda: win.curves.isVisible() and win.samples.isVisible() and win.timeline.isVisible())
+    win.close()
