@@ -282,3 +282,19 @@ def test_timeline_entries_sharing_one_array_save(make_experiment, tmp_path):
     path = str(tmp_path / "shared.genstudio")
     ef.save(path, ef.ExperimentFile(trainer.exp, trainer.state(), timeline=snaps))
     assert all(np.array_equal(s.samples, samples) for s in ef.load(path).timeline)
+
+
+def test_the_optimiser_implementation_is_this_machines(make_experiment, tmp_path):
+    """A file saved where Adam ran fused opens where it cannot (an older torch, another device)."""
+    from dataclasses import replace
+
+    trainer = Trainer(make_experiment("vae", "ring8"), QUIET)
+    list(trainer.run(steps=3))
+    state = trainer.state()
+    groups = state.meta["optimizers"][0]["param_groups"]
+    meta = {**state.meta, "optimizers": [{**state.meta["optimizers"][0],
+                                          "param_groups": [{**g, "fused": "from-elsewhere"} for g in groups]}]}
+    resumed = Trainer(trainer.exp, QUIET, state=replace(state, meta=meta))
+    fresh = Trainer(trainer.exp, QUIET)
+    assert resumed.model.opt.param_groups[0]["fused"] == fresh.model.opt.param_groups[0]["fused"]
+    list(resumed.run(steps=2))

@@ -9,6 +9,9 @@ import torch
 from ..models.base import WeightAverage
 
 
+IMPLEMENTATION_KEYS = ("fused", "foreach", "capturable", "differentiable")
+
+
 @dataclass(frozen=True)
 class TrainerState:
     step: int
@@ -67,8 +70,11 @@ def restore(state: TrainerState, model: torch.nn.Module, optimizers, batch_gen: 
             if key.startswith(prefix):
                 pid, name = key[len(prefix):].split(".", 1)
                 per_param.setdefault(int(pid), {})[name] = value
+        # how this machine's torch runs the optimiser (fused, foreach...) is not the file's to decide
+        groups = [{**saved, **{k: fresh[k] for k in IMPLEMENTATION_KEYS if k in fresh}}
+                  for saved, fresh in zip(meta["param_groups"], opt.param_groups)]
         try:
-            opt.load_state_dict({"state": per_param, "param_groups": meta["param_groups"]})
+            opt.load_state_dict({"state": per_param, "param_groups": groups})
         except (KeyError, ValueError, TypeError) as exc:
             raise ValueError(f"optimiser {i} state does not fit ({exc})") from None
     averages = [m for m in model.modules() if isinstance(m, WeightAverage)]
