@@ -92,7 +92,10 @@ class MainWindow(QMainWindow):
         scroll = QScrollArea()
         scroll.setWidget(self.panel)
         scroll.setWidgetResizable(True)
-        scroll.setMinimumWidth(290)
+        # wide enough for the form and its vertical scroll bar: no horizontal one
+        panel_width = (self.panel.minimumSizeHint().width() + scroll.verticalScrollBar().sizeHint().width()
+                       + 2 * scroll.frameWidth())
+        scroll.setMinimumWidth(panel_width)
         self.family_views = {f: FamilyView(f) for f in FAMILY_LABELS}
         self.tabs = QTabWidget()
         sample_page = QWidget()
@@ -108,7 +111,7 @@ class MainWindow(QMainWindow):
         self.splitter = QSplitter(Qt.Horizontal)
         self.splitter.addWidget(scroll)
         self.splitter.addWidget(self.right)
-        self.splitter.setSizes([300, 900])
+        self.splitter.setSizes([panel_width, 900])
         self.setCentralWidget(self.splitter)
         self.banner = QLabel()
         self.banner.setStyleSheet("background: #fde2e1; color: #7a1010; padding: 6px; border-radius: 4px;")
@@ -503,7 +506,7 @@ class MainWindow(QMainWindow):
     def _set_state(self, state: str):
         self.state = state
         self.state_label.setText(state)
-        self.train_button.setText("⏸ Pause" if state == "training" else "▶ Train")
+        self.train_button.setText("‖ Pause" if state == "training" else "▶ Train")  # ‖: in every common font
         can_step = state in ("paused", "training")
         self.step_button.setEnabled(can_step)
         self.d_button.setEnabled(can_step)
