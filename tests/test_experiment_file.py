@@ -298,3 +298,22 @@ def test_the_optimiser_implementation_is_this_machines(make_experiment, tmp_path
     fresh = Trainer(trainer.exp, QUIET)
     assert resumed.model.opt.param_groups[0]["fused"] == fresh.model.opt.param_groups[0]["fused"]
     list(resumed.run(steps=2))
+
+
+def test_imported_text_embeds_exactly(tmp_path):
+    from genstudio.config import default_experiment
+
+    words = ["ada", "bo", "cy", "dot", "eve", "fay", "gus", "hal", "ivy", "jo", "kit", "lu"]
+    (tmp_path / "pets.txt").write_text("\n".join(words), encoding="utf-8")
+    exp = default_experiment("ar", str(tmp_path / "pets.txt"), device="cpu", threads=1)
+    trainer = Trainer(exp, QUIET)
+    list(trainer.run(steps=3))
+    path = str(tmp_path / "pets.genstudio")
+    ef.save(path, ef.ExperimentFile(exp, trainer.state(), dataset=trainer.dataset))
+    (tmp_path / "pets.txt").unlink()
+    doc = ef.load(path)
+    ds = doc.dataset
+    assert (ds.words, ds.held_out_words, ds.alphabet) == (trainer.dataset.words, trainer.dataset.held_out_words,
+                                                          trainer.dataset.alphabet)
+    resumed = Trainer(doc.experiment, QUIET, dataset=ds, state=doc.state)
+    assert resumed.snapshot().samples == trainer.snapshot().samples
