@@ -4,6 +4,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
+import os
 import time
 
 import numpy as np
@@ -15,6 +16,7 @@ from PySide6.QtWidgets import (QHBoxLayout, QLabel, QMainWindow, QMessageBox, QP
                                QScrollArea, QSplitter, QTabWidget, QToolBar, QVBoxLayout, QWidget)
 
 from ..config import ConfigError, Experiment, default_experiment
+from ..data import looks_like_path
 from ..engine.events import LossPoints
 from ..engine.io import cache_dir
 from .experiment_panel import FAMILY_LABELS, ExperimentPanel
@@ -260,6 +262,9 @@ class MainWindow(QMainWindow):
                 exp = Experiment.from_json(str(text))
             except (ConfigError, ValueError, TypeError):
                 exp = None  # a stale or foreign setting is ignored, not fatal
+        if exp is not None and looks_like_path(exp.data) and not os.path.exists(exp.data):
+            self.statusBar().showMessage(f"Last session's data {exp.data} is gone: starting with a built-in set", 10000)
+            exp = None
         self.panel.set_experiment(exp or default_experiment("gan"))
         self._show_family(self.panel.family.currentData())
 

@@ -282,3 +282,21 @@ def test_deferred_views_are_built_after_the_first_paint(qtbot, tmp_path):
     assert win.views_ready
     qtbot.waitUntil(lambda: win.curves.isVisible() and win.samples.isVisible() and win.timeline.isVisible())
     win.close()
+
+
+def test_last_sessions_data_that_is_gone_is_not_restored(qtbot, tmp_path):
+    import numpy as np
+    from PySide6.QtCore import QSettings
+
+    from genstudio.config import default_experiment
+    from genstudio.ui.main_window import MainWindow
+
+    np.save(tmp_path / "gone.npy", np.zeros((20, 8, 8), np.uint8))
+    settings = QSettings(str(tmp_path / "s.ini"), QSettings.IniFormat)
+    settings.setValue("experiment", default_experiment("vae", str(tmp_path / "gone.npy")).to_json())
+    (tmp_path / "gone.npy").unlink()
+    win = MainWindow(settings)
+    qtbot.addWidget(win)
+    assert win.panel.experiment().data == "ring8"
+    assert "gone" in win.statusBar().currentMessage()
+    win.close()
