@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import json
 import os
 import signal
@@ -320,12 +318,8 @@ class _CsvRows:
                 self.pending = []
 
     def text(self):
-        buf = io.StringIO()
-        writer = csv.writer(buf, lineterminator="\n")
-        writer.writerow(["step", "seconds", *self.names])
-        for step, secs, vals in self.rows:
-            writer.writerow([step, f"{secs:.3f}", *(f"{v:.6g}" for v in vals)])
-        return buf.getvalue()
+        from .engine.experiment_file import history_csv
+        return history_csv(self.history(()))
 
     def history(self, metrics):
         import numpy as np

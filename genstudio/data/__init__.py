@@ -110,14 +110,11 @@ def load(name: str, size: int = 0, color: str = "auto", progress=None) -> Datase
         from .importers import import_path
         try:
             st = os.stat(name)
-            key = f"{os.path.abspath(name)}:{st.st_mtime_ns}:{st.st_size}:{size}:{color}"
         except OSError:
-            key = None  # the importer says what is wrong with the path
-        if key is None or key not in _CACHE:
-            ds = import_path(name, size, color)
-            if key is None:
-                return ds
-            _CACHE[key] = ds
+            return import_path(name, size, color)  # raises DataError saying what is wrong with the path
+        key = f"{os.path.abspath(name)}:{st.st_mtime_ns}:{st.st_size}:{size}:{color}"
+        if key not in _CACHE:
+            _CACHE[key] = import_path(name, size, color)
         return _CACHE[key]
     if name not in DATASETS:
         raise KeyError(f"unknown data set {name!r}; choose one of: {', '.join(DATASETS + REMOTE_DATASETS)}")

@@ -119,6 +119,16 @@ def _pack_dataset(ds: Dataset, tensors: dict) -> dict:
             "alphabet": ds.alphabet, "source": ds.source, "key": ds.key}
 
 
+def history_csv(history: History) -> str:
+    """The loss curves as CSV: step, seconds, one column per loss term."""
+    names = list(history.values)
+    lines = [",".join(["step", "seconds", *names])]
+    for i, step in enumerate(history.steps):
+        values = ",".join(f"{history.values[n][i]:.6g}" for n in names)
+        lines.append(f"{int(step)},{history.seconds[i]:.3f}" + (f",{values}" if names else ""))
+    return "\n".join(lines) + "\n"
+
+
 def embeds_data(exp: Experiment) -> bool:
     """User files travel inside the experiment file; built-in and downloadable sets do not."""
     return looks_like_path(exp.data)

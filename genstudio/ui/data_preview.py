@@ -7,11 +7,11 @@ import os
 import numpy as np
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QImage, QPixmap
-from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QFormLayout, QLabel, QVBoxLayout)
+from PySide6.QtWidgets import QDialog, QDialogButtonBox, QFormLayout, QLabel, QVBoxLayout
 
-from ..config import COLORS, IMAGE_SIZES
 from ..data.importers import preview_summary
 from ..engine.render import image_grid, scatter, word_list
+from .experiment_panel import image_option_combos
 
 PREVIEW_COUNT = 64
 
@@ -36,12 +36,7 @@ class DataPreview(QDialog):
         self.picture.setAlignment(Qt.AlignCenter)
         self.summary = QLabel()
         self.summary.setWordWrap(True)
-        self.size = QComboBox()
-        for size in IMAGE_SIZES:
-            self.size.addItem("own size (up to 32)" if size == 0 else f"{size}×{size}", size)
-        self.color = QComboBox()
-        for color in COLORS:
-            self.color.addItem(color, color)
+        self.size, self.color = image_option_combos("own size (up to 32)")
         self.option_form = QFormLayout()
         self.option_form.addRow("Train at", self.size)
         self.option_form.addRow("Colour", self.color)

@@ -30,6 +30,17 @@ def takes_image_options(data: str) -> bool:
     return data in REMOTE_DATASETS or (looks_like_path(data) and not data.lower().endswith((".txt", ".csv")))
 
 
+def image_option_combos(own_size_label: str = "own size") -> tuple[QComboBox, QComboBox]:
+    """The size (0 = the images' own) and colour choices for imported or downloaded images."""
+    size = QComboBox()
+    for value in IMAGE_SIZES:
+        size.addItem(own_size_label if value == 0 else f"{value}×{value}", value)
+    color = QComboBox()
+    for value in COLORS:
+        color.addItem(value, value)
+    return size, color
+
+
 def data_label(data: str) -> str:
     if data in REMOTE_LABELS:
         from ..data.download import is_cached
@@ -102,12 +113,7 @@ class ExperimentPanel(QWidget):
         self.data.setToolTip("Built-in sets, MNIST / Fashion-MNIST (downloaded once), or your own: "
                              "File → Open data…, or drop a file on the window")
         self.user_data: list[str] = []  # files and folders the user imported this session
-        self.image_size = QComboBox()
-        for size in IMAGE_SIZES:
-            self.image_size.addItem("own size" if size == 0 else f"{size}×{size}", size)
-        self.image_color = QComboBox()
-        for color in COLORS:
-            self.image_color.addItem(color, color)
+        self.image_size, self.image_color = image_option_combos()
         self.image_size.setToolTip("Resize the images to this size (smaller trains much faster on a CPU)")
         self.image_color.setToolTip("Train on grey or colour images (auto: as the files are)")
         image_row = QHBoxLayout()

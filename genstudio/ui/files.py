@@ -9,7 +9,6 @@ import dataclasses
 import os
 import threading
 
-import numpy as np
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import QFileDialog
@@ -45,16 +44,16 @@ class WindowFiles(QObject):
         menu.addAction("Save experiment as…", self.save_experiment_as, QKeySequence("Ctrl+Shift+S"))
         menu.addSeparator()
         export = menu.addMenu("Export")
-        export.addAction("Samples as PNG…", lambda: self._export_dialog("samples.png", "PNG (*.png)", self.export_samples))
-        export.addAction("Timeline as GIF…", lambda: self._export_dialog("timeline.gif", "GIF (*.gif)", self.export_timeline))
+        export.addAction("Samples as PNG…", lambda: self.export_dialog("samples.png", "PNG (*.png)", self.export_samples))
+        export.addAction("Timeline as GIF…", lambda: self.export_dialog("timeline.gif", "GIF (*.gif)", self.export_timeline))
         self.mp4_action = export.addAction("Timeline as MP4…",
-                                           lambda: self._export_dialog("timeline.mp4", "MP4 (*.mp4)", self.export_timeline))
+                                           lambda: self.export_dialog("timeline.mp4", "MP4 (*.mp4)", self.export_timeline))
         from ..engine.render import mp4_encoder
         if mp4_encoder() is None:
             self.mp4_action.setEnabled(False)
             self.mp4_action.setText("Timeline as MP4… (needs ffmpeg)")
-        export.addAction("Loss curves as CSV…", lambda: self._export_dialog("metrics.csv", "CSV (*.csv)", self.export_metrics_csv))
-        export.addAction("Plot as PNG…", lambda: self._export_dialog("curves.png", "PNG (*.png)", self.export_plot))
+        export.addAction("Loss curves as CSV…", lambda: self.export_dialog("metrics.csv", "CSV (*.csv)", self.export_metrics_csv))
+        export.addAction("Plot as PNG…", lambda: self.export_dialog("curves.png", "PNG (*.png)", self.export_plot))
         menu.addSeparator()
         menu.addAction("Quit", w.close, QKeySequence.Quit)
 
@@ -206,7 +205,7 @@ class WindowFiles(QObject):
         self.window.setWindowTitle(f"GenStudio — {os.path.basename(path)}")
 
     # exports ------------------------------------------------------------------------------------------
-    def _export_dialog(self, name, pattern, export):
+    def export_dialog(self, name, pattern, export):
         path, _ = QFileDialog.getSaveFileName(self.window, "Export", name, pattern)
         if path:
             export(path)
@@ -249,14 +248,11 @@ class WindowFiles(QObject):
         if not len(hist.steps):
             self.window.report_problem("No losses to export yet: train first.")
             return None
-        names = list(hist.values)
-        table = np.column_stack([hist.steps, hist.seconds, *(hist.values[n] for n in names)])
+        from ..engine.experiment_file import history_csv
 
         def work():
-            lines = [",".join(["step", "seconds", *names])]
-            lines += [f"{int(r[0])},{r[1]:.3f}," + ",".join(f"{v:.6g}" for v in r[2:]) for r in table]
-            write_text(path, "\n".join(lines) + "\n")
-            return f"Wrote {len(table):,} rows to {path}"
+            write_text(path, history_csv(hist))
+            return f"Wrote {len(hist.steps):,} rows to {path}"
 
         return self._background(work)
 

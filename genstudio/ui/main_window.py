@@ -148,7 +148,7 @@ class MainWindow(QMainWindow):
         self.right.setSizes([520, 300])
         self.timeline.scrubbed.connect(self._scrub)
         self.timeline.export_requested.connect(
-            lambda: self.files._export_dialog("timeline.gif", "GIF (*.gif);;MP4 (*.mp4)", self.files.export_timeline))
+            lambda: self.files.export_dialog("timeline.gif", "GIF (*.gif);;MP4 (*.mp4)", self.files.export_timeline))
         self.views_ready = True
         self.views_built.emit()
 
