@@ -230,12 +230,17 @@ def app_rate(window, exp, seconds: float, warmup_steps: int) -> tuple[float, lis
     window.panel.set_experiment(exp)
     window.reset(start=True)
     marks: list[tuple[int, float]] = []
-    window.worker.losses.connect(
-        lambda points: marks.append((int(points.steps[-1]), float(points.seconds[-1]))) if len(points.steps) else None)
+
+    def mark(points):
+        if len(points.steps):
+            marks.append((int(points.steps[-1]), float(points.seconds[-1])))
+
+    window.losses_received.connect(mark)
     wait_until(lambda: window.state == "training" and marks and marks[-1][0] >= warmup_steps, 300)
     first = len(marks)
     with LatenessProbe() as probe:
         wait(int(seconds * 1000))
+    window.losses_received.disconnect(mark)
     (s0, t0), (s1, t1) = marks[first - 1], marks[-1]
     return (s1 - s0) / max(t1 - t0, 1e-9), probe.lateness
 

@@ -1,7 +1,8 @@
 """The window's File menu: open data (with a preview), open and save experiment files, exports.
 
-Reading and writing run in plain threads (the data and snapshots are immutable); their results
-come back as signals. A bad file gives one message and changes nothing that is open.
+Reading and writing run in plain threads (the data and snapshots are immutable) that never touch
+Qt: their results come back through the window's inbox (ui/threads.py). A bad file gives one
+message and changes nothing that is open.
 """
 from __future__ import annotations
 
@@ -21,8 +22,7 @@ EXPERIMENT_SUFFIX = ".genstudio"  # engine.experiment_file.SUFFIX, without impor
 
 
 class WindowFiles(QObject):
-    job_done = Signal(str, bool)          # message, ok: a background read or write has ended
-    data_ready = Signal(str, object)      # path, Dataset: an import to preview
+    job_done = Signal(str, bool)          # message, ok: a background read or write has ended (GUI thread)
 
     def __init__(self, window):
         super().__init__(window)
@@ -31,8 +31,6 @@ class WindowFiles(QObject):
         self.pending_save: str | None = None
         self.preview = None
         self.jobs: list[threading.Thread] = []
-        self.job_done.connect(self._job_done)
-        self.data_ready.connect(self._show_preview)
 
     def build_menu(self, menu) -> None:
         w = self.window
@@ -60,14 +58,16 @@ class WindowFiles(QObject):
     # background work -----------------------------------------------------------------------------
     def _background(self, work) -> threading.Thread:
         """Run work() -> message in a thread; its outcome arrives as job_done(message, ok)."""
+        post = self.window.inbox.post
+
         def run():
             try:
-                self.job_done.emit(work(), True)
+                post(self._job_done, work(), True)
             except (OSError, ValueError) as exc:  # DataError, ConfigError and disk errors: say what happened
                 text = f"{exc.filename}: {exc.strerror}" if isinstance(exc, OSError) and exc.strerror else str(exc)
-                self.job_done.emit(text.splitlines()[0] if text else type(exc).__name__, False)
+                post(self._job_done, text.splitlines()[0] if text else type(exc).__name__, False)
             except Exception as exc:  # anything else still ends as a message, never a silent thread
-                self.job_done.emit(f"{type(exc).__name__}: {exc}".splitlines()[0], False)
+                post(self._job_done, f"{type(exc).__name__}: {exc}".splitlines()[0], False)
 
         thread = threading.Thread(target=run, daemon=True)
         self.jobs = [t for t in self.jobs if t.is_alive()] + [thread]
@@ -75,6 +75,7 @@ class WindowFiles(QObject):
         return thread
 
     def _job_done(self, message: str, ok: bool):
+        self.job_done.emit(message, ok)
         if ok:
             self.window.statusBar().showMessage(message, 8000)
         else:
@@ -98,10 +99,11 @@ class WindowFiles(QObject):
         from .. import data
 
         self.window.statusBar().showMessage(f"Reading {os.path.basename(path)}…")
+        post = self.window.inbox.post
 
         def work():
             ds = data.load(path, size, color)
-            self.data_ready.emit(path, ds)
+            post(self._show_preview, path, ds)
             return f"Read {os.path.basename(os.path.normpath(path))}"
 
         return self._background(work)

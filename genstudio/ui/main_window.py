@@ -2,30 +2,30 @@
 from __future__ import annotations
 
 import dataclasses
-import functools
 import json
 import os
 import time
+import weakref
 
 import numpy as np
 
-import shiboken6
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import (QHBoxLayout, QLabel, QMainWindow, QMessageBox, QProgressBar, QPushButton,
-                               QScrollArea, QSplitter, QTabWidget, QToolBar, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QApplication, QHBoxLayout, QLabel, QMainWindow, QMessageBox, QProgressBar,
+                               QPushButton, QScrollArea, QSplitter, QTabWidget, QToolBar, QVBoxLayout, QWidget)
 
 from ..config import ConfigError, Experiment, default_experiment
 from ..data import looks_like_path
-from ..engine.events import LossPoints
+from ..engine.events import Checkpoint, Diverged, LossPoints, Metrics, Snapshot
 from ..engine.io import cache_dir
 from .experiment_panel import FAMILY_LABELS, ExperimentPanel
 from .family_views import FamilyView
 from .files import WindowFiles
-from .worker import TrainingWorker, start_worker
+from .threads import GuiThreadGarbageCollector, Inbox
+from .worker import TrainingWorker
 
 REDRAW_MS = 200         # coalesce redraws: curves and counters at 5 frames a second (painting holds the GIL)
-STOP_TIMEOUT_MS = 5000
+STOP_TIMEOUT_S = 5.0
 
 
 def _load_presets(text) -> list:
@@ -43,18 +43,10 @@ def _load_presets(text) -> list:
     return presets
 
 
-def from_current_worker(slot):
-    """Only the current worker's events reach the views; a retired one's are dropped."""
-    @functools.wraps(slot)
-    def guarded(self, *args):
-        if self.worker is not None and self.sender() is self.worker:
-            return slot(self, *args)
-    return guarded
-
-
 class MainWindow(QMainWindow):
     status_changed = Signal(str)   # idle | building | training | paused | failed
     views_built = Signal()         # the plots exist (at once, or after the first paint with defer_views)
+    losses_received = Signal(object)  # the current run's LossPoints, as the curves get them
 
     def __init__(self, settings: QSettings | None = None, defer_views: bool = False):
         """`defer_views`: paint the window first and build the plots (pyqtgraph: about 0.2 s to import)
@@ -62,13 +54,16 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.setWindowTitle("GenStudio")
         self.settings = settings or QSettings("GenStudio", "GenStudio")
+        GuiThreadGarbageCollector.install(QApplication.instance())
+        self.inbox = Inbox(self)       # background threads reach the GUI thread only through this
         self.worker: TrainingWorker | None = None
-        self.thread = None
+        self.event_handlers = {LossPoints: self._losses, Snapshot: self._snapshot, Metrics: self._metrics,
+                               Diverged: self._diverged, Checkpoint: self._checkpoint}
         self.info = None
         self.state = "idle"
         self.step, self.seconds = 0, 0.0
         self.rate_window: list[tuple[float, int]] = []
-        self.retired: list = []        # (thread, worker) pairs asked to stop, referenced until finished
+        self.retired: list[TrainingWorker] = []  # asked to stop, their threads not yet ended
         self.pending_train = False
         self.stopped_trainer = None    # the model of a run whose worker ended on an error
         self.diverged = False
@@ -297,7 +292,7 @@ class MainWindow(QMainWindow):
         self.curves.set_loss_names(())
         self._show_family(exp.model)
         self.files.forget_path()
-        self._launch(TrainingWorker(exp, start_paused=not start))
+        self._launch(exp, start_paused=not start)
         self._set_state("building")
 
     def open_document(self, doc):
@@ -316,7 +311,7 @@ class MainWindow(QMainWindow):
             self.timeline.add(snap)
         self.shown_snapshot = doc.timeline[-1] if doc.timeline else None
         self.evaluations = list(doc.history.metrics)
-        self._launch(TrainingWorker(doc.experiment, start_paused=True, resume=doc))
+        self._launch(doc.experiment, start_paused=True, resume=doc)
         self._set_state("building")
         if self.evaluations:
             self.family_views[doc.experiment.model].on_metrics(self.evaluations[-1])
@@ -330,38 +325,46 @@ class MainWindow(QMainWindow):
         return History(data[:, 0].astype(np.int64), data[:, 1].copy(),
                        {name: data[:, 2 + i].copy() for i, name in enumerate(h.names)}, tuple(self.evaluations))
 
-    def _launch(self, worker: TrainingWorker):
-        self.worker = worker
-        worker.ready.connect(self._ready)
-        worker.losses.connect(self._losses)
-        worker.snapshot.connect(self._snapshot)
-        worker.metrics.connect(self._metrics)
-        worker.diverged.connect(self._diverged)
-        worker.failed.connect(self._failed)
-        worker.stopped.connect(self._worker_stopped)
-        worker.checkpoint.connect(self._checkpoint)
-        worker.progress.connect(self._progress)
-        self.thread = start_worker(worker)
+    def _launch(self, exp, **options):
+        self.worker = TrainingWorker(exp, self._reporter(), **options)
+        self.worker.start()
+
+    def _reporter(self):
+        """The worker's report(): posts to the GUI thread and holds the window only weakly (a thread
+        that ends after the window must not be the one to destroy it)."""
+        post, window = self.inbox.post, weakref.ref(self)
+
+        def deliver(worker, kind, payload):
+            win = window()
+            if win is not None:
+                win._on_worker(worker, kind, payload)
+
+        return lambda worker, kind, payload: post(deliver, worker, kind, payload)
+
+    def _on_worker(self, worker, kind: str, payload):
+        """A worker's report, in the GUI thread. Only the current worker's reach the views; a retired
+        one's are dropped, except "stopped", which lets it go."""
+        if worker is not self.worker:
+            if kind == "stopped" and worker in self.retired:
+                worker.join(STOP_TIMEOUT_S)  # its last reference goes in this thread, not in its own
+                self.retired.remove(worker)
+            return
+        if kind == "event":
+            handler = self.event_handlers.get(type(payload))
+            if handler is not None:
+                handler(payload)
+        elif kind == "progress":
+            self._progress(*payload)
+        else:
+            {"ready": self._ready, "failed": self._failed, "stopped": self._worker_stopped}[kind](payload)
 
     def _retire_worker(self):
-        """Ask the current worker to stop; its late events are dropped by from_current_worker."""
+        """Ask the current worker to stop; its late reports are dropped (_on_worker)."""
         if self.worker is None:
             return
         self.worker.stop()
-        self._drop_worker()
-
-    def _drop_worker(self):
-        """Forget the current worker. Python keeps a reference to it and its thread until the thread
-        has finished: garbage-collecting a QObject whose thread still runs would crash."""
-        pair = (self.thread, self.worker)
-        self.retired.append(pair)
-        # removed on the next turn of the event loop, not inside the finished signal itself
-        self.thread.finished.connect(lambda: QTimer.singleShot(0, lambda: self._forget(pair)))
-        self.worker, self.thread = None, None
-
-    def _forget(self, pair):
-        if pair in self.retired:
-            self.retired.remove(pair)
+        self.retired.append(self.worker)
+        self.worker = None
 
     def toggle_training(self):
         if self.state in ("training", "paused") and self.worker is None:
@@ -376,7 +379,7 @@ class MainWindow(QMainWindow):
             # continue the same model in a fresh thread
             trainer, self.stopped_trainer = self.stopped_trainer, None
             self.hide_error()
-            self._launch(TrainingWorker(trainer.exp, start_paused=False, trainer=trainer))
+            self._launch(trainer.exp, start_paused=False, trainer=trainer)
             self._set_state("training")
         elif self.state == "building":
             self.pending_train = True
@@ -403,7 +406,6 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(f"learning rate set to {value:g}", 3000)
 
     # events from the worker --------------------------------------------------------------------
-    @from_current_worker
     def _ready(self, info):
         self.info = info
         self.download_bar.hide()
@@ -422,16 +424,15 @@ class MainWindow(QMainWindow):
             self.worker.resume()
         self._set_state("training" if start else "paused")
 
-    @from_current_worker
     def _losses(self, points):
         self.curves.add(points)
+        self.losses_received.emit(points)
         if len(points.steps):
             self.step, self.seconds = int(points.steps[-1]), float(points.seconds[-1])
             now = time.perf_counter()
             self.rate_window.append((now, self.step))
             self.rate_window = [(t, s) for t, s in self.rate_window if now - t < 2.0]
 
-    @from_current_worker
     def _snapshot(self, snap):
         self.step = max(self.step, snap.step)
         # the timeline keeps samples only: 200 copies of the weights would cost hundreds of MB
@@ -443,39 +444,34 @@ class MainWindow(QMainWindow):
         if view is not None:
             view.on_snapshot(snap)
 
-    @from_current_worker
     def _metrics(self, event):
         self.evaluations.append(event)
         view = self.family_views.get(self.panel.family.currentData())
         if view is not None:
             view.on_metrics(event)
 
-    @from_current_worker
     def _diverged(self, event):
         self.diverged = True
         self._set_state("failed")
         self.show_error(f"The loss became NaN or infinite at step {event.step}. Lower the learning rate and press Reset.")
 
-    @from_current_worker
     def _failed(self, message: str):
         self.download_bar.hide()
         self._set_state("failed")
         self.show_error(f"Training stopped: {message}. The app is fine: press Train to continue or Reset to start over.")
 
-    @from_current_worker
-    def _worker_stopped(self):
+    def _worker_stopped(self, _):
         """The worker's loop ended on its own: after an error keep its model (Train continues it);
         after a divergence the weights are NaN and only Reset helps."""
-        self.stopped_trainer = None if self.diverged else self.worker.trainer
-        self._drop_worker()
+        worker, self.worker = self.worker, None
+        worker.join(STOP_TIMEOUT_S)
+        self.stopped_trainer = None if self.diverged else worker.trainer
         if self.state in ("training", "paused", "building"):
             self._set_state("failed" if self.banner.isVisible() else "idle")
 
-    @from_current_worker
     def _checkpoint(self, event):
         self.files.write_checkpoint(event)
 
-    @from_current_worker
     def _progress(self, name: str, done: int, total: int):
         self.download_bar.setVisible(True)
         self.download_bar.setRange(0, total or 0)  # (0, 0): a busy bar when the size is unknown
@@ -559,8 +555,9 @@ class MainWindow(QMainWindow):
         self._save_settings()
         self.redraw_timer.stop()
         self._retire_worker()
-        for thread, _ in list(self.retired):  # ask each to stop, then wait with a timeout
-            if shiboken6.isValid(thread) and thread.isRunning():
-                thread.quit()
-                thread.wait(STOP_TIMEOUT_MS)
+        deadline = time.perf_counter() + STOP_TIMEOUT_S
+        for worker in self.retired:  # each was asked to stop: wait for them, with a time limit
+            worker.join(max(0.0, deadline - time.perf_counter()))
+        self.retired = [w for w in self.retired if w.is_alive()]
+        self.inbox.close()
         super().closeEvent(event)

@@ -1,51 +1,57 @@
-"""The training thread: drives the engine's event generator and forwards its events as signals.
+"""The training thread: drives the engine's event generator and reports its events to the GUI.
 
-Everything that crosses into the GUI thread is an immutable CPU snapshot (the engine's frozen
-event dataclasses); the engine already batches losses to <= 20 messages a second.
+A plain Python thread that never touches Qt (the rule in ui/threads.py: this module imports no
+Qt, and a test keeps it so). It hands each event to `report(worker, kind, payload)`, which the
+window makes thread-safe (Inbox.post). Everything reported is an immutable CPU snapshot (the
+engine's frozen event dataclasses); the engine already batches losses to <= 20 messages a second.
 """
 from __future__ import annotations
 
 import math
+import threading
 import time
 import traceback
-
-from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from ..config import ConfigError
 
 PROGRESS_S = 0.1
 
 
-class TrainingWorker(QObject):
-    ready = Signal(object)        # TrainerInfo
-    losses = Signal(object)       # LossPoints
-    snapshot = Signal(object)     # Snapshot
-    metrics = Signal(object)      # Metrics
-    diverged = Signal(object)     # Diverged
-    failed = Signal(str)          # one-line message
-    checkpoint = Signal(object)   # Checkpoint (asked for with request_checkpoint)
-    progress = Signal(str, int, int)  # a download's progress: file name, bytes done, bytes in all (0: unknown)
-    stopped = Signal()            # the loop has ended, whatever the reason
+class TrainingWorker:
+    """One run's training thread. Reports, in this order: "ready" (TrainerInfo), then engine events
+    ("event": LossPoints, Snapshot, Metrics, Diverged, Checkpoint), "progress" while data downloads,
+    "failed" (a one-line message) on an error, and always "stopped" last."""
 
-    def __init__(self, experiment, start_paused: bool, trainer=None, snapshot_s: float = 0.5, eval_s: float = 10.0,
-                 resume=None):
-        """`trainer`: continue an existing one (after an error) instead of building a new one.
+    def __init__(self, experiment, report, start_paused: bool, trainer=None, snapshot_s: float = 0.5,
+                 eval_s: float = 10.0, resume=None):
+        """`report(worker, kind, payload)`: called from the training thread.
+        `trainer`: continue an existing one (after an error) instead of building a new one.
         `resume`: an opened experiment file to continue (its state, and its data when embedded)."""
-        super().__init__()  # parentless: it is moved to its own thread
         self.experiment = experiment
+        self.report = report
         self.resume_from = resume
         self.start_paused = start_paused
         self.snapshot_s, self.eval_s = snapshot_s, eval_s
         self.trainer = trainer
         self._stop_requested = False
+        self._thread = threading.Thread(target=self._run, name="genstudio-training", daemon=True)
 
-    @Slot()
-    def run(self) -> None:
+    def start(self) -> None:
+        self._thread.start()
+
+    def is_alive(self) -> bool:
+        return self._thread.is_alive()
+
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait for the thread to end; True when it has."""
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    def _run(self) -> None:
         from ..data.importers import DataError  # here, not at the top: the window shows before it loads
 
         try:
             from ..engine.device import available_devices, describe
-            from ..engine.events import Checkpoint, Diverged, LossPoints, Metrics, Snapshot
             from ..engine.trainer import Cadence, Trainer
 
             if self.trainer is None:
@@ -60,22 +66,19 @@ class TrainingWorker(QObject):
                 return
             if self.start_paused:
                 self.trainer.pause()
-            self.ready.emit(TrainerInfo(describe(self.trainer.device), self.trainer.device.type,
-                                        self.trainer.loss_names, self.trainer.dataset, available_devices()))
-            self.snapshot.emit(self.trainer.snapshot())
-            route = {LossPoints: self.losses, Snapshot: self.snapshot, Metrics: self.metrics, Diverged: self.diverged,
-                     Checkpoint: self.checkpoint}
+            self.report(self, "ready", TrainerInfo(describe(self.trainer.device), self.trainer.device.type,
+                                                   self.trainer.loss_names, self.trainer.dataset,
+                                                   available_devices()))
+            self.report(self, "event", self.trainer.snapshot())
             for event in self.trainer.run(steps=None, seconds=math.inf):
-                signal = route.get(type(event))
-                if signal is not None:
-                    signal.emit(event)
+                self.report(self, "event", event)
         except (ConfigError, DataError) as exc:  # bad data or settings: the message says what and where
-            self.failed.emit(str(exc).splitlines()[0])
+            self.report(self, "failed", str(exc).splitlines()[0])
         except Exception as exc:  # one path for errors: a message in the UI, the app stays up
             traceback.print_exc()
-            self.failed.emit(f"{type(exc).__name__}: {exc}".splitlines()[0])
+            self.report(self, "failed", f"{type(exc).__name__}: {exc}".splitlines()[0])
         finally:
-            self.stopped.emit()
+            self.report(self, "stopped", None)
 
     def _load_data(self, exp):
         from .. import data
@@ -86,7 +89,7 @@ class TrainingWorker(QObject):
             now = time.perf_counter()
             if now - last[0] >= PROGRESS_S or done == total:  # at most ~10 messages a second
                 last[0] = now
-                self.progress.emit(name, int(done), int(total or 0))
+                self.report(self, "progress", (name, int(done), int(total or 0)))
 
         return data.load(exp.data, exp.data_size, exp.data_color, progress=progress)
 
@@ -123,15 +126,3 @@ class TrainerInfo:
     def __init__(self, device_name, device_type, loss_names, dataset, devices):
         self.device_name, self.device_type = device_name, device_type
         self.loss_names, self.dataset, self.devices = tuple(loss_names), dataset, tuple(devices)
-
-
-def start_worker(worker: TrainingWorker) -> QThread:
-    """Parentless worker moved to a new thread; finished -> quit -> deleteLater."""
-    thread = QThread()
-    worker.moveToThread(thread)
-    thread.started.connect(worker.run)
-    worker.stopped.connect(thread.quit)
-    thread.finished.connect(worker.deleteLater)
-    thread.finished.connect(thread.deleteLater)
-    thread.start()
-    return thread

@@ -9,7 +9,7 @@ import pytest
 import torch
 from PIL import Image
 
-from .test_main_window import TIMEOUT_MS, start, tiny
+from .test_main_window import TIMEOUT_MS, settled_step, start, tiny
 
 CORPUS = os.path.join(os.path.dirname(os.path.dirname(__file__)), "corpus")
 
@@ -23,8 +23,7 @@ def _paused_after(window, qtbot, exp, steps, snapshots=1):
     start(window, qtbot, exp)
     qtbot.waitUntil(lambda: window.step >= steps and len(window.timeline.snapshots) >= snapshots, timeout=TIMEOUT_MS)
     window.toggle_training()
-    qtbot.wait(100)
-    return window.step
+    return settled_step(window, qtbot)
 
 
 def _digits_npy(tmp_path):

@@ -19,9 +19,26 @@ def tiny(model):
 
 
 def start(window, qtbot, exp):
+    """Reset to `exp` and press Train; return once the run is built and has reported ready (it may
+    have trained, or even failed, by the time the test looks: wait for outcomes, not states)."""
     window.panel.set_experiment(exp)
     window.reset(start=True)
-    qtbot.waitUntil(lambda: window.state == "training", timeout=TIMEOUT_MS)
+    qtbot.waitUntil(lambda: window.info is not None, timeout=TIMEOUT_MS)
+
+
+def settled_step(window, qtbot) -> int:
+    """After a pause: the step once the window has every loss the paused trainer reported."""
+    trainer = window.worker.trainer
+    last = [None]
+
+    def settled():  # the window agrees with the trainer, twice in a row 50 ms apart
+        now = (window.step, trainer.step)
+        done = trainer.paused and now[0] == now[1] and now == last[0]
+        last[0] = now
+        return done
+
+    qtbot.waitUntil(settled, timeout=TIMEOUT_MS)
+    return window.step
 
 
 @pytest.mark.parametrize("model", FAMILIES)
@@ -34,8 +51,7 @@ def test_train_pause_step_resume_reset(window, qtbot, model):
     # pause: the step count stops moving
     window.toggle_training()
     assert window.state == "paused"
-    qtbot.wait(300)
-    paused_at = window.step
+    paused_at = settled_step(window, qtbot)
     qtbot.wait(300)
     assert window.step == paused_at
     # step: exactly one more
@@ -74,7 +90,7 @@ def test_image_view_shows_the_snapshot_grid(window, qtbot):
     start(window, qtbot, tiny("vae"))
     qtbot.waitUntil(lambda: len(window.timeline.snapshots) >= 2, timeout=TIMEOUT_MS)
     window.toggle_training()
-    qtbot.wait(200)
+    settled_step(window, qtbot)
     from genstudio.engine.render import image_grid
     expected = image_grid(np.asarray(window.timeline.snapshots[-1].samples), scale=1, pad=1)
     np.testing.assert_array_equal(window.samples.image_item.image, expected)
@@ -139,9 +155,9 @@ def test_close_while_training_stops_the_thread(qtbot, tmp_path):
     win = MainWindow(QSettings(str(tmp_path / "s.ini"), QSettings.IniFormat))
     win.show()
     start(win, qtbot, tiny("gan"))
-    thread = win.thread
+    worker = win.worker
     win.close()
-    assert not thread.isRunning()
+    assert not worker.is_alive()
 
 
 def test_settings_remember_the_experiment(qtbot, tmp_path):
@@ -189,8 +205,8 @@ def test_rapid_resets_while_training_are_safe(window, qtbot):
         start(window, qtbot, tiny(model))
         qtbot.wait(150)
         gc.collect()  # a worker collected while its thread runs would crash here
-    qtbot.waitUntil(lambda: not window.retired, timeout=TIMEOUT_MS)
-    assert window.state == "training" and window.step > 0
+    qtbot.waitUntil(lambda: not window.retired and window.step > 0, timeout=TIMEOUT_MS)
+    assert window.state == "training"
 
 
 def test_user_presets_persist(qtbot, tmp_path):
@@ -233,9 +249,7 @@ def test_keyboard_space_right_ctrl_r(window, qtbot):
     start(window, qtbot, tiny("vae"))
     qtbot.keyClick(window, Qt.Key_Space)
     assert window.state == "paused"
-    before = window.step
-    qtbot.wait(200)
-    before = window.step
+    before = settled_step(window, qtbot)
     qtbot.keyClick(window, Qt.Key_Right)
     qtbot.waitUntil(lambda: window.step == before + 1, timeout=TIMEOUT_MS)
     qtbot.keyClick(window, Qt.Key_R, Qt.ControlModifier)
