@@ -136,6 +136,7 @@ def engine_vs_reference(family: str, data: str, device: str, budget: Budget) -> 
     trainer = Trainer(exp, Cadence(snapshot_s=None, eval_s=None, evaluate_at_end=False))
     torch.manual_seed(exp.seed)
     model = build_model(exp, trainer.dataset).to(trainer.device)
+    model.configure_optimizers()
     model.train()
     x = model.encode_data(trainer.dataset)  # on the CPU: a tutorial's DataLoader moves each batch
     loop = LOOPS[family]

@@ -49,9 +49,11 @@ def test_snapshots_do_not_disturb_training(make_experiment):
     """Drawing a snapshot between steps leaves the training random stream as it was."""
     exp = make_experiment("vae", "ring8", seed=2)
     plain = _losses(Trainer(exp, QUIET), 40)
-    busy = Trainer(exp, Cadence(snapshot_s=1e-9, evaluate_at_end=False))  # a snapshot after every step
+    # snapshots as often as the trainer allows (it spaces them out when they are slow against a step,
+    # and how slow depends on the machine's load: count a few, not one per step)
+    busy = Trainer(exp, Cadence(snapshot_s=1e-9, evaluate_at_end=False))
     events = list(busy.run(steps=40))
-    assert sum(isinstance(e, Snapshot) for e in events) >= 40
+    assert sum(isinstance(e, Snapshot) for e in events) >= 5
     points = [e for e in events if isinstance(e, LossPoints)]
     assert np.array_equal(plain, np.stack([np.concatenate([p.values[k] for p in points]) for k in busy.loss_names]))
 

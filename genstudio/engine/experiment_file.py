@@ -216,7 +216,7 @@ def _check_fits(doc: ExperimentFile) -> None:
     model = build_model(exp, ds)
     with torch.random.fork_rng(devices=[]):
         try:
-            restore(doc.state, model, model.optimizers(), torch.Generator(), torch.device("cpu"))
+            restore(doc.state, model, model.configure_optimizers(), torch.Generator(), torch.device("cpu"))
         except (RuntimeError, KeyError) as exc:
             raise ValueError(f"the saved state does not fit ({_reason(exc)})") from None
 

@@ -53,6 +53,7 @@ class Trainer:
         self.dataset = dataset or data_sets.load(exp.data, exp.data_size, exp.data_color)
         torch.manual_seed(exp.seed)
         self.model = build_model(exp, self.dataset).to(self.device)
+        self.model.configure_optimizers()
         self.model.train()
         self.train_data = self.model.encode_data(self.dataset).to(self.device)
         self.batch_size = exp.family.batch_size

@@ -132,7 +132,6 @@ class Transformer(GenerativeModel):
         self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layer))
         self.ln_f = nn.LayerNorm(cfg.n_embd)
         self.head = nn.Linear(cfg.n_embd, self.tok.vocab, bias=False)
-        self.opt = make_optimizer(torch.optim.AdamW, self.parameters(), cfg.lr, weight_decay=0.01)
 
     def encode_data(self, ds, split="train"):
         return self.tok.encode(ds, split)
@@ -140,7 +139,8 @@ class Transformer(GenerativeModel):
     def decode(self, samples, ds):
         return self.tok.decode(samples.detach().cpu().numpy(), ds)
 
-    def optimizers(self):
+    def make_optimizers(self):
+        self.opt = make_optimizer(torch.optim.AdamW, self.parameters(), self.cfg.lr, weight_decay=0.01)
         return [self.opt]
 
     def forward(self, inputs: torch.Tensor, caches: list[dict] | None = None, start: int = 0) -> torch.Tensor:

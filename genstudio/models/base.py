@@ -64,8 +64,18 @@ class GenerativeModel(nn.Module):
         return np.clip((x + 1) / 2, 0, 1)
 
     # the contract ----------------------------------------------------------------------------
-    def optimizers(self) -> list[torch.optim.Optimizer]:
+    def configure_optimizers(self) -> list[torch.optim.Optimizer]:
+        """Build the optimisers (nanoGPT's shape). The trainer calls this once the model is on its
+        device; a model that only samples (the explorer's replica) never does, and costs only its weights."""
+        self._optimizers = self.make_optimizers()
+        return self._optimizers
+
+    def make_optimizers(self) -> list[torch.optim.Optimizer]:
         raise NotImplementedError
+
+    def optimizers(self) -> list[torch.optim.Optimizer]:
+        """The optimisers built by configure_optimizers (none before)."""
+        return getattr(self, "_optimizers", [])
 
     def set_lr(self, lr: float) -> None:
         for opt in self.optimizers():

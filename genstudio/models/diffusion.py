@@ -171,9 +171,9 @@ class Diffusion(GenerativeModel):
             self.net = SmallUNet(spec.shape[0], cfg.width)
         self.ema = WeightAverage(self.net, cfg.ema)
         self.register_buffer("alphas_cumprod", make_alphas_cumprod(cfg.schedule, cfg.timesteps), persistent=False)
-        self.opt = make_optimizer(torch.optim.Adam, self.net.parameters(), cfg.lr)
 
-    def optimizers(self):
+    def make_optimizers(self):
+        self.opt = make_optimizer(torch.optim.Adam, self.net.parameters(), self.cfg.lr)
         return [self.opt]
 
     def scheduler(self, sampler: str | None = None, steps: int | None = None) -> DDIMScheduler:

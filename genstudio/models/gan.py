@@ -61,12 +61,13 @@ class GAN(GenerativeModel):
             self.generator = _conv_generator(cfg.latent_dim, cfg.width, spec.shape)
             self.discriminator = _conv_discriminator(cfg.width, spec.shape)
         self.ema = WeightAverage(self.generator, cfg.ema)
+        self._last: torch.Tensor | None = None  # latest loss terms, for one-network steps
+
+    def make_optimizers(self):
+        cfg = self.cfg
         betas = (cfg.beta1, cfg.beta2)
         self.opt_g = make_optimizer(torch.optim.Adam, self.generator.parameters(), cfg.lr, betas=betas)
         self.opt_d = make_optimizer(torch.optim.Adam, self.discriminator.parameters(), cfg.lr, betas=betas)
-        self._last: torch.Tensor | None = None  # latest loss terms, for one-network steps
-
-    def optimizers(self):
         return [self.opt_g, self.opt_d]
 
     def make_noise(self, n, generator):

@@ -25,7 +25,6 @@ class VAE(GenerativeModel):
         self.decoder = mlp([cfg.latent_dim, *hidden, d])
         # Gaussian decoder: one learned log-std per dimension.
         self.log_sigma = nn.Parameter(torch.full((d,), -1.0))
-        self.opt = make_optimizer(torch.optim.Adam, self.parameters(), cfg.lr)
 
     # images stay in [0, 1] for the Bernoulli likelihood
     def encode_data(self, ds: Dataset, split="train"):
@@ -38,7 +37,8 @@ class VAE(GenerativeModel):
             return samples.detach().float().cpu().numpy().clip(0, 1)
         return super().decode(samples, ds)
 
-    def optimizers(self):
+    def make_optimizers(self):
+        self.opt = make_optimizer(torch.optim.Adam, self.parameters(), self.cfg.lr)
         return [self.opt]
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
