@@ -46,6 +46,15 @@ class Diverged:
 
 
 @dataclass(frozen=True)
+class Weights:
+    """The explorer replica's weights (CPU numpy copies of the networks that encode and sample),
+    taken between steps on request (Trainer.request_weights)."""
+    step: int
+    seconds: float
+    state: dict[str, np.ndarray]
+
+
+@dataclass(frozen=True)
 class Checkpoint:
     """The trainer's whole state (CPU copies, engine.state.TrainerState), taken between steps on request."""
     step: int

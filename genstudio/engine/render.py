@@ -11,10 +11,11 @@ from PIL import Image, ImageDraw
 from .io import atomic_path
 
 
-def image_grid(images: np.ndarray, scale: int = 4, pad: int = 1) -> np.ndarray:
-    """(N, C, H, W) in [0, 1] -> (rows*H', cols*W', 3) uint8, upscaled by `scale` with a gap of `pad`."""
+def image_grid(images: np.ndarray, scale: int = 4, pad: int = 1, cols: int | None = None) -> np.ndarray:
+    """(N, C, H, W) in [0, 1] -> (rows*H', cols*W', 3) uint8, upscaled by `scale` with a gap of `pad`,
+    filled row by row (`cols` columns; default: about square)."""
     n, c, h, w = images.shape
-    cols = math.ceil(math.sqrt(n))
+    cols = cols or math.ceil(math.sqrt(n))
     rows = math.ceil(n / cols)
     cell_h, cell_w = h * scale + pad, w * scale + pad
     out = np.full((rows * cell_h + pad, cols * cell_w + pad, 3), 40, np.uint8)

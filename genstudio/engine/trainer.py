@@ -5,6 +5,7 @@ per step). Stop, pause and hyperparameter changes are honoured between steps.
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 import queue
 import threading
@@ -20,7 +21,7 @@ from ..config import Experiment
 from ..models import build_model
 from .device import default_threads, resolve_device
 from .evaluate import Evaluator
-from .events import Checkpoint, Diverged, Finished, LossPoints, Metrics, Snapshot
+from .events import Checkpoint, Diverged, Finished, LossPoints, Metrics, Snapshot, Weights
 from .state import TrainerState, capture, restore
 
 LOSS_BUFFER = 4096
@@ -95,9 +96,17 @@ class Trainer:
     def set_lr(self, lr: float) -> None:
         self._commands.put(("lr", float(lr)))
 
+    def set_hparam(self, name: str, value) -> None:
+        """Change a family setting that the model reads every step (the VAE's beta), between steps."""
+        self._commands.put(("hparam", (name, value)))
+
     def request_checkpoint(self) -> None:
         """Ask for a Checkpoint event at the next step boundary (running or paused)."""
         self._commands.put(("checkpoint", None))
+
+    def request_weights(self) -> None:
+        """Ask for a Weights event (the explorer's networks, CPU copies) at the next step boundary."""
+        self._commands.put(("weights", None))
 
     def step_once(self, part: str = "all") -> None:
         """While paused: one optimisation step (`part` "d" or "g": one GAN network only)."""
@@ -108,18 +117,25 @@ class Trainer:
         idx = torch.randint(len(self.train_data), (self.batch_size,), device=self.device, generator=self.batch_gen)
         return self.train_data[idx]
 
-    def _apply_commands(self) -> tuple[list[str], bool]:
-        """Apply hyperparameter changes; return the single steps asked for and whether a checkpoint was."""
-        steps, checkpoint = [], False
+    def _apply_commands(self) -> tuple[list[str], list[str]]:
+        """Apply hyperparameter changes; return the single steps asked for and the reports asked for
+        ("checkpoint", "weights")."""
+        steps, wanted = [], []
         while not self._commands.empty():
             name, value = self._commands.get_nowait()
             if name == "lr":
                 self.model.set_lr(value)
+            elif name == "hparam":
+                self.model.cfg = dataclasses.replace(self.model.cfg, **{value[0]: value[1]})
+                self.exp = dataclasses.replace(self.exp, family=self.model.cfg)
             elif name == "step":
                 steps.append(value)
-            elif name == "checkpoint":
-                checkpoint = True
-        return steps, checkpoint
+            elif name not in wanted:
+                wanted.append(name)
+        return steps, wanted
+
+    def _report(self, wanted: str):
+        return self._checkpoint() if wanted == "checkpoint" else self._weights()
 
     def state(self) -> TrainerState:
         """The whole training state as CPU copies (call between steps, from the training thread)."""
@@ -127,6 +143,10 @@ class Trainer:
 
     def _checkpoint(self) -> Checkpoint:
         return Checkpoint(self.step, self.seconds, self.state())
+
+    def _weights(self) -> Weights:
+        state = {k: v.detach().cpu().numpy().copy() for k, v in self.model.explorer_state().items()}
+        return Weights(self.step, self.seconds, state)
 
     def _rng_devices(self):
         return [self.device] if self.device.type == "cuda" else []
@@ -182,11 +202,12 @@ class Trainer:
         while not self._running.wait(0.02):
             if self.diverged:
                 return
-            parts, checkpoint = self._apply_commands()
-            if checkpoint:
+            parts, wanted = self._apply_commands()
+            if wanted:
                 yield from self._flush()
                 if not self.diverged:
-                    yield self._checkpoint()
+                    for report in wanted:
+                        yield self._report(report)
             for part in parts:
                 began = time.perf_counter()
                 self._record(self.model.partial_step(part, self.draw))
@@ -222,12 +243,13 @@ class Trainer:
                 reason = "seconds"
                 break
             if not self._commands.empty():
-                _, checkpoint = self._apply_commands()  # single steps asked for while running are moot
-                if checkpoint:
+                _, wanted = self._apply_commands()  # single steps asked for while running are moot
+                if wanted:
                     yield from self._flush()
                     if self.diverged:
                         return
-                    t0 += yield from self._timed(self._checkpoint)
+                    for report in wanted:
+                        t0 += yield from self._timed(lambda: self._report(report))
             self._record(self.model.train_step(self.draw))
             self.seconds = time.perf_counter() - t0
             if self.seconds >= next_loss or self._filled == LOSS_BUFFER:

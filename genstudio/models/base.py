@@ -89,6 +89,10 @@ class GenerativeModel(nn.Module):
         """One step of part of the model ("d" / "g" for a GAN); other families do a whole step."""
         return self.train_step(draw)
 
+    def explorer_state(self) -> dict[str, torch.Tensor]:
+        """The tensors the explorer's replica needs (the networks that encode and sample)."""
+        return self.state_dict()
+
     def make_noise(self, n: int, generator: torch.Generator) -> torch.Tensor:
         raise NotImplementedError
 

@@ -15,7 +15,7 @@ from ..data import DATASETS, REMOTE_DATASETS, looks_like_path
 
 FAMILY_LABELS = {"gan": "GAN", "vae": "VAE", "diffusion": "Diffusion", "ar": "Autoregressive"}
 TEXT_SETS = ("names",)
-LIVE_KNOBS = ("lr",)  # applied between steps without a reset
+LIVE_KNOBS = ("lr", "beta")  # applied between steps without a reset
 
 
 REMOTE_LABELS = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST"}
@@ -103,6 +103,7 @@ class ExperimentPanel(QWidget):
     changed = Signal()              # anything that needs a reset to take effect
     live_changed = Signal(str, object)  # a knob that applies while training (name, value)
     presets_changed = Signal()      # the user saved a preset (the window persists them)
+    apply_requested = Signal()      # "Apply: fresh model" was pressed
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -149,13 +150,21 @@ class ExperimentPanel(QWidget):
         top.addRow("CPU threads", self.threads)
         self.knob_box = QGroupBox("Hyperparameters")
         self.knob_form = QFormLayout(self.knob_box)
-        self.hint = QLabel("Changes other than the learning rate apply on Reset.")
+        self.hint = QLabel("The learning rate (and a VAE's beta) change while training; other changes "
+                           "start a fresh model when you apply them.")
         self.hint.setWordWrap(True)
         self.hint.setStyleSheet("color: #666;")
+        self.apply_button = QPushButton("Apply: fresh model")
+        self.apply_button.setToolTip("The settings above differ from the model that is training. Apply them: "
+                                     "a fresh model starts (the one training now is discarded)")
+        self.apply_button.setStyleSheet("font-weight: bold;")
+        self.apply_button.hide()
+        self.apply_button.clicked.connect(self.apply_requested)
         layout = QVBoxLayout(self)
         layout.addLayout(top)
         layout.addWidget(self.knob_box)
         layout.addWidget(self.hint)
+        layout.addWidget(self.apply_button)
         layout.addStretch(1)
         self.knobs: dict[str, QWidget] = {}
         self.family.currentIndexChanged.connect(self._family_changed)

@@ -181,7 +181,7 @@ class WindowFiles(QObject):
     def write_checkpoint(self, event) -> None:
         if self.pending_save is not None:
             path, self.pending_save = self.pending_save, None
-            self._write(path, self.window.worker.experiment, event.state)
+            self._write(path, self.window.worker.trainer.exp, event.state)
 
     def _write(self, path, exp, state) -> threading.Thread:
         from ..engine import experiment_file

@@ -16,15 +16,17 @@ from PySide6.QtWidgets import (QApplication, QHBoxLayout, QLabel, QMainWindow, Q
 
 from ..config import ConfigError, Experiment, default_experiment
 from ..data import looks_like_path
-from ..engine.events import Checkpoint, Diverged, LossPoints, Metrics, Snapshot
+from ..engine.events import Checkpoint, Diverged, LossPoints, Metrics, Snapshot, Weights
 from ..engine.io import cache_dir
-from .experiment_panel import FAMILY_LABELS, ExperimentPanel
-from .family_views import FamilyView
+from .experiment_panel import FAMILY_LABELS, LIVE_KNOBS, ExperimentPanel
+from .explorer import Explorer
 from .files import WindowFiles
 from .threads import GuiThreadGarbageCollector, Inbox
+from .views import make_view
 from .worker import TrainingWorker
 
 REDRAW_MS = 200         # coalesce redraws: curves and counters at 5 frames a second (painting holds the GIL)
+PANEL_FIELDS = ("model", "data", "family", "seed", "device", "threads", "data_size", "data_color")
 STOP_TIMEOUT_S = 5.0
 
 
@@ -58,7 +60,12 @@ class MainWindow(QMainWindow):
         self.inbox = Inbox(self)       # background threads reach the GUI thread only through this
         self.worker: TrainingWorker | None = None
         self.event_handlers = {LossPoints: self._losses, Snapshot: self._snapshot, Metrics: self._metrics,
-                               Diverged: self._diverged, Checkpoint: self._checkpoint}
+                               Diverged: self._diverged, Checkpoint: self._checkpoint, Weights: self._weights}
+        self.run_experiment = None     # what the running model was built from (the views follow it)
+        self.explorer: Explorer | None = None   # the running model's explorer, while its view is interactive
+        self.retired_explorers: list[Explorer] = []
+        self.weights_asked_at: float | None = None  # a weights request is in flight since then
+        self.weights_step: int | None = None
         self.info = None
         self.state = "idle"
         self.step, self.seconds = 0, 0.0
@@ -93,7 +100,7 @@ class MainWindow(QMainWindow):
         panel_width = (self.panel.minimumSizeHint().width() + scroll.verticalScrollBar().sizeHint().width()
                        + 2 * scroll.frameWidth())
         scroll.setMinimumWidth(panel_width)
-        self.family_views = {f: FamilyView(f) for f in FAMILY_LABELS}
+        self.family_views = {f: make_view(f) for f in FAMILY_LABELS}
         self.tabs = QTabWidget()
         sample_page = QWidget()
         self.sample_layout = QVBoxLayout(sample_page)
@@ -101,6 +108,7 @@ class MainWindow(QMainWindow):
         self.family_tab = QTabWidget()  # the family-specific area: one page per family
         for family, view in self.family_views.items():
             self.family_tab.addTab(view, FAMILY_LABELS[family])
+            view.knob_edited.connect(self._view_knob_edited)
         self.family_tab.tabBar().hide()
         self.tabs.addTab(self.family_tab, "Quality")
         self.right = QSplitter(Qt.Vertical)
@@ -123,6 +131,7 @@ class MainWindow(QMainWindow):
             self.statusBar().addPermanentWidget(w)
         self.panel.changed.connect(self._experiment_edited)
         self.panel.live_changed.connect(self._live_edit)
+        self.panel.apply_requested.connect(lambda: self.reset(start=self.state == "training"))
         self.panel.presets_changed.connect(self._save_settings)
 
     def _build_views(self):
@@ -290,7 +299,6 @@ class MainWindow(QMainWindow):
         self.download_bar.hide()
         self.timeline.clear()
         self.curves.set_loss_names(())
-        self._show_family(exp.model)
         self.files.forget_path()
         self._launch(exp, start_paused=not start)
         self._set_state("building")
@@ -301,7 +309,6 @@ class MainWindow(QMainWindow):
         self.stopped_trainer, self.diverged, self.info = None, False, None
         self.hide_error()
         self.panel.set_experiment(doc.experiment)
-        self._show_family(doc.experiment.model)
         self.step, self.seconds, self.rate_window = doc.state.step, doc.state.seconds, []
         hist = doc.history
         self.curves.set_loss_names(tuple(hist.values))
@@ -314,7 +321,7 @@ class MainWindow(QMainWindow):
         self._launch(doc.experiment, start_paused=True, resume=doc)
         self._set_state("building")
         if self.evaluations:
-            self.family_views[doc.experiment.model].on_metrics(self.evaluations[-1])
+            self.run_view.on_metrics(self.evaluations[-1])
 
     def history(self):
         """The loss curves and evaluations so far, for an experiment file or a CSV export."""
@@ -326,20 +333,31 @@ class MainWindow(QMainWindow):
                        {name: data[:, 2 + i].copy() for i, name in enumerate(h.names)}, tuple(self.evaluations))
 
     def _launch(self, exp, **options):
-        self.worker = TrainingWorker(exp, self._reporter(), **options)
+        """Start a worker for `exp`: from now on the views follow this run."""
+        self.run_experiment = exp
+        self.panel.apply_button.hide()
+        self._show_family(exp.model)
+        if "trainer" not in options:  # a fresh model (not the same one continuing after an error)
+            self.run_view.clear()
+        self.worker = TrainingWorker(exp, self._thread_safe("_on_worker"), **options)
         self.worker.start()
 
-    def _reporter(self):
-        """The worker's report(): posts to the GUI thread and holds the window only weakly (a thread
-        that ends after the window must not be the one to destroy it)."""
+    @property
+    def run_view(self):
+        """The view of the running model's family (not necessarily the panel's)."""
+        return self.family_views[self.run_experiment.model]
+
+    def _thread_safe(self, method: str):
+        """A function any thread may call: it runs self.<method>(*args) in the GUI thread, and holds
+        the window only weakly (a thread that ends after the window must not be the one to destroy it)."""
         post, window = self.inbox.post, weakref.ref(self)
 
-        def deliver(worker, kind, payload):
+        def deliver(*args):
             win = window()
             if win is not None:
-                win._on_worker(worker, kind, payload)
+                getattr(win, method)(*args)
 
-        return lambda worker, kind, payload: post(deliver, worker, kind, payload)
+        return lambda *args: post(deliver, *args)
 
     def _on_worker(self, worker, kind: str, payload):
         """A worker's report, in the GUI thread. Only the current worker's reach the views; a retired
@@ -359,12 +377,19 @@ class MainWindow(QMainWindow):
             {"ready": self._ready, "failed": self._failed, "stopped": self._worker_stopped}[kind](payload)
 
     def _retire_worker(self):
-        """Ask the current worker to stop; its late reports are dropped (_on_worker)."""
+        """Ask the current worker (and its explorer) to stop; their late reports are dropped."""
+        self._retire_explorer()
         if self.worker is None:
             return
         self.worker.stop()
         self.retired.append(self.worker)
         self.worker = None
+
+    def _retire_explorer(self):
+        if self.explorer is not None:
+            self.explorer.stop()
+            self.retired_explorers = [e for e in self.retired_explorers if e.is_alive()] + [self.explorer]
+        self.explorer, self.weights_asked_at, self.weights_step = None, None, None
 
     def toggle_training(self):
         if self.state in ("training", "paused") and self.worker is None:
@@ -396,14 +421,43 @@ class MainWindow(QMainWindow):
             self.worker.step_once(part)
 
     def _experiment_edited(self):
-        self._show_family(self.panel.family.currentData())
         if self.state in ("idle", "paused", "failed") and self.step == 0:
             self.reset()  # nothing trained yet: show the new setting's untrained samples right away
+            return
+        # after training has begun nothing is discarded without a click: the views keep the running model
+        self.panel.apply_button.setVisible(self._differs_from_run())
+
+    def _differs_from_run(self) -> bool:
+        """Whether the panel's settings (but for the live knobs) are not those of the running model."""
+        if self.run_experiment is None:
+            return False
+        try:
+            exp = self.panel.experiment()
+        except ConfigError:
+            return True
+        run = self.run_experiment
+        if exp.model == run.model:
+            live = {k: getattr(run.family, k) for k in LIVE_KNOBS if hasattr(run.family, k)}
+            exp = dataclasses.replace(exp, family=dataclasses.replace(exp.family, **live))
+        return any(getattr(exp, f) != getattr(run, f) for f in PANEL_FIELDS)
 
     def _live_edit(self, name: str, value):
-        if name == "lr" and self.worker is not None:
+        run = self.run_experiment
+        if self.worker is None or run is None or not hasattr(run.family, name) or self.panel.family.currentData() != run.model:
+            self.panel.apply_button.setVisible(self._differs_from_run())
+            return
+        if name == "lr":
             self.worker.set_lr(float(value))
-            self.statusBar().showMessage(f"learning rate set to {value:g}", 3000)
+        else:
+            self.worker.set_hparam(name, value)
+        self.run_experiment = dataclasses.replace(run, family=dataclasses.replace(run.family, **{name: value}))
+        self.run_view.on_knob(name, value)
+        self.statusBar().showMessage(f"{name} set to {value:g}", 3000)
+
+    def _view_knob_edited(self, name: str, value):
+        """A live knob edited in a view: the panel shows it and the run gets it."""
+        self.panel.set_knob(name, value)
+        self._live_edit(name, value)
 
     # events from the worker --------------------------------------------------------------------
     def _ready(self, info):
@@ -416,7 +470,11 @@ class MainWindow(QMainWindow):
         if info.dataset.kind != "points":
             self.draw_button.setChecked(False)
         self.panel.set_devices(list(info.devices))
-        self.family_views[self.panel.family.currentData()].on_ready(info)
+        self._retire_explorer()
+        view = self.run_view
+        if view.interactive:
+            self.explorer = Explorer(self.run_experiment, info.dataset, self._thread_safe("_explorer_answer"))
+        view.on_run(info, self.explorer)
         self.device_label.setText(info.device_name)
         start = self.pending_train or not self.worker.start_paused
         self.pending_train = False
@@ -440,15 +498,34 @@ class MainWindow(QMainWindow):
         if self.timeline.add(shown):
             self.samples.show_snapshot(snap)
             self.shown_snapshot = shown
-        view = self.family_views.get(self.panel.family.currentData())
-        if view is not None:
-            view.on_snapshot(snap)
+        self.run_view.on_snapshot(snap)
 
     def _metrics(self, event):
         self.evaluations.append(event)
-        view = self.family_views.get(self.panel.family.currentData())
-        if view is not None:
-            view.on_metrics(event)
+        self.run_view.on_metrics(event)
+
+    def _weights(self, weights):
+        self.weights_asked_at, self.weights_step = None, weights.step
+        if self.explorer is not None:
+            self.explorer.set_weights(weights)
+            self.run_view.on_weights(weights.step)
+
+    def _explorer_answer(self, answer):
+        if self.explorer is not None and self.explorer.is_current(answer):
+            self.run_view.on_answer(answer)
+
+    def _ask_for_weights(self):
+        """While an interactive view is on screen, its explorer gets the model's weights when they have
+        changed: at most once a redraw (5 a second), one request in flight; none for a hidden view."""
+        if self.explorer is None or self.worker is None or self.worker.trainer is None:
+            return
+        if not self.run_view.isVisible() or self.weights_step == self.step:
+            return
+        now = time.perf_counter()
+        if self.weights_asked_at is not None and now - self.weights_asked_at < 5.0:  # one in flight
+            return
+        self.weights_asked_at = now
+        self.worker.request_weights()
 
     def _diverged(self, event):
         self.diverged = True
@@ -491,6 +568,7 @@ class MainWindow(QMainWindow):
     def _redraw(self):
         if not self.views_ready:
             return
+        self._ask_for_weights()
         self.curves.redraw()
         self.step_label.setText(f"step {self.step:,}")
         rate = ""
@@ -516,7 +594,7 @@ class MainWindow(QMainWindow):
 
     def _show_family(self, family: str):
         self.family_tab.setCurrentWidget(self.family_views[family])
-        self.tabs.setTabText(1, f"{FAMILY_LABELS[family]} · quality")
+        self.tabs.setTabText(1, f"{FAMILY_LABELS[family]} · {self.family_views[family].tab_title}")
         for button in (self.d_button, self.g_button):  # a toolbar widget is shown through its action
             self.toolbar_actions[button].setVisible(family == "gan")
 
@@ -556,8 +634,9 @@ class MainWindow(QMainWindow):
         self.redraw_timer.stop()
         self._retire_worker()
         deadline = time.perf_counter() + STOP_TIMEOUT_S
-        for worker in self.retired:  # each was asked to stop: wait for them, with a time limit
-            worker.join(max(0.0, deadline - time.perf_counter()))
+        for thread in self.retired + self.retired_explorers:  # each was asked to stop: wait, with a time limit
+            thread.join(max(0.0, deadline - time.perf_counter()))
         self.retired = [w for w in self.retired if w.is_alive()]
+        self.retired_explorers = [e for e in self.retired_explorers if e.is_alive()]
         self.inbox.close()
         super().closeEvent(event)

@@ -19,7 +19,7 @@ PROGRESS_S = 0.1
 
 class TrainingWorker:
     """One run's training thread. Reports, in this order: "ready" (TrainerInfo), then engine events
-    ("event": LossPoints, Snapshot, Metrics, Diverged, Checkpoint), "progress" while data downloads,
+    ("event": LossPoints, Snapshot, Metrics, Diverged, Checkpoint, Weights), "progress" while data downloads,
     "failed" (a one-line message) on an error, and always "stopped" last."""
 
     def __init__(self, experiment, report, start_paused: bool, trainer=None, snapshot_s: float = 0.5,
@@ -57,9 +57,9 @@ class TrainingWorker:
             if self.trainer is None:
                 exp, doc = self.experiment, self.resume_from
                 dataset = doc.dataset if doc is not None and doc.dataset is not None else self._load_data(exp)
-                # snapshots carry a CPU copy of the weights: family views never touch the live model
+                # snapshots carry samples only: weights reach the explorer when its view asks (request_weights)
                 self.trainer = Trainer(exp, Cadence(snapshot_s=self.snapshot_s, eval_s=self.eval_s,
-                                                    snapshot_weights=True, evaluate_at_end=False),
+                                                    evaluate_at_end=False),
                                        dataset=dataset, state=doc.state if doc is not None else None)
                 self.resume_from = None
             if self._stop_requested:
@@ -114,6 +114,14 @@ class TrainingWorker:
     def request_checkpoint(self):
         if self.trainer:
             self.trainer.request_checkpoint()
+
+    def request_weights(self):
+        if self.trainer:
+            self.trainer.request_weights()
+
+    def set_hparam(self, name, value):
+        if self.trainer:
+            self.trainer.set_hparam(name, value)
 
     def set_lr(self, lr):
         if self.trainer:

@@ -1,0 +1,172 @@
+"""The explorer's headless half: a weights-only CPU replica of a run's sampling networks, answering
+small frozen requests with numpy.
+
+The GUI (ui/explorer.py) runs one replica per run in its own thread; the trainer sends it weights
+(a `Weights` event) only while an interactive view is on screen. A request names the control that
+asked for it: a newer request for the same control supersedes an older one, and a long answer is
+computed in chunks (`answer` is a generator) so that it can be cut short between them.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Iterator
+
+import numpy as np
+import torch
+
+from ..config import Experiment
+from ..data import Dataset
+from ..models import build_model
+from .events import Weights
+
+MAP_POINTS = 2000      # held-out examples encoded for the latent map (at most)
+RECON_COUNT = 8        # held-out examples shown above their reconstructions
+
+
+class ExplorerError(Exception):
+    """A request that cannot be answered now: one line for the view."""
+
+
+@dataclass(frozen=True, eq=False)
+class Request:
+    control: str = ""      # the control that asked: a newer request for the same control supersedes this
+    id: int = 0            # given by the explorer when submitted (increasing)
+
+
+@dataclass(frozen=True, eq=False)
+class Decode(Request):
+    """Decode these latent codes (n, latent_dim) into data space."""
+    codes: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.float32))
+
+
+@dataclass(frozen=True, eq=False)
+class DecodeGrid(Request):
+    """A rows x cols grid of decodes over a rectangle of the map's plane: code = origin + x*axes[0] + y*axes[1]."""
+    origin: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
+    axes: np.ndarray = field(default_factory=lambda: np.zeros((2, 0), np.float32))
+    x_range: tuple[float, float] = (-3.0, 3.0)
+    y_range: tuple[float, float] = (-3.0, 3.0)
+    rows: int = 12
+    cols: int = 12
+
+
+@dataclass(frozen=True, eq=False)
+class Interpolate(Request):
+    """`steps` codes from a to b (linear, or spherical: along the great circle, as for Gaussian codes)."""
+    a: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
+    b: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
+    steps: int = 8
+    spherical: bool = False
+
+
+@dataclass(frozen=True, eq=False)
+class EncodeHeldOut(Request):
+    """Encode the held-out set: the latent map, per-dimension KL, and a row of reconstructions."""
+    limit: int = MAP_POINTS
+
+
+@dataclass(frozen=True, eq=False)
+class Answer:
+    request: Request
+    step: int                        # the training step of the weights that answered
+    values: dict = field(default_factory=dict)
+    done: bool = True                # False: a chunk; more follow unless a newer request cuts it short
+    error: str | None = None         # one line for the view instead of values
+
+
+def interpolation_codes(a: np.ndarray, b: np.ndarray, steps: int, spherical: bool) -> np.ndarray:
+    t = np.linspace(0.0, 1.0, steps)[:, None]
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    if spherical:
+        na, nb = np.linalg.norm(a), np.linalg.norm(b)
+        cos = np.clip(a @ b / max(na * nb, 1e-12), -1.0, 1.0)
+        omega = math.acos(cos)
+        if omega > 1e-6:  # slerp of directions; the length moves linearly
+            s = np.sin(omega)
+            direction = (np.sin((1 - t) * omega) * a / max(na, 1e-12) + np.sin(t * omega) * b / max(nb, 1e-12)) / s
+            return (direction * ((1 - t) * na + t * nb)).astype(np.float32)
+    return ((1 - t) * a + t * b).astype(np.float32)
+
+
+def map_basis(means: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool]:
+    """The plane of the latent map: (origin (d,), axes (2, d), is_pca). Two dimensions are the plane
+    itself; more are projected on the first two principal components of the means."""
+    d = means.shape[1]
+    if d <= 2:
+        axes = np.eye(2, d, dtype=np.float32)
+        return np.zeros(d, np.float32), axes, False
+    origin = means.mean(0)
+    _, _, vt = np.linalg.svd(means - origin, full_matrices=False)
+    return origin.astype(np.float32), vt[:2].astype(np.float32), True
+
+
+class Replica:
+    """A weights-only CPU copy of a run's networks (no optimisers): what the explorer runs."""
+
+    def __init__(self, exp: Experiment, dataset: Dataset):
+        with torch.random.fork_rng(devices=[]):
+            self.model = build_model(exp, dataset).eval().requires_grad_(False)
+        self.dataset = dataset
+        self.step: int | None = None     # None until weights arrive
+
+    def load(self, weights: Weights) -> None:
+        state = {k: torch.from_numpy(v) for k, v in weights.state.items()}
+        missing, unexpected = self.model.load_state_dict(state, strict=False)
+        if unexpected:
+            raise ExplorerError(f"weights that do not fit the replica: {', '.join(unexpected[:3])}")
+        self.step = weights.step
+
+    def answer(self, request: Request) -> Iterator[Answer]:
+        """The answer to `request`, in one or more chunks (the last has done=True)."""
+        if self.step is None:
+            raise ExplorerError("waiting for the model's weights…")
+        handler = getattr(self, f"_{type(request).__name__}", None)
+        if handler is None:
+            raise ExplorerError(f"this model cannot answer {type(request).__name__}")
+        chunks = handler(request)
+        while True:
+            with torch.inference_mode():  # per chunk: the thread's grad mode is not left changed between them
+                chunk = next(chunks, None)
+            if chunk is None:
+                return
+            values, done = chunk
+            for v in values.values():
+                if isinstance(v, np.ndarray) and v.dtype.kind == "f" and not np.isfinite(v).all():
+                    raise ExplorerError("the model's output is not finite (its weights diverged): press Reset")
+            yield Answer(request, self.step, values, done)
+
+    # the VAE's requests ------------------------------------------------------------------------
+    def _decode(self, codes: np.ndarray) -> np.ndarray:
+        """Data-space decodes (the decoder's mean) of (n, latent_dim) codes."""
+        model = self.model
+        z = torch.as_tensor(np.asarray(codes, np.float32).reshape(-1, model.cfg.latent_dim))
+        return np.asarray(model.decode(model.decode_mean(z), self.dataset), np.float32)
+
+    def _Decode(self, req: Decode):
+        yield {"codes": np.asarray(req.codes, np.float32), "decoded": self._decode(req.codes)}, True
+
+    def _Interpolate(self, req: Interpolate):
+        codes = interpolation_codes(req.a, req.b, req.steps, req.spherical)
+        yield {"codes": codes, "decoded": self._decode(codes)}, True
+
+    def _DecodeGrid(self, req: DecodeGrid):
+        xs = np.linspace(*req.x_range, req.cols, dtype=np.float32)
+        ys = np.linspace(*req.y_range, req.rows, dtype=np.float32)[::-1]  # top row = largest y
+        for r, y in enumerate(ys):  # one row a chunk: a newer grid can cut this one short
+            codes = req.origin[None] + xs[:, None] * req.axes[0][None] + y * req.axes[1][None]
+            yield {"row": r, "decoded": self._decode(codes)}, r == len(ys) - 1
+
+    def _EncodeHeldOut(self, req: EncodeHeldOut):
+        model, ds = self.model, self.dataset
+        x = model.encode_data(ds, "held_out")[: req.limit]
+        mu, logvar = model.encode(x)
+        kl = 0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar)
+        means = mu.numpy().astype(np.float32)
+        origin, axes, pca = map_basis(means)
+        labels = ds.held_out_labels[: len(means)] if ds.held_out_labels is not None else None
+        inputs = x[:RECON_COUNT]
+        recon = self._decode(model.encode(inputs)[0].numpy())
+        yield {"means": means, "map": (means - origin) @ axes.T, "origin": origin, "axes": axes, "pca": pca,
+               "labels": labels, "kl_per_dim": kl.mean(0).numpy().astype(np.float32),
+               "inputs": np.asarray(model.decode(inputs, ds), np.float32), "recon": recon}, True

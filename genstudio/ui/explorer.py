@@ -1,0 +1,102 @@
+"""The explorer thread: one per run, answering the views' requests with a weights-only replica.
+
+The shape is napari's _LayerSlicer: the GUI thread submits small frozen requests; one thread
+answers; a newer request for the same control replaces a pending one and cuts a running one
+short between its chunks; answers go back with the request's id and the view drops stale ids.
+Like the training thread it never touches Qt (ui/threads.py): answers leave through `post`.
+"""
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import threading
+import traceback
+
+
+class Explorer:
+    def __init__(self, experiment, dataset, post):
+        """`post(answer)`: called from the explorer thread with each Answer (make it thread-safe)."""
+        self.experiment, self.dataset, self.post = experiment, dataset, post
+        self._ids = itertools.count(1)
+        self._cond = threading.Condition()
+        self._pending: dict[str, object] = {}    # control -> newest request not yet started
+        self._newest: dict[str, int] = {}        # control -> id of its newest request
+        self._weights = None                     # newest weights not yet loaded
+        self._stopped = False
+        self.weights_step: int | None = None     # the step of the weights last loaded (explorer thread)
+        self._thread = threading.Thread(target=self._run, name="genstudio-explorer", daemon=True)
+        self._thread.start()
+
+    # from the GUI thread -----------------------------------------------------------------------
+    def submit(self, request):
+        """Queue `request` (it supersedes the same control's older one); returns it with its id."""
+        with self._cond:
+            request = dataclasses.replace(request, id=next(self._ids))
+            self._pending[request.control] = request
+            self._newest[request.control] = request.id
+            self._cond.notify()
+        return request
+
+    def set_weights(self, weights) -> None:
+        with self._cond:
+            self._weights = weights
+            self._cond.notify()
+
+    def is_current(self, answer) -> bool:
+        """Whether an answer is for its control's newest request (stale ones are dropped)."""
+        return self._newest.get(answer.request.control) == answer.request.id
+
+    def stop(self) -> None:
+        with self._cond:
+            self._stopped = True
+            self._pending.clear()
+            self._cond.notify()
+
+    def join(self, timeout: float | None = None) -> bool:
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    def is_alive(self) -> bool:
+        return self._thread.is_alive()
+
+    # the thread ----------------------------------------------------------------------------------
+    def _superseded(self, request) -> bool:
+        return self._stopped or self._newest.get(request.control) != request.id
+
+    def _run(self) -> None:
+        import torch
+
+        from ..engine.explorer import Answer, ExplorerError, Replica
+
+        torch.set_grad_enabled(False)  # grad mode is per thread
+        replica = None
+        while True:
+            with self._cond:
+                while not (self._stopped or self._pending or self._weights is not None):
+                    self._cond.wait()
+                if self._stopped:
+                    return
+                weights, self._weights = self._weights, None
+                request = None
+                if self._pending:
+                    control = next(iter(self._pending))  # the oldest control waiting
+                    request = self._pending.pop(control)
+            try:
+                if replica is None:
+                    replica = Replica(self.experiment, self.dataset)
+                if weights is not None:
+                    replica.load(weights)
+                    self.weights_step = weights.step
+                if request is None:
+                    continue
+                for answer in replica.answer(request):
+                    if self._superseded(request):
+                        break
+                    self.post(answer)
+            except ExplorerError as exc:
+                if request is not None:
+                    self.post(Answer(request, replica.step if replica else -1, error=str(exc)))
+            except Exception as exc:  # reported in the view; the next request starts afresh
+                traceback.print_exc()
+                if request is not None:
+                    self.post(Answer(request, -1, error=f"{type(exc).__name__}: {exc}".splitlines()[0]))

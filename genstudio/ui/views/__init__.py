@@ -1,0 +1,12 @@
+"""One module per family view, behind the contract in base.py."""
+from __future__ import annotations
+
+from .base import FamilyView
+
+
+def make_view(family: str) -> FamilyView:
+    """The family's view: the VAE latent lab, or the quality readout for families whose view is to come."""
+    if family == "vae":
+        from .vae import VAELab
+        return VAELab(family)
+    return FamilyView(family)

@@ -1,0 +1,95 @@
+"""The contract every family view follows, and the quality readout each one shows.
+
+A view belongs to the *running* model (the window routes by the run, never by the panel). It is
+told when a run starts (`on_run`: the trainer's info, and an explorer when the view is
+interactive), and gets that run's snapshots, metrics evaluations, the step of each set of weights
+that reached its explorer (`on_weights`), and the explorer's answers (`on_answer`, stale ones
+already dropped). `clear()` empties it while a new run is being built. A view may edit a live
+knob of the run (`knob_edited`: the window applies it as if the panel had) and is told of live
+knob changes (`on_knob`).
+"""
+from __future__ import annotations
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QHeaderView, QLabel, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget
+
+METRIC_LABELS = {
+    "modes_captured": "modes captured", "modes_total": "modes in the data", "hq_fraction": "high-quality fraction",
+    "modes_captured_1pct": "modes with >= 1% of HQ samples", "reverse_kl": "reverse KL to uniform modes",
+    "energy_distance": "energy distance to the data", "fd": "Frechet distance (classifier features)",
+    "class_coverage": "classes covered (>= 5%)", "class_total": "classes in the data",
+    "confidence": "classifier confidence", "nll_nats": "NLL (nats per example)", "bits_per_dim": "bits per dimension",
+    "nats_per_char": "nats per character", "novel_fraction": "novel samples (not in the training set)",
+}
+
+
+class QualityReadout(QWidget):
+    """The live metrics, evaluated every 10 s of training: a part of every family's view."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.title = QLabel("Quality, evaluated every 10 s of training")
+        self.table = QTableWidget(0, 2)
+        self.table.setHorizontalHeaderLabels(["metric", "value"])
+        self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.Stretch)
+        self.table.verticalHeader().setVisible(False)
+        self.table.setEditTriggers(QTableWidget.NoEditTriggers)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.title)
+        layout.addWidget(self.table)
+        self.latest_step = None
+
+    def clear(self) -> None:
+        self.table.setRowCount(0)
+        self.latest_step = None
+        self.title.setText("Quality, evaluated every 10 s of training")
+
+    def show_metrics(self, event) -> None:
+        rows = [(METRIC_LABELS.get(k, k), v) for k, v in event.values.items() if not isinstance(v, list)]
+        self.table.setRowCount(len(rows))
+        for i, (name, value) in enumerate(rows):
+            text = f"{value:.4g}" if isinstance(value, float) else str(value)
+            self.table.setItem(i, 0, QTableWidgetItem(name))
+            self.table.setItem(i, 1, QTableWidgetItem(text))
+        self.latest_step = event.step
+        self.title.setText(f"Quality at step {event.step} (evaluated every 10 s of training)")
+
+
+class FamilyView(QWidget):
+    """A family's area: the quality readout. Interactive views subclass it and set `interactive`."""
+
+    interactive = False    # True: weights reach an explorer for this view while it is on screen
+    tab_title = "quality"
+    knob_edited = Signal(str, object)   # (name, value): a live knob edited in the view
+
+    def __init__(self, family: str, parent=None):
+        super().__init__(parent)
+        self.family = family
+        self.quality = QualityReadout()
+        self.explorer = None
+        self.info = None
+        self.body = QVBoxLayout(self)
+        self.body.addWidget(self.quality)
+
+    def clear(self) -> None:
+        self.info, self.explorer = None, None
+        self.quality.clear()
+
+    def on_run(self, info, explorer) -> None:
+        self.info, self.explorer = info, explorer
+
+    def on_snapshot(self, snap) -> None:
+        pass
+
+    def on_metrics(self, event) -> None:
+        self.quality.show_metrics(event)
+
+    def on_weights(self, step: int) -> None:
+        pass
+
+    def on_knob(self, name: str, value) -> None:
+        pass
+
+    def on_answer(self, answer) -> None:
+        pass

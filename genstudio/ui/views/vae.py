@@ -1,0 +1,479 @@
+"""The VAE latent lab: the running VAE's encoder and decoder, run on demand while it trains.
+
+Pages: the latent map (click a code, the decoded manifold beside it, reconstructions below), one
+slider per latent dimension, interpolation between two examples, and per-dimension KL with a live
+beta. Every picture is an explorer answer for the newest weights; the pyqtgraph items are built
+once (on the first run, after pyqtgraph has loaded) and only get setImage / setData / setOpts.
+"""
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QGridLayout, QHBoxLayout, QLabel, QPushButton,
+                               QSlider, QSpinBox, QTabWidget, QVBoxLayout, QWidget)
+
+from .base import FamilyView
+
+SLIDERS = 16          # latent dimensions with a slider on screen at once (a picker pages through the rest)
+SLIDER_RANGE = 4.0    # codes from -4 to 4: the prior's standard deviations
+SLIDER_TICKS = 800    # slider resolution: 0.01 per tick
+GRID = 12             # the manifold: GRID x GRID decodes
+STRIP = 8             # decodes along an interpolation
+THROTTLE_MS = 16      # continuous controls ask at most once a frame
+LABEL_COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
+                 "#bcbd22", "#17becf"]
+
+TEXT = {
+    "map": "Each dot is a held-out example, placed at the mean of the code the encoder gives it and coloured "
+           "by its label: examples the model finds alike land close together. Click anywhere: the decoder "
+           "turns that code into the picture on the right (the cross marks it).",
+    "pca": "The code has {d} numbers: the map shows the plane of its two main directions (PCA of the codes), "
+           "so clicks move along that plane only.",
+    "manifold": "The decoder's output over a {g} x {g} grid of codes covering the visible part of the map. Pan or "
+                "zoom the map and the grid follows. Smooth changes between neighbours mean a continuous latent space.",
+    "recon": "Top: held-out inputs. Bottom: what the VAE rebuilds from their codes. A VAE's rebuilds are blurry, "
+             "more so with a large beta.",
+    "sliders": "Each slider is one number of the code, starting from the example you pick. Move one and watch "
+               "what it controls. Dimensions whose KL bar is near zero are unused: moving them changes nothing.",
+    "interpolation": "A walk between the codes of two examples, decoded at {n} points: along a straight line, or "
+                     "along a great circle (spherical), which keeps the code's length typical of the prior. A good "
+                     "latent space gives plausible pictures all the way.",
+    "kl": "How much each code dimension tells about its input: its KL divergence to the prior, in nats, averaged "
+          "over held-out examples. Bars near zero are dimensions the model has switched off.",
+    "beta": "beta weighs the KL term in the loss. Raise it and codes crowd towards the prior: a tidier map, "
+            "blurrier rebuilds, fewer dimensions in use. Lower it for sharp rebuilds and a patchier map. "
+            "It applies between steps, while training goes on.",
+}
+
+
+def _help(text: str) -> QLabel:
+    label = QLabel(text)
+    label.setWordWrap(True)
+    label.setStyleSheet("color: #555;")
+    return label
+
+
+class DecodedDisplay:
+    """Decoded examples, as an image grid (images) or as points over the data (2D data)."""
+
+    def __init__(self, pg, title: str, cols: int | None = None):
+        self.cols = cols
+        self.widget = pg.GraphicsLayoutWidget()
+        self.widget.setBackground("#282828")
+        self.widget.ci.addLabel(title, color="#dddddd", size="9pt")
+        self.widget.ci.nextRow()
+        self.box = self.widget.ci.addViewBox(lockAspect=True, invertY=True)
+        self.box.setMouseEnabled(False, False)
+        self.image = pg.ImageItem(axisOrder="row-major")
+        self.box.addItem(self.image)
+        self.data = pg.ScatterPlotItem(size=3, pen=None, brush=pg.mkBrush(170, 170, 170, 90))
+        self.points = pg.ScatterPlotItem(size=9, pen=pg.mkPen("#8a4100", width=0.8), brush=pg.mkBrush(232, 115, 14))
+        self.box.addItem(self.data)
+        self.box.addItem(self.points)
+        self.kind = None
+        self.shown = None     # what is on screen: the decoded array last shown
+
+    def set_dataset(self, ds) -> None:
+        self.kind = ds.kind
+        self.shown = None
+        points = ds.kind == "points"
+        self.box.invertY(not points)
+        self.image.setVisible(not points)
+        self.data.setVisible(points)
+        self.points.setVisible(points)
+        if points:
+            ref = ds.held_out[:1500]
+            self.data.setData(ref[:, 0], ref[:, 1])
+            self.box.autoRange(padding=0.1)
+
+    def show(self, decoded: np.ndarray) -> None:
+        from ...engine.render import image_grid
+
+        fresh = self.shown is None or self.shown.shape != decoded.shape
+        self.shown = decoded
+        if self.kind == "points":
+            self.points.setData(decoded[:, 0], decoded[:, 1])
+            return
+        self.image.setImage(image_grid(decoded, scale=1, pad=1 if len(decoded) > 1 else 0, cols=self.cols),
+                            autoLevels=False, levels=(0, 255))
+        if fresh:
+            self.box.autoRange(padding=0.02)
+
+
+class VAELab(FamilyView):
+    interactive = True
+    tab_title = "latent lab"
+
+    def __init__(self, family: str, parent=None):
+        super().__init__(family, parent)
+        self.body.removeWidget(self.quality)
+        self.message = QLabel("")
+        self.message.setStyleSheet("color: #7a1010;")
+        self.pages = QTabWidget()
+        self.body.addWidget(self.message)
+        self.body.addWidget(self.pages, 1)
+        self.built = False
+        self._reset_state()
+
+    def _reset_state(self):
+        self.code = None           # the current latent code (d,): clicked, or an example's, moved by sliders
+        self.map = None            # the newest map answer's values
+        self.a = self.b = None     # the interpolation's end codes
+        self.grid_rows: dict[int, np.ndarray] = {}
+
+    # building (once, on the first run: pyqtgraph has loaded by then) ---------------------------------
+    def _build(self):
+        import pyqtgraph as pg
+        from superqt.utils import qthrottled
+
+        self.built = True
+        # the map page: map | manifold | decoded; reconstructions below
+        self.map_plot = pg.PlotWidget(background="w", title="Latent map (held-out examples)")
+        self.map_plot.setAspectLocked(True)
+        self.map_plot.showGrid(x=True, y=True, alpha=0.15)
+        self.map_points = pg.ScatterPlotItem(size=5, pen=None)
+        self.map_marker = pg.ScatterPlotItem(size=16, symbol="+", pen=pg.mkPen("k", width=2.5), brush=None)
+        self.map_plot.addItem(self.map_points)
+        self.map_plot.addItem(self.map_marker)
+        self.map_plot.scene().sigMouseClicked.connect(self._map_clicked)
+        self.manifold = DecodedDisplay(pg, "Decoded manifold over the visible map", cols=GRID)
+        self.code_view = DecodedDisplay(pg, "Decoded at the clicked code")
+        self.recon = DecodedDisplay(pg, "Held-out inputs (top) and their reconstructions (bottom)")
+        self.pca_note = _help("")
+        self.legend = QLabel("")
+        self.legend.setWordWrap(True)
+        map_column = QVBoxLayout()
+        map_column.addWidget(self.map_plot, 1)
+        map_column.addWidget(self.legend)
+        top = QHBoxLayout()
+        top.addLayout(map_column, 3)
+        top.addWidget(self.manifold.widget, 3)
+        top.addWidget(self.code_view.widget, 2)
+        helps = QHBoxLayout()
+        map_help = QVBoxLayout()
+        map_help.addWidget(_help(TEXT["map"]))
+        map_help.addWidget(self.pca_note)
+        helps.addLayout(map_help, 3)
+        helps.addWidget(_help(TEXT["manifold"].format(g=GRID)), 3)
+        helps.addWidget(_help(TEXT["recon"]), 2)
+        page = QWidget()
+        col = QVBoxLayout(page)
+        col.addLayout(top, 5)
+        col.addLayout(helps)
+        col.addWidget(self.recon.widget, 3)
+        self.pages.addTab(page, "Latent map")
+        self.map_plot.getViewBox().sigRangeChanged.connect(qthrottled(self._ask_manifold, 50, parent=self))
+
+        # the sliders page
+        self.example = QSpinBox()
+        self.example.setToolTip("Which held-out example the sliders start from")
+        reset = QPushButton("Reset to the example")
+        self.first_dim = QSpinBox()
+        self.first_dim.setToolTip(f"The latent has more than {SLIDERS} dimensions: the first one with a slider")
+        self.first_dim_label = QLabel("dimensions from")
+        self.slider_grid = QGridLayout()
+        self.sliders, self.slider_labels = [], []
+        for i in range(SLIDERS):
+            label = QLabel(f"z{i}")
+            slider = QSlider(Qt.Horizontal)
+            slider.setRange(-SLIDER_TICKS // 2, SLIDER_TICKS // 2)
+            slider.valueChanged.connect(lambda v, i=i: self._slider_moved(i, v))
+            self.slider_grid.addWidget(label, i % 8, 2 * (i // 8))
+            self.slider_grid.addWidget(slider, i % 8, 2 * (i // 8) + 1)
+            self.sliders.append(slider)
+            self.slider_labels.append(label)
+        self._ask_code_throttled = qthrottled(self._ask_code, THROTTLE_MS, parent=self)
+        self.slider_code_view = DecodedDisplay(pg, "Decoded from the sliders' code")
+        controls = QHBoxLayout()
+        for w in (QLabel("example"), self.example, reset, self.first_dim_label, self.first_dim):
+            controls.addWidget(w)
+        controls.addStretch(1)
+        left = QVBoxLayout()
+        left.addLayout(controls)
+        left.addLayout(self.slider_grid)
+        left.addWidget(_help(TEXT["sliders"]))
+        left.addStretch(1)
+        page = QWidget()
+        row = QHBoxLayout(page)
+        row.addLayout(left, 3)
+        row.addWidget(self.slider_code_view.widget, 2)
+        self.pages.addTab(page, "Sliders")
+        self.example.valueChanged.connect(self.reset_to_example)
+        reset.clicked.connect(self.reset_to_example)
+        self.first_dim.valueChanged.connect(self._show_slider_values)
+
+        # the interpolation page
+        self.end_a, self.end_b = QSpinBox(), QSpinBox()
+        self.end_a.setToolTip("Held-out example at the start of the walk")
+        self.end_b.setToolTip("Held-out example at the end of the walk")
+        use_a, use_b = QPushButton("A = clicked code"), QPushButton("B = clicked code")
+        self.mode = QComboBox()
+        self.mode.addItem("linear", False)
+        self.mode.addItem("spherical", True)
+        self.t_slider = QSlider(Qt.Horizontal)
+        self.t_slider.setRange(0, 100)
+        self.strip = DecodedDisplay(pg, f"{STRIP} decodes from A (left) to B (right)", cols=STRIP)
+        self.t_view = DecodedDisplay(pg, "Decoded at t")
+        controls = QHBoxLayout()
+        for w in (QLabel("A: example"), self.end_a, use_a, QLabel("B: example"), self.end_b, use_b, self.mode):
+            controls.addWidget(w)
+        controls.addStretch(1)
+        t_row = QHBoxLayout()
+        t_row.addWidget(QLabel("t (A → B)"))
+        t_row.addWidget(self.t_slider, 1)
+        left = QVBoxLayout()
+        left.addLayout(controls)
+        left.addWidget(self.strip.widget, 1)
+        left.addLayout(t_row)
+        left.addWidget(_help(TEXT["interpolation"].format(n=STRIP)))
+        page = QWidget()
+        row = QHBoxLayout(page)
+        row.addLayout(left, 3)
+        row.addWidget(self.t_view.widget, 1)
+        self.pages.addTab(page, "Interpolation")
+        self.end_a.valueChanged.connect(lambda i: self._set_end("a", self._example_code(i)))
+        self.end_b.valueChanged.connect(lambda i: self._set_end("b", self._example_code(i)))
+        use_a.clicked.connect(lambda: self._set_end("a", self.code))
+        use_b.clicked.connect(lambda: self._set_end("b", self.code))
+        self.mode.currentIndexChanged.connect(lambda _: self._ask_interpolation())
+        self.t_slider.valueChanged.connect(qthrottled(self._ask_t, THROTTLE_MS, parent=self))
+
+        # the KL and beta page
+        self.kl_plot = pg.PlotWidget(background="w", title="KL per latent dimension (nats)")
+        self.kl_plot.setMouseEnabled(False, False)
+        self.kl_plot.getAxis("bottom").setLabel("latent dimension")
+        self.kl_bars = pg.BarGraphItem(x=[], height=[], width=0.8, brush="#4c72b0")
+        self.kl_plot.addItem(self.kl_bars)
+        self.beta = QDoubleSpinBox()
+        self.beta.setRange(0.0, 100.0)
+        self.beta.setDecimals(2)
+        self.beta.setSingleStep(0.1)
+        self.beta.setToolTip("Weight of the KL term, applied between steps while training")
+        beta_row = QHBoxLayout()
+        beta_row.addWidget(QLabel("beta"))
+        beta_row.addWidget(self.beta)
+        beta_row.addStretch(1)
+        page = QWidget()
+        col = QVBoxLayout(page)
+        col.addWidget(self.kl_plot, 1)
+        col.addWidget(_help(TEXT["kl"]))
+        col.addLayout(beta_row)
+        col.addWidget(_help(TEXT["beta"]))
+        self.pages.addTab(page, "KL and beta")
+        self.beta.valueChanged.connect(lambda v: self.knob_edited.emit("beta", float(v)))
+
+        self.pages.addTab(self.quality, "Quality")
+        self.pages.currentChanged.connect(lambda _: self._ask_page())
+
+    # the contract ------------------------------------------------------------------------------
+    def clear(self) -> None:
+        super().clear()
+        self._reset_state()
+        self.message.setText("")
+
+    def on_run(self, info, explorer) -> None:
+        super().on_run(info, explorer)
+        if not self.built:
+            self._build()
+        self._reset_state()
+        ds = info.dataset
+        for display in (self.manifold, self.code_view, self.recon, self.slider_code_view, self.strip, self.t_view):
+            display.set_dataset(ds)
+        self.map_points.setData([], [])
+        self.map_marker.setData([], [])
+        self.kl_bars.setOpts(x=[], height=[])
+        self.legend.setText("  ".join(f'<span style="color:{LABEL_COLOURS[i % len(LABEL_COLOURS)]}">●</span> {name}'
+                                      for i, name in enumerate(ds.label_names)))
+        d = explorer.experiment.family.latent_dim
+        self.kl_plot.getAxis("bottom").setTicks([[(i, str(i)) for i in range(d)]] if d <= 32 else None)
+        self.kl_plot.setXRange(-0.6, d - 0.4, padding=0)
+        n = len(ds.held_out) if ds.held_out is not None else 0
+        for spin in (self.example, self.end_a, self.end_b):
+            spin.blockSignals(True)
+            spin.setRange(0, max(0, min(n, 2000) - 1))
+            spin.blockSignals(False)
+        self.end_b.blockSignals(True)
+        self.end_b.setValue(min(1, self.end_b.maximum()))
+        self.end_b.blockSignals(False)
+        self.first_dim.setRange(0, max(0, d - SLIDERS))
+        self.first_dim.setVisible(d > SLIDERS)
+        self.first_dim_label.setVisible(d > SLIDERS)
+        self.on_knob("beta", explorer.experiment.family.beta)
+        self.message.setText("Waiting for the model's weights…")
+
+    def on_knob(self, name: str, value) -> None:
+        if name == "beta" and self.built:
+            self.beta.blockSignals(True)
+            self.beta.setValue(float(value))
+            self.beta.blockSignals(False)
+
+    def on_weights(self, step: int) -> None:
+        """New weights reached the explorer: everything on screen is asked for again."""
+        self.submit("map", "EncodeHeldOut")
+        self._ask_page()
+
+    def on_answer(self, answer) -> None:
+        if answer.error:
+            self.message.setText(answer.error)
+            return
+        self.message.setText("")
+        handler = getattr(self, f"_answer_{answer.request.control}", None)
+        if handler is not None:
+            handler(answer.values)
+
+    # requests ----------------------------------------------------------------------------------
+    def submit(self, control: str, kind: str, **fields):
+        if self.explorer is None:
+            return None
+        from ...engine import explorer as requests
+        return self.explorer.submit(getattr(requests, kind)(control=control, **fields))
+
+    def _ask_page(self):
+        if self.map is None:
+            return
+        page = self.pages.currentIndex()
+        if page == 0:
+            self._ask_manifold()
+            self._ask_code()
+        elif page == 1:
+            self._ask_code()
+        elif page == 2:
+            self._ask_interpolation()
+            self._ask_t()
+
+    def _ask_code(self):
+        if self.code is not None:
+            self.submit("code", "Decode", codes=self.code[None].copy())
+
+    def _ask_manifold(self, *_):
+        if self.map is None or not self.built:
+            return
+        (x0, x1), (y0, y1) = self.map_plot.getViewBox().viewRange()
+        self.submit("manifold", "DecodeGrid", origin=self.map["origin"], axes=self.map["axes"],
+                    x_range=(float(x0), float(x1)), y_range=(float(y0), float(y1)), rows=GRID, cols=GRID)
+
+    def _ask_interpolation(self):
+        if self.a is not None and self.b is not None:
+            self.submit("interpolation", "Interpolate", a=self.a, b=self.b, steps=STRIP,
+                        spherical=bool(self.mode.currentData()))
+
+    def _ask_t(self, *_):
+        if self.a is None or self.b is None:
+            return
+        from ...engine.explorer import interpolation_codes
+        codes = interpolation_codes(self.a, self.b, 101, bool(self.mode.currentData()))
+        self.submit("t", "Decode", codes=codes[self.t_slider.value()][None])
+
+    # controls ----------------------------------------------------------------------------------
+    def _map_clicked(self, event):
+        box = self.map_plot.getViewBox()
+        if self.map is None or not box.sceneBoundingRect().contains(event.scenePos()):
+            return
+        point = box.mapSceneToView(event.scenePos())
+        self.click_map(point.x(), point.y())
+
+    def click_map(self, x: float, y: float) -> None:
+        """Decode the code at map position (x, y) and mark it."""
+        if self.map is None:
+            return
+        self.code = (self.map["origin"] + x * self.map["axes"][0] + y * self.map["axes"][1]).astype(np.float32)
+        self._show_code_on_map()
+        self._show_slider_values()
+        self._ask_code()
+
+    def reset_to_example(self, *_):
+        code = self._example_code(self.example.value())
+        if code is not None:
+            self.code = code.copy()
+            self._show_code_on_map()
+            self._show_slider_values()
+            self._ask_code()
+
+    def _example_code(self, index: int):
+        if self.map is None or index >= len(self.map["means"]):
+            return None
+        return self.map["means"][index].astype(np.float32)
+
+    def _slider_moved(self, i: int, value: int):
+        if self.code is None:
+            return
+        self.code[self.first_dim.value() + i] = value / (SLIDER_TICKS / 2) * SLIDER_RANGE
+        self._show_code_on_map()
+        self._ask_code_throttled()
+
+    def set_slider(self, dim: int, value: float) -> None:
+        """Move the slider of latent dimension `dim` (shown on screen) to `value`, as a drag would."""
+        self.sliders[dim - self.first_dim.value()].setValue(round(value / SLIDER_RANGE * SLIDER_TICKS / 2))
+
+    def _set_end(self, end: str, code):
+        if code is None:
+            return
+        setattr(self, end, np.asarray(code, np.float32).copy())
+        self._ask_interpolation()
+        self._ask_t()
+
+    # showing answers ---------------------------------------------------------------------------
+    def _show_code_on_map(self):
+        if self.code is None or self.map is None:
+            return
+        xy = self.map["axes"] @ (self.code - self.map["origin"])
+        self.map_marker.setData([float(xy[0])], [float(xy[1])])
+
+    def _show_slider_values(self, *_):
+        d = len(self.code) if self.code is not None else 0
+        first = self.first_dim.value()
+        for i, (slider, label) in enumerate(zip(self.sliders, self.slider_labels)):
+            dim = first + i
+            slider.setVisible(dim < d)
+            label.setVisible(dim < d)
+            if dim < d:
+                slider.blockSignals(True)  # model state written back into the widget: no feedback loop
+                slider.setValue(round(float(np.clip(self.code[dim], -SLIDER_RANGE, SLIDER_RANGE))
+                                      / SLIDER_RANGE * SLIDER_TICKS / 2))
+                slider.blockSignals(False)
+                label.setText(f"z{dim}  {self.code[dim]:+.2f}")
+
+    def _answer_map(self, values):
+        first = self.map is None
+        self.map = values
+        xy = values["map"].astype(float)
+        labels = values["labels"]
+        if labels is not None:
+            brushes = [LABEL_COLOURS[int(k) % len(LABEL_COLOURS)] for k in labels]
+        else:
+            brushes = "#4c72b0"
+        self.map_points.setData(xy[:, 0], xy[:, 1], brush=brushes)
+        d = values["means"].shape[1]
+        self.pca_note.setText(TEXT["pca"].format(d=d) if values["pca"] else "")
+        kl = values["kl_per_dim"]
+        self.kl_bars.setOpts(x=np.arange(len(kl)), height=kl, width=0.8)
+        self.recon.cols = len(values["inputs"])
+        self.recon.show(np.concatenate([values["inputs"], values["recon"]]))
+        if first:  # the first map of this run: frame it, start from an example, set the walk's ends
+            self.map_plot.getViewBox().autoRange(padding=0.08)
+            self.reset_to_example()
+            self.a, self.b = self._example_code(self.end_a.value()), self._example_code(self.end_b.value())
+            self._ask_page()
+        else:
+            self._show_code_on_map()
+
+    def _answer_code(self, values):
+        decoded = values["decoded"]
+        self.code_view.show(decoded)
+        self.slider_code_view.show(decoded)
+
+    def _answer_manifold(self, values):
+        decoded = values["decoded"]
+        self.grid_rows[values["row"]] = decoded
+        rows = [self.grid_rows.get(r) for r in range(GRID)]
+        if self.manifold.kind == "points":
+            self.manifold.show(np.concatenate([r for r in rows if r is not None]))
+            return
+        blank = np.zeros_like(decoded)  # rows not yet answered show dark while the grid fills in
+        self.manifold.show(np.concatenate([r if r is not None else blank for r in rows]))
+
+    def _answer_interpolation(self, values):
+        self.strip.show(values["decoded"])
+
+    def _answer_t(self, values):
+        self.t_view.show(values["decoded"])
