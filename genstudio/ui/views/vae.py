@@ -109,8 +109,13 @@ class VAELab(FamilyView):
         self.body.removeWidget(self.quality)
         self.message = QLabel("")
         self.message.setStyleSheet("color: #7a1010;")
+        self.status = QLabel("")
+        self.status.setStyleSheet("color: #555;")
+        line = QHBoxLayout()
+        line.addWidget(self.message, 1)
+        line.addWidget(self.status)
         self.pages = QTabWidget()
-        self.body.addWidget(self.message)
+        self.body.addLayout(line)
         self.body.addWidget(self.pages, 1)
         self.built = False
         self._reset_state()
@@ -120,6 +125,7 @@ class VAELab(FamilyView):
         self.map = None            # the newest map answer's values
         self.a = self.b = None     # the interpolation's end codes
         self.grid_rows: dict[int, np.ndarray] = {}
+        self.shown_step: dict[str, int] = {}   # control -> the training step of the weights behind its picture
 
     # building (once, on the first run: pyqtgraph has loaded by then) ---------------------------------
     def _build(self):
@@ -270,6 +276,7 @@ class VAELab(FamilyView):
         super().clear()
         self._reset_state()
         self.message.setText("")
+        self.status.setText("")
 
     def on_run(self, info, explorer) -> None:
         super().on_run(info, explorer)
@@ -320,6 +327,8 @@ class VAELab(FamilyView):
         handler = getattr(self, f"_answer_{answer.request.control}", None)
         if handler is not None:
             handler(answer.values)
+            self.shown_step[answer.request.control] = answer.step
+            self.status.setText(f"the model at step {answer.step:,}")
 
     # requests ----------------------------------------------------------------------------------
     def submit(self, control: str, kind: str, **fields):
@@ -397,7 +406,9 @@ class VAELab(FamilyView):
     def _slider_moved(self, i: int, value: int):
         if self.code is None:
             return
-        self.code[self.first_dim.value() + i] = value / (SLIDER_TICKS / 2) * SLIDER_RANGE
+        dim = self.first_dim.value() + i
+        self.code[dim] = value / (SLIDER_TICKS / 2) * SLIDER_RANGE
+        self.slider_labels[i].setText(f"z{dim}  {self.code[dim]:+.2f}")
         self._show_code_on_map()
         self._ask_code_throttled()
 

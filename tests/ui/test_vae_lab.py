@@ -1,0 +1,105 @@
+"""The VAE latent lab shows exactly what the running model computes, and views follow the run."""
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import torch
+
+from .test_main_window import TIMEOUT_MS, settled_step, start, tiny
+
+
+def _lab_on_a_paused_vae(window, qtbot, latent_dim=2):
+    """A VAE trained a little, paused, its lab on screen and answered for the paused weights."""
+    exp = tiny("vae")
+    start(window, qtbot, replace(exp, family=replace(exp.family, latent_dim=latent_dim)))
+    window.tabs.setCurrentIndex(1)
+    lab = window.run_view
+    qtbot.waitUntil(lambda: window.step > 30 and lab.map is not None, timeout=TIMEOUT_MS)
+    window.toggle_training()
+    step = settled_step(window, qtbot)
+    qtbot.waitUntil(lambda: window.weights_step == step and window.explorer.weights_step == step, timeout=TIMEOUT_MS)
+    qtbot.waitUntil(lambda: lab.shown_step.get("map") == step and lab.shown_step.get("code") == step,
+                    timeout=TIMEOUT_MS)
+    return lab, window.worker.trainer.model
+
+
+def _decode(model, codes):
+    with torch.no_grad():
+        return model.decode_mean(torch.as_tensor(np.asarray(codes, np.float32))).numpy()
+
+
+def test_a_slider_move_shows_the_decoder_output_for_that_code(window, qtbot):
+    lab, model = _lab_on_a_paused_vae(window, qtbot)
+    lab.pages.setCurrentIndex(1)
+    lab.set_slider(1, 1.25)
+    expected_code = lab.code.copy()
+    assert expected_code[1] == np.float32(1.25)
+    want = _decode(model, expected_code[None])
+    qtbot.waitUntil(lambda: np.allclose(lab.slider_code_view.shown, want, atol=1e-5), timeout=TIMEOUT_MS)
+    assert lab.slider_labels[1].text() == "z1  +1.25"
+    assert not lab.message.text()
+
+
+def test_the_map_shows_the_encoder_means_and_a_click_decodes_there(window, qtbot):
+    lab, model = _lab_on_a_paused_vae(window, qtbot)
+    ds = window.info.dataset
+    with torch.no_grad():
+        mu, _ = model.encode(model.encode_data(ds, "held_out"))
+    np.testing.assert_allclose(lab.map["means"], mu.numpy(), rtol=1e-4, atol=1e-5)
+    x, y = lab.map_points.getData()
+    np.testing.assert_allclose(np.column_stack([x, y]), mu.numpy(), rtol=1e-4, atol=1e-5)
+    lab.click_map(-0.75, 1.5)
+    want = _decode(model, [[-0.75, 1.5]])
+    qtbot.waitUntil(lambda: np.allclose(lab.code_view.shown, want, atol=1e-5), timeout=TIMEOUT_MS)
+    mx, my = lab.map_marker.getData()
+    assert (mx[0], my[0]) == (-0.75, 1.5)
+
+
+def test_interpolation_ends_are_the_two_examples(window, qtbot):
+    lab, model = _lab_on_a_paused_vae(window, qtbot, latent_dim=4)
+    lab.pages.setCurrentIndex(2)
+    lab.end_a.setValue(3)
+    lab.end_b.setValue(7)
+    want = _decode(model, lab.map["means"][[3, 7]])
+    qtbot.waitUntil(lambda: lab.strip.shown is not None and len(lab.strip.shown) == 8
+                    and np.allclose(lab.strip.shown[[0, -1]], want, atol=1e-5), timeout=TIMEOUT_MS)
+
+
+def test_beta_edited_in_the_lab_reaches_the_trainer_and_the_panel(window, qtbot):
+    lab, model = _lab_on_a_paused_vae(window, qtbot)
+    lab.pages.setCurrentIndex(3)
+    lab.beta.setValue(4.0)
+    assert window.panel.knobs["beta"].value() == 4.0
+    window.single_step("all")  # commands are applied between steps
+    qtbot.waitUntil(lambda: window.worker.trainer.model.cfg.beta == 4.0, timeout=TIMEOUT_MS)
+    assert not window.panel.apply_button.isVisible()  # a live change is not a pending one
+
+
+def test_a_family_change_mid_run_keeps_the_running_view_until_applied(window, qtbot):
+    start(window, qtbot, tiny("vae"))
+    qtbot.waitUntil(lambda: window.step > 20, timeout=TIMEOUT_MS)
+    vae_view, gan_view = window.family_views["vae"], window.family_views["gan"]
+    routed = []
+    gan_view.on_snapshot = lambda snap: routed.append(snap)
+    gan_view.on_metrics = lambda event: routed.append(event)
+    window.panel.set_experiment(tiny("gan"))
+    window.panel.changed.emit()
+    assert window.panel.apply_button.isVisible()
+    assert window.family_tab.currentWidget() is vae_view and window.run_experiment.model == "vae"
+    snapshots = len(window.timeline.snapshots)
+    qtbot.waitUntil(lambda: len(window.timeline.snapshots) > snapshots + 1, timeout=TIMEOUT_MS)
+    assert window.state == "training" and routed == []  # the VAE trains on and nothing reaches the GAN's view
+    window.panel.apply_button.click()
+    assert window.family_tab.currentWidget() is gan_view and not window.panel.apply_button.isVisible()
+    qtbot.waitUntil(lambda: window.info is not None and window.run_experiment.model == "gan", timeout=TIMEOUT_MS)
+    qtbot.waitUntil(lambda: len(routed) > 0, timeout=TIMEOUT_MS)
+
+
+def test_the_lab_says_when_the_weights_diverged(window, qtbot):
+    from genstudio.engine.events import Weights
+
+    lab, model = _lab_on_a_paused_vae(window, qtbot)
+    state = {k: v.numpy() * np.nan for k, v in model.explorer_state().items()}
+    window._weights(Weights(window.step, window.seconds, state))
+    qtbot.waitUntil(lambda: "not finite" in lab.message.text(), timeout=TIMEOUT_MS)
