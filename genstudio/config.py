@@ -228,6 +228,22 @@ def _preset_key(data: str) -> str:
     return "digits"
 
 
+# Lessons: named settings on top of a data set's known-good ones, each showing one idea.
+LESSON_PRESETS: dict[str, list[tuple[str, str, dict]]] = {
+    "vae": [("2-d latent: the whole map on screen", "digits", {"latent_dim": 2}),
+            ("high beta (2): tidy map, blurry rebuilds", "digits", {"latent_dim": 2, "beta": 2.0}),
+            ("low beta (0.25): sharp rebuilds, patchy map", "digits", {"latent_dim": 2, "beta": 0.25}),
+            ("5-d latent for the 5 factors of shapes: which does it use?", "shapes", {"latent_dim": 5})],
+}
+
+
+def lesson_experiment(model: str, index: int, **overrides) -> Experiment:
+    """The `index`-th lesson preset of a family, as an experiment."""
+    _, data, knobs = LESSON_PRESETS[model][index]
+    exp = default_experiment(model, data, **overrides)
+    return dataclasses.replace(exp, family=dataclasses.replace(exp.family, **knobs))
+
+
 # Known-good settings where the family default is not the best choice for a data set.
 PRESETS: dict[tuple[str, str], dict] = {
     ("gan", "digits"): {"latent_dim": 32, "width": 32, "batch_size": 128, "lr": 5e-4, "loss": "ns"},

@@ -9,8 +9,8 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QGroupBox, QHBoxLayout,
                                QInputDialog, QLabel, QPushButton, QSpinBox, QVBoxLayout, QWidget)
 
-from ..config import (COLORS, DEFAULT_DATA, FAMILIES, FAMILY_CONFIGS, IMAGE_SIZES, PRESETS, ConfigError, Experiment,
-                      default_experiment)
+from ..config import (COLORS, DEFAULT_DATA, FAMILIES, FAMILY_CONFIGS, IMAGE_SIZES, LESSON_PRESETS, PRESETS,
+                      ConfigError, Experiment, default_experiment, lesson_experiment)
 from ..data import DATASETS, REMOTE_DATASETS, looks_like_path
 
 FAMILY_LABELS = {"gan": "GAN", "vae": "VAE", "diffusion": "Diffusion", "ar": "Autoregressive"}
@@ -282,6 +282,8 @@ class ExperimentPanel(QWidget):
         self.preset.clear()
         for label, d in presets_for(exp.model):
             self.preset.addItem(label, f"builtin:{d}")
+        for i, (label, _, _) in enumerate(LESSON_PRESETS.get(exp.model, [])):
+            self.preset.addItem(f"{FAMILY_LABELS[exp.model]} lesson: {label}", f"lesson:{i}")
         for i, (name, saved) in enumerate(self.user_presets):
             if saved.model == exp.model:
                 self.preset.addItem(f"★ {name}", f"user:{i}")
@@ -297,6 +299,9 @@ class ExperimentPanel(QWidget):
             return
         if kind == "user":
             exp = self.user_presets[int(value)][1]
+        elif kind == "lesson":
+            exp = lesson_experiment(self.family.currentData(), int(value), seed=self.seed.value(),
+                                    device=self.device.currentData() or "auto", threads=self.threads.value())
         else:
             exp = self._defaults(self.family.currentData(), value)
         self.set_experiment(exp)

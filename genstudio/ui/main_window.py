@@ -66,6 +66,7 @@ class MainWindow(QMainWindow):
         self.retired_explorers: list[Explorer] = []
         self.weights_asked_at: float | None = None  # a weights request is in flight since then
         self.weights_step: int | None = None
+        self.weights_requests = 0      # copies of the weights asked of the training thread (bench)
         self.info = None
         self.state = "idle"
         self.step, self.seconds = 0, 0.0
@@ -525,6 +526,7 @@ class MainWindow(QMainWindow):
         if self.weights_asked_at is not None and now - self.weights_asked_at < 5.0:  # one in flight
             return
         self.weights_asked_at = now
+        self.weights_requests += 1
         self.worker.request_weights()
 
     def _diverged(self, event):

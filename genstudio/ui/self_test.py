@@ -2,7 +2,10 @@
 
 For each family: reset on its default data, train a few seconds, pause, step, scrub the timeline,
 save FAMILY-samples.png, FAMILY-curves.png and FAMILY-window.png, and check that curves and
-samples received data. Exit code 0 when every check passed; the packaged app's smoke test.
+samples received data. Then the VAE latent lab on digits with a 2-d latent: click the map, drag a
+slider, walk an interpolation, and save vae-lab-map.png, vae-lab-sliders.png,
+vae-lab-interpolation.png and vae-lab-kl.png. Exit code 0 when every check passed; the packaged
+app's smoke test.
 """
 from __future__ import annotations
 
@@ -12,6 +15,8 @@ import time
 
 from PySide6.QtCore import QEventLoop, QTimer
 from PySide6.QtWidgets import QApplication
+
+from dataclasses import replace
 
 from ..config import FAMILIES, default_experiment
 
@@ -89,3 +94,43 @@ class SelfTest:
             self.save(win.curves, f"{family}-curves.png")
             self.save(win, f"{family}-window.png")
             print(f"self-test: {family} on {exp.data}: {win.step} steps, {n} snapshots")
+        self.vae_lab()
+
+    def vae_lab(self) -> None:
+        """The latent lab driven as a student would, on a VAE with a 2-d latent (a readable map)."""
+        win = self.window
+        exp = default_experiment("vae", "digits")
+        win.panel.set_experiment(replace(exp, family=replace(exp.family, latent_dim=2)))
+        win.reset(start=True)
+        lab = win.family_views["vae"]
+        win.tabs.setCurrentWidget(win.family_tab)
+        sizes = win.right.sizes()
+        win.right.setSizes([sum(sizes) - 180, 180])  # room for the lab in the pictures
+        if not self.check(wait_until(lambda: lab.map is not None and win.step > 0, 120), "vae lab: the map came"):
+            return
+        wait(int(2 * TRAIN_SECONDS * 1000))  # let the map take shape while training goes on
+
+        def answered(control, act):
+            before = lab.shown_step.get(control)
+            seen = []
+            lab.answered.connect(seen.append)
+            act()
+            ok = wait_until(lambda: control in seen, 30)
+            lab.answered.disconnect(seen.append)
+            return self.check(ok and not lab.message.text(), f"vae lab: {control} answered (was step {before})")
+
+        answered("code", lambda: lab.click_map(0.8, -0.6))
+        wait(300)
+        self.save(win, "vae-lab-map.png")
+        lab.pages.setCurrentIndex(1)
+        answered("code", lambda: lab.set_slider(0, -1.5))
+        self.save(win, "vae-lab-sliders.png")
+        lab.pages.setCurrentIndex(2)
+        answered("interpolation", lambda: lab.end_b.setValue(5))
+        answered("t", lambda: lab.t_slider.setValue(60))
+        self.save(win, "vae-lab-interpolation.png")
+        lab.pages.setCurrentIndex(3)
+        wait(300)
+        self.save(win, "vae-lab-kl.png")
+        win.right.setSizes(sizes)
+        print(f"self-test: vae latent lab on digits at step {max(lab.shown_step.values())}")

@@ -103,3 +103,18 @@ def test_the_lab_says_when_the_weights_diverged(window, qtbot):
     state = {k: v.numpy() * np.nan for k, v in model.explorer_state().items()}
     window._weights(Weights(window.step, window.seconds, state))
     qtbot.waitUntil(lambda: "not finite" in lab.message.text(), timeout=TIMEOUT_MS)
+
+
+def test_vae_lesson_presets_set_up_their_lesson(window):
+    from genstudio.config import default_experiment
+
+    panel = window.panel
+    panel.set_experiment(default_experiment("vae", "digits"))
+    labels = [panel.preset.itemText(i) for i in range(panel.preset.count())]
+    panel._preset_chosen(labels.index("VAE lesson: high beta (2): tidy map, blurry rebuilds"))
+    exp = panel.experiment()
+    assert (exp.data, exp.family.latent_dim, exp.family.beta) == ("digits", 2, 2.0)
+    labels = [panel.preset.itemText(i) for i in range(panel.preset.count())]
+    panel._preset_chosen(next(i for i, t in enumerate(labels) if "factors of shapes" in t))
+    exp = panel.experiment()
+    assert (exp.data, exp.family.latent_dim) == ("shapes", 5)

@@ -62,6 +62,7 @@ class FamilyView(QWidget):
     interactive = False    # True: weights reach an explorer for this view while it is on screen
     tab_title = "quality"
     knob_edited = Signal(str, object)   # (name, value): a live knob edited in the view
+    answered = Signal(str)              # an explorer answer for this control is on screen (tests, bench)
 
     def __init__(self, family: str, parent=None):
         super().__init__(parent)

@@ -24,14 +24,14 @@ LABEL_COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b
                  "#bcbd22", "#17becf"]
 
 TEXT = {
-    "map": "Each dot is a held-out example, placed at the mean of the code the encoder gives it and coloured "
-           "by its label: examples the model finds alike land close together. Click anywhere: the decoder "
+    "map": "Each dot is a held-out example, placed at the mean of the code the encoder gives it (and coloured "
+           "by its label, when the data has labels): examples the model finds alike land close together. Click anywhere: the decoder "
            "turns that code into the picture on the right (the cross marks it).",
     "pca": "The code has {d} numbers: the map shows the plane of its two main directions (PCA of the codes), "
            "so clicks move along that plane only.",
     "manifold": "The decoder's output over a {g} x {g} grid of codes covering the visible part of the map. Pan or "
                 "zoom the map and the grid follows. Smooth changes between neighbours mean a continuous latent space.",
-    "recon": "Top: held-out inputs. Bottom: what the VAE rebuilds from their codes. A VAE's rebuilds are blurry, "
+    "recon": "Held-out inputs and what the VAE rebuilds from their codes. A VAE's rebuilds are blurry, "
              "more so with a large beta.",
     "sliders": "Each slider is one number of the code, starting from the example you pick. Move one and watch "
                "what it controls. Dimensions whose KL bar is near zero are unused: moving them changes nothing.",
@@ -41,8 +41,9 @@ TEXT = {
     "kl": "How much each code dimension tells about its input: its KL divergence to the prior, in nats, averaged "
           "over held-out examples. Bars near zero are dimensions the model has switched off.",
     "beta": "beta weighs the KL term in the loss. Raise it and codes crowd towards the prior: a tidier map, "
-            "blurrier rebuilds, fewer dimensions in use. Lower it for sharp rebuilds and a patchier map. "
-            "It applies between steps, while training goes on.",
+            "blurrier rebuilds, fewer dimensions in use. Too high (about 3 on digits) and every bar drops to "
+            "zero: the codes carry nothing and every picture is the average one. Lower it for sharp rebuilds and "
+            "a patchier map. It applies between steps, while training goes on.",
 }
 
 
@@ -56,11 +57,12 @@ def _help(text: str) -> QLabel:
 class DecodedDisplay:
     """Decoded examples, as an image grid (images) or as points over the data (2D data)."""
 
-    def __init__(self, pg, title: str, cols: int | None = None):
+    def __init__(self, pg, title: str, cols: int | None = None, points_title: str | None = None):
         self.cols = cols
+        self.titles = (title, points_title or title)
         self.widget = pg.GraphicsLayoutWidget()
         self.widget.setBackground("#282828")
-        self.widget.ci.addLabel(title, color="#dddddd", size="9pt")
+        self.title = self.widget.ci.addLabel(title, color="#dddddd", size="9pt")
         self.widget.ci.nextRow()
         self.box = self.widget.ci.addViewBox(lockAspect=True, invertY=True)
         self.box.setMouseEnabled(False, False)
@@ -68,8 +70,10 @@ class DecodedDisplay:
         self.box.addItem(self.image)
         self.data = pg.ScatterPlotItem(size=3, pen=None, brush=pg.mkBrush(170, 170, 170, 90))
         self.points = pg.ScatterPlotItem(size=9, pen=pg.mkPen("#8a4100", width=0.8), brush=pg.mkBrush(232, 115, 14))
-        self.box.addItem(self.data)
-        self.box.addItem(self.points)
+        self.inputs = pg.ScatterPlotItem(size=15, pen=pg.mkPen("#5aa0e6", width=2), brush=None)  # rings around
+        self.links = pg.PlotCurveItem(connect="pairs", pen=pg.mkPen(200, 200, 200, 160))
+        for item in (self.data, self.links, self.points, self.inputs):
+            self.box.addItem(item)
         self.kind = None
         self.shown = None     # what is on screen: the decoded array last shown
 
@@ -77,10 +81,13 @@ class DecodedDisplay:
         self.kind = ds.kind
         self.shown = None
         points = ds.kind == "points"
+        self.title.setText(self.titles[points], color="#dddddd", size="9pt")
         self.box.invertY(not points)
         self.image.setVisible(not points)
-        self.data.setVisible(points)
-        self.points.setVisible(points)
+        for item in (self.data, self.points, self.inputs, self.links):
+            item.setVisible(points)
+        self.inputs.setData([], [])
+        self.links.setData([], [])
         if points:
             ref = ds.held_out[:1500]
             self.data.setData(ref[:, 0], ref[:, 1])
@@ -98,6 +105,18 @@ class DecodedDisplay:
                             autoLevels=False, levels=(0, 255))
         if fresh:
             self.box.autoRange(padding=0.02)
+
+    def show_pairs(self, inputs: np.ndarray, outputs: np.ndarray) -> None:
+        """Inputs next to what became of them: images in two rows, points joined by a line."""
+        if self.kind != "points":
+            self.cols = len(inputs)
+            self.show(np.concatenate([inputs, outputs]))
+            return
+        self.shown = outputs
+        self.inputs.setData(inputs[:, 0], inputs[:, 1])
+        self.points.setData(outputs[:, 0], outputs[:, 1])
+        pairs = np.stack([inputs, outputs], 1).reshape(-1, 2).astype(float)
+        self.links.setData(pairs[:, 0], pairs[:, 1])
 
 
 class VAELab(FamilyView):
@@ -144,7 +163,8 @@ class VAELab(FamilyView):
         self.map_plot.scene().sigMouseClicked.connect(self._map_clicked)
         self.manifold = DecodedDisplay(pg, "Decoded manifold over the visible map", cols=GRID)
         self.code_view = DecodedDisplay(pg, "Decoded at the clicked code")
-        self.recon = DecodedDisplay(pg, "Held-out inputs (top) and their reconstructions (bottom)")
+        self.recon = DecodedDisplay(pg, "Held-out inputs (top) and their reconstructions (bottom)",
+                                    points_title="Held-out points (blue) and their reconstructions (orange)")
         self.pca_note = _help("")
         self.legend = QLabel("")
         self.legend.setWordWrap(True)
@@ -329,6 +349,7 @@ class VAELab(FamilyView):
             handler(answer.values)
             self.shown_step[answer.request.control] = answer.step
             self.status.setText(f"the model at step {answer.step:,}")
+            self.answered.emit(answer.request.control)
 
     # requests ----------------------------------------------------------------------------------
     def submit(self, control: str, kind: str, **fields):
@@ -458,8 +479,7 @@ class VAELab(FamilyView):
         self.pca_note.setText(TEXT["pca"].format(d=d) if values["pca"] else "")
         kl = values["kl_per_dim"]
         self.kl_bars.setOpts(x=np.arange(len(kl)), height=kl, width=0.8)
-        self.recon.cols = len(values["inputs"])
-        self.recon.show(np.concatenate([values["inputs"], values["recon"]]))
+        self.recon.show_pairs(values["inputs"], values["recon"])
         if first:  # the first map of this run: frame it, start from an example, set the walk's ends
             self.map_plot.getViewBox().autoRange(padding=0.08)
             self.reset_to_example()
