@@ -520,7 +520,7 @@ class MainWindow(QMainWindow):
         changed: at most once a redraw (5 a second), one request in flight; none for a hidden view."""
         if self.explorer is None or self.worker is None or self.worker.trainer is None:
             return
-        if not self.run_view.isVisible() or self.weights_step == self.step:
+        if not self.run_view.isVisible() or self.weights_step == self.step or self.run_view.interacting():
             return
         now = time.perf_counter()
         if self.weights_asked_at is not None and now - self.weights_asked_at < 5.0:  # one in flight

@@ -47,8 +47,10 @@ def test_the_map_shows_the_encoder_means_and_a_click_decodes_there(window, qtbot
     with torch.no_grad():
         mu, _ = model.encode(model.encode_data(ds, "held_out"))
     np.testing.assert_allclose(lab.map["means"], mu.numpy(), rtol=1e-4, atol=1e-5)
-    x, y = lab.map_points.getData()
-    np.testing.assert_allclose(np.column_stack([x, y]), mu.numpy(), rtol=1e-4, atol=1e-5)
+    labels = ds.held_out_labels
+    for g, item in enumerate(lab.map_groups):  # each label's points, in its colour
+        x, y = item.getData()
+        np.testing.assert_allclose(np.column_stack([x, y]), mu.numpy()[labels == g], rtol=1e-4, atol=1e-5)
     lab.click_map(-0.75, 1.5)
     want = _decode(model, [[-0.75, 1.5]])
     qtbot.waitUntil(lambda: np.allclose(lab.code_view.shown, want, atol=1e-5), timeout=TIMEOUT_MS)

@@ -94,3 +94,7 @@ class FamilyView(QWidget):
 
     def on_answer(self, answer) -> None:
         pass
+
+    def interacting(self) -> bool:
+        """True while the user drags one of the view's controls: fresh weights wait until they stop."""
+        return False

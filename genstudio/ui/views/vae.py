@@ -7,8 +7,10 @@ once (on the first run, after pyqtgraph has loaded) and only get setImage / setD
 """
 from __future__ import annotations
 
+import time
+
 import numpy as np
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QGridLayout, QHBoxLayout, QLabel, QPushButton,
                                QSlider, QSpinBox, QTabWidget, QVBoxLayout, QWidget)
 
@@ -18,6 +20,7 @@ SLIDERS = 16          # latent dimensions with a slider on screen at once (a pic
 SLIDER_RANGE = 4.0    # codes from -4 to 4: the prior's standard deviations
 SLIDER_TICKS = 800    # slider resolution: 0.01 per tick
 GRID = 12             # the manifold: GRID x GRID decodes
+HOLD_S = 0.5          # while a control moved this recently, the lab keeps its weights (no refresh mid-drag)
 STRIP = 8             # decodes along an interpolation
 THROTTLE_MS = 16      # continuous controls ask at most once a frame
 LABEL_COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
@@ -145,6 +148,7 @@ class VAELab(FamilyView):
         self.a = self.b = None     # the interpolation's end codes
         self.grid_rows: dict[int, np.ndarray] = {}
         self.shown_step: dict[str, int] = {}   # control -> the training step of the weights behind its picture
+        self.last_move = 0.0
 
     # building (once, on the first run: pyqtgraph has loaded by then) ---------------------------------
     def _build(self):
@@ -156,10 +160,11 @@ class VAELab(FamilyView):
         self.map_plot = pg.PlotWidget(background="w", title="Latent map (held-out examples)")
         self.map_plot.setAspectLocked(True)
         self.map_plot.showGrid(x=True, y=True, alpha=0.15)
-        self.map_points = pg.ScatterPlotItem(size=5, pen=None)
+        # one item a label, each with one brush: pyqtgraph's fast path (a brush per point re-renders every symbol)
+        self.map_groups = [pg.ScatterPlotItem(size=5, pen=None, brush=pg.mkBrush(c)) for c in LABEL_COLOURS]
         self.map_marker = pg.ScatterPlotItem(size=16, symbol="+", pen=pg.mkPen("k", width=2.5), brush=None)
-        self.map_plot.addItem(self.map_points)
-        self.map_plot.addItem(self.map_marker)
+        for item in (*self.map_groups, self.map_marker):
+            self.map_plot.addItem(item)
         self.map_plot.scene().sigMouseClicked.connect(self._map_clicked)
         self.manifold = DecodedDisplay(pg, "Decoded manifold over the visible map", cols=GRID)
         self.code_view = DecodedDisplay(pg, "Decoded at the clicked code")
@@ -201,6 +206,8 @@ class VAELab(FamilyView):
         self.sliders, self.slider_labels = [], []
         for i in range(SLIDERS):
             label = QLabel(f"z{i}")
+            # a fixed width: a label that grows with its text re-lays out (and repaints) the page on every move
+            label.setFixedWidth(label.fontMetrics().horizontalAdvance("z511  -4.00") + 6)
             slider = QSlider(Qt.Horizontal)
             slider.setRange(-SLIDER_TICKS // 2, SLIDER_TICKS // 2)
             slider.valueChanged.connect(lambda v, i=i: self._slider_moved(i, v))
@@ -306,7 +313,8 @@ class VAELab(FamilyView):
         ds = info.dataset
         for display in (self.manifold, self.code_view, self.recon, self.slider_code_view, self.strip, self.t_view):
             display.set_dataset(ds)
-        self.map_points.setData([], [])
+        for item in self.map_groups:
+            item.setData([], [])
         self.map_marker.setData([], [])
         self.kl_bars.setOpts(x=[], height=[])
         self.legend.setText("  ".join(f'<span style="color:{LABEL_COLOURS[i % len(LABEL_COLOURS)]}">●</span> {name}'
@@ -343,12 +351,14 @@ class VAELab(FamilyView):
         if answer.error:
             self.message.setText(answer.error)
             return
-        self.message.setText("")
+        if self.message.text():
+            self.message.setText("")
         handler = getattr(self, f"_answer_{answer.request.control}", None)
         if handler is not None:
             handler(answer.values)
+            if self.shown_step.get(answer.request.control) != answer.step:
+                self.status.setText(f"the model at step {answer.step:,}")
             self.shown_step[answer.request.control] = answer.step
-            self.status.setText(f"the model at step {answer.step:,}")
             self.answered.emit(answer.request.control)
 
     # requests ----------------------------------------------------------------------------------
@@ -371,6 +381,13 @@ class VAELab(FamilyView):
             self._ask_interpolation()
             self._ask_t()
 
+    def interacting(self) -> bool:
+        """A control moved within HOLD_S: the window holds new weights back until the hand stops."""
+        return time.perf_counter() - self.last_move < HOLD_S
+
+    def _moved(self):
+        self.last_move = time.perf_counter()
+
     def _ask_code(self):
         if self.code is not None:
             self.submit("code", "Decode", codes=self.code[None].copy())
@@ -390,6 +407,7 @@ class VAELab(FamilyView):
     def _ask_t(self, *_):
         if self.a is None or self.b is None:
             return
+        self._moved()
         from ...engine.explorer import interpolation_codes
         codes = interpolation_codes(self.a, self.b, 101, bool(self.mode.currentData()))
         self.submit("t", "Decode", codes=codes[self.t_slider.value()][None])
@@ -406,6 +424,7 @@ class VAELab(FamilyView):
         """Decode the code at map position (x, y) and mark it."""
         if self.map is None:
             return
+        self._moved()
         self.code = (self.map["origin"] + x * self.map["axes"][0] + y * self.map["axes"][1]).astype(np.float32)
         self._show_code_on_map()
         self._show_slider_values()
@@ -427,6 +446,7 @@ class VAELab(FamilyView):
     def _slider_moved(self, i: int, value: int):
         if self.code is None:
             return
+        self._moved()
         dim = self.first_dim.value() + i
         self.code[dim] = value / (SLIDER_TICKS / 2) * SLIDER_RANGE
         self.slider_labels[i].setText(f"z{dim}  {self.code[dim]:+.2f}")
@@ -469,12 +489,9 @@ class VAELab(FamilyView):
         first = self.map is None
         self.map = values
         xy = values["map"].astype(float)
-        labels = values["labels"]
-        if labels is not None:
-            brushes = [LABEL_COLOURS[int(k) % len(LABEL_COLOURS)] for k in labels]
-        else:
-            brushes = "#4c72b0"
-        self.map_points.setData(xy[:, 0], xy[:, 1], brush=brushes)
+        groups = values["labels"] % len(LABEL_COLOURS) if values["labels"] is not None else np.zeros(len(xy), int)
+        for g, item in enumerate(self.map_groups):
+            item.setData(xy[groups == g, 0], xy[groups == g, 1])
         d = values["means"].shape[1]
         self.pca_note.setText(TEXT["pca"].format(d=d) if values["pca"] else "")
         kl = values["kl_per_dim"]
