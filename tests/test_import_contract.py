@@ -92,9 +92,10 @@ def test_the_window_module_does_not_import_torch():
     assert out.strip() == "[]"
 
 
-def test_the_training_thread_module_does_not_load_qt():
-    """ui/threads.py's rule: the training thread never touches Qt. Its module cannot even reach it."""
-    code = ("import sys; import genstudio.ui.worker; "
+def test_the_thread_modules_do_not_load_qt():
+    """ui/threads.py's rule: the training and explorer threads never touch Qt. Their modules cannot
+    even reach it."""
+    code = ("import sys; import genstudio.ui.worker, genstudio.ui.explorer; "
             f"print(sorted(m for m in sys.modules if m.split('.')[0] in {GUI_MODULES!r}))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"

@@ -282,3 +282,37 @@ def test_single_steps_while_paused(make_experiment, part):
 
     assert changed(d_before, model.discriminator) == (part in ("all", "d"))
     assert changed(g_before, model.generator) == (part in ("all", "g"))
+
+
+def test_live_hyperparameter_and_weights_on_request(make_experiment):
+    """set_hparam changes what the model reads each step; request_weights gives the explorer's
+    networks as CPU copies at the next step boundary, running or paused, and never otherwise."""
+    from genstudio.engine.events import Weights
+
+    exp = make_experiment("vae", "ring8", steps=None)
+    trainer = Trainer(exp, QUIET)
+    assert not any(isinstance(e, Weights) for e in trainer.run(steps=5))
+    at_step_5 = {k: v.clone() for k, v in trainer.model.explorer_state().items()}
+    trainer.set_hparam("beta", 3.0)
+    trainer.request_weights()
+    weights = [e for e in trainer.run(steps=1) if isinstance(e, Weights)]
+    assert trainer.model.cfg.beta == 3.0 and trainer.exp.family.beta == 3.0
+    assert len(weights) == 1 and weights[0].step == 5
+    assert set(weights[0].state) == set(at_step_5)
+    assert all(np.array_equal(weights[0].state[k], v.numpy()) for k, v in at_step_5.items())
+    trainer.pause()
+    trainer.request_weights()
+    done = threading.Event()
+    events = []
+
+    def run():
+        for e in trainer.run(steps=100):
+            events.append(e)
+            if isinstance(e, Weights):
+                done.set()
+    thread = threading.Thread(target=run)
+    thread.start()
+    assert done.wait(30)  # answered while paused
+    trainer.stop()
+    thread.join(30)
+    assert [e.step for e in events if isinstance(e, Weights)] == [6]

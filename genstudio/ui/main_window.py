@@ -444,7 +444,8 @@ class MainWindow(QMainWindow):
 
     def _live_edit(self, name: str, value):
         run = self.run_experiment
-        if self.worker is None or run is None or not hasattr(run.family, name) or self.panel.family.currentData() != run.model:
+        if (self.worker is None or run is None or not hasattr(run.family, name)
+                or self.panel.family.currentData() != run.model):  # not a knob of the running model
             self.panel.apply_button.setVisible(self._differs_from_run())
             return
         if name == "lr":
