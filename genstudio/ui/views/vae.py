@@ -29,7 +29,7 @@ LABEL_COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b
 TEXT = {
     "map": "Each dot is a held-out example, placed at the mean of the code the encoder gives it (and coloured "
            "by its label, when the data has labels): examples the model finds alike land close together. Click anywhere: the decoder "
-           "turns that code into the picture on the right (the cross marks it).",
+           "turns that code into the picture on the right (the cross marks it; the sliders move it too).",
     "pca": "The code has {d} numbers: the map shows the plane of its two main directions (PCA of the codes), "
            "so clicks move along that plane only.",
     "manifold": "The decoder's output over a {g} x {g} grid of codes covering the visible part of the map. Pan or "
@@ -167,7 +167,7 @@ class VAELab(FamilyView):
             self.map_plot.addItem(item)
         self.map_plot.scene().sigMouseClicked.connect(self._map_clicked)
         self.manifold = DecodedDisplay(pg, "Decoded manifold over the visible map", cols=GRID)
-        self.code_view = DecodedDisplay(pg, "Decoded at the clicked code")
+        self.code_view = DecodedDisplay(pg, "Decoded at the marked code (+)")
         self.recon = DecodedDisplay(pg, "Held-out inputs (top) and their reconstructions (bottom)",
                                     points_title="Held-out points (blue) and their reconstructions (orange)")
         self.pca_note = _help("")
