@@ -40,6 +40,9 @@ def test_quick_bench_on_a_tiny_budget(tmp_path):
     assert set(SECTION_ROWS) == set(SECTIONS)
     for section, fragment in SECTION_ROWS.items():
         assert any(fragment in name for name in names), f"no {section} row"
+    for fragment in ("vae latent slider -> image latency p95", "vae map click -> image latency p95",
+                     "vae interpolation strip", "latent lab on screen + slider drag", "weight copy to the explorer"):
+        assert any(fragment in name for name in names), f"no {fragment!r} row"
     printed = proc.stdout
     for row in rows:  # the printed table holds the same rows, misses said plainly
         assert row["name"] in printed

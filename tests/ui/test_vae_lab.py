@@ -36,7 +36,8 @@ def test_a_slider_move_shows_the_decoder_output_for_that_code(window, qtbot):
     expected_code = lab.code.copy()
     assert expected_code[1] == np.float32(1.25)
     want = _decode(model, expected_code[None])
-    qtbot.waitUntil(lambda: np.allclose(lab.slider_code_view.shown, want, atol=1e-5), timeout=TIMEOUT_MS)
+    qtbot.waitUntil(lambda: lab.slider_code_view.shown is not None
+                    and np.allclose(lab.slider_code_view.shown, want, atol=1e-5), timeout=TIMEOUT_MS)
     assert lab.slider_labels[1].text() == "z1  +1.25"
     assert not lab.message.text()
 
@@ -53,7 +54,8 @@ def test_the_map_shows_the_encoder_means_and_a_click_decodes_there(window, qtbot
         np.testing.assert_allclose(np.column_stack([x, y]), mu.numpy()[labels == g], rtol=1e-4, atol=1e-5)
     lab.click_map(-0.75, 1.5)
     want = _decode(model, [[-0.75, 1.5]])
-    qtbot.waitUntil(lambda: np.allclose(lab.code_view.shown, want, atol=1e-5), timeout=TIMEOUT_MS)
+    qtbot.waitUntil(lambda: lab.code_view.shown is not None
+                    and np.allclose(lab.code_view.shown, want, atol=1e-5), timeout=TIMEOUT_MS)
     mx, my = lab.map_marker.getData()
     assert (mx[0], my[0]) == (-0.75, 1.5)
 

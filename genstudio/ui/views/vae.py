@@ -146,6 +146,7 @@ class VAELab(FamilyView):
         self.code = None           # the current latent code (d,): clicked, or an example's, moved by sliders
         self.map = None            # the newest map answer's values
         self.a = self.b = None     # the interpolation's end codes
+        self.ends = {"a": 0, "b": 1}  # where each end comes from: a held-out example's index, or a fixed code
         self.grid_rows: dict[int, np.ndarray] = {}
         self.shown_step: dict[str, int] = {}   # control -> the training step of the weights behind its picture
         self.last_move = 0.0
@@ -192,6 +193,7 @@ class VAELab(FamilyView):
         col.addLayout(top, 5)
         col.addLayout(helps)
         col.addWidget(self.recon.widget, 3)
+        self.recon.widget.setMinimumHeight(120)
         self.pages.addTab(page, "Latent map")
         self.map_plot.getViewBox().sigRangeChanged.connect(qthrottled(self._ask_manifold, 50, parent=self))
 
@@ -239,7 +241,7 @@ class VAELab(FamilyView):
         self.end_a, self.end_b = QSpinBox(), QSpinBox()
         self.end_a.setToolTip("Held-out example at the start of the walk")
         self.end_b.setToolTip("Held-out example at the end of the walk")
-        use_a, use_b = QPushButton("A = clicked code"), QPushButton("B = clicked code")
+        use_a, use_b = QPushButton("A = marked code"), QPushButton("B = marked code")
         self.mode = QComboBox()
         self.mode.addItem("linear", False)
         self.mode.addItem("spherical", True)
@@ -264,12 +266,13 @@ class VAELab(FamilyView):
         row.addLayout(left, 3)
         row.addWidget(self.t_view.widget, 1)
         self.pages.addTab(page, "Interpolation")
-        self.end_a.valueChanged.connect(lambda i: self._set_end("a", self._example_code(i)))
-        self.end_b.valueChanged.connect(lambda i: self._set_end("b", self._example_code(i)))
+        self.end_a.valueChanged.connect(lambda i: self._set_end("a", i))
+        self.end_b.valueChanged.connect(lambda i: self._set_end("b", i))
         use_a.clicked.connect(lambda: self._set_end("a", self.code))
         use_b.clicked.connect(lambda: self._set_end("b", self.code))
         self.mode.currentIndexChanged.connect(lambda _: self._ask_interpolation())
-        self.t_slider.valueChanged.connect(qthrottled(self._ask_t, THROTTLE_MS, parent=self))
+        ask_t = qthrottled(self._ask_t, THROTTLE_MS, parent=self)
+        self.t_slider.valueChanged.connect(lambda _: (self._moved(), ask_t()))
 
         # the KL and beta page
         self.kl_plot = pg.PlotWidget(background="w", title="KL per latent dimension (nats)")
@@ -296,7 +299,7 @@ class VAELab(FamilyView):
         self.beta.valueChanged.connect(lambda v: self.knob_edited.emit("beta", float(v)))
 
         self.pages.addTab(self.quality, "Quality")
-        self.pages.currentChanged.connect(lambda _: self._ask_page())
+        self.pages.currentChanged.connect(self._page_changed)
 
     # the contract ------------------------------------------------------------------------------
     def clear(self) -> None:
@@ -316,6 +319,8 @@ class VAELab(FamilyView):
         for item in self.map_groups:
             item.setData([], [])
         self.map_marker.setData([], [])
+        # the map follows the codes as they spread out, until the user pans or zooms ("A" follows again)
+        self.map_plot.getViewBox().enableAutoRange()
         self.kl_bars.setOpts(x=[], height=[])
         self.legend.setText("  ".join(f'<span style="color:{LABEL_COLOURS[i % len(LABEL_COLOURS)]}">●</span> {name}'
                                       for i, name in enumerate(ds.label_names)))
@@ -407,7 +412,6 @@ class VAELab(FamilyView):
     def _ask_t(self, *_):
         if self.a is None or self.b is None:
             return
-        self._moved()
         from ...engine.explorer import interpolation_codes
         codes = interpolation_codes(self.a, self.b, 101, bool(self.mode.currentData()))
         self.submit("t", "Decode", codes=codes[self.t_slider.value()][None])
@@ -450,19 +454,24 @@ class VAELab(FamilyView):
         dim = self.first_dim.value() + i
         self.code[dim] = value / (SLIDER_TICKS / 2) * SLIDER_RANGE
         self.slider_labels[i].setText(f"z{dim}  {self.code[dim]:+.2f}")
-        self._show_code_on_map()
-        self._ask_code_throttled()
+        self._ask_code_throttled()  # the map's marker follows when its page is shown (_page_changed)
 
     def set_slider(self, dim: int, value: float) -> None:
         """Move the slider of latent dimension `dim` (shown on screen) to `value`, as a drag would."""
         self.sliders[dim - self.first_dim.value()].setValue(round(value / SLIDER_RANGE * SLIDER_TICKS / 2))
 
-    def _set_end(self, end: str, code):
-        if code is None:
+    def _set_end(self, end: str, source):
+        """An end of the walk: a held-out example (its code follows the encoder as it trains) or a code."""
+        if source is None:
             return
-        setattr(self, end, np.asarray(code, np.float32).copy())
+        self.ends[end] = source if isinstance(source, int) else np.asarray(source, np.float32).copy()
+        self._update_ends()
         self._ask_interpolation()
         self._ask_t()
+
+    def _update_ends(self):
+        for end, source in self.ends.items():
+            setattr(self, end, self._example_code(source) if isinstance(source, int) else source)
 
     # showing answers ---------------------------------------------------------------------------
     def _show_code_on_map(self):
@@ -493,22 +502,29 @@ class VAELab(FamilyView):
         for g, item in enumerate(self.map_groups):
             item.setData(xy[groups == g, 0], xy[groups == g, 1])
         d = values["means"].shape[1]
-        self.pca_note.setText(TEXT["pca"].format(d=d) if values["pca"] else "")
+        note = TEXT["pca"].format(d=d) if values["pca"] else ""
+        if self.pca_note.text() != note:  # a label's text set again still re-lays out the page
+            self.pca_note.setText(note)
         kl = values["kl_per_dim"]
         self.kl_bars.setOpts(x=np.arange(len(kl)), height=kl, width=0.8)
         self.recon.show_pairs(values["inputs"], values["recon"])
-        if first:  # the first map of this run: frame it, start from an example, set the walk's ends
-            self.map_plot.getViewBox().autoRange(padding=0.08)
+        if first:  # the first map of this run: start from an example, set the walk's ends
+            self.ends = {"a": self.end_a.value(), "b": self.end_b.value()}
             self.reset_to_example()
-            self.a, self.b = self._example_code(self.end_a.value()), self._example_code(self.end_b.value())
+            self._update_ends()
             self._ask_page()
         else:
+            self._update_ends()
             self._show_code_on_map()
 
+    def _page_changed(self, _):
+        self._show_code_on_map()
+        self._show_slider_values()
+        self._ask_page()
+
     def _answer_code(self, values):
-        decoded = values["decoded"]
-        self.code_view.show(decoded)
-        self.slider_code_view.show(decoded)
+        # only the page on screen: during a drag every update of a hidden item is GIL time taken from training
+        (self.slider_code_view if self.pages.currentIndex() == 1 else self.code_view).show(values["decoded"])
 
     def _answer_manifold(self, values):
         decoded = values["decoded"]
