@@ -73,6 +73,7 @@ class Trainer:
         self._filled = 0            # losses in the buffer not yet reported
         self._flushed_at = 0.0      # training seconds at the last report
         self.diverged = False       # a loss became NaN/inf: the run cannot go on
+        self.idle = False           # paused, between steps, everything so far reported
         if state is not None:
             restore(state, self.model, self.model.optimizers(), self.batch_gen, self.device)
             self.step, self.seconds = state.step, state.seconds
@@ -199,22 +200,28 @@ class Trainer:
     def _paused(self) -> Iterator:
         """Wait while paused, doing the single steps asked for meanwhile (with their events)."""
         yield from self._flush()
-        while not self._running.wait(0.02):
-            if self.diverged:
-                return
-            parts, wanted = self._apply_commands()
-            if wanted:
-                yield from self._flush()
-                if not self.diverged:
-                    for report in wanted:
-                        yield self._report(report)
-            for part in parts:
-                began = time.perf_counter()
-                self._record(self.model.partial_step(part, self.draw))
-                self.seconds += time.perf_counter() - began
-                yield from self._flush()
-                if not self.diverged and self.cadence.snapshot_s:
-                    yield self.snapshot()
+        try:
+            self.idle = True
+            while not self._running.wait(0.02):
+                if self.diverged:
+                    return
+                parts, wanted = self._apply_commands()
+                if wanted:
+                    yield from self._flush()
+                    if not self.diverged:
+                        for report in wanted:
+                            yield self._report(report)
+                for part in parts:
+                    self.idle = False
+                    began = time.perf_counter()
+                    self._record(self.model.partial_step(part, self.draw))
+                    self.seconds += time.perf_counter() - began
+                    yield from self._flush()
+                    if not self.diverged and self.cadence.snapshot_s:
+                        yield self.snapshot()
+                    self.idle = True
+        finally:
+            self.idle = False
 
     # the loop ------------------------------------------------------------------------------
     def run(self, steps: int | None = None, seconds: float | None = None) -> Iterator:

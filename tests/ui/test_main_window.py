@@ -27,15 +27,12 @@ def start(window, qtbot, exp):
 
 
 def settled_step(window, qtbot) -> int:
-    """After a pause: the step once the window has every loss the paused trainer reported."""
+    """After a pause: the step once the trainer idles between steps and the window has every loss
+    it reported."""
     trainer = window.worker.trainer
-    last = [None]
 
-    def settled():  # the window agrees with the trainer, twice in a row 50 ms apart
-        now = (window.step, trainer.step)
-        done = trainer.paused and now[0] == now[1] and now == last[0]
-        last[0] = now
-        return done
+    def settled():
+        return trainer.idle and window.step == trainer.step
 
     qtbot.waitUntil(settled, timeout=TIMEOUT_MS)
     return window.step
