@@ -112,7 +112,7 @@ class Replica:
 
     def load(self, weights: Weights) -> None:
         state = {k: torch.from_numpy(v) for k, v in weights.state.items()}
-        missing, unexpected = self.model.load_state_dict(state, strict=False)
+        _, unexpected = self.model.load_state_dict(state, strict=False)
         if unexpected:
             raise ExplorerError(f"weights that do not fit the replica: {', '.join(unexpected[:3])}")
         self.step = weights.step

@@ -28,6 +28,7 @@ from .worker import TrainingWorker
 REDRAW_MS = 200         # coalesce redraws: curves and counters at 5 frames a second (painting holds the GIL)
 PANEL_FIELDS = ("model", "data", "family", "seed", "device", "threads", "data_size", "data_color")
 STOP_TIMEOUT_S = 5.0
+WEIGHTS_IN_FLIGHT_S = 5.0   # a weights request unanswered this long (a busy or stuck step) is asked again
 
 
 def _load_presets(text) -> list:
@@ -524,7 +525,7 @@ class MainWindow(QMainWindow):
         if not self.run_view.isVisible() or self.weights_step == self.step or self.run_view.interacting():
             return
         now = time.perf_counter()
-        if self.weights_asked_at is not None and now - self.weights_asked_at < 5.0:  # one in flight
+        if self.weights_asked_at is not None and now - self.weights_asked_at < WEIGHTS_IN_FLIGHT_S:  # one in flight
             return
         self.weights_asked_at = now
         self.weights_requests += 1

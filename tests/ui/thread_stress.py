@@ -23,16 +23,13 @@ from dataclasses import replace
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-TINY = {"gan": {"width": 16}, "vae": {"width": 32}, "diffusion": {"width": 16, "sample_steps": 5},
-        "ar": {"n_embd": 16, "n_layer": 1, "batch_size": 16}}
-DATA = {"gan": "ring8", "vae": "digits", "diffusion": "moons", "ar": "names"}
 ACTIONS = ("reset", "burst", "family", "open", "window")
 
 
 def tiny(model: str):
-    from genstudio.config import default_experiment
-    exp = default_experiment(model, DATA[model])
-    return replace(exp, family=replace(exp.family, **TINY[model]), threads=1)
+    """The Qt tests' tiny settings for `model`, on one thread."""
+    from tests.ui.test_main_window import tiny as tiny_settings
+    return replace(tiny_settings(model), threads=1)
 
 
 def pump(ms: int) -> None:

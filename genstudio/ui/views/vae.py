@@ -14,6 +14,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QGridLayout, QHBoxLayout, QLabel, QPushButton,
                                QSlider, QSpinBox, QTabWidget, QVBoxLayout, QWidget)
 
+from ...engine.render import image_grid
 from .base import FamilyView
 
 SLIDERS = 16          # latent dimensions with a slider on screen at once (a picker pages through the rest)
@@ -97,8 +98,6 @@ class DecodedDisplay:
             self.box.autoRange(padding=0.1)
 
     def show(self, decoded: np.ndarray) -> None:
-        from ...engine.render import image_grid
-
         fresh = self.shown is None or self.shown.shape != decoded.shape
         self.shown = decoded
         if self.kind == "points":
