@@ -9,6 +9,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPlainTextEdit, QPushButton, QSlider, QStackedWidget, QWidget
 
 from ..engine.render import image_grid
+from .steady_label import steady_label
 
 TIMELINE_LENGTH = 200
 
@@ -81,8 +82,7 @@ class Timeline(QWidget):
         self.slider = QSlider(Qt.Horizontal)
         self.slider.setRange(0, 0)
         self.slider.setToolTip("Scrub back through the samples seen during training")
-        self.label = QLabel("no samples yet")
-        self.label.setMinimumWidth(150)
+        self.label = steady_label("step 100000000  (live)", "no samples yet")
         self.export = QPushButton("Export GIF…")
         self.export.setToolTip("Save the timeline as an animated GIF")
         layout = QHBoxLayout(self)

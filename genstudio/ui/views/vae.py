@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QGridLayout, QHBoxLayo
                                QSlider, QSpinBox, QTabWidget, QVBoxLayout, QWidget)
 
 from ...engine.render import image_grid
+from ..steady_label import steady_label
 from .base import FamilyView
 
 SLIDERS = 16          # latent dimensions with a slider on screen at once (a picker pages through the rest)
@@ -130,7 +131,7 @@ class VAELab(FamilyView):
         self.body.removeWidget(self.quality)
         self.message = QLabel("")
         self.message.setStyleSheet("color: #7a1010;")
-        self.status = QLabel("")
+        self.status = steady_label("the model at step 100,000,000", "")
         self.status.setStyleSheet("color: #555;")
         line = QHBoxLayout()
         line.addWidget(self.message, 1)
@@ -206,9 +207,7 @@ class VAELab(FamilyView):
         self.slider_grid = QGridLayout()
         self.sliders, self.slider_labels = [], []
         for i in range(SLIDERS):
-            label = QLabel(f"z{i}")
-            # a fixed width: a label that grows with its text re-lays out (and repaints) the page on every move
-            label.setFixedWidth(label.fontMetrics().horizontalAdvance("z511  -4.00") + 6)
+            label = steady_label("z511  -4.00 ", f"z{i}")
             slider = QSlider(Qt.Horizontal)
             slider.setRange(-SLIDER_TICKS // 2, SLIDER_TICKS // 2)
             slider.valueChanged.connect(lambda v, i=i: self._slider_moved(i, v))
