@@ -18,6 +18,11 @@ same process, alternating, median of the repeats, because the machines are share
                   scrub: slider moved to the sample view repainted), goal one frame at 30 Hz
   quality         training seconds until the ring8 / grid25 targets are met (GAN and diffusion), and
                   the Frechet distance on digits after a fixed time per family
+  images          each family trained on 28x28 grey digits (benchmarks/digits28.py, imported as IDX
+                  files) for 300 s (--quick: 30 s) on one thread: steps/s, FD, classes covered, the
+                  share of wall time snapshots and evaluations took, a 64-image snapshot's and the
+                  final evaluation's seconds; and the VAE beside the pytorch/examples MNIST VAE, the
+                  same data and 120 s each (--quick: 20 s)
   memory          peak RSS of an app run (10 minutes; --quick: 60 s) and its growth in the last half
 
 --json FILE writes the rows as a JSON list of {name, value, unit, goal, meets}; meets is null where
@@ -40,7 +45,7 @@ from dataclasses import asdict, dataclass, field, replace
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-SECTIONS = ("engine", "overhead", "responsiveness", "startup", "interaction", "quality", "memory")
+SECTIONS = ("engine", "overhead", "responsiveness", "startup", "interaction", "quality", "images", "memory")
 APP_SECTIONS = ("overhead", "responsiveness", "interaction")   # measured in one window, one pass
 SMALL_GOAL, LARGE_GOAL = ">= 1.5", ">= 1.0"                      # MLPs vs compute-bound conv/transformer
 TIMER_MS = 10
@@ -58,6 +63,8 @@ class Budget:
     target_scale: float      # times the foundation issue's 60 / 120 s budget for the 2D targets
     fd_s: float              # training seconds before the digits FD
     memory_s: float
+    images_s: float          # training seconds per family on 28x28 digits
+    tutorial_s: float        # training seconds of each VAE in the tutorial comparison
 
     def scaled(self, k: float) -> "Budget":
         """Every duration times k (at least one repeat, a few steps): what the test runs."""
@@ -67,13 +74,14 @@ class Budget:
                        app_s=max(0.5, self.app_s * k), app_repeats=1 if k < 1 else self.app_repeats,
                        warmup_steps=max(3, int(self.warmup_steps * k)), startup_runs=1 if k < 1 else self.startup_runs,
                        scrubs=max(5, int(self.scrubs * k)), target_scale=self.target_scale * k,
-                       fd_s=self.fd_s * k, memory_s=max(2.0, self.memory_s * k))
+                       fd_s=self.fd_s * k, memory_s=max(2.0, self.memory_s * k),
+                       images_s=max(2.0, self.images_s * k), tutorial_s=max(1.0, self.tutorial_s * k))
 
 
 FULL = Budget(engine_s=3.0, engine_repeats=5, app_s=5.0, app_repeats=3, warmup_steps=50, startup_runs=3,
-              scrubs=60, target_scale=1.0, fd_s=60.0, memory_s=600.0)
+              scrubs=60, target_scale=1.0, fd_s=60.0, memory_s=600.0, images_s=300.0, tutorial_s=120.0)
 QUICK = Budget(engine_s=1.0, engine_repeats=3, app_s=2.0, app_repeats=2, warmup_steps=30, startup_runs=2,
-               scrubs=30, target_scale=1.0, fd_s=15.0, memory_s=60.0)
+               scrubs=30, target_scale=1.0, fd_s=15.0, memory_s=60.0, images_s=30.0, tutorial_s=20.0)
 
 
 @dataclass
@@ -518,6 +526,31 @@ def section_quality(budget: Budget):
     yield Row("Frechet distance, held-out real digits (floor)", real_floor(data_sets.load("digits"))["fd"], "")
 
 
+# 6b. real-size images ------------------------------------------------------------------------------
+
+def section_images(budget: Budget):
+    from benchmarks.images28 import digits28_path, train, tutorial_vae
+    from genstudio import data as data_sets
+
+    path = digits28_path()
+    full = budget.images_s >= 300
+    for family in ("vae", "gan", "diffusion", "ar"):
+        row = train(family, budget.images_s)
+        where = f"{family}/digits28 after {budget.images_s:g} s"
+        yield Row(f"steps/s, {where}", row["steps_per_s"], "/s")
+        yield Row(f"Frechet distance, {where}", row["fd"], "", "<= 15" if full else None)
+        yield Row(f"classes holding >= 5% of samples, {where}", row["class_coverage"], "/10", ">= 10" if full else None)
+        yield Row(f"snapshots and evaluations, share of wall time, {where}", 100 * row["report_share"], "%", "<= 25")
+        yield Row(f"64-sample snapshot, {family}/digits28", row["snapshot_s"], "s", "<= 1")
+        yield Row(f"final evaluation, {family}/digits28", row["final_eval_s"], "s", "<= 20")
+    tutorial = tutorial_vae(data_sets.load(path), budget.tutorial_s)
+    ours = train("vae", budget.tutorial_s)
+    where = f"digits28, {budget.tutorial_s:g} s each, 1 thread"
+    yield Row(f"held-out negative ELBO, pytorch/examples VAE, {where}", tutorial["nll_nats"], "nats")
+    yield Row(f"held-out negative ELBO, GenStudio VAE - pytorch/examples VAE, {where}",
+              ours["nll_nats"] - tutorial["nll_nats"], "nats", "<= 0")
+
+
 # 7. memory -----------------------------------------------------------------------------------------
 
 def rss_mib() -> tuple[float, float]:
@@ -608,6 +641,8 @@ def run_sections(wanted: list[str], budget: Budget):
         yield from section_startup(budget)
     if "quality" in wanted:
         yield from section_quality(budget)
+    if "images" in wanted:
+        yield from section_images(budget)
     if "memory" in wanted:
         yield from section_memory(budget)
 

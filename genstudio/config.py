@@ -140,6 +140,8 @@ class ARConfig(FamilyConfig):
     n_embd: int = knob(64, "Width of the token embeddings (divisible by n_head).", 8, 2048)
     dropout: float = knob(0.0, "Dropout rate during training.", 0.0, 0.9)
     bins: int = knob(128, "Tokens per axis when 2D points are quantised.", 4, 1024)
+    levels: int = knob(0, "Intensity levels per pixel of images (0 = the data's own; 4 for images over 256 pixels).",
+                       0, 256)
     temperature: float = knob(1.0, "Sampling temperature: below 1 sharpens, above 1 flattens.", 0.01, 10.0)
     top_k: int = knob(0, "Sample only from the k most likely tokens (0 = all).", 0, 100000)
 
@@ -147,6 +149,8 @@ class ARConfig(FamilyConfig):
         super().__post_init__()
         if self.n_embd % self.n_head:
             raise ConfigError(f"n_embd={self.n_embd} must be divisible by n_head={self.n_head}")
+        if self.levels == 1:
+            raise ConfigError("levels=1: a pixel needs at least 2 levels (or 0 for the data's own)")
 
 
 FAMILY_CONFIGS: dict[str, type[FamilyConfig]] = {c.family: c for c in (GANConfig, VAEConfig, DiffusionConfig, ARConfig)}
@@ -222,10 +226,11 @@ def default_experiment(model: str, data: str | None = None, **overrides) -> Expe
 DEFAULT_DATA = {"gan": "ring8", "vae": "digits", "diffusion": "grid25", "ar": "digits"}
 
 def _preset_key(data: str) -> str:
-    """Imported and downloaded image sets take the digits presets (small conv nets)."""
+    """Downloaded and imported image sets take the settings measured on 28x28 grey digits ("mnist");
+    the networks scale themselves to other sizes and to colour."""
     if data in DATASETS or data.lower().endswith((".txt", ".csv")):
         return data
-    return "digits"
+    return "mnist"
 
 
 # Lessons: named settings on top of a data set's known-good ones, each showing one idea.
@@ -253,4 +258,10 @@ PRESETS: dict[tuple[str, str], dict] = {
     ("diffusion", "digits"): {"width": 32, "batch_size": 128},
     ("diffusion", "shapes"): {"width": 32, "batch_size": 64},
     ("ar", "names"): {"n_embd": 64, "n_layer": 3, "batch_size": 64},
+    # 28x28 and larger (README, "Real-size images"; benchmarks/images28.py measures them): networks
+    # sized for a lesson's minutes on one CPU core, diffusion sampled with 20 DDIM steps
+    ("gan", "mnist"): {"latent_dim": 32, "width": 16, "batch_size": 64, "lr": 5e-4, "loss": "ns"},
+    ("vae", "mnist"): {"latent_dim": 32, "width": 400, "depth": 2, "lr": 2e-3},
+    ("diffusion", "mnist"): {"width": 32, "batch_size": 32, "sampler": "ddim", "sample_steps": 20},
+    ("ar", "mnist"): {"batch_size": 32},
 }

@@ -250,3 +250,95 @@ def test_temperature_shapes_the_distribution():
     # the config's temperature is the default
     cold = _transformer(temperature=0.5)
     assert torch.allclose(next(cold.generate(uniforms)).probs, next(cold.generate(uniforms, temperature=0.5)).probs)
+
+
+# real-size images ----------------------------------------------------------------------------------
+
+def _write_npy_images(path, shape, seed=0):
+    """Blobs on black, as uint8 (N, H, W[, 3]): something an importer takes as a user's images."""
+    rng = np.random.default_rng(seed)
+    n, h, w = shape[0], shape[1], shape[2]
+    yy, xx = np.mgrid[:h, :w]
+    images = np.zeros(shape, np.uint8)
+    for i in range(n):
+        cy, cx, r = rng.uniform(h / 4, 3 * h / 4), rng.uniform(w / 4, 3 * w / 4), rng.uniform(h / 8, h / 4)
+        blob = ((yy - cy) ** 2 + (xx - cx) ** 2 < r * r) * 255
+        images[i] = blob[..., None] * rng.uniform(0.3, 1, 3) if len(shape) == 4 else blob
+    np.save(path, images)
+    return str(path)
+
+
+@pytest.mark.parametrize("shape", [(64, 28, 28), (64, 32, 32, 3)], ids=["28-grey", "32-rgb"])
+@pytest.mark.parametrize("model", FAMILIES)
+def test_large_image_defaults_build_train_and_sample(tmp_path, losses_of, model, shape):
+    """The defaults an imported 28x28 grey or 32x32 RGB set gets (its presets, the networks that
+    scale to it) build, train a few steps with a finite loss and sample images of the data's shape."""
+    from dataclasses import replace
+
+    from genstudio.config import default_experiment
+
+    exp = default_experiment(model, _write_npy_images(tmp_path / "images.npy", shape), steps=2, threads=1)
+    if model == "diffusion":  # the default sampler, with fewer steps
+        exp = replace(exp, family=replace(exp.family, sample_steps=3))
+    trainer = Trainer(exp, QUIET)
+    events = list(trainer.run())
+    losses = losses_of(events)
+    assert set(losses) == {"step", *trainer.loss_names}
+    assert all(len(v) == 2 and np.isfinite(v).all() for v in losses.values())
+    samples = trainer.model.decode(trainer.model.sample(trainer.fixed_noise[:3]), trainer.dataset)
+    c = 3 if len(shape) == 4 else 1
+    assert samples.shape == (3, c, shape[1], shape[2])
+    assert samples.min() >= 0 and samples.max() <= 1
+
+
+def _row_transformer(shape=(3, 6, 5), levels=4):
+    from genstudio.models.autoregressive import RowTransformer
+
+    torch.manual_seed(0)
+    model = RowTransformer(ARConfig(n_embd=32, n_layer=1, n_head=2, levels=levels), DataSpec("image", shape, levels=256))
+    with torch.no_grad():
+        model.head.weight.mul_(10)
+    return model.eval()
+
+
+def test_large_images_get_the_row_transformer_on_fewer_levels(tmp_path):
+    from genstudio.config import default_experiment
+    from genstudio.models.autoregressive import LARGE_IMAGE_LEVELS, RowTransformer
+
+    ds = data.load(_write_npy_images(tmp_path / "big.npy", (20, 28, 28)))
+    model = build_model(default_experiment("ar", ds.source or str(tmp_path / "big.npy")), ds)
+    assert isinstance(model, RowTransformer) and model.tok.vocab == LARGE_IMAGE_LEVELS
+    assert type(build_model(default_experiment("ar", "digits"), data.load("digits"))) is Transformer
+
+
+def test_row_transformer_is_causal_in_raster_order():
+    """The logits at a pixel do not change when later pixels (in rows, then columns, then
+    channels) change, and do change with earlier ones."""
+    model = _row_transformer()
+    seq = torch.randint(0, 4, (2, 1 + 6 * 5 * 3))
+    seq[:, 0] = model.tok.bos
+    cut = 1 + 40  # the 41st token: inside row 2
+    changed = seq.clone()
+    changed[:, cut + 1:] = (changed[:, cut + 1:] + 1) % 4
+    with torch.no_grad():
+        before, _ = model._logits(seq)
+        after, _ = model._logits(changed)
+    assert torch.allclose(before[:, :cut + 1], after[:, :cut + 1], atol=1e-5)
+    assert not torch.allclose(before[:, cut + 1:], after[:, cut + 1:])
+
+
+def test_row_transformer_generates_what_it_would_predict():
+    """Every distribution `generate` yields (with its caches) equals the teacher-forced one for the
+    tokens it chose, and the decoded image puts each pixel's channels back together."""
+    model = _row_transformer()
+    uniforms = model.make_noise(3, torch.Generator().manual_seed(1))
+    steps = list(model.generate(uniforms))
+    assert [s.position for s in steps] == list(range(90))
+    tokens = torch.stack([s.tokens for s in steps], 1)
+    with torch.no_grad():
+        logits, _ = model._logits(torch.cat([torch.full((3, 1), model.tok.bos), tokens], 1))
+    assert torch.allclose(logits.softmax(-1), torch.stack([s.probs for s in steps], 1), atol=1e-5)
+    images = model.tok.decode(tokens.numpy(), None)
+    assert images.shape == (3, 3, 6, 5)
+    # token order is row, column, channel: token (r * 5 + c) * 3 + ch is pixel (ch, r, c)
+    assert images[1, 2, 4, 3] == tokens[1, (4 * 5 + 3) * 3 + 2].item() / 3

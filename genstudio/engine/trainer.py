@@ -25,7 +25,9 @@ from .events import Checkpoint, Diverged, Finished, LossPoints, Metrics, Snapsho
 from .state import TrainerState, capture, restore
 
 LOSS_BUFFER = 4096
-SLOW_REPORT_FACTOR = 3.0  # a report costing c seconds waits at least 3c seconds of training
+# A report costing c seconds waits at least 7c seconds of training: snapshots and evaluations each
+# take at most an eighth of the wall time, together at most a quarter, at any image size.
+SLOW_REPORT_FACTOR = 7.0
 
 
 @dataclass(frozen=True)
@@ -265,8 +267,8 @@ class Trainer:
                 if self.diverged:
                     return
             # Time spent drawing snapshots and evaluating is not training time. Where they are
-            # slow (a diffusion model's 100 sampling steps), they are spaced out to take at most
-            # about a quarter of the wall time, so training still moves.
+            # slow (a diffusion model's sampling steps), they are spaced out to take at most about a
+            # quarter of the wall time together, so training still moves.
             if self.seconds >= next_snap:
                 cost = yield from self._timed(self.snapshot)
                 t0 += cost

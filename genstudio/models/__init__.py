@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from ..config import ConfigError, Experiment
 from ..data import Dataset
-from .autoregressive import Transformer
+from .autoregressive import RowTransformer, Transformer, uses_rows
 from .base import DataSpec, GenerativeModel
 from .diffusion import Diffusion
 from .gan import GAN
@@ -17,4 +17,7 @@ def build_model(exp: Experiment, ds: Dataset) -> GenerativeModel:
     if ds.kind not in cls.supported_kinds:
         raise ConfigError(f"model {exp.model!r} cannot train on {ds.kind} data ({ds.name}); "
                           f"it takes {' or '.join(cls.supported_kinds)} data")
-    return cls(exp.family, DataSpec.of(ds))
+    spec = DataSpec.of(ds)
+    if cls is Transformer and uses_rows(spec):
+        cls = RowTransformer
+    return cls(exp.family, spec)

@@ -2,6 +2,10 @@
 
 Sequences start with a BOS token; the model predicts every next token. Sampling goes one token at a
 time and exposes the next-token distribution (`generate` yields it at every position).
+
+Images of more than 256 pixels (28x28, 32x32) get RowTransformer: attention over 784 pixels costs a
+CPU seconds a step, so a global transformer reads whole rows and a small local one writes each row
+pixel by pixel (MEGABYTE, Yu et al. 2023, with a row as the patch), on fewer intensity levels.
 """
 from __future__ import annotations
 
@@ -21,14 +25,33 @@ IGNORE = -1
 POINT_RANGE = 3.0  # standardised points are quantised on [-3, 3] per axis
 
 
-class Tokenizer:
-    """Data <-> tokens for one data kind. Text uses '.' (id 0) as both start and end (makemore)."""
+FLAT_MAX_PIXELS = 256     # larger images: RowTransformer
+LARGE_IMAGE_LEVELS = 4    # its intensity levels unless the levels knob says otherwise
 
-    def __init__(self, spec: DataSpec, bins: int):
+
+def uses_rows(spec: DataSpec) -> bool:
+    return spec.kind == "image" and spec.dim > FLAT_MAX_PIXELS
+
+
+def image_levels(spec: DataSpec, levels: int) -> int:
+    """Tokens per pixel value: the knob, or the data's own levels (at most LARGE_IMAGE_LEVELS for large images)."""
+    if levels:
+        return levels
+    return min(spec.levels, LARGE_IMAGE_LEVELS) if uses_rows(spec) else spec.levels
+
+
+class Tokenizer:
+    """Data <-> tokens for one data kind. Text uses '.' (id 0) as both start and end (makemore).
+
+    Image tokens are quantised intensities, plane by plane (C, H, W order), or with `pixel_major`
+    row by row, each pixel's channels together (H, W, C): a row is then one patch of RowTransformer."""
+
+    def __init__(self, spec: DataSpec, bins: int, levels: int = 0, pixel_major: bool = False):
         self.spec = spec
         self.bins = bins
+        self.pixel_major = pixel_major and spec.kind == "image"
         if spec.kind == "image":
-            self.length, self.vocab = spec.dim, spec.levels
+            self.length, self.vocab = spec.dim, image_levels(spec, levels)
             self.bos = self.vocab
         elif spec.kind == "points":
             self.length, self.vocab = 2, bins
@@ -43,6 +66,7 @@ class Tokenizer:
         kind = self.spec.kind
         if kind == "image":
             x = ds.x if split == "train" else ds.held_out
+            x = x.transpose(0, 2, 3, 1) if self.pixel_major else x
             tokens = np.rint(x.reshape(len(x), -1) * (self.vocab - 1)).astype(np.int64)
         elif kind == "points":
             x = ds.standardise(ds.x if split == "train" else ds.held_out)
@@ -61,7 +85,11 @@ class Tokenizer:
     def decode(self, tokens: np.ndarray, ds: Dataset):
         kind = self.spec.kind
         if kind == "image":
-            return (tokens / (self.vocab - 1)).astype(np.float32).reshape(len(tokens), *self.spec.shape)
+            values = (tokens / (self.vocab - 1)).astype(np.float32)
+            if self.pixel_major:
+                c, h, w = self.spec.shape
+                return values.reshape(len(tokens), h, w, c).transpose(0, 3, 1, 2).copy()
+            return values.reshape(len(tokens), *self.spec.shape)
         if kind == "points":
             unit = (tokens + 0.5) / self.bins
             return ds.unstandardise((unit * 2 * POINT_RANGE - POINT_RANGE).astype(np.float32))
@@ -77,11 +105,11 @@ class Tokenizer:
 
 
 class CausalSelfAttention(nn.Module):
-    def __init__(self, cfg: ARConfig):
+    def __init__(self, width: int, n_head: int, dropout: float):
         super().__init__()
-        self.n_head, self.dropout = cfg.n_head, cfg.dropout
-        self.qkv = nn.Linear(cfg.n_embd, 3 * cfg.n_embd)
-        self.proj = nn.Linear(cfg.n_embd, cfg.n_embd)
+        self.n_head, self.dropout = n_head, dropout
+        self.qkv = nn.Linear(width, 3 * width)
+        self.proj = nn.Linear(width, width)
 
     def forward(self, x, cache: dict | None = None):
         """`cache` (generation only) holds the keys and values of the positions seen so far."""
@@ -98,17 +126,30 @@ class CausalSelfAttention(nn.Module):
 
 
 class Block(nn.Module):
-    def __init__(self, cfg: ARConfig):
+    def __init__(self, width: int, n_head: int, dropout: float):
         super().__init__()
-        self.ln1 = nn.LayerNorm(cfg.n_embd)
-        self.attn = CausalSelfAttention(cfg)
-        self.ln2 = nn.LayerNorm(cfg.n_embd)
-        self.mlp = nn.Sequential(nn.Linear(cfg.n_embd, 4 * cfg.n_embd), nn.GELU(),
-                                 nn.Linear(4 * cfg.n_embd, cfg.n_embd), nn.Dropout(cfg.dropout))
+        self.ln1 = nn.LayerNorm(width)
+        self.attn = CausalSelfAttention(width, n_head, dropout)
+        self.ln2 = nn.LayerNorm(width)
+        self.mlp = nn.Sequential(nn.Linear(width, 4 * width), nn.GELU(),
+                                 nn.Linear(4 * width, width), nn.Dropout(dropout))
 
     def forward(self, x, cache=None):
         x = x + self.attn(self.ln1(x), cache)
         return x + self.mlp(self.ln2(x))
+
+
+def choose(logits: torch.Tensor, uniforms: torch.Tensor, temperature: float, top_k: int):
+    """The next-token distribution after temperature and top-k, and the token each uniform picks
+    by inverse-CDF sampling: (probs (N, vocab), tokens (N,))."""
+    logits = logits / temperature
+    if 0 < top_k < logits.shape[1]:
+        kth = logits.topk(top_k, dim=1).values[:, -1:]
+        logits = logits.masked_fill(logits < kth, float("-inf"))
+    probs = logits.softmax(dim=1)
+    cdf = probs.cumsum(1)
+    tokens = torch.searchsorted(cdf, uniforms[:, None] * cdf[:, -1:]).squeeze(1)
+    return probs, tokens.clamp(max=probs.shape[1] - 1)
 
 
 @dataclass(frozen=True)
@@ -121,15 +162,19 @@ class TokenStep:
 class Transformer(GenerativeModel):
     loss_names = ("loss",)
     supported_kinds = ("points", "image", "text")
+    pixel_major = False
 
     def __init__(self, cfg: ARConfig, spec: DataSpec):
         super().__init__(cfg, spec)
-        self.tok = Tokenizer(spec, cfg.bins)
+        self.tok = Tokenizer(spec, cfg.bins, cfg.levels, pixel_major=self.pixel_major)
+        self.build_networks(cfg)
+
+    def build_networks(self, cfg: ARConfig) -> None:
         n = self.tok.length
         self.token_emb = nn.Embedding(self.tok.vocab_size, cfg.n_embd)
         self.pos_emb = nn.Parameter(torch.zeros(1, n, cfg.n_embd))
         nn.init.normal_(self.pos_emb, std=0.02)
-        self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layer))
+        self.blocks = nn.ModuleList(Block(cfg.n_embd, cfg.n_head, cfg.dropout) for _ in range(cfg.n_layer))
         self.ln_f = nn.LayerNorm(cfg.n_embd)
         self.head = nn.Linear(cfg.n_embd, self.tok.vocab, bias=False)
 
@@ -186,14 +231,7 @@ class Transformer(GenerativeModel):
         token = torch.full((n, 1), self.tok.bos, dtype=torch.long, device=uniforms.device)
         caches: list[dict] = [{} for _ in self.blocks]
         for pos in range(self.tok.length):
-            logits = self(token, caches, start=pos)[:, -1] / temperature
-            if 0 < top_k < logits.shape[1]:
-                kth = logits.topk(top_k, dim=1).values[:, -1:]
-                logits = logits.masked_fill(logits < kth, float("-inf"))
-            probs = logits.softmax(dim=1)
-            cdf = probs.cumsum(1)
-            tokens = torch.searchsorted(cdf, uniforms[:, pos:pos + 1] * cdf[:, -1:]).squeeze(1)
-            tokens = tokens.clamp(max=probs.shape[1] - 1)
+            probs, tokens = choose(self(token, caches, start=pos)[:, -1], uniforms[:, pos], temperature, top_k)
             token = tokens[:, None]
             yield TokenStep(pos, probs, tokens)
         self.train(was_training)
@@ -201,3 +239,110 @@ class Transformer(GenerativeModel):
     @torch.no_grad()
     def sample(self, noise):
         return torch.stack([step.tokens for step in self.generate(noise)], dim=1)
+
+
+class RowTransformer(Transformer):
+    """A large image's pixels, one at a time, at the cost of short sequences (MEGABYTE's two models).
+
+    The global transformer (n_embd, n_layer, n_head) reads the image row by row: its input at row r
+    is row r-1's token embeddings flattened into one vector, so its output at r has seen every row
+    above. The local transformer (half the width, two blocks) writes row r left to right, each
+    position seeing the pixels before it in the row plus the global output for row r. Training
+    sees sequences of H rows and of W*C pixels, never H*W*C; sampling still yields every pixel's
+    next-token distribution, with a key-value cache in both models."""
+
+    LOCAL_LAYERS = 2
+    pixel_major = True
+    supported_kinds = ("image",)
+
+    def build_networks(self, cfg: ARConfig) -> None:
+        c, h, w = self.spec.shape
+        self.rows, self.row_len = h, w * c
+        width, local = cfg.n_embd, max(16, cfg.n_embd // 2)
+        local_heads = max(1, min(cfg.n_head, local // 16))
+        self.local_width = local
+        self.row_emb = nn.Embedding(self.tok.vocab, local)
+        self.row_in = nn.Linear(self.row_len * local, width)
+        self.row_start = nn.Parameter(torch.zeros(1, 1, width))
+        self.row_pos = nn.Parameter(torch.randn(1, h, width) * 0.02)
+        self.global_blocks = nn.ModuleList(Block(width, cfg.n_head, cfg.dropout) for _ in range(cfg.n_layer))
+        self.global_ln = nn.LayerNorm(width)
+        self.to_local = nn.Linear(width, self.row_len * local)
+        self.token_emb = nn.Embedding(self.tok.vocab + 1, local)  # + the start of a row
+        self.pos_emb = nn.Parameter(torch.randn(1, self.row_len, local) * 0.02)
+        self.blocks = nn.ModuleList(Block(local, local_heads, cfg.dropout) for _ in range(self.LOCAL_LAYERS))
+        self.ln_f = nn.LayerNorm(local)
+        self.head = nn.Linear(local, self.tok.vocab, bias=False)
+
+    def _global(self, rows: torch.Tensor, caches=None, start: int = 0) -> torch.Tensor:
+        """Global context (N, R, width) for rows start..start+R-1, given the rows above each:
+        `rows` (N, R, row_len) are rows start-1..start+R-2 (start = 0: the first is the start vector)."""
+        n, r, _ = rows.shape
+        x = self.row_in(self.row_emb(rows).flatten(2))
+        if start == 0:
+            x = torch.cat([self.row_start.expand(n, 1, -1), x[:, :r - 1]], 1) if r else x
+        x = x + self.row_pos[:, start:start + x.shape[1]]
+        for i, block in enumerate(self.global_blocks):
+            x = block(x, None if caches is None else caches[i])
+        return self.global_ln(x)
+
+    def _local(self, context: torch.Tensor, inputs: torch.Tensor, caches=None, start: int = 0) -> torch.Tensor:
+        """Logits for positions start.. of rows whose global context is `context` (M, width), given
+        `inputs` (M, L): the token before each position (the row-start token at position 0)."""
+        offsets = self.to_local(context).view(-1, self.row_len, self.local_width)[:, start:start + inputs.shape[1]]
+        x = self.token_emb(inputs) + self.pos_emb[:, start:start + inputs.shape[1]] + offsets
+        for i, block in enumerate(self.blocks):
+            x = block(x, None if caches is None else caches[i])
+        return self.head(self.ln_f(x))
+
+    def _logits(self, seq: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(logits (N, H*row_len, vocab), targets (N, H*row_len)) for BOS-prefixed sequences."""
+        targets = seq[:, 1:]
+        n = targets.shape[0]
+        rows = targets.view(n, self.rows, self.row_len)
+        context = self._global(rows)                                   # row r sees rows < r
+        shifted = torch.cat([rows.new_full((n, self.rows, 1), self.tok.vocab), rows[..., :-1]], 2)
+        logits = self._local(context.flatten(0, 1), shifted.flatten(0, 1))
+        return logits.view(n, -1, self.tok.vocab), targets
+
+    def train_step(self, draw):
+        logits, targets = self._logits(draw())
+        loss = F.cross_entropy(logits.flatten(0, 1), targets.flatten())
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt.step()
+        return loss.detach().reshape(1)
+
+    def _token_nll(self, seq):
+        logits, targets = self._logits(seq)
+        return F.cross_entropy(logits.transpose(1, 2), targets, reduction="none"), targets
+
+    @torch.no_grad()
+    def generate(self, uniforms, temperature=None, top_k=None):
+        temperature = self.cfg.temperature if temperature is None else temperature
+        top_k = self.cfg.top_k if top_k is None else top_k
+        was_training = self.training
+        self.eval()
+        n = uniforms.shape[0]
+        global_caches: list[dict] = [{} for _ in self.global_blocks]
+        row = None
+        for r in range(self.rows):
+            if r == 0:
+                x = self.row_start.expand(n, 1, -1) + self.row_pos[:, :1]
+                for i, block in enumerate(self.global_blocks):
+                    x = block(x, global_caches[i])
+                context = self.global_ln(x)[:, 0]
+            else:
+                context = self._global(row[:, None], global_caches, start=r)[:, 0]
+            local_caches: list[dict] = [{} for _ in self.blocks]
+            token = torch.full((n, 1), self.tok.vocab, dtype=torch.long, device=uniforms.device)
+            chosen = []
+            for p in range(self.row_len):
+                pos = r * self.row_len + p
+                probs, tokens = choose(self._local(context, token, local_caches, start=p)[:, -1],
+                                       uniforms[:, pos], temperature, top_k)
+                token = tokens[:, None]
+                chosen.append(tokens)
+                yield TokenStep(pos, probs, tokens)
+            row = torch.stack(chosen, 1)
+        self.train(was_training)

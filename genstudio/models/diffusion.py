@@ -133,14 +133,23 @@ class ResBlock(nn.Module):
 
 
 class SmallUNet(nn.Module):
-    """Two resolutions, skip connections, time embedding in every residual block."""
+    """Two resolutions, skip connections, time embedding in every residual block.
 
-    def __init__(self, channels: int, width: int):
+    Images of 24 pixels and more are first folded into 2x2 patches (pixel_unshuffle: a 28x28 grey
+    image becomes 4 channels of 14x14) and unfolded at the end: on a CPU the full-resolution
+    convolutions cost most of the time, and at the same cost the patched network has four times
+    the channels (measured: 28x28, batch 64, width 32 patched vs 16 unpatched, the same 0.1 s a step)."""
+
+    PATCH_FROM = 24
+
+    def __init__(self, channels: int, width: int, size: int = 0):
         super().__init__()
+        self.patch = 2 if size >= self.PATCH_FROM else 1
+        folded = channels * self.patch ** 2
         c1, c2, t_dim = width, 2 * width, 4 * width
         self.width = width
         self.time = nn.Sequential(nn.Linear(width, t_dim), nn.SiLU(), nn.Linear(t_dim, t_dim))
-        self.inp = nn.Conv2d(channels, c1, 3, padding=1)
+        self.inp = nn.Conv2d(folded, c1, 3, padding=1)
         self.down1 = ResBlock(c1, c1, t_dim)
         self.downsample = nn.Conv2d(c1, c1, 3, stride=2, padding=1)
         self.down2 = ResBlock(c1, c2, t_dim)
@@ -148,16 +157,19 @@ class SmallUNet(nn.Module):
         self.up2 = ResBlock(2 * c2, c2, t_dim)
         self.upsample = nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(c2, c1, 3, padding=1))
         self.up1 = ResBlock(2 * c1, c1, t_dim)
-        self.out = nn.Sequential(nn.GroupNorm(min(8, c1), c1), nn.SiLU(), nn.Conv2d(c1, channels, 3, padding=1))
+        self.out = nn.Sequential(nn.GroupNorm(min(8, c1), c1), nn.SiLU(), nn.Conv2d(c1, folded, 3, padding=1))
 
     def forward(self, x, t):
         temb = self.time(timestep_embedding(t, self.width))
+        if self.patch > 1:
+            x = F.pixel_unshuffle(x, self.patch)
         h1 = self.down1(self.inp(x), temb)
         h2 = self.down2(self.downsample(h1), temb)
         h = self.mid(h2, temb)
         h = self.up2(torch.cat([h, h2], 1), temb)
-        h = self.up1(torch.cat([self.upsample(h), h1], 1), temb)
-        return self.out(h)
+        up = self.upsample(h)[..., :h1.shape[2], :h1.shape[3]]  # an odd side (7 -> 4 -> 8) cut back
+        h = self.out(self.up1(torch.cat([up, h1], 1), temb))
+        return F.pixel_shuffle(h, self.patch) if self.patch > 1 else h
 
 
 class Diffusion(GenerativeModel):
@@ -168,7 +180,7 @@ class Diffusion(GenerativeModel):
         if spec.kind == "points":
             self.net = ResidualMLP(2, cfg.width, cfg.depth)
         else:
-            self.net = SmallUNet(spec.shape[0], cfg.width)
+            self.net = SmallUNet(spec.shape[0], cfg.width, spec.shape[-1])
         self.ema = WeightAverage(self.net, cfg.ema)
         self.register_buffer("alphas_cumprod", make_alphas_cumprod(cfg.schedule, cfg.timesteps), persistent=False)
 
