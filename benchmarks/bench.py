@@ -1,6 +1,6 @@
 """`genstudio bench`: speed and quality measured side by side, in one run, printed as one table.
 
-    genstudio bench                      # everything (about 25 minutes on 2 CPU cores)
+    genstudio bench                      # everything (about 50 minutes on 2 CPU cores)
     genstudio bench --quick              # a few minutes: shorter measurements, a 60 s memory run
     genstudio bench --only engine --only startup --json out.json
 

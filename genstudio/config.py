@@ -140,9 +140,10 @@ class ARConfig(FamilyConfig):
     n_embd: int = knob(64, "Width of the token embeddings (divisible by n_head).", 8, 2048)
     dropout: float = knob(0.0, "Dropout rate during training.", 0.0, 0.9)
     bins: int = knob(128, "Tokens per axis when 2D points are quantised.", 4, 1024)
-    levels: int = knob(0, "Intensity levels per pixel of images (0 = the data's own; 4 for images over 256 pixels).",
+    levels: int = knob(0, "Intensity levels of image pixels (0 = the data's own; 4 for images over 256 values, as 28x28).",
                        0, 256)
     temperature: float = knob(1.0, "Sampling temperature: below 1 sharpens, above 1 flattens.", 0.01, 10.0)
+    ema: float = knob(0.0, "Decay of the weight average used for sampling (0 = off: the live weights).", 0.0, 0.99999)
     top_k: int = knob(0, "Sample only from the k most likely tokens (0 = all).", 0, 100000)
 
     def __post_init__(self):
@@ -260,8 +261,8 @@ PRESETS: dict[tuple[str, str], dict] = {
     ("ar", "names"): {"n_embd": 64, "n_layer": 3, "batch_size": 64},
     # 28x28 and larger (README, "Real-size images"; benchmarks/images28.py measures them): networks
     # sized for a lesson's minutes on one CPU core, diffusion sampled with 20 DDIM steps
-    ("gan", "mnist"): {"latent_dim": 32, "width": 16, "batch_size": 64, "lr": 5e-4, "loss": "ns"},
+    ("gan", "mnist"): {"latent_dim": 32, "width": 16, "batch_size": 64, "lr": 5e-4, "loss": "r1", "penalty": 1.0},
     ("vae", "mnist"): {"latent_dim": 32, "width": 400, "depth": 2, "lr": 2e-3},
     ("diffusion", "mnist"): {"width": 32, "batch_size": 32, "sampler": "ddim", "sample_steps": 20},
-    ("ar", "mnist"): {"batch_size": 32},
+    ("ar", "mnist"): {"batch_size": 32, "lr": 2e-3, "ema": 0.999, "temperature": 0.9},
 }

@@ -342,3 +342,26 @@ def test_row_transformer_generates_what_it_would_predict():
     assert images.shape == (3, 3, 6, 5)
     # token order is row, column, channel: token (r * 5 + c) * 3 + ch is pixel (ch, r, c)
     assert images[1, 2, 4, 3] == tokens[1, (4 * 5 + 3) * 3 + 2].item() / 3
+
+
+def test_ar_samples_from_its_weight_average_and_keeps_training_the_live_weights():
+    torch.manual_seed(0)
+    model = Transformer(ARConfig(n_embd=32, n_layer=1, n_head=4, ema=0.9, batch_size=8),
+                        DataSpec("image", (1, 4, 4), levels=4))
+    model.configure_optimizers()
+    batch = torch.randint(0, 4, (8, 17))
+    batch[:, 0] = model.tok.bos
+    for _ in range(20):
+        model.train_step(lambda: batch)
+    live = {k: v.clone() for k, v in model.state_dict().items()}
+    with model.averaged_weights():
+        averaged = {k: v.clone() for k, v in model.state_dict().items()}
+    assert any(not torch.equal(live[k], averaged[k]) for k in live)
+    assert all(torch.equal(live[k], v) for k, v in model.state_dict().items())  # put back
+    noise = model.make_noise(5, torch.Generator().manual_seed(0))
+    sampled = model.sample(noise)
+    assert all(torch.equal(live[k], v) for k, v in model.state_dict().items())
+    swapped = Transformer(model.cfg, model.spec)
+    swapped.load_state_dict(averaged)
+    assert torch.equal(sampled, swapped.sample(noise))  # the samples are the average's
+    assert all(torch.equal(averaged[k], v) for k, v in model.explorer_state().items())

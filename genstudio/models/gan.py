@@ -13,9 +13,12 @@ from .base import DataSpec, GenerativeModel, WeightAverage, make_optimizer, mlp
 
 
 def _halvings(size: int) -> tuple[int, int]:
-    """(start, n): the size is start * 2**n with start as small as halving allows (8 -> 2, 28 -> 7)."""
+    """(start, n): the size is start * 2**n with start as small as halving allows (8 -> 2, 28 -> 7),
+    but no smaller than 4 from 32 pixels up (DCGAN's 4x4 start: from 2x2, a 32x32 generator had
+    four upsamplings and 16 times the base width at the start, and learned no digit in 120 s)."""
+    smallest = 4 if size >= 32 else 2
     start, n = size, 0
-    while start % 2 == 0 and start > 2:
+    while start % 2 == 0 and start > smallest:
         start, n = start // 2, n + 1
     return start, n
 
