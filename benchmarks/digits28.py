@@ -19,11 +19,20 @@ FONT_GLOBS = ("/usr/share/fonts/**/*.ttf", "/usr/share/fonts/**/*.otf", "/Librar
               "C:/Windows/Fonts/*.ttf")
 
 
-def _fonts() -> list[str]:
+def _fonts() -> list:
+    """Every TrueType font installed, at two sizes; Pillow's own font where none is (a bare machine)."""
+    from PIL import ImageFont
+
     found = sorted({p for pattern in FONT_GLOBS for p in glob.glob(pattern, recursive=True)})
     if not found:
-        raise SystemExit("no TrueType fonts found to draw digits with")
-    return found
+        return [ImageFont.load_default(size) for size in (34, 40)]
+    fonts = []
+    for path in found:
+        try:
+            fonts += [ImageFont.truetype(path, size) for size in (34, 40)]
+        except OSError:  # a font file Pillow cannot read
+            continue
+    return fonts or [ImageFont.load_default(size) for size in (34, 40)]
 
 
 def _digit(draw_font, digit: int, rng: np.random.Generator) -> np.ndarray:
@@ -71,10 +80,8 @@ def _centre_like_mnist(img: np.ndarray) -> np.ndarray:
 
 def make(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """(n, 28, 28) uint8 images and (n,) uint8 labels, balanced over the ten digits."""
-    from PIL import ImageFont
-
     rng = np.random.default_rng(seed)
-    fonts = [ImageFont.truetype(path, size) for path in _fonts() for size in (34, 40)]
+    fonts = _fonts()
     labels = rng.permutation(np.arange(n) % 10).astype(np.uint8)
     images = np.zeros((n, 28, 28), np.uint8)
     for i, digit in enumerate(labels):

@@ -288,7 +288,7 @@ class RowTransformer(Transformer):
     sees sequences of H rows and of W*C pixels, never H*W*C; sampling still yields every pixel's
     next-token distribution, with a key-value cache in both models."""
 
-    LOCAL_LAYERS = 1  # measured on 28x28 digits, 300 s: one block FD 9.8, two blocks 23.5 (fewer steps)
+    LOCAL_LAYERS = 1  # 28x28 digits, lr 2e-3, 300 s: one block 11.9 steps/s, FD 9.8; two 7.4 steps/s, FD 70
     pixel_major = True
     supported_kinds = ("image",)
 
