@@ -323,11 +323,17 @@ def slider_latency(window, moves: int) -> list[float]:
 
 
 def map_click_latency(window, moves: int) -> list[float]:
-    """VAE lab: a click on the latent map -> the decoded image repainted."""
+    """VAE lab: a click on the latent map (inside the visible part, as a hand would) -> the decoded
+    image repainted."""
     lab = _vae_lab(window, 0)
     if lab is None:
         return []
-    return answer_latency(lab, "code", lambda i: lab.click_map(math.cos(i), math.sin(i / 2)), moves)
+
+    def click(i):
+        (x0, x1), (y0, y1) = lab.map_plot.getViewBox().viewRange()
+        lab.click_map(x0 + (x1 - x0) * (0.5 + 0.4 * math.cos(i)), y0 + (y1 - y0) * (0.5 + 0.4 * math.sin(i / 2)))
+
+    return answer_latency(lab, "code", click, moves)
 
 
 def interpolation_latency(window, moves: int) -> list[float]:

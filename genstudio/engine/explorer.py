@@ -32,6 +32,9 @@ class ExplorerError(Exception):
 class Request:
     control: str = ""      # the control that asked: a newer request for the same control supersedes this
     id: int = 0            # given by the explorer when submitted (increasing)
+    # Waiting requests are answered cheapest first, so that the one a hand is waiting on (a click, a
+    # slider) does not queue behind a grid or a map that the new weights asked for.
+    priority = 0
 
 
 @dataclass(frozen=True, eq=False)
@@ -43,6 +46,7 @@ class Decode(Request):
 @dataclass(frozen=True, eq=False)
 class DecodeGrid(Request):
     """A rows x cols grid of decodes over a rectangle of the map's plane: code = origin + x*axes[0] + y*axes[1]."""
+    priority = 2
     origin: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
     axes: np.ndarray = field(default_factory=lambda: np.zeros((2, 0), np.float32))
     x_range: tuple[float, float] = (-3.0, 3.0)
@@ -54,6 +58,7 @@ class DecodeGrid(Request):
 @dataclass(frozen=True, eq=False)
 class Interpolate(Request):
     """`steps` codes from a to b (linear, or spherical: along the great circle, as for Gaussian codes)."""
+    priority = 1
     a: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
     b: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
     steps: int = 8
@@ -63,6 +68,7 @@ class Interpolate(Request):
 @dataclass(frozen=True, eq=False)
 class EncodeHeldOut(Request):
     """Encode the held-out set: the latent map, per-dimension KL, and a row of reconstructions."""
+    priority = 3
     limit: int = MAP_POINTS
 
 

@@ -1,8 +1,9 @@
 """The explorer thread: one per run, answering the views' requests with a weights-only replica.
 
 The shape is napari's _LayerSlicer: the GUI thread submits small frozen requests; one thread
-answers; a newer request for the same control replaces a pending one and cuts a running one
-short between its chunks; answers go back with the request's id and the view drops stale ids.
+answers, the cheapest waiting request first (Request.priority); a newer request for the same
+control replaces a pending one and cuts a running one short between its chunks; answers go back
+with the request's id and the view drops stale ids.
 Like the training thread it never touches Qt (ui/threads.py): answers leave through `post`.
 """
 from __future__ import annotations
@@ -78,8 +79,8 @@ class Explorer:
                     return
                 weights, self._weights = self._weights, None
                 request = None
-                if self._pending:
-                    control = next(iter(self._pending))  # the oldest control waiting
+                if self._pending:  # the cheapest waiting, the oldest of those (min keeps the first)
+                    control = min(self._pending, key=lambda c: self._pending[c].priority)
                     request = self._pending.pop(control)
             try:
                 if replica is None:

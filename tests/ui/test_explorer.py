@@ -123,6 +123,36 @@ def test_a_newer_request_cuts_a_long_one_short_and_stale_answers_are_known(vae_r
         assert explorer.join(10)
 
 
+def test_a_waiting_decode_goes_before_waiting_grids_and_maps(vae_run):
+    """While the explorer is busy, a map, a grid and then a click's decode queue up: the decode
+    (what a hand waits on) is answered first, the map (the costliest) last."""
+    trainer, weights = vae_run
+    answers, busy, go_on = [], threading.Event(), threading.Event()
+
+    def post(answer):
+        answers.append(answer)
+        if not busy.is_set():
+            busy.set()
+            go_on.wait(10)  # hold the explorer on its first answer while the others queue
+
+    explorer = Explorer(trainer.exp, trainer.dataset, post)
+    try:
+        explorer.set_weights(weights)
+        grid = dict(origin=np.zeros(2, np.float32), axes=np.eye(2, dtype=np.float32))
+        explorer.submit(Decode("warm-up", codes=np.zeros((1, 2), np.float32)))
+        assert busy.wait(30)
+        explorer.submit(EncodeHeldOut("map"))
+        explorer.submit(DecodeGrid("manifold", rows=2, cols=2, **grid))
+        explorer.submit(Decode("code", codes=np.ones((1, 2), np.float32)))
+        go_on.set()
+        _collect(answers, lambda: {"map", "manifold", "code"} <= {a.request.control for a in answers if a.done})
+        order = [a.request.control for a in answers if a.done]
+        assert order == ["warm-up", "code", "manifold", "map"]
+    finally:
+        explorer.stop()
+        assert explorer.join(10)
+
+
 def test_an_explorer_error_is_reported_and_the_next_request_works(vae_run, monkeypatch):
     trainer, weights = vae_run
     answers = []

@@ -164,8 +164,10 @@ class VAELab(FamilyView):
         # one item a label, each with one brush: pyqtgraph's fast path (a brush per point re-renders every symbol)
         self.map_groups = [pg.ScatterPlotItem(size=5, pen=None, brush=pg.mkBrush(c)) for c in LABEL_COLOURS]
         self.map_marker = pg.ScatterPlotItem(size=16, symbol="+", pen=pg.mkPen("k", width=2.5), brush=None)
-        for item in (*self.map_groups, self.map_marker):
+        for item in self.map_groups:
             self.map_plot.addItem(item)
+        # the marker does not move the map's auto-range: a click in the margin would re-zoom the map
+        self.map_plot.addItem(self.map_marker, ignoreBounds=True)
         self.map_plot.scene().sigMouseClicked.connect(self._map_clicked)
         self.manifold = DecodedDisplay(pg, "Decoded manifold over the visible map", cols=GRID)
         self.code_view = DecodedDisplay(pg, "Decoded at the marked code (+)")
