@@ -20,7 +20,7 @@ from torch import nn
 
 from ..config import ARConfig
 from ..data import Dataset
-from .base import DataSpec, GenerativeModel, make_optimizer
+from .base import DataSpec, GenerativeModel, WeightAverage, make_optimizer
 
 IGNORE = -1
 POINT_RANGE = 3.0  # standardised points are quantised on [-3, 3] per axis
@@ -219,7 +219,8 @@ class Transformer(GenerativeModel):
         nll, _ = self._token_nll(batch)
         return nll.sum(1)
 
-    # the weight average that samples (cfg.ema; WeightAverage's warm-up) -------------------------
+    # the weight average that samples (cfg.ema): the model's own parameters, so not a WeightAverage
+    # of a sub-network as the GAN and diffusion keep ----------------------------------------------
     @torch.no_grad()
     def _update_average(self) -> None:
         if not self.cfg.ema:
@@ -228,7 +229,7 @@ class Transformer(GenerativeModel):
         if self._average is None:
             self._average = [p.detach().clone() for p in params]
         self._average_updates += 1
-        decay = min(self.cfg.ema, (1 + self._average_updates) / (10 + self._average_updates))
+        decay = WeightAverage.decay_at(self.cfg.ema, self._average_updates)
         torch._foreach_lerp_(self._average, [p.detach() for p in params], 1 - decay)
 
     @contextlib.contextmanager

@@ -114,13 +114,18 @@ class WeightAverage(nn.Module):
         self.average = copy.deepcopy(module).requires_grad_(False) if decay > 0 else None
         self.updates = 0
 
+    @staticmethod
+    def decay_at(decay: float, updates: int) -> float:
+        """The decay of the `updates`-th update. Warm-up: early on the average would otherwise
+        remember the random initialisation."""
+        return min(decay, (1 + updates) / (10 + updates))
+
     @torch.no_grad()
     def update(self) -> None:
         if self.average is None:
             return
         self.updates += 1
-        # Warm-up: early on the average would otherwise remember the random initialisation.
-        decay = min(self.decay, (1 + self.updates) / (10 + self.updates))
+        decay = self.decay_at(self.decay, self.updates)
         src = list(self.live[0].parameters())
         dst = list(self.average.parameters())
         torch._foreach_lerp_(dst, src, 1 - decay)
