@@ -31,8 +31,6 @@ def train(family: str, seconds: float, overrides: dict | None = None, data: str 
           grid: str | None = None) -> dict:
     """Train `family` on `data` (default: the 28x28 digits) with the window's snapshot and evaluation
     cadence; the wall time each part took, and the final evaluation."""
-    import torch
-
     from genstudio.config import FAMILY_CONFIGS, default_experiment
     from genstudio.engine.trainer import Cadence, Trainer
 
@@ -58,7 +56,7 @@ def train(family: str, seconds: float, overrides: dict | None = None, data: str 
         Image.fromarray(np.asarray(image_grid(snap.samples, cols=8))).resize((8 * side * 3,) * 2, Image.NEAREST).save(grid)
     return {"family": family, "steps": trainer.step, "train_s": trainer.seconds, "wall_s": wall,
             "steps_per_s": trainer.step / trainer.seconds, "report_share": 1 - trainer.seconds / wall,
-            "snapshot_s": snapshot_s, "final_eval_s": final_eval_s, **metrics, "threads": torch.get_num_threads()}
+            "snapshot_s": snapshot_s, "final_eval_s": final_eval_s, **metrics}
 
 
 def tutorial_vae(ds, seconds: float, seed: int = 0) -> dict:

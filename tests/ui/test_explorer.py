@@ -95,16 +95,23 @@ def _collect(explorer_answers, condition, timeout=30.0):
         time.sleep(0.005)
 
 
-def test_a_newer_request_cuts_a_long_one_short_and_stale_answers_are_known(vae_run):
-    trainer, weights = vae_run
-    answers, first_chunk, go_on = [], threading.Event(), threading.Event()
+def _held_after_first_answer():
+    """(answers, first, go_on, post): `post` collects answers and holds the explorer thread on its
+    first answer (`first` is set) until `go_on` is set."""
+    answers, first, go_on = [], threading.Event(), threading.Event()
 
     def post(answer):
         answers.append(answer)
-        if not first_chunk.is_set():
-            first_chunk.set()
-            go_on.wait(10)  # hold the long answer after its first chunk until the newer request is in
+        if not first.is_set():
+            first.set()
+            go_on.wait(10)
 
+    return answers, first, go_on, post
+
+
+def test_a_newer_request_cuts_a_long_one_short_and_stale_answers_are_known(vae_run):
+    trainer, weights = vae_run
+    answers, first_chunk, go_on, post = _held_after_first_answer()  # until the newer request is in
     explorer = Explorer(trainer.exp, trainer.dataset, post)
     try:
         explorer.set_weights(weights)
@@ -127,14 +134,7 @@ def test_a_waiting_decode_goes_before_waiting_grids_and_maps(vae_run):
     """While the explorer is busy, a map, a grid and then a click's decode queue up: the decode
     (what a hand waits on) is answered first, the map (the costliest) last."""
     trainer, weights = vae_run
-    answers, busy, go_on = [], threading.Event(), threading.Event()
-
-    def post(answer):
-        answers.append(answer)
-        if not busy.is_set():
-            busy.set()
-            go_on.wait(10)  # hold the explorer on its first answer while the others queue
-
+    answers, busy, go_on, post = _held_after_first_answer()  # while the others queue
     explorer = Explorer(trainer.exp, trainer.dataset, post)
     try:
         explorer.set_weights(weights)
