@@ -96,23 +96,34 @@ def _text(name: str, words: list[str]) -> Dataset:
 _CACHE: dict[str, Dataset] = {}
 
 
+def cache_key(name: str, size: int = 0, color: str = "auto") -> str | None:
+    """What `load` caches a set under: a file's changes make a new key. None for a path that
+    cannot be read (load then says why)."""
+    if name in REMOTE_DATASETS:
+        return f"{name}:{size}:{color}"
+    if looks_like_path(name):
+        try:
+            st = os.stat(name)
+        except OSError:
+            return None
+        return f"{os.path.abspath(name)}:{st.st_mtime_ns}:{st.st_size}:{size}:{color}"
+    return name
+
+
 def load(name: str, size: int = 0, color: str = "auto", progress=None) -> Dataset:
     """A built-in set by name, a downloadable one (fetched on first use; `progress(done, total, file)`),
     or the user's file or folder (size and color apply to images). Cached per process.
     Raises KeyError for an unknown name, importers.DataError for a file that cannot be used."""
+    key = cache_key(name, size, color)
     if name in REMOTE_DATASETS:
         from .download import load_remote
-        key = f"{name}:{size}:{color}"
         if key not in _CACHE:
             _CACHE[key] = load_remote(name, size, color, progress=progress)
         return _CACHE[key]
     if looks_like_path(name):
         from .importers import import_path
-        try:
-            st = os.stat(name)
-        except OSError:
+        if key is None:
             return import_path(name, size, color)  # raises DataError saying what is wrong with the path
-        key = f"{os.path.abspath(name)}:{st.st_mtime_ns}:{st.st_size}:{size}:{color}"
         if key not in _CACHE:
             _CACHE[key] = import_path(name, size, color)
         return _CACHE[key]

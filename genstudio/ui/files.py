@@ -167,11 +167,9 @@ class WindowFiles(QObject):
     def save_to(self, path: str) -> None:
         """Ask the training thread for its state; the write happens when it arrives (write_checkpoint)."""
         w = self.window
-        if w.worker is not None and w.worker.trainer is not None:
+        if w.worker is not None and w.info is not None:  # also after an error: the model is kept, paused
             self.pending_save = path
             w.worker.request_checkpoint()
-        elif w.stopped_trainer is not None:  # the loop has ended: its trainer is no longer in use
-            self._write(path, w.stopped_trainer.exp, w.stopped_trainer.state())
         elif w.diverged:
             w.report_problem("This run diverged (its weights are NaN): there is nothing to save. Press Reset.")
         else:
@@ -181,7 +179,7 @@ class WindowFiles(QObject):
     def write_checkpoint(self, event) -> None:
         if self.pending_save is not None:
             path, self.pending_save = self.pending_save, None
-            self._write(path, self.window.worker.trainer.exp, event.state)
+            self._write(path, self.window.run_experiment, event.state)
 
     def _write(self, path, exp, state) -> threading.Thread:
         from ..engine import experiment_file

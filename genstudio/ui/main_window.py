@@ -23,6 +23,7 @@ from .explorer import Explorer
 from .files import WindowFiles
 from .threads import GuiThreadGarbageCollector, Inbox
 from .views import make_view
+from .training_process import TrainingProcess
 from .worker import TrainingWorker
 
 REDRAW_MS = 200         # coalesce redraws: curves and counters at 5 frames a second (painting holds the GIL)
@@ -51,15 +52,18 @@ class MainWindow(QMainWindow):
     views_built = Signal()         # the plots exist (at once, or after the first paint with defer_views)
     losses_received = Signal(object)  # the current run's LossPoints, as the curves get them
 
-    def __init__(self, settings: QSettings | None = None, defer_views: bool = False):
+    def __init__(self, settings: QSettings | None = None, defer_views: bool = False, training_process: bool = True):
         """`defer_views`: paint the window first and build the plots (pyqtgraph: about 0.2 s to import)
-        just after, as the app does at start; views_built says when they exist."""
+        just after, as the app does at start; views_built says when they exist.
+        `training_process`: train in a child process (ui/training_process.py), else in a thread of
+        this one (tests that patch the model in this process use that)."""
         super().__init__()
         self.setWindowTitle("GenStudio")
         self.settings = settings or QSettings("GenStudio", "GenStudio")
         GuiThreadGarbageCollector.install(QApplication.instance())
         self.inbox = Inbox(self)       # background threads reach the GUI thread only through this
-        self.worker: TrainingWorker | None = None
+        self.worker_class = TrainingProcess if training_process else TrainingWorker
+        self.worker: TrainingWorker | TrainingProcess | None = None
         self.event_handlers = {LossPoints: self._losses, Snapshot: self._snapshot, Metrics: self._metrics,
                                Diverged: self._diverged, Checkpoint: self._checkpoint, Weights: self._weights}
         self.run_experiment = None     # what the running model was built from (the views follow it)
@@ -72,9 +76,8 @@ class MainWindow(QMainWindow):
         self.state = "idle"
         self.step, self.seconds = 0, 0.0
         self.rate_window: list[tuple[float, int]] = []
-        self.retired: list[TrainingWorker] = []  # asked to stop, their threads not yet ended
+        self.retired: list = []        # workers asked to stop, their threads (or processes) not yet ended
         self.pending_train = False
-        self.stopped_trainer = None    # the model of a run whose worker ended on an error
         self.diverged = False
         self.evaluations: list = []    # every Metrics event of the run (saved in experiment files)
         self.shown_snapshot = None     # what the sample view shows (live, or scrubbed to)
@@ -292,7 +295,6 @@ class MainWindow(QMainWindow):
             self.show_error(str(exc))
             return
         self._retire_worker()
-        self.stopped_trainer = None
         self.diverged = False
         self.hide_error()
         self.info = None
@@ -308,7 +310,7 @@ class MainWindow(QMainWindow):
     def open_document(self, doc):
         """Show an opened experiment file (curves, timeline, metrics) and continue its training, paused."""
         self._retire_worker()
-        self.stopped_trainer, self.diverged, self.info = None, False, None
+        self.diverged, self.info = False, None
         self.hide_error()
         self.panel.set_experiment(doc.experiment)
         self.step, self.seconds, self.rate_window = doc.state.step, doc.state.seconds, []
@@ -339,9 +341,8 @@ class MainWindow(QMainWindow):
         self.run_experiment = exp
         self.panel.apply_button.hide()
         self._show_family(exp.model)
-        if "trainer" not in options:  # a fresh model (not the same one continuing after an error)
-            self.run_view.clear()
-        self.worker = TrainingWorker(exp, self._thread_safe("_on_worker"), **options)
+        self.run_view.clear()
+        self.worker = self.worker_class(exp, self._thread_safe("_on_worker"), **options)
         self.worker.start()
 
     @property
@@ -402,11 +403,10 @@ class MainWindow(QMainWindow):
         elif self.state == "paused":
             self.worker.resume()
             self._set_state("training")
-        elif self.state == "failed" and self.stopped_trainer is not None:
-            # continue the same model in a fresh thread
-            trainer, self.stopped_trainer = self.stopped_trainer, None
+        elif self.state == "failed" and self.worker is not None and self.info is not None and not self.diverged:
+            # after an error in a step the worker keeps its model, paused: continue it
             self.hide_error()
-            self._launch(trainer.exp, start_paused=False, trainer=trainer)
+            self.worker.resume()
             self._set_state("training")
         elif self.state == "building":
             self.pending_train = True
@@ -520,7 +520,7 @@ class MainWindow(QMainWindow):
     def _ask_for_weights(self):
         """While an interactive view is on screen, its explorer gets the model's weights when they have
         changed: at most once a redraw (5 a second), one request in flight; none for a hidden view."""
-        if self.explorer is None or self.worker is None or self.worker.trainer is None:
+        if self.explorer is None or self.worker is None or self.info is None:
             return
         if not self.run_view.isVisible() or self.weights_step == self.step or self.run_view.interacting():
             return
@@ -542,11 +542,10 @@ class MainWindow(QMainWindow):
         self.show_error(f"Training stopped: {message}. The app is fine: press Train to continue or Reset to start over.")
 
     def _worker_stopped(self, _):
-        """The worker's loop ended on its own: after an error keep its model (Train continues it);
-        after a divergence the weights are NaN and only Reset helps."""
+        """The worker's loop ended on its own: it diverged (NaN weights: only Reset helps), or its
+        data or model could not be built."""
         worker, self.worker = self.worker, None
         worker.join(STOP_TIMEOUT_S)
-        self.stopped_trainer = None if self.diverged else worker.trainer
         if self.state in ("training", "paused", "building"):
             self._set_state("failed" if self.banner.isVisible() else "idle")
 

@@ -22,19 +22,18 @@ class TrainingWorker:
     ("event": LossPoints, Snapshot, Metrics, Diverged, Checkpoint, Weights), "progress" while data downloads,
     "failed" (a one-line message) on an error, and always "stopped" last."""
 
-    def __init__(self, experiment, report, start_paused: bool, trainer=None, snapshot_s: float = 0.5,
-                 eval_s: float = 10.0, resume=None):
+    def __init__(self, experiment, report, start_paused: bool, snapshot_s: float = 0.5, eval_s: float = 10.0,
+                 resume=None):
         """`report(worker, kind, payload)`: called from the training thread.
-        `trainer`: continue an existing one (after an error) instead of building a new one.
         `resume`: an opened experiment file to continue (its state, and its data when embedded)."""
         self.experiment = experiment
         self.report = report
         self.resume_from = resume
         self.start_paused = start_paused
         self.snapshot_s, self.eval_s = snapshot_s, eval_s
-        self.trainer = trainer
+        self.trainer = None
         self._stop_requested = False
-        self._thread = threading.Thread(target=self._run, name="genstudio-training", daemon=True)
+        self._thread = threading.Thread(target=self.run, name="genstudio-training", daemon=True)
 
     def start(self) -> None:
         self._thread.start()
@@ -47,21 +46,21 @@ class TrainingWorker:
         self._thread.join(timeout)
         return not self._thread.is_alive()
 
-    def _run(self) -> None:
+    def run(self) -> None:
+        """The loop (the thread's, or a training process's main thread). After an error in a step the
+        model is kept, paused: "failed" is reported, and resume() goes on from where it stopped."""
         from ..data.importers import DataError  # here, not at the top: the window shows before it loads
 
         try:
             from ..engine.device import available_devices, describe
             from ..engine.trainer import Cadence, Trainer
 
-            if self.trainer is None:
-                exp, doc = self.experiment, self.resume_from
-                dataset = doc.dataset if doc is not None and doc.dataset is not None else self._load_data(exp)
-                # snapshots carry samples only: weights reach the explorer when its view asks (request_weights)
-                self.trainer = Trainer(exp, Cadence(snapshot_s=self.snapshot_s, eval_s=self.eval_s,
-                                                    evaluate_at_end=False),
-                                       dataset=dataset, state=doc.state if doc is not None else None)
-                self.resume_from = None
+            exp, doc = self.experiment, self.resume_from
+            dataset = doc.dataset if doc is not None and doc.dataset is not None else self._load_data(exp)
+            # snapshots carry samples only: weights reach the explorer when its view asks (request_weights)
+            self.trainer = Trainer(exp, Cadence(snapshot_s=self.snapshot_s, eval_s=self.eval_s, evaluate_at_end=False),
+                                   dataset=dataset, state=doc.state if doc is not None else None)
+            self.resume_from = None
             if self._stop_requested:
                 return
             if self.start_paused:
@@ -70,15 +69,28 @@ class TrainingWorker:
                                                    self.trainer.loss_names, self.trainer.dataset,
                                                    available_devices()))
             self.report(self, "event", self.trainer.snapshot())
-            for event in self.trainer.run(steps=None, seconds=math.inf):
-                self.report(self, "event", event)
+            while not self._train():
+                pass
         except (ConfigError, DataError) as exc:  # bad data or settings: the message says what and where
             self.report(self, "failed", str(exc).splitlines()[0])
         except Exception as exc:  # one path for errors: a message in the UI, the app stays up
             traceback.print_exc()
-            self.report(self, "failed", f"{type(exc).__name__}: {exc}".splitlines()[0])
+            self.report(self, "failed", one_line(exc))
         finally:
             self.report(self, "stopped", None)
+
+    def _train(self) -> bool:
+        """Train until stopped or diverged (True). An error in a step is reported and the trainer
+        paused (False): its paused loop still answers checkpoints, and resume() continues."""
+        try:
+            for event in self.trainer.run(steps=None, seconds=math.inf):
+                self.report(self, "event", event)
+            return True
+        except Exception as exc:
+            traceback.print_exc()
+            self.trainer.pause()
+            self.report(self, "failed", one_line(exc))
+            return self._stop_requested
 
     def _load_data(self, exp):
         from .. import data
@@ -126,6 +138,10 @@ class TrainingWorker:
     def set_lr(self, lr):
         if self.trainer:
             self.trainer.set_lr(lr)
+
+
+def one_line(exc: Exception) -> str:
+    return f"{type(exc).__name__}: {exc}".splitlines()[0]
 
 
 class TrainerInfo:

@@ -9,7 +9,7 @@ import pytest
 import torch
 from PIL import Image
 
-from .test_main_window import TIMEOUT_MS, settled_step, start, tiny
+from .test_main_window import TIMEOUT_MS, running_model, settled_step, start, tiny
 
 CORPUS = os.path.join(os.path.dirname(os.path.dirname(__file__)), "corpus")
 
@@ -107,7 +107,7 @@ def test_every_bad_data_file_keeps_what_is_open(window, qtbot):
 
 def test_save_open_resume(window, qtbot, tmp_path):
     at = _paused_after(window, qtbot, tiny("vae"), 30)
-    weights = {k: v.clone() for k, v in window.worker.trainer.model.state_dict().items()}
+    weights = running_model(window, qtbot).state_dict()
     history_len, timeline_len = len(window.curves.history.data), len(window.timeline.snapshots)
     path = str(tmp_path / "vae.genstudio")
     with qtbot.waitSignal(window.files.job_done, timeout=TIMEOUT_MS) as saved:
@@ -120,7 +120,7 @@ def test_save_open_resume(window, qtbot, tmp_path):
     assert window.files.open_experiment(path)
     qtbot.waitUntil(lambda: window.state == "paused" and window.info is not None, timeout=TIMEOUT_MS)
     assert window.step == at
-    restored = window.worker.trainer.model.state_dict()
+    restored = running_model(window, qtbot).state_dict()
     assert all(torch.equal(weights[k], restored[k]) for k in weights)
     assert len(window.curves.history.data) == history_len
     assert len(window.timeline.snapshots) >= timeline_len
@@ -229,6 +229,7 @@ def test_draw_bar_is_for_2d_data_only(window, qtbot):
     assert not window.draw_bar.isVisible()
 
 
+@pytest.mark.training_thread  # the mirror is patched in this process
 def test_mnist_downloads_with_progress_then_trains(window, qtbot, served, monkeypatch, tmp_path):
     """Choosing MNIST downloads it once (from a local server here), with progress in the status bar."""
     from dataclasses import replace

@@ -4,9 +4,10 @@ from __future__ import annotations
 from dataclasses import replace
 
 import numpy as np
+import pytest
 import torch
 
-from .test_main_window import TIMEOUT_MS, settled_step, start, tiny
+from .test_main_window import TIMEOUT_MS, running_model, settled_step, start, tiny
 
 
 def _lab_on_a_paused_vae(window, qtbot, latent_dim=2):
@@ -21,7 +22,7 @@ def _lab_on_a_paused_vae(window, qtbot, latent_dim=2):
     qtbot.waitUntil(lambda: window.weights_step == step and window.explorer.weights_step == step, timeout=TIMEOUT_MS)
     qtbot.waitUntil(lambda: lab.shown_step.get("map") == step and lab.shown_step.get("code") == step,
                     timeout=TIMEOUT_MS)
-    return lab, window.worker.trainer.model
+    return lab, running_model(window, qtbot)
 
 
 def _decode(model, codes):
@@ -70,6 +71,7 @@ def test_interpolation_ends_are_the_two_examples(window, qtbot):
                     and np.allclose(lab.strip.shown[[0, -1]], want, atol=1e-5), timeout=TIMEOUT_MS)
 
 
+@pytest.mark.training_thread  # it reads the trainer's model settings
 def test_beta_edited_in_the_lab_reaches_the_trainer_and_the_panel(window, qtbot):
     lab, model = _lab_on_a_paused_vae(window, qtbot)
     lab.pages.setCurrentIndex(3)

@@ -1,0 +1,220 @@
+"""Training in its own process: TrainingWorker's interface, with its loop in a child process.
+
+Why: the training loop of a small model is mostly Python, and so is the GUI. In one process they
+take turns on the GIL, and dragging a slider in the VAE lab cost the training loop about a fifth of
+its speed. In a child process the loop has an interpreter to itself.
+
+The child runs a TrainingWorker in its main thread. Its reports come back pickled through a pipe,
+and a reader thread here hands them on to `report` as if a training thread had made them (so the
+window cannot tell the two apart). Commands (pause, resume, step, set_lr, ...) go the other way
+through a second pipe, and a thread in the child calls the worker's method. Pickle is safe here:
+both ends are this program, and no file is involved.
+
+Children are forked from a server process that has already imported torch (multiprocessing's
+"forkserver"), so a run starts in milliseconds, not in the seconds a fresh interpreter takes.
+Where there is no forkserver (Windows), the "spawn" method is used.
+
+Like worker.py, this module never touches Qt (ui/threads.py).
+"""
+from __future__ import annotations
+
+import multiprocessing
+import os
+import pickle
+import signal
+import threading
+
+from .worker import TrainingWorker
+
+# What the forkserver imports once, so that each run's child has it: torch._dynamo too, which Adam's
+# constructor imports (a second per run otherwise)
+PRELOAD = ["torch", "torch._dynamo", "genstudio.data", "genstudio.engine.trainer", "genstudio.ui.training_process"]
+KILL_AFTER_S = 2.0  # a child that has not ended this long after it was told to stop is killed
+KNOWN_DATA = 2      # data sets a child loaded that are handed to the next ones (an import can take seconds)
+
+_known_data: dict[str, object] = {}   # data.cache_key -> Dataset, the newest last
+_known_lock = threading.Lock()        # reader threads add, the GUI thread reads
+
+_context = None
+
+
+def context():
+    """The multiprocessing context for training processes (made once)."""
+    global _context
+    if _context is None:
+        if "forkserver" in multiprocessing.get_all_start_methods():
+            _context = multiprocessing.get_context("forkserver")
+            _context.set_forkserver_preload(PRELOAD)
+        else:
+            _context = multiprocessing.get_context("spawn")
+    return _context
+
+
+def _environment() -> dict:
+    """What a child must see of this process: a forkserver's children inherit the server's
+    environment and folder, which are those of the moment it started."""
+    return {"cwd": os.getcwd(), "env": {k: v for k, v in os.environ.items() if k.startswith("GENSTUDIO_")}}
+
+
+class TrainingProcess:
+    """One run's training process. Reports what TrainingWorker reports, in the same order, from a
+    reader thread; "failed" and "stopped" also come when the child dies without saying so."""
+
+    trainer = None  # the model lives in the child
+
+    def __init__(self, experiment, report, start_paused: bool, snapshot_s: float = 0.5, eval_s: float = 10.0,
+                 resume=None):
+        from .. import data
+
+        self.experiment, self.report, self.start_paused = experiment, report, start_paused
+        self._data_key = data.cache_key(experiment.data, experiment.data_size, experiment.data_color)
+        with _known_lock:
+            known = {k: v for k, v in _known_data.items() if k == self._data_key}
+        # pickled here: plain pickle copies tensors, where multiprocessing's would share them
+        self._args = pickle.dumps((experiment, start_paused, snapshot_s, eval_s, resume, known, _environment()),
+                                  protocol=pickle.HIGHEST_PROTOCOL)
+        self._process = None
+        self._commands = None
+        self._lock = threading.Lock()   # the GUI thread sends commands; the reader thread closes the pipe
+        self._stopped = False
+        self._thread = threading.Thread(target=self._read, name="genstudio-training-reader", daemon=True)
+
+    def start(self) -> None:
+        # Process.start() waits for the forkserver, which imports torch on its first use: not in the GUI thread
+        self._thread.start()
+
+    def is_alive(self) -> bool:
+        return self._thread.is_alive()
+
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait for the reader (which waits for the child to end); True when it has. A child that
+        outlives `timeout` is killed."""
+        self._thread.join(timeout)
+        process = self._process
+        if self._thread.is_alive() and process is not None and process.is_alive():
+            process.kill()
+            self._thread.join(KILL_AFTER_S)
+        return not self._thread.is_alive()
+
+    def _read(self) -> None:
+        ctx = context()
+        events_in, events_out = ctx.Pipe(duplex=False)
+        commands_in, commands_out = ctx.Pipe(duplex=False)
+        try:
+            with self._lock:
+                if self._stopped:
+                    return
+                self._process = ctx.Process(target=child_main, args=(events_out, commands_in, self._args),
+                                            name="genstudio-training", daemon=True)
+                self._commands = commands_out
+            self._process.start()
+            events_out.close()
+            commands_in.close()
+            said_stopped = False
+            while not said_stopped:
+                try:
+                    kind, payload = pickle.loads(events_in.recv_bytes())
+                except EOFError:
+                    break
+                said_stopped = kind == "stopped"
+                if kind == "ready" and self._data_key is not None:
+                    _remember_data(self._data_key, payload.dataset)
+                if not said_stopped:
+                    self.report(self, kind, payload)
+            self._process.join(KILL_AFTER_S)  # here, so that the window's join does not wait for it
+            if self._process.is_alive():
+                self._process.kill()
+                self._process.join()
+            if not (said_stopped or self._stopped):
+                self.report(self, "failed", f"the training process ended unexpectedly (exit code {self._process.exitcode})")
+        except Exception as exc:  # the process could not start: one message, the window stays up
+            self.report(self, "failed", f"the training process could not start: {type(exc).__name__}: {exc}")
+        finally:
+            with self._lock:
+                self._commands = None
+                commands_out.close()
+            for end in (events_in, events_out, commands_in):
+                end.close()
+            self.report(self, "stopped", None)
+
+    def _send(self, *command) -> None:
+        with self._lock:
+            if self._commands is None:
+                return
+            try:
+                self._commands.send_bytes(pickle.dumps(command))
+            except OSError:  # the child has gone: the reader thread reports it
+                pass
+
+    # TrainingWorker's commands ---------------------------------------------------------------------
+    def stop(self):
+        with self._lock:
+            self._stopped = True
+        self._send("stop")
+
+    def pause(self):
+        self._send("pause")
+
+    def resume(self):
+        self._send("resume")
+
+    def step_once(self, part="all"):
+        self._send("step_once", part)
+
+    def request_checkpoint(self):
+        self._send("request_checkpoint")
+
+    def request_weights(self):
+        self._send("request_weights")
+
+    def set_hparam(self, name, value):
+        self._send("set_hparam", name, value)
+
+    def set_lr(self, lr):
+        self._send("set_lr", lr)
+
+
+def _remember_data(key: str, dataset) -> None:
+    with _known_lock:
+        _known_data.pop(key, None)
+        _known_data[key] = dataset
+        while len(_known_data) > KNOWN_DATA:
+            del _known_data[next(iter(_known_data))]
+
+
+def child_main(events, commands, arguments: bytes) -> None:
+    """The child's main: a TrainingWorker whose reports go down the events pipe."""
+    from .. import data
+
+    experiment, start_paused, snapshot_s, eval_s, resume, known, environment = pickle.loads(arguments)
+    data._CACHE.update(known)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C in a terminal is the window's to handle
+    os.chdir(environment["cwd"])
+    for key in [k for k in os.environ if k.startswith("GENSTUDIO_")]:
+        del os.environ[key]
+    os.environ.update(environment["env"])
+    send_lock = threading.Lock()
+
+    def report(_worker, kind, payload):
+        data = pickle.dumps((kind, payload), protocol=pickle.HIGHEST_PROTOCOL)
+        with send_lock:
+            try:
+                events.send_bytes(data)
+            except OSError:  # the window has gone: stop
+                worker.stop()
+
+    worker = TrainingWorker(experiment, report, start_paused, snapshot_s=snapshot_s, eval_s=eval_s, resume=resume)
+
+    def obey():
+        while True:
+            try:
+                name, *args = pickle.loads(commands.recv_bytes())
+            except (EOFError, OSError):  # the window has gone
+                worker.stop()
+                return
+            getattr(worker, name)(*args)
+            if name == "stop":
+                return
+
+    threading.Thread(target=obey, name="genstudio-commands", daemon=True).start()
+    worker.run()
