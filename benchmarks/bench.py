@@ -35,6 +35,7 @@ import contextlib
 import json
 import math
 import os
+import pickle
 import platform
 import statistics
 import subprocess
@@ -397,7 +398,8 @@ def lab_rows(window, exp, budget: Budget, wanted: set[str], copy_ms: float | Non
 
 
 def weight_copy_ms(family: str, copies: int = 30) -> float:
-    """Median ms the training thread spends on one copy of the explorer's weights (default config)."""
+    """Median ms the training loop spends on one copy of the explorer's weights (default config),
+    pickled as the training process sends it to the window."""
     from genstudio.config import default_experiment
     from genstudio.engine.trainer import Cadence, Trainer
 
@@ -406,7 +408,7 @@ def weight_copy_ms(family: str, copies: int = 30) -> float:
     times = []
     for _ in range(copies):
         began = time.perf_counter()
-        trainer._weights()
+        pickle.dumps(trainer._weights(), protocol=pickle.HIGHEST_PROTOCOL)
         times.append((time.perf_counter() - began) * 1000)
     return statistics.median(times)
 

@@ -93,9 +93,9 @@ def test_the_window_module_does_not_import_torch():
 
 
 def test_the_thread_modules_do_not_load_qt():
-    """ui/threads.py's rule: the training and explorer threads never touch Qt. Their modules cannot
-    even reach it."""
-    code = ("import sys; import genstudio.ui.worker, genstudio.ui.explorer; "
+    """ui/threads.py's rule: the training and explorer threads (and the training process) never touch
+    Qt. Their modules cannot even reach it."""
+    code = ("import sys; import genstudio.ui.worker, genstudio.ui.training_process, genstudio.ui.explorer; "
             f"print(sorted(m for m in sys.modules if m.split('.')[0] in {GUI_MODULES!r}))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"

@@ -377,7 +377,8 @@ class MainWindow(QMainWindow):
         elif kind == "progress":
             self._progress(*payload)
         else:
-            {"ready": self._ready, "failed": self._failed, "stopped": self._worker_stopped}[kind](payload)
+            {"ready": self._ready, "failed": self._failed, "stopped": self._worker_stopped,
+             "device_memory": self._device_memory}[kind](payload)
 
     def _retire_worker(self):
         """Ask the current worker (and its explorer) to stop; their late reports are dropped."""
@@ -549,6 +550,10 @@ class MainWindow(QMainWindow):
         if self.state in ("training", "paused", "building"):
             self._set_state("failed" if self.banner.isVisible() else "idle")
 
+    def _device_memory(self, mib: float):
+        if self.info is not None:
+            self.device_label.setText(f"{self.info.device_name} — {mib:.0f} MiB in use")
+
     def _checkpoint(self, event):
         self.files.write_checkpoint(event)
 
@@ -580,10 +585,6 @@ class MainWindow(QMainWindow):
             rate = f"{(s1 - s0) / max(t1 - t0, 1e-6):.0f} it/s"
         self.elapsed_label.setText(f"{rate}   {self.seconds:.1f} s" if rate else f"{self.seconds:.1f} s")
         self.rate_label.setText(rate.replace("it/s", "steps/s"))
-        if self.info is not None and self.info.device_type == "cuda":
-            import torch  # already loaded by the worker
-            used = torch.cuda.memory_allocated() / 2**20
-            self.device_label.setText(f"{self.info.device_name} — {used:.0f} MiB in use")
 
     def _set_state(self, state: str):
         self.state = state

@@ -1,9 +1,11 @@
-"""The training thread: drives the engine's event generator and reports its events to the GUI.
+"""The training loop's driver: runs the engine's event generator and reports its events to the GUI.
 
-A plain Python thread that never touches Qt (the rule in ui/threads.py: this module imports no
-Qt, and a test keeps it so). It hands each event to `report(worker, kind, payload)`, which the
-window makes thread-safe (Inbox.post). Everything reported is an immutable CPU snapshot (the
-engine's frozen event dataclasses); the engine already batches losses to <= 20 messages a second.
+The app runs it as the main thread of a training process (training_process.py); tests that patch
+the model run it in a thread of the window's process. Either way it never touches Qt (the rule in
+ui/threads.py: this module imports no Qt, and a test keeps it so). It hands each event to
+`report(worker, kind, payload)`, which the window makes thread-safe (Inbox.post). Everything
+reported is an immutable CPU snapshot (the engine's frozen event dataclasses); the engine already
+batches losses to <= 20 messages a second.
 """
 from __future__ import annotations
 
@@ -18,9 +20,10 @@ PROGRESS_S = 0.1
 
 
 class TrainingWorker:
-    """One run's training thread. Reports, in this order: "ready" (TrainerInfo), then engine events
-    ("event": LossPoints, Snapshot, Metrics, Diverged, Checkpoint, Weights), "progress" while data downloads,
-    "failed" (a one-line message) on an error, and always "stopped" last."""
+    """One run's training thread. Reports, in this order: "progress" while data downloads, "ready"
+    (TrainerInfo), then engine events ("event": LossPoints, Snapshot, Metrics, Diverged, Checkpoint,
+    Weights) and on a GPU "device_memory" (MiB in use) after each snapshot, "failed" (a one-line
+    message) on an error, and always "stopped" last."""
 
     def __init__(self, experiment, report, start_paused: bool, snapshot_s: float = 0.5, eval_s: float = 10.0,
                  resume=None):
@@ -82,9 +85,16 @@ class TrainingWorker:
     def _train(self) -> bool:
         """Train until stopped or diverged (True). An error in a step is reported and the trainer
         paused (False): its paused loop still answers checkpoints, and resume() continues."""
+        import torch
+
+        from ..engine.events import Snapshot
+
         try:
+            on_gpu = self.trainer.device.type == "cuda"
             for event in self.trainer.run(steps=None, seconds=math.inf):
                 self.report(self, "event", event)
+                if on_gpu and isinstance(event, Snapshot):
+                    self.report(self, "device_memory", torch.cuda.memory_allocated(self.trainer.device) / 2**20)
             return True
         except Exception as exc:
             traceback.print_exc()
