@@ -236,6 +236,10 @@ def _preset_key(data: str) -> str:
 
 # Lessons: named settings on top of a data set's known-good ones, each showing one idea.
 LESSON_PRESETS: dict[str, list[tuple[str, str, dict]]] = {
+    "gan": [("healthy: the ring's 8 modes, R1 penalty", "ring8", {}),
+            ("mode collapse on purpose: no penalty, Adam beta1 0.9", "ring8",
+             {"loss": "ns", "penalty": 0.0, "lr": 2e-3, "beta1": 0.9, "ema": 0.0}),
+            ("never settles on purpose: learning rate 0.3", "ring8", {"loss": "ns", "penalty": 0.0, "lr": 0.3, "ema": 0.0})],
     "vae": [("2-d latent: the whole map on screen", "digits", {"latent_dim": 2}),
             ("high beta (2): tidy map, blurry rebuilds", "digits", {"latent_dim": 2, "beta": 2.0}),
             ("low beta (0.25): sharp rebuilds, patchy map", "digits", {"latent_dim": 2, "beta": 0.25}),

@@ -41,7 +41,9 @@ def test_quick_bench_on_a_tiny_budget(tmp_path):
     for section, fragment in SECTION_ROWS.items():
         assert any(fragment in name for name in names), f"no {section} row"
     for fragment in ("vae latent slider -> image latency p95", "vae map click -> image latency p95",
-                     "vae interpolation strip", "latent lab on screen + slider drag", "weight copy to the explorer"):
+                     "vae interpolation strip", "latent lab on screen + slider drag", "weight copy to the explorer",
+                     "heat map + mesh updates per second", "plane view on screen, every layer on",
+                     "gan nearest-neighbour click -> images latency p95, gan/digits"):
         assert any(fragment in name for name in names), f"no {fragment!r} row"
     printed = proc.stdout
     for row in rows:  # the printed table holds the same rows, misses said plainly

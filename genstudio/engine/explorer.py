@@ -22,6 +22,7 @@ from .events import Weights
 
 MAP_POINTS = 2000      # held-out examples encoded for the latent map (at most)
 RECON_COUNT = 8        # held-out examples shown above their reconstructions
+MESH_SPAN = 2.0        # a GAN's noise mesh covers -2..2 standard deviations of each chosen dimension
 
 
 class ExplorerError(Exception):
@@ -73,6 +74,36 @@ class EncodeHeldOut(Request):
 
 
 @dataclass(frozen=True, eq=False)
+class GANPlane(Request):
+    """A 2D GAN's plane: the discriminator on a resolution x resolution grid over the region; the
+    generator's points for `noise`, each with the direction its loss pushes it; and the generator's
+    image of a mesh x mesh grid of noise over two of its dimensions (the others held at 0)."""
+    priority = 2
+    x_range: tuple[float, float] = (-1.0, 1.0)
+    y_range: tuple[float, float] = (-1.0, 1.0)
+    resolution: int = 64
+    noise: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.float32))
+    mesh: int = 15
+    mesh_dims: tuple[int, int] = (0, 1)
+
+
+@dataclass(frozen=True, eq=False)
+class CriticHistogram(Request):
+    """The discriminator's output on held-out real examples and on the generator's for `noise`."""
+    priority = 2
+    noise: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.float32))
+    count: int = 256
+
+
+@dataclass(frozen=True, eq=False)
+class Nearest(Request):
+    """The `k` training examples nearest to `example` (data space): in the digit classifier's feature
+    space where the data has one, else in pixels."""
+    example: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
+    k: int = 6
+
+
+@dataclass(frozen=True, eq=False)
 class Answer:
     request: Request
     step: int                        # the training step of the weights that answered
@@ -115,6 +146,7 @@ class Replica:
             self.model = build_model(exp, dataset).eval().requires_grad_(False)
         self.dataset = dataset
         self.step: int | None = None     # None until weights arrive
+        self._neighbours = None          # (features of the training set, featurise), built on first use
 
     def load(self, weights: Weights) -> None:
         state = {k: torch.from_numpy(v) for k, v in weights.state.items()}
@@ -176,3 +208,56 @@ class Replica:
         yield {"means": means, "map": (means - origin) @ axes.T, "origin": origin, "axes": axes, "pca": pca,
                "labels": labels, "kl_per_dim": kl.mean(0).numpy().astype(np.float32),
                "inputs": np.asarray(model.decode(inputs, ds), np.float32), "recon": recon}, True
+
+    # the GAN's requests --------------------------------------------------------------------------
+    def _critic(self, x: torch.Tensor) -> torch.Tensor:
+        """The discriminator's verdict: probability "real" (or a WGAN critic's raw score)."""
+        d = self.model.discriminator(x).flatten()
+        return d if self.model.cfg.loss == "wgan-gp" else torch.sigmoid(d)
+
+    def _GANPlane(self, req: GANPlane):
+        model, ds = self.model, self.dataset
+        xs = np.linspace(*req.x_range, req.resolution, dtype=np.float32)
+        ys = np.linspace(*req.y_range, req.resolution, dtype=np.float32)
+        grid = np.stack(np.meshgrid(xs, ys), -1).reshape(-1, 2)  # row r: y = ys[r]
+        critic = self._critic(torch.from_numpy(ds.standardise(grid))).numpy().reshape(req.resolution, req.resolution)
+        # the generator that trains (not its weight average): the one the discriminator is fighting
+        with torch.inference_mode(False), torch.enable_grad():
+            fake = model.generator(torch.as_tensor(req.noise, dtype=torch.float32)).detach().requires_grad_(True)
+            d_fake = model.discriminator(fake)
+            loss = -d_fake if model.cfg.loss == "wgan-gp" else torch.nn.functional.softplus(-d_fake)
+            grad, = torch.autograd.grad(loss.sum(), fake)  # per point: each point's own loss
+        push = -grad.numpy() * np.asarray(ds.scale, np.float32)  # downhill, in data space (standardise is affine)
+        i, j = req.mesh_dims
+        ticks = np.linspace(-MESH_SPAN, MESH_SPAN, req.mesh, dtype=np.float32)
+        codes = np.zeros((req.mesh, req.mesh, model.cfg.latent_dim), np.float32)
+        codes[..., i] = ticks[None, :]
+        codes[..., j] = ticks[:, None]
+        mesh = model.generator(torch.from_numpy(codes.reshape(-1, model.cfg.latent_dim)))
+        yield {"critic": critic, "x_range": req.x_range, "y_range": req.y_range,
+               "fake": ds.unstandardise(fake.detach().numpy()).astype(np.float32), "push": push,
+               "mesh": ds.unstandardise(mesh.numpy()).reshape(req.mesh, req.mesh, 2).astype(np.float32)}, True
+
+    def _CriticHistogram(self, req: CriticHistogram):
+        model, ds = self.model, self.dataset
+        real = model.encode_data(ds, "held_out")[: req.count]
+        fake = model.generator(torch.as_tensor(req.noise[: req.count], dtype=torch.float32))
+        yield {"real": self._critic(real).numpy(), "fake": self._critic(fake).numpy(),
+               "score": model.cfg.loss == "wgan-gp"}, True
+
+    def _Nearest(self, req: Nearest):
+        ds = self.dataset
+        if self._neighbours is None:
+            featurise, space = (lambda x: x.reshape(len(x), -1).astype(np.float64)), "pixels"
+            if ds.kind == "image" and ds.labels is not None:
+                from .classifier import features_and_probs, load_classifier
+                classifier = load_classifier(ds)
+                featurise, space = (lambda x: features_and_probs(classifier, x)[0]), "the classifier's features"
+            feats = np.concatenate([featurise(chunk) for chunk in np.array_split(ds.x, max(1, len(ds.x) // 2048))])
+            self._neighbours = (feats, featurise, space)
+        feats, featurise, space = self._neighbours
+        query = featurise(np.asarray(req.example, np.float32)[None])[0]
+        dist = np.sqrt(((feats - query) ** 2).sum(1))
+        order = np.argsort(dist)[: req.k]
+        yield {"example": np.asarray(req.example, np.float32), "nearest": ds.x[order].astype(np.float32),
+               "distances": dist[order].astype(np.float32), "indices": order, "space": space}, True

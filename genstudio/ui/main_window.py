@@ -94,6 +94,8 @@ class MainWindow(QMainWindow):
         self.redraw_timer = QTimer(self)
         self.redraw_timer.timeout.connect(self._redraw)
         self.redraw_timer.start(REDRAW_MS)
+        self.weights_timer = QTimer(self)  # runs while the running view is interactive (its weights_ms)
+        self.weights_timer.timeout.connect(self._ask_for_weights)
 
     # layout -----------------------------------------------------------------------------------
     def _build(self):
@@ -114,6 +116,7 @@ class MainWindow(QMainWindow):
         for family, view in self.family_views.items():
             self.family_tab.addTab(view, FAMILY_LABELS[family])
             view.knob_edited.connect(self._view_knob_edited)
+            view.step_asked.connect(self.single_step)
         self.family_tab.tabBar().hide()
         self.tabs.addTab(self.family_tab, "Quality")
         self.right = QSplitter(Qt.Vertical)
@@ -394,6 +397,7 @@ class MainWindow(QMainWindow):
             self.explorer.stop()
             self.retired_explorers = [e for e in self.retired_explorers if e.is_alive()] + [self.explorer]
         self.explorer, self.weights_asked_at, self.weights_step = None, None, None
+        self.weights_timer.stop()
 
     def toggle_training(self):
         if self.state in ("training", "paused") and self.worker is None:
@@ -478,6 +482,7 @@ class MainWindow(QMainWindow):
         view = self.run_view
         if view.interactive:
             self.explorer = Explorer(self.run_experiment, info.dataset, self._thread_safe("_explorer_answer"))
+            self.weights_timer.start(view.weights_ms)
         view.on_run(info, self.explorer)
         self.device_label.setText(info.device_name)
         start = self.pending_train or not self.worker.start_paused
@@ -520,7 +525,7 @@ class MainWindow(QMainWindow):
 
     def _ask_for_weights(self):
         """While an interactive view is on screen, its explorer gets the model's weights when they have
-        changed: at most once a redraw (5 a second), one request in flight; none for a hidden view."""
+        changed: at most every view.weights_ms, one request in flight; none for a hidden view."""
         if self.explorer is None or self.worker is None or self.info is None:
             return
         if not self.run_view.isVisible() or self.weights_step == self.step or self.run_view.interacting():
@@ -576,7 +581,6 @@ class MainWindow(QMainWindow):
     def _redraw(self):
         if not self.views_ready:
             return
-        self._ask_for_weights()
         self.curves.redraw()
         self.step_label.setText(f"step {self.step:,}")
         rate = ""
@@ -636,6 +640,7 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event):
         self._save_settings()
         self.redraw_timer.stop()
+        self.weights_timer.stop()
         self._retire_worker()
         deadline = time.perf_counter() + STOP_TIMEOUT_S
         for thread in self.retired + self.retired_explorers:  # each was asked to stop: wait, with a time limit

@@ -4,8 +4,9 @@ For each family: reset on its default data, train a few seconds, pause, step, sc
 save FAMILY-samples.png, FAMILY-curves.png and FAMILY-window.png, and check that curves and
 samples received data. Then the VAE latent lab on digits with a 2-d latent: click the map, drag a
 slider, walk an interpolation, and save vae-lab-map.png, vae-lab-sliders.png,
-vae-lab-interpolation.png and vae-lab-kl.png. Exit code 0 when every check passed; the packaged
-app's smoke test.
+vae-lab-interpolation.png and vae-lab-kl.png. Then the GAN's view: on ring8 mid-training with
+every layer on (gan-plane.png), and on digits with a sample clicked (gan-images.png). Exit code 0
+when every check passed; the packaged app's smoke test.
 """
 from __future__ import annotations
 
@@ -95,6 +96,34 @@ class SelfTest:
             self.save(win, f"{family}-window.png")
             print(f"self-test: {family} on {exp.data}: {win.step} steps, {n} snapshots")
         self.vae_lab()
+        self.gan_view()
+
+    def gan_view(self) -> None:
+        """The GAN's view on ring8 (the plane, every layer on) and on digits (a sample's neighbours)."""
+        win = self.window
+        view = win.family_views["gan"]
+        sizes = win.right.sizes()
+        win.right.setSizes([sum(sizes) - 180, 180])
+        for data, control in (("ring8", "plane"), ("digits", "histogram")):
+            win.panel.set_experiment(default_experiment("gan", data))
+            win.reset(start=True)
+            win.tabs.setCurrentWidget(win.family_tab)
+            if not self.check(wait_until(lambda: view.shown_step.get(control) is not None, 120),
+                              f"gan view on {data}: {control} answered"):
+                continue
+            wait(int(TRAIN_SECONDS * 1000))
+            if data == "ring8":
+                self.check(all(box.isChecked() for box in view.layers.values()) and view.plane_updates > 5
+                           and not view.message.text(), "gan view: every layer on, the plane redrawn while training")
+                self.save(win, "gan-plane.png")
+            else:
+                self.check(wait_until(lambda: view.samples is not None, 30), "gan view: samples shown")
+                view.pick(2)
+                self.check(wait_until(lambda: view.near_shown is not None, 30), "gan view: nearest images shown")
+                wait(300)
+                self.save(win, "gan-images.png")
+            print(f"self-test: gan view on {data} at step {win.step}")
+        win.right.setSizes(sizes)
 
     def vae_lab(self) -> None:
         """The latent lab driven as a student would, on a VAE with a 2-d latent (a readable map)."""

@@ -5,8 +5,8 @@ told when a run starts (`on_run`: the trainer's info, and an explorer when the v
 interactive), and gets that run's snapshots, metrics evaluations, the step of each set of weights
 that reached its explorer (`on_weights`), and the explorer's answers (`on_answer`, stale ones
 already dropped). `clear()` empties it while a new run is being built. A view may edit a live
-knob of the run (`knob_edited`: the window applies it as if the panel had) and is told of live
-knob changes (`on_knob`).
+knob of the run (`knob_edited`: the window applies it as if the panel had), ask for single steps
+(`step_asked`, as the toolbar's Step does) and is told of live knob changes (`on_knob`).
 """
 from __future__ import annotations
 
@@ -60,8 +60,10 @@ class FamilyView(QWidget):
     """A family's area: the quality readout. Interactive views subclass it and set `interactive`."""
 
     interactive = False    # True: weights reach an explorer for this view while it is on screen
+    weights_ms = 200       # while it is on screen, fresh weights at most this often
     tab_title = "quality"
     knob_edited = Signal(str, object)   # (name, value): a live knob edited in the view
+    step_asked = Signal(str)            # the view asks for one training step ("all", or a GAN's "d" / "g")
     answered = Signal(str)              # an explorer answer for this control is on screen (tests, bench)
 
     def __init__(self, family: str, parent=None):
