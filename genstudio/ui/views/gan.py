@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import QRectF, QTimer
-from PySide6.QtWidgets import (QCheckBox, QGridLayout, QHBoxLayout, QLabel, QSpinBox, QStackedWidget, QTabWidget,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QCheckBox, QGridLayout, QHBoxLayout, QLabel, QScrollArea, QSpinBox, QStackedWidget,
+                               QTabWidget, QVBoxLayout, QWidget)
 
 from ...engine.render import image_grid
 from ..steady_label import steady_label
@@ -58,6 +58,21 @@ def _help(text: str) -> QLabel:
     label.setWordWrap(True)
     label.setStyleSheet("color: #555;")
     return label
+
+
+def _help_area(texts: list[str], height: int = 110) -> QScrollArea:
+    """Help texts in a short scrolling box: wrapped labels in a crowded layout would overlap."""
+    inner = QWidget()
+    col = QVBoxLayout(inner)
+    col.setContentsMargins(2, 2, 2, 2)
+    for text in texts:
+        col.addWidget(_help(text))
+    area = QScrollArea()
+    area.setWidget(inner)
+    area.setWidgetResizable(True)
+    area.setFrameShape(QScrollArea.NoFrame)
+    area.setMaximumHeight(height)
+    return area
 
 
 def mesh_lines(mesh: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -182,16 +197,13 @@ class GANView(FamilyView):
         side.addLayout(slow_row)
         side.addWidget(self.warning)
         side.addWidget(self.plane_curves, 1)
-        helps = QGridLayout()
-        for n, key in enumerate(("heat", "manifold", "arrows", "collapse", "slow")):
-            helps.addWidget(_help(TEXT[key]), n // 2, n % 2)
         page = QWidget()
         col = QVBoxLayout(page)
         row = QHBoxLayout()
         row.addWidget(self.plane, 3)
         row.addLayout(side, 2)
         col.addLayout(row, 1)
-        col.addLayout(helps)
+        col.addWidget(_help_area([TEXT[k] for k in ("heat", "manifold", "arrows", "collapse", "slow")]))
         self.plane_curves.setMinimumHeight(140)
         self.kinds.addWidget(page)
         self.plane.getViewBox().sigRangeChanged.connect(qthrottled(self._ask_plane, THROTTLE_MS, parent=self))
@@ -217,7 +229,7 @@ class GANView(FamilyView):
         self.near_image = pg.ImageItem(axisOrder="row-major")
         self.near_box.addItem(self.near_image)
         self.near_shown = None
-        self.hist_plot = pg.PlotWidget(background="w", title="D(x): real (green) and generated (purple)")
+        self.hist_plot = pg.PlotWidget(background="w", title="D(x) on real (green) and generated (purple)")
         self.hist_plot.setMouseEnabled(False, False)
         self.hist_real = pg.PlotCurveItem([0, 1], [0], stepMode="center", fillLevel=0, pen=pg.mkPen(REAL, width=2),
                                           brush=pg.mkBrush(*REAL, 70))
@@ -225,18 +237,18 @@ class GANView(FamilyView):
                                           brush=pg.mkBrush(*FAKE, 70))
         self.hist_plot.addItem(self.hist_real)
         self.hist_plot.addItem(self.hist_fake)
-        self.image_curves = pg.PlotWidget(background="w", title="Classes covered (share of the classes)")
-        self.fd_curves = pg.PlotWidget(background="w", title="Frechet distance to the data (lower is better)")
+        self.image_curves = pg.PlotWidget(background="w", title="Share of classes covered")
+        self.fd_curves = pg.PlotWidget(background="w", title="Frechet distance (lower: better)")
         for plot in (self.image_curves, self.fd_curves):
             plot.addLegend(offset=(5, 5))
             plot.getAxis("bottom").setLabel("step")
         left = QVBoxLayout()
         left.addWidget(self.grid_widget, 3)
         left.addWidget(self.near_widget, 1)
-        left.addWidget(_help(TEXT["nearest"]))
+        left.addWidget(_help_area([TEXT["nearest"]], 60))
         right = QVBoxLayout()
         right.addWidget(self.hist_plot, 1)
-        right.addWidget(_help(TEXT["hist"]))
+        right.addWidget(_help_area([TEXT["hist"]], 80))
         right.addWidget(self.fd_curves, 1)
         right.addWidget(self.image_curves, 1)
         page = QWidget()
