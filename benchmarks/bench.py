@@ -373,7 +373,9 @@ def _gan_view(window, images: bool):
     from genstudio.ui.views.gan import GANView
 
     view = window.run_view
-    if not isinstance(view, GANView) or view.points == images:
+    if not isinstance(view, GANView) or not wait_until(lambda: window.info is not None, 120):
+        return None
+    if (window.info.dataset.kind == "image") != images:
         return None
     window.tabs.setCurrentWidget(window.family_tab)
     view.pages.setCurrentIndex(0)

@@ -482,8 +482,9 @@ class MainWindow(QMainWindow):
         view = self.run_view
         if view.interactive:
             self.explorer = Explorer(self.run_experiment, info.dataset, self._thread_safe("_explorer_answer"))
-            self.weights_timer.start(view.weights_ms)
         view.on_run(info, self.explorer)
+        if view.interactive:
+            self.weights_timer.start(view.weights_ms)
         self.device_label.setText(info.device_name)
         start = self.pending_train or not self.worker.start_paused
         self.pending_train = False

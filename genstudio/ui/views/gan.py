@@ -95,7 +95,12 @@ def collapse_warning(history: list[tuple[float, int, float]], step: int) -> bool
 class GANView(FamilyView):
     interactive = True
     tab_title = "generator vs discriminator"
-    weights_ms = 80    # the plane follows training at 10 frames a second or more (a copy takes 0.2 ms)
+
+    @property
+    def weights_ms(self) -> int:
+        """The plane follows training at 10 frames a second or more (a copy takes 0.2 ms); the images'
+        histograms need less."""
+        return 80 if self.points else 200
 
     def __init__(self, family: str, parent=None):
         super().__init__(family, parent)
