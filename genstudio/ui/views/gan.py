@@ -438,11 +438,13 @@ class GANView(FamilyView):
 
     def _answer_nearest(self, values, step):
         images = np.concatenate([values["example"][None], values["nearest"]])
+        first = self.near_shown is None
         self.near_shown = values
         self.near_image.setImage(image_grid(images, scale=1, pad=1, cols=len(images)), autoLevels=False, levels=(0, 255))
-        self.near_box.autoRange(padding=0.02)
-        self.near_title.setText(f"Picked (left) and its {len(values['nearest'])} nearest training images, "
-                                f"in {values['space']}", color="#dddddd", size="9pt")
+        if first:  # a new title or range re-lays out the page: once a run
+            self.near_box.autoRange(padding=0.02)
+            self.near_title.setText(f"Picked (left) and its {len(values['nearest'])} nearest training images, "
+                                    f"in {values['space']}", color="#dddddd", size="9pt")
 
     def _warn(self, on: bool, text: str) -> None:
         self.collapsed = on
