@@ -310,6 +310,7 @@ class GANView(FamilyView):
         else:
             self.grid_image.clear()
             self.near_image.clear()
+            self.near_shown = None
             self.pick_marker.setData([], [])
             for item in (self.hist_real, self.hist_fake):
                 item.setData([0, 1], [0])
