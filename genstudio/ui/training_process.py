@@ -60,13 +60,11 @@ class TrainingProcess:
     """One run's training process. Reports what TrainingWorker reports, in the same order, from a
     reader thread; "failed" and "stopped" also come when the child dies without saying so."""
 
-    trainer = None  # the model lives in the child
-
     def __init__(self, experiment, report, start_paused: bool, snapshot_s: float = 0.5, eval_s: float = 10.0,
                  resume=None):
         from .. import data
 
-        self.experiment, self.report, self.start_paused = experiment, report, start_paused
+        self.report, self.start_paused = report, start_paused
         self._data_key = data.cache_key(experiment.data, experiment.data_size, experiment.data_color)
         with _known_lock:
             known = {k: v for k, v in _known_data.items() if k == self._data_key}

@@ -11,7 +11,10 @@ knob of the run (`knob_edited`: the window applies it as if the panel had), ask 
 from __future__ import annotations
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QHeaderView, QLabel, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (QHBoxLayout, QHeaderView, QLabel, QTableWidget, QTableWidgetItem, QTabWidget,
+                               QVBoxLayout, QWidget)
+
+from ..steady_label import steady_label
 
 METRIC_LABELS = {
     "modes_captured": "modes captured", "modes_total": "modes in the data", "hq_fraction": "high-quality fraction",
@@ -100,3 +103,60 @@ class FamilyView(QWidget):
     def interacting(self) -> bool:
         """True while the user drags one of the view's controls: fresh weights wait until they stop."""
         return False
+
+
+def help_label(text: str) -> QLabel:
+    """A "what am I looking at" text for a student."""
+    label = QLabel(text)
+    label.setWordWrap(True)
+    label.setStyleSheet("color: #555;")
+    return label
+
+
+class ExplorerView(FamilyView):
+    """A view that runs the model through its explorer: a line for messages and for the step its
+    pictures come from, above its pages. Answers go to `_answer_<control>(values, step)`."""
+
+    interactive = True
+
+    def __init__(self, family: str, parent=None):
+        super().__init__(family, parent)
+        self.body.removeWidget(self.quality)
+        self.message = QLabel("")
+        self.message.setStyleSheet("color: #7a1010;")
+        self.status = steady_label("the model at step 100,000,000", "")
+        self.status.setStyleSheet("color: #555;")
+        line = QHBoxLayout()
+        line.addWidget(self.message, 1)
+        line.addWidget(self.status)
+        self.pages = QTabWidget()
+        self.body.addLayout(line)
+        self.body.addWidget(self.pages, 1)
+        self.built = False
+        self.shown_step: dict[str, int] = {}   # control -> the training step of the weights behind its picture
+
+    def clear(self) -> None:
+        super().clear()
+        self.message.setText("")
+        self.status.setText("")
+
+    def on_answer(self, answer) -> None:
+        if answer.error:
+            self.message.setText(answer.error)
+            return
+        if self.message.text():
+            self.message.setText("")
+        handler = getattr(self, f"_answer_{answer.request.control}", None)
+        if handler is not None:
+            handler(answer.values, answer.step)
+            if self.shown_step.get(answer.request.control) != answer.step:
+                self.status.setText(f"the model at step {answer.step:,}")
+            self.shown_step[answer.request.control] = answer.step
+            self.answered.emit(answer.request.control)
+
+    def submit(self, control: str, kind: str, **fields):
+        """Ask the explorer: a request of class `kind` (engine/explorer.py) for `control`."""
+        if self.explorer is None:
+            return None
+        from ...engine import explorer as requests
+        return self.explorer.submit(getattr(requests, kind)(control=control, **fields))

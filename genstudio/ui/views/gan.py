@@ -9,14 +9,16 @@ explorer answer for the newest weights; pyqtgraph items are built once and only 
 """
 from __future__ import annotations
 
+import time
+
 import numpy as np
 from PySide6.QtCore import QRectF, QTimer
 from PySide6.QtWidgets import (QCheckBox, QGridLayout, QHBoxLayout, QLabel, QScrollArea, QSpinBox, QStackedWidget,
-                               QTabWidget, QVBoxLayout, QWidget)
+                               QVBoxLayout, QWidget)
 
 from ...engine.render import image_grid
 from ..steady_label import steady_label
-from .base import FamilyView
+from .base import ExplorerView, help_label
 
 RESOLUTION = 64       # the heat map: RESOLUTION x RESOLUTION discriminator outputs over the visible plane
 FAKE_POINTS = 512     # generated points on the plane (fixed noise)
@@ -53,12 +55,6 @@ TEXT = {
 }
 
 
-def _help(text: str) -> QLabel:
-    label = QLabel(text)
-    label.setWordWrap(True)
-    label.setStyleSheet("color: #555;")
-    return label
-
 
 def _help_area(texts: list[str], height: int = 110) -> QScrollArea:
     """Help texts in a short scrolling box: wrapped labels in a crowded layout would overlap."""
@@ -66,7 +62,7 @@ def _help_area(texts: list[str], height: int = 110) -> QScrollArea:
     col = QVBoxLayout(inner)
     col.setContentsMargins(2, 2, 2, 2)
     for text in texts:
-        col.addWidget(_help(text))
+        col.addWidget(help_label(text))
     area = QScrollArea()
     area.setWidget(inner)
     area.setWidgetResizable(True)
@@ -92,8 +88,7 @@ def collapse_warning(history: list[tuple[float, int, float]], step: int) -> bool
     return bool(recent) and max(recent) < COLLAPSE_SHARE
 
 
-class GANView(FamilyView):
-    interactive = True
+class GANView(ExplorerView):
     tab_title = "generator vs discriminator"
 
     @property
@@ -104,18 +99,6 @@ class GANView(FamilyView):
 
     def __init__(self, family: str, parent=None):
         super().__init__(family, parent)
-        self.body.removeWidget(self.quality)
-        self.message = QLabel("")
-        self.message.setStyleSheet("color: #7a1010;")
-        self.status = steady_label("the model at step 100,000,000", "")
-        self.status.setStyleSheet("color: #555;")
-        line = QHBoxLayout()
-        line.addWidget(self.message, 1)
-        line.addWidget(self.status)
-        self.pages = QTabWidget()
-        self.body.addLayout(line)
-        self.body.addWidget(self.pages, 1)
-        self.built = False
         self.points = True
         self.slow_timer = QTimer(self)
         self.slow_timer.setInterval(SLOW_MS)
@@ -131,7 +114,7 @@ class GANView(FamilyView):
         self.curve_data: dict[str, list[tuple[int, float]]] = {}
         self.samples = None       # the latest snapshot's samples (images)
         self.picked = None        # index of the clicked sample
-        self.shown_step: dict[str, int] = {}
+        self.shown_step.clear()
         self.plane_updates = 0    # plane answers shown (bench: updates per second)
         self.next_part = "d"
         self.collapsed = False
@@ -274,8 +257,6 @@ class GANView(FamilyView):
             self.slow.blockSignals(False)
             self.moving.setText("")
         self._reset_state()
-        self.message.setText("")
-        self.status.setText("")
 
     def on_run(self, info, explorer) -> None:
         super().on_run(info, explorer)
@@ -359,27 +340,6 @@ class GANView(FamilyView):
                        f"The generator covers {v['class_coverage']} of {v['class_total']} classes: "
                        "it may be collapsing.")
 
-    def on_answer(self, answer) -> None:
-        if answer.error:
-            self.message.setText(answer.error)
-            return
-        if self.message.text():
-            self.message.setText("")
-        handler = getattr(self, f"_answer_{answer.request.control}", None)
-        if handler is not None:
-            handler(answer.values, answer.step)
-            if self.shown_step.get(answer.request.control) != answer.step:
-                self.status.setText(f"the model at step {answer.step:,}")
-            self.shown_step[answer.request.control] = answer.step
-            self.answered.emit(answer.request.control)
-
-    # requests ----------------------------------------------------------------------------------
-    def submit(self, control: str, kind: str, **fields):
-        if self.explorer is None:
-            return None
-        from ...engine import explorer as requests
-        return self.explorer.submit(getattr(requests, kind)(control=control, **fields))
-
     def _ask_plane(self, *_):
         if not self.built or self.info is None or not self.points:
             return
@@ -390,8 +350,6 @@ class GANView(FamilyView):
 
     # answers -------------------------------------------------------------------------------------
     def _answer_plane(self, values, step):
-        import time
-
         self.plane_answer = values
         self.plane_updates += 1
         (x0, x1), (y0, y1) = values["x_range"], values["y_range"]

@@ -12,11 +12,11 @@ import time
 import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QGridLayout, QHBoxLayout, QLabel, QPushButton,
-                               QSlider, QSpinBox, QTabWidget, QVBoxLayout, QWidget)
+                               QSlider, QSpinBox, QVBoxLayout, QWidget)
 
 from ...engine.render import image_grid
 from ..steady_label import steady_label
-from .base import FamilyView
+from .base import ExplorerView, help_label
 
 SLIDERS = 16          # latent dimensions with a slider on screen at once (a picker pages through the rest)
 SLIDER_RANGE = 4.0    # codes from -4 to 4: the prior's standard deviations
@@ -51,12 +51,6 @@ TEXT = {
             "a patchier map. It applies between steps, while training goes on.",
 }
 
-
-def _help(text: str) -> QLabel:
-    label = QLabel(text)
-    label.setWordWrap(True)
-    label.setStyleSheet("color: #555;")
-    return label
 
 
 class DecodedDisplay:
@@ -122,24 +116,11 @@ class DecodedDisplay:
         self.links.setData(pairs[:, 0], pairs[:, 1])
 
 
-class VAELab(FamilyView):
-    interactive = True
+class VAELab(ExplorerView):
     tab_title = "latent lab"
 
     def __init__(self, family: str, parent=None):
         super().__init__(family, parent)
-        self.body.removeWidget(self.quality)
-        self.message = QLabel("")
-        self.message.setStyleSheet("color: #7a1010;")
-        self.status = steady_label("the model at step 100,000,000", "")
-        self.status.setStyleSheet("color: #555;")
-        line = QHBoxLayout()
-        line.addWidget(self.message, 1)
-        line.addWidget(self.status)
-        self.pages = QTabWidget()
-        self.body.addLayout(line)
-        self.body.addWidget(self.pages, 1)
-        self.built = False
         self._reset_state()
 
     def _reset_state(self):
@@ -148,7 +129,7 @@ class VAELab(FamilyView):
         self.a = self.b = None     # the interpolation's end codes
         self.ends = {"a": 0, "b": 1}  # where each end comes from: a held-out example's index, or a fixed code
         self.grid_rows: dict[int, np.ndarray] = {}
-        self.shown_step: dict[str, int] = {}   # control -> the training step of the weights behind its picture
+        self.shown_step.clear()
         self.last_move = 0.0
 
     # building (once, on the first run: pyqtgraph has loaded by then) ---------------------------------
@@ -173,7 +154,7 @@ class VAELab(FamilyView):
         self.code_view = DecodedDisplay(pg, "Decoded at the marked code (+)")
         self.recon = DecodedDisplay(pg, "Held-out inputs (top) and their reconstructions (bottom)",
                                     points_title="Held-out points (blue) and their reconstructions (orange)")
-        self.pca_note = _help("")
+        self.pca_note = help_label("")
         self.legend = QLabel("")
         self.legend.setWordWrap(True)
         map_column = QVBoxLayout()
@@ -185,11 +166,11 @@ class VAELab(FamilyView):
         top.addWidget(self.code_view.widget, 2)
         helps = QHBoxLayout()
         map_help = QVBoxLayout()
-        map_help.addWidget(_help(TEXT["map"]))
+        map_help.addWidget(help_label(TEXT["map"]))
         map_help.addWidget(self.pca_note)
         helps.addLayout(map_help, 3)
-        helps.addWidget(_help(TEXT["manifold"].format(g=GRID)), 3)
-        helps.addWidget(_help(TEXT["recon"]), 2)
+        helps.addWidget(help_label(TEXT["manifold"].format(g=GRID)), 3)
+        helps.addWidget(help_label(TEXT["recon"]), 2)
         page = QWidget()
         col = QVBoxLayout(page)
         col.addLayout(top, 5)
@@ -226,7 +207,7 @@ class VAELab(FamilyView):
         left = QVBoxLayout()
         left.addLayout(controls)
         left.addLayout(self.slider_grid)
-        left.addWidget(_help(TEXT["sliders"]))
+        left.addWidget(help_label(TEXT["sliders"]))
         left.addStretch(1)
         page = QWidget()
         row = QHBoxLayout(page)
@@ -260,7 +241,7 @@ class VAELab(FamilyView):
         left.addLayout(controls)
         left.addWidget(self.strip.widget, 1)
         left.addLayout(t_row)
-        left.addWidget(_help(TEXT["interpolation"].format(n=STRIP)))
+        left.addWidget(help_label(TEXT["interpolation"].format(n=STRIP)))
         page = QWidget()
         row = QHBoxLayout(page)
         row.addLayout(left, 3)
@@ -292,9 +273,9 @@ class VAELab(FamilyView):
         page = QWidget()
         col = QVBoxLayout(page)
         col.addWidget(self.kl_plot, 1)
-        col.addWidget(_help(TEXT["kl"]))
+        col.addWidget(help_label(TEXT["kl"]))
         col.addLayout(beta_row)
-        col.addWidget(_help(TEXT["beta"]))
+        col.addWidget(help_label(TEXT["beta"]))
         self.pages.addTab(page, "KL and beta")
         self.beta.valueChanged.connect(lambda v: self.knob_edited.emit("beta", float(v)))
 
@@ -305,8 +286,6 @@ class VAELab(FamilyView):
     def clear(self) -> None:
         super().clear()
         self._reset_state()
-        self.message.setText("")
-        self.status.setText("")
 
     def on_run(self, info, explorer) -> None:
         super().on_run(info, explorer)
@@ -351,27 +330,6 @@ class VAELab(FamilyView):
         """New weights reached the explorer: everything on screen is asked for again."""
         self.submit("map", "EncodeHeldOut")
         self._ask_page()
-
-    def on_answer(self, answer) -> None:
-        if answer.error:
-            self.message.setText(answer.error)
-            return
-        if self.message.text():
-            self.message.setText("")
-        handler = getattr(self, f"_answer_{answer.request.control}", None)
-        if handler is not None:
-            handler(answer.values)
-            if self.shown_step.get(answer.request.control) != answer.step:
-                self.status.setText(f"the model at step {answer.step:,}")
-            self.shown_step[answer.request.control] = answer.step
-            self.answered.emit(answer.request.control)
-
-    # requests ----------------------------------------------------------------------------------
-    def submit(self, control: str, kind: str, **fields):
-        if self.explorer is None:
-            return None
-        from ...engine import explorer as requests
-        return self.explorer.submit(getattr(requests, kind)(control=control, **fields))
 
     def _ask_page(self):
         if self.map is None:
@@ -494,7 +452,7 @@ class VAELab(FamilyView):
                 slider.blockSignals(False)
                 label.setText(f"z{dim}  {self.code[dim]:+.2f}")
 
-    def _answer_map(self, values):
+    def _answer_map(self, values, _step):
         first = self.map is None
         self.map = values
         xy = values["map"].astype(float)
@@ -522,11 +480,11 @@ class VAELab(FamilyView):
         self._show_slider_values()
         self._ask_page()
 
-    def _answer_code(self, values):
+    def _answer_code(self, values, _step):
         # only the page on screen: during a drag every update of a hidden item is GIL time taken from training
         (self.slider_code_view if self.pages.currentIndex() == 1 else self.code_view).show(values["decoded"])
 
-    def _answer_manifold(self, values):
+    def _answer_manifold(self, values, _step):
         decoded = values["decoded"]
         self.grid_rows[values["row"]] = decoded
         rows = [self.grid_rows.get(r) for r in range(GRID)]
@@ -536,8 +494,8 @@ class VAELab(FamilyView):
         blank = np.zeros_like(decoded)  # rows not yet answered show dark while the grid fills in
         self.manifold.show(np.concatenate([r if r is not None else blank for r in rows]))
 
-    def _answer_interpolation(self, values):
+    def _answer_interpolation(self, values, _step):
         self.strip.show(values["decoded"])
 
-    def _answer_t(self, values):
+    def _answer_t(self, values, _step):
         self.t_view.show(values["decoded"])
