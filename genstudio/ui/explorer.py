@@ -15,9 +15,10 @@ import traceback
 
 
 class Explorer:
-    def __init__(self, experiment, dataset, post):
-        """`post(answer)`: called from the explorer thread with each Answer (make it thread-safe)."""
-        self.experiment, self.dataset, self.post = experiment, dataset, post
+    def __init__(self, experiment, dataset, post, threads: int | None = None):
+        """`post(answer)`: called from the explorer thread with each Answer (make it thread-safe).
+        `threads`: torch's threads in this process (only when training runs in another one)."""
+        self.experiment, self.dataset, self.post, self.threads = experiment, dataset, post, threads
         self._ids = itertools.count(1)
         self._cond = threading.Condition()
         self._pending: dict[str, object] = {}    # control -> newest request not yet started
@@ -70,6 +71,8 @@ class Explorer:
         from ..engine.explorer import Answer, ExplorerError, Replica
 
         torch.set_grad_enabled(False)  # grad mode is per thread
+        if self.threads:
+            torch.set_num_threads(self.threads)
         replica = None
         while True:
             with self._cond:
