@@ -9,6 +9,7 @@ computed in chunks (`answer` is a generator) so that it can be cut short between
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass, field
 from typing import Iterator
 
@@ -22,6 +23,7 @@ from .events import Weights
 
 MAP_POINTS = 2000      # held-out examples encoded for the latent map (at most)
 RECON_COUNT = 8        # held-out examples shown above their reconstructions
+DENOISE_CHUNK_S = 0.05  # a trajectory is sent at least this often while it is computed
 MESH_SPAN = 2.0        # a GAN's noise mesh covers -2..2 standard deviations of each chosen dimension
 
 
@@ -104,6 +106,52 @@ class Nearest(Request):
 
 
 @dataclass(frozen=True, eq=False)
+class Schedules(Request):
+    """A diffusion run's noise schedules, linear and cosine, of its length: beta_t, alpha-bar_t and the
+    signal-to-noise ratio alpha-bar_t / (1 - alpha-bar_t)."""
+
+
+@dataclass(frozen=True, eq=False)
+class Forward(Request):
+    """The forward process: `count` held-out examples noised to step `t` (the scheduler's add_noise)
+    with noise drawn from `seed`."""
+    t: int = 0
+    count: int = 8
+    seed: int = 0
+
+
+@dataclass(frozen=True, eq=False)
+class DenoiseField(Request):
+    """The learned denoising direction at step `t`: minus the sampling network's predicted noise at
+    each point of a resolution x resolution grid over the region (data space)."""
+    priority = 2
+    t: int = 0
+    x_range: tuple[float, float] = (-1.0, 1.0)
+    y_range: tuple[float, float] = (-1.0, 1.0)
+    resolution: int = 21
+
+
+@dataclass(frozen=True, eq=False)
+class Denoise(Request):
+    """A whole sampling trajectory from noise drawn from `seed`: each step's x_t and predicted x_0, sent
+    in chunks as they are computed (the first after one step); the result's quality at the end."""
+    priority = 1
+    sampler: str = "ddpm"
+    steps: int = 100
+    eta: float = 0.0
+    count: int = 64
+    seed: int = 0
+
+
+@dataclass(frozen=True, eq=False)
+class TimestepLoss(Request):
+    """The training network's loss on `count` held-out examples in each of `buckets` ranges of timesteps."""
+    priority = 3
+    buckets: int = 10
+    count: int = 64
+
+
+@dataclass(frozen=True, eq=False)
 class Answer:
     request: Request
     step: int                        # the training step of the weights that answered
@@ -147,6 +195,7 @@ class Replica:
         self.dataset = dataset
         self.step: int | None = None     # None until weights arrive
         self._neighbours = None          # (features of the training set, featurise), built on first use
+        self._real_features = None       # the classifier and the training set's features (diffusion's quality)
 
     def load(self, weights: Weights) -> None:
         state = {k: torch.from_numpy(v) for k, v in weights.state.items()}
@@ -261,3 +310,92 @@ class Replica:
         order = np.argsort(dist)[: req.k]
         yield {"example": np.asarray(req.example, np.float32), "nearest": ds.x[order].astype(np.float32),
                "distances": dist[order].astype(np.float32), "indices": order, "space": space}, True
+
+    # diffusion's requests ------------------------------------------------------------------------
+    def _Schedules(self, req: Schedules):
+        from ..models.diffusion import make_alphas_cumprod
+
+        out = {}
+        for name in ("linear", "cosine"):
+            alpha_bar = make_alphas_cumprod(name, self.model.cfg.timesteps).double().numpy()
+            beta = 1 - alpha_bar / np.concatenate([[1.0], alpha_bar[:-1]])
+            out[name] = {"beta": beta, "alpha_bar": alpha_bar, "snr": alpha_bar / np.maximum(1 - alpha_bar, 1e-12)}
+        yield {"schedules": out, "current": self.model.cfg.schedule}, True
+
+    def _Forward(self, req: Forward):
+        model, ds = self.model, self.dataset
+        x0 = model.encode_data(ds, "held_out")[: req.count]
+        noise = torch.randn(x0.shape, generator=torch.Generator().manual_seed(req.seed))
+        x_t = model.scheduler().add_noise(x0, noise, torch.full((len(x0),), req.t, dtype=torch.long))
+        yield {"t": req.t, "alpha_bar": float(model.alphas_cumprod[req.t]), "noise": noise.numpy(),
+               "x0": np.asarray(model.decode(x0, ds), np.float32), "noise_shown": np.asarray(model.decode(noise, ds), np.float32),
+               "x_t": np.asarray(model.decode(x_t, ds), np.float32)}, True
+
+    def _DenoiseField(self, req: DenoiseField):
+        ds = self.dataset
+        if ds.kind != "points":
+            raise ExplorerError("the denoising field is drawn for 2D data only")
+        xs = np.linspace(*req.x_range, req.resolution, dtype=np.float32)
+        ys = np.linspace(*req.y_range, req.resolution, dtype=np.float32)
+        grid = np.stack(np.meshgrid(xs, ys), -1).reshape(-1, 2)
+        t = torch.full((len(grid),), req.t, dtype=torch.long)
+        eps = self.model.ema.module(torch.from_numpy(ds.standardise(grid)), t).numpy()
+        yield {"t": req.t, "grid": grid, "direction": (-eps * np.asarray(ds.scale, np.float32)).astype(np.float32)}, True
+
+    def _Denoise(self, req: Denoise):
+        model, ds = self.model, self.dataset
+        sched = model.scheduler(req.sampler, req.steps, req.eta)
+        generator = torch.Generator().manual_seed(req.seed)
+        x = model.make_noise(req.count, generator)
+        total = len(sched.timesteps)
+        frames, preds, ts, sent = [], [], [], 0
+        began = last = time.perf_counter()
+        for i, (t, out) in enumerate(model.denoise(x, sched, generator=generator)):
+            frames.append(model.decode(x, ds))
+            preds.append(model.decode(out.pred_original_sample, ds))
+            ts.append(t)
+            x = out.prev_sample
+            now = time.perf_counter()
+            if i == 0 or now - last >= DENOISE_CHUNK_S or i == total - 1:
+                if i == total - 1:  # the result: the last frame, its own prediction
+                    result = model.decode(x, ds)
+                    frames.append(result), preds.append(result), ts.append(-1)
+                values = {"first": sent, "frames": np.asarray(frames[sent:], np.float32),
+                          "preds": np.asarray(preds[sent:], np.float32), "t": np.asarray(ts[sent:]), "total": total + 1,
+                          "sampler": req.sampler, "steps": total, "eta": sched.eta}
+                sent, last = len(frames), now
+                if i == total - 1:
+                    values.update(seconds=now - began, quality=self._sample_quality(np.asarray(result, np.float32)))
+                yield values, i == total - 1
+
+    def _sample_quality(self, samples: np.ndarray) -> dict:
+        """The quality of a finished trajectory's samples (few: compare them with each other)."""
+        from . import metrics
+        ds = self.dataset
+        if ds.kind == "points":
+            out = {"energy_distance": metrics.energy_distance(samples, ds.held_out[:2000])}
+            if ds.modes is not None:
+                m = metrics.mode_metrics(samples, ds.modes, ds.mode_std)
+                out.update(modes_captured=m["modes_captured"], hq_fraction=m["hq_fraction"])
+            return out
+        if ds.labels is None:
+            return {}
+        from .classifier import features_and_probs, load_classifier
+        if self._real_features is None:
+            classifier = load_classifier(ds)
+            self._real_features = (classifier, features_and_probs(classifier, ds.x)[0])
+        classifier, real = self._real_features
+        feats, probs = features_and_probs(classifier, samples)
+        return {"fd": metrics.frechet_distance(feats, real), "confidence": float(probs.max(1).mean())}
+
+    def _TimestepLoss(self, req: TimestepLoss):
+        model = self.model
+        x0 = model.encode_data(self.dataset, "held_out")[: req.count]
+        edges = np.linspace(0, model.cfg.timesteps, req.buckets + 1).round().astype(int)
+        generator = torch.Generator().manual_seed(0)  # the same noise each time: the bars move with the model only
+        t = torch.cat([torch.randint(a, max(a + 1, b), (len(x0),), generator=generator) for a, b in zip(edges, edges[1:])])
+        x0 = x0.repeat(req.buckets, *([1] * (x0.dim() - 1)))
+        noise = torch.randn(x0.shape, generator=generator)
+        error = (model.net(model.scheduler().add_noise(x0, noise, t), t) - noise) ** 2
+        loss = error.reshape(req.buckets, -1).mean(1)
+        yield {"edges": edges, "loss": loss.numpy()}, True

@@ -29,6 +29,13 @@ def make_alphas_cumprod(schedule: str, timesteps: int) -> torch.Tensor:
     return torch.cumprod(1 - betas, 0).float()
 
 
+def add_noise(alphas_cumprod: torch.Tensor, original: torch.Tensor, noise: torch.Tensor,
+              timesteps: torch.Tensor) -> torch.Tensor:
+    """The forward process q(x_t | x_0): sqrt(alpha-bar_t) x_0 + sqrt(1 - alpha-bar_t) noise, per example."""
+    a = alphas_cumprod.to(original.device)[timesteps].view(-1, *([1] * (original.dim() - 1)))
+    return a.sqrt() * original + (1 - a).sqrt() * noise
+
+
 @dataclass(frozen=True)
 class StepOutput:
     prev_sample: torch.Tensor
@@ -51,6 +58,10 @@ class DDIMScheduler:
         # evenly spaced, always ending at t = 0 and starting near T - 1
         steps = torch.linspace(self.num_train_timesteps - 1, 0, n).round().long()
         self.timesteps = torch.unique_consecutive(steps)
+
+    def add_noise(self, original: torch.Tensor, noise: torch.Tensor, timesteps: torch.Tensor) -> torch.Tensor:
+        """diffusers' add_noise: the training examples noised to their timesteps."""
+        return add_noise(self.alphas_cumprod, original, noise, timesteps)
 
     def previous(self, t: int) -> int:
         i = (self.timesteps == t).nonzero()[0, 0].item()
@@ -188,18 +199,20 @@ class Diffusion(GenerativeModel):
         self.opt = make_optimizer(torch.optim.Adam, self.net.parameters(), self.cfg.lr)
         return [self.opt]
 
-    def scheduler(self, sampler: str | None = None, steps: int | None = None) -> DDIMScheduler:
-        sched = SCHEDULERS[sampler or self.cfg.sampler](self.alphas_cumprod,
-                                                       clip=1.0 if self.spec.kind == "image" else None)
+    def scheduler(self, sampler: str | None = None, steps: int | None = None, eta: float | None = None) -> DDIMScheduler:
+        """`eta`: DDIM's noise level (0 deterministic, 1 = DDPM), for the DDIM sampler only."""
+        sampler = sampler or self.cfg.sampler
+        sched = SCHEDULERS[sampler](self.alphas_cumprod, clip=1.0 if self.spec.kind == "image" else None)
         sched.set_timesteps(steps or self.cfg.sample_steps)
+        if eta is not None and sampler == "ddim":
+            sched.eta = eta
         return sched
 
     def train_step(self, draw):
         x0 = draw()
         t = torch.randint(0, self.cfg.timesteps, (x0.shape[0],), device=x0.device)
         eps = torch.randn_like(x0)
-        a = self.alphas_cumprod[t].view(-1, *([1] * (x0.dim() - 1)))
-        x_t = a.sqrt() * x0 + (1 - a).sqrt() * eps
+        x_t = add_noise(self.alphas_cumprod, x0, eps, t)
         loss = F.mse_loss(self.net(x_t, t), eps)
         self.opt.zero_grad(set_to_none=True)
         loss.backward()

@@ -1,15 +1,17 @@
 """The explorer thread: one per run, answering the views' requests with a weights-only replica.
 
 The shape is napari's _LayerSlicer: the GUI thread submits small frozen requests; one thread
-answers, the cheapest waiting request first (Request.priority); a newer request for the same
-control replaces a pending one and cuts a running one short between its chunks; answers go back
-with the request's id and the view drops stale ids.
+answers, the cheapest waiting request first (Request.priority), and between the chunks of a long
+answer it answers cheaper waiting ones; a newer request for the same control replaces a pending one
+and cuts a running one short between its chunks; answers go back with the request's id and the view
+drops stale ids.
 Like the training thread it never touches Qt (ui/threads.py): answers leave through `post`.
 """
 from __future__ import annotations
 
 import dataclasses
 import itertools
+import math
 import threading
 import traceback
 
@@ -65,10 +67,42 @@ class Explorer:
     def _superseded(self, request) -> bool:
         return self._stopped or self._newest.get(request.control) != request.id
 
+    def _take(self, below: float = math.inf):
+        """The cheapest waiting request (the oldest of those) if it is cheaper than `below`, else None."""
+        with self._cond:
+            waiting = [c for c in self._pending if self._pending[c].priority < below]
+            if not waiting:
+                return None
+            return self._pending.pop(min(waiting, key=lambda c: self._pending[c].priority))
+
+    def _answer(self, replica, request) -> None:
+        """Post `request`'s answer chunk by chunk. Between chunks, cheaper waiting requests are answered
+        first (with the same weights): a click is not held back by a long trajectory."""
+        try:
+            for answer in replica.answer(request):
+                if self._superseded(request):
+                    return
+                self.post(answer)
+                if not answer.done:
+                    while (cheaper := self._take(below=request.priority)) is not None:
+                        self._answer(replica, cheaper)
+        except Exception as exc:
+            self._fail(request, exc, replica.step)
+
+    def _fail(self, request, exc: Exception, step: int | None = None) -> None:
+        """The view shows one line; the next request starts afresh."""
+        from ..engine.explorer import Answer, ExplorerError
+
+        if not isinstance(exc, ExplorerError):
+            traceback.print_exc()
+            exc = f"{type(exc).__name__}: {exc}".splitlines()[0]
+        if request is not None:
+            self.post(Answer(request, -1 if step is None else step, error=str(exc)))
+
     def _run(self) -> None:
         import torch
 
-        from ..engine.explorer import Answer, ExplorerError, Replica
+        from ..engine.explorer import Replica
 
         torch.set_grad_enabled(False)  # grad mode is per thread
         if self.threads:
@@ -81,26 +115,15 @@ class Explorer:
                 if self._stopped:
                     return
                 weights, self._weights = self._weights, None
-                request = None
-                if self._pending:  # the cheapest waiting, the oldest of those (min keeps the first)
-                    control = min(self._pending, key=lambda c: self._pending[c].priority)
-                    request = self._pending.pop(control)
+            request = self._take()
             try:
                 if replica is None:
                     replica = Replica(self.experiment, self.dataset)
                 if weights is not None:
                     replica.load(weights)
                     self.weights_step = weights.step
-                if request is None:
-                    continue
-                for answer in replica.answer(request):
-                    if self._superseded(request):
-                        break
-                    self.post(answer)
-            except ExplorerError as exc:
-                if request is not None:
-                    self.post(Answer(request, replica.step if replica else -1, error=str(exc)))
-            except Exception as exc:  # reported in the view; the next request starts afresh
-                traceback.print_exc()
-                if request is not None:
-                    self.post(Answer(request, -1, error=f"{type(exc).__name__}: {exc}".splitlines()[0]))
+            except Exception as exc:
+                self._fail(request, exc)
+                continue
+            if request is not None:
+                self._answer(replica, request)

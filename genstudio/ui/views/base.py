@@ -11,7 +11,7 @@ knob of the run (`knob_edited`: the window applies it as if the panel had), ask 
 from __future__ import annotations
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import (QHBoxLayout, QHeaderView, QLabel, QTableWidget, QTableWidgetItem, QTabWidget,
+from PySide6.QtWidgets import (QHBoxLayout, QHeaderView, QLabel, QScrollArea, QTableWidget, QTableWidgetItem, QTabWidget,
                                QVBoxLayout, QWidget)
 
 from ..steady_label import steady_label
@@ -111,6 +111,21 @@ def help_label(text: str) -> QLabel:
     label.setWordWrap(True)
     label.setStyleSheet("color: #555;")
     return label
+
+
+def help_area(texts: list[str], height: int = 110) -> QScrollArea:
+    """Help texts in a short scrolling box: wrapped labels in a crowded layout would overlap."""
+    inner = QWidget()
+    col = QVBoxLayout(inner)
+    col.setContentsMargins(2, 2, 2, 2)
+    for text in texts:
+        col.addWidget(help_label(text))
+    area = QScrollArea()
+    area.setWidget(inner)
+    area.setWidgetResizable(True)
+    area.setFrameShape(QScrollArea.NoFrame)
+    area.setMaximumHeight(height)
+    return area
 
 
 class ExplorerView(FamilyView):

@@ -13,12 +13,12 @@ import time
 
 import numpy as np
 from PySide6.QtCore import QRectF, QTimer
-from PySide6.QtWidgets import (QCheckBox, QGridLayout, QHBoxLayout, QLabel, QScrollArea, QSpinBox, QStackedWidget,
+from PySide6.QtWidgets import (QCheckBox, QGridLayout, QHBoxLayout, QLabel, QSpinBox, QStackedWidget,
                                QVBoxLayout, QWidget)
 
 from ...engine.render import image_grid
 from ..steady_label import steady_label
-from .base import ExplorerView, help_label
+from .base import ExplorerView, help_area
 
 RESOLUTION = 64       # the heat map: RESOLUTION x RESOLUTION discriminator outputs over the visible plane
 FAKE_POINTS = 512     # generated points on the plane (fixed noise)
@@ -54,21 +54,6 @@ TEXT = {
                "near-copies, the generator is memorising; if not, it makes new ones.",
 }
 
-
-
-def _help_area(texts: list[str], height: int = 110) -> QScrollArea:
-    """Help texts in a short scrolling box: wrapped labels in a crowded layout would overlap."""
-    inner = QWidget()
-    col = QVBoxLayout(inner)
-    col.setContentsMargins(2, 2, 2, 2)
-    for text in texts:
-        col.addWidget(help_label(text))
-    area = QScrollArea()
-    area.setWidget(inner)
-    area.setWidgetResizable(True)
-    area.setFrameShape(QScrollArea.NoFrame)
-    area.setMaximumHeight(height)
-    return area
 
 
 def mesh_lines(mesh: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -191,7 +176,7 @@ class GANView(ExplorerView):
         row.addWidget(self.plane, 3)
         row.addLayout(side, 2)
         col.addLayout(row, 1)
-        col.addWidget(_help_area([TEXT[k] for k in ("heat", "manifold", "arrows", "collapse", "slow")]))
+        col.addWidget(help_area([TEXT[k] for k in ("heat", "manifold", "arrows", "collapse", "slow")]))
         self.plane_curves.setMinimumHeight(140)
         self.kinds.addWidget(page)
         self.plane.getViewBox().sigRangeChanged.connect(qthrottled(self._ask_plane, THROTTLE_MS, parent=self))
@@ -233,10 +218,10 @@ class GANView(ExplorerView):
         left = QVBoxLayout()
         left.addWidget(self.grid_widget, 3)
         left.addWidget(self.near_widget, 1)
-        left.addWidget(_help_area([TEXT["nearest"]], 60))
+        left.addWidget(help_area([TEXT["nearest"]], 60))
         right = QVBoxLayout()
         right.addWidget(self.hist_plot, 1)
-        right.addWidget(_help_area([TEXT["hist"]], 80))
+        right.addWidget(help_area([TEXT["hist"]], 80))
         right.addWidget(self.fd_curves, 1)
         right.addWidget(self.image_curves, 1)
         page = QWidget()
