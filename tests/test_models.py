@@ -166,6 +166,73 @@ def test_image_sampler_clips_the_clean_prediction():
         assert step.pred_original_sample.abs().max() <= 1.0 + 1e-6
 
 
+def test_add_noise_is_the_forward_process():
+    model = _diffusion(timesteps=100)
+    x0 = torch.randn(5, 2)
+    noise = torch.randn(5, 2)
+    t = torch.tensor([0, 10, 50, 99, 99])
+    a = model.alphas_cumprod[t][:, None]
+    want = a.sqrt() * x0 + (1 - a).sqrt() * noise
+    assert torch.allclose(model.scheduler().add_noise(x0, noise, t), want)
+    # the cosine schedule too, and images (one alpha-bar per example, broadcast over the pixels)
+    images = _diffusion(kind="image")
+    x0, noise = torch.rand(3, 1, 8, 8) * 2 - 1, torch.randn(3, 1, 8, 8)
+    t = torch.tensor([5, 60, 99])
+    a = images.alphas_cumprod[t].view(3, 1, 1, 1)
+    assert torch.allclose(images.scheduler().add_noise(x0, noise, t), a.sqrt() * x0 + (1 - a).sqrt() * noise)
+
+
+def test_training_noises_with_add_noise(monkeypatch):
+    """train_step's x_t is the scheduler's add_noise of its batch (the forward page shows the same)."""
+    import genstudio.models.diffusion as diffusion
+
+    model = _diffusion(timesteps=100)
+    model.configure_optimizers()
+    calls = []
+    real = diffusion.add_noise
+    monkeypatch.setattr(diffusion, "add_noise", lambda *args: calls.append(args) or real(*args))
+    batch = torch.randn(16, 2)
+    model.train_step(lambda: batch)
+    assert len(calls) == 1 and calls[0][1] is batch
+
+
+def _ho_ddpm(net, alphas_cumprod, x, generator):
+    """Ho et al. 2020's ancestral sampler, written from the paper: x_{t-1} = (x_t - beta_t / sqrt(1 - abar_t)
+    eps) / sqrt(alpha_t) + sigma_t z, with sigma_t^2 the posterior variance beta~_t."""
+    T = len(alphas_cumprod)
+    for t in range(T - 1, -1, -1):
+        abar = alphas_cumprod[t]
+        abar_prev = alphas_cumprod[t - 1] if t > 0 else torch.tensor(1.0)
+        alpha = abar / abar_prev
+        eps = net(x, torch.full((len(x),), t, dtype=torch.long))
+        x = (x - (1 - alpha) / (1 - abar).sqrt() * eps) / alpha.sqrt()
+        if t > 0:
+            x = x + ((1 - abar_prev) / (1 - abar) * (1 - alpha)).sqrt() * torch.randn(x.shape, generator=generator)
+    return x
+
+
+@torch.no_grad()
+def test_ddim_with_eta_1_over_the_full_schedule_is_ddpm():
+    """On a toy case (an untrained network: any model, not only a perfect one), DDIM with eta 1 and every
+    step samples the distribution of the paper's DDPM sampler; with eta 0 it does not."""
+    from genstudio.engine.metrics import energy_distance
+
+    model = _diffusion(timesteps=50)
+    net, ac = model.ema.module, model.alphas_cumprod
+    noise = model.make_noise(3000, torch.Generator().manual_seed(1))
+    ddim = model.sample(noise, model.scheduler("ddim", 50, eta=1.0)).numpy()
+    ho = _ho_ddpm(net, ac, noise.clone(), torch.Generator().manual_seed(7)).numpy()  # other noise
+    ho_again = _ho_ddpm(net, ac, model.make_noise(3000, torch.Generator().manual_seed(2)),
+                        torch.Generator().manual_seed(8)).numpy()
+    same = energy_distance(ddim, ho)
+    floor = energy_distance(ho_again, ho)  # two DDPM runs: what sampling noise alone gives
+    deterministic = energy_distance(model.sample(noise, model.scheduler("ddim", 50, eta=0.0)).numpy(), ho)
+    assert same < 3 * floor + 1e-3
+    assert deterministic > 5 * same
+    # and the ddpm sampler is that same sampler
+    assert torch.equal(model.sample(noise, model.scheduler("ddpm", 50)), model.sample(noise, model.scheduler("ddim", 50, eta=1.0)))
+
+
 # autoregressive sampler ----------------------------------------------------------------------------
 
 def _transformer(kind="image", **cfg):
