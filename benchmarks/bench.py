@@ -427,14 +427,109 @@ def gan_view_rows(window, exp, budget: Budget, wanted: set[str]):
         yield Row(f"10 ms timer lateness p95, {where}", _percentile(late, 0.95), "ms", "<= 8")
 
 
+def _diffusion_view(window, page: int):
+    """The running diffusion model's view on screen at `page`, once its first trajectory has arrived;
+    None for another family."""
+    from genstudio.ui.self_test import wait_until
+    from genstudio.ui.views.diffusion import DiffusionView
+
+    view = window.run_view
+    if not isinstance(view, DiffusionView) or not wait_until(lambda: window.info is not None, 120):
+        return None
+    window.tabs.setCurrentWidget(window.family_tab)
+    view.pages.setCurrentIndex(page)
+    wait_until(lambda: view.shown_step.get("denoise") is not None, 120)
+    return view
+
+
+def denoise_scrub_latency(window, moves: int) -> list[float]:
+    """Diffusion: a kept 100-step trajectory scrubbed -> the step's x_t and predicted x_0 repainted (ms)."""
+    from PySide6.QtWidgets import QApplication
+
+    from genstudio.ui.self_test import wait, wait_until
+
+    view = _diffusion_view(window, 0)
+    if view is None or view.points:
+        return []
+    view.steps.setValue(100)
+    view.sample()
+    wait_until(lambda: view.total == 101 and len(view.frames) == view.total, 300)
+    times = []
+    for i in range(moves):
+        began = time.perf_counter()
+        view.scrub.setValue(int(50 + 45 * math.sin(i / 3)))
+        QApplication.processEvents()
+        times.append((time.perf_counter() - began) * 1000)
+        wait(16)
+    return times
+
+
+def first_frame_latency(window, moves: int) -> list[float]:
+    """Diffusion: Sample pressed -> the first denoising step on screen (a new trajectory each time)."""
+    from genstudio.ui.self_test import wait
+
+    view = _diffusion_view(window, 0)
+    if view is None or view.points:
+        return []
+    times = []
+    for i in range(min(moves, 12)):
+        times.extend(answer_latency(view, "denoise", lambda _: view.sample(), 1))
+        wait(300)  # the trajectory goes on meanwhile, as after a real press
+    return times
+
+
+def ddim_trajectory_s(window) -> float | None:
+    """Seconds the explorer takes for a whole 64-sample, 50-step DDIM trajectory while training goes on."""
+    from genstudio.ui.self_test import wait_until
+
+    view = _diffusion_view(window, 0)
+    if view is None or view.points:
+        return None
+    view.sampler.setCurrentIndex(1)
+    view.eta.setValue(0.0)
+    view.steps.setValue(50)
+    rows = view.table.rowCount()
+    view.sample()
+    wait_until(lambda: view.table.rowCount() > rows, 600)
+    return float(view.table.item(rows, 4).text()) if view.table.rowCount() > rows else None
+
+
+@contextlib.contextmanager
+def diffusion_field_on_screen(window):
+    """The diffusion view's forward page on screen, the denoising field shown and following training."""
+    view = _diffusion_view(window, 1)
+    view.show_field.setChecked(True)
+    yield
+
+
+def diffusion_view_rows(window, exp, budget: Budget, wanted: set[str]):
+    """Diffusion on 2D data with the forward page and its field on screen: training speed against headless."""
+    ratios, late = [], []
+    for _ in range(budget.app_repeats):
+        head = headless_rate(exp, budget.app_s, budget.warmup_steps)
+        rate, lateness = app_rate(window, exp, budget.app_s, budget.warmup_steps, activity=diffusion_field_on_screen)
+        window.toggle_training()
+        ratios.append(rate / head)
+        late.extend(lateness)
+    where = f"{exp.model}/{exp.data}, forward page + denoising field on screen"
+    if "overhead" in wanted:
+        yield Row(f"app / headless steps/s, {where}", statistics.median(ratios), "x", ">= 0.95")
+    if "responsiveness" in wanted:
+        yield Row(f"10 ms timer lateness p95, {where}", _percentile(late, 0.95), "ms", "<= 8")
+
+
 # Every interactive control: name -> f(window, moves) -> latencies in ms while the app trains ([] when
 # the running family's view lacks it). The diffusion scrub and next-token bars add theirs as they arrive.
 CONTROLS = {"timeline scrub": scrub_latency, "vae latent slider -> image": slider_latency,
             "vae map click -> image": map_click_latency, "vae interpolation strip (8 decodes)": interpolation_latency,
-            "gan nearest-neighbour click -> images": nearest_latency}
-CONTROL_GOALS = {"vae latent slider -> image": "<= 16", "vae map click -> image": "<= 16"}
+            "gan nearest-neighbour click -> images": nearest_latency,
+            "diffusion scrub (100-step trajectory kept)": denoise_scrub_latency,
+            "diffusion Sample -> first denoising frame": first_frame_latency}
+CONTROL_GOALS = {"vae latent slider -> image": "<= 16", "vae map click -> image": "<= 16",
+                 "diffusion scrub (100-step trajectory kept)": "<= 16",
+                 "diffusion Sample -> first denoising frame": "<= 300"}
 # Data sets a family's interaction rows also run on, for controls its default data lacks
-MORE_INTERACTION_DATA = {"gan": "digits"}
+MORE_INTERACTION_DATA = {"gan": "digits", "diffusion": "digits"}
 
 
 def lab_rows(window, exp, budget: Budget, wanted: set[str], copy_ms: float | None):
@@ -506,6 +601,8 @@ def section_app(budget: Budget, wanted: set[str], families=None):
                 yield from lab_rows(window, exp, budget, wanted, copy_ms if "overhead" in wanted else None)
             if family == "gan" and wanted & {"overhead", "responsiveness", "interaction"}:
                 yield from gan_view_rows(window, exp, budget, wanted)
+            if family == "diffusion" and wanted & {"overhead", "responsiveness"}:
+                yield from diffusion_view_rows(window, exp, budget, wanted)
             if "responsiveness" in wanted:
                 yield Row(f"10 ms timer lateness p50, {where}", _percentile(late, 0.5), "ms")
                 yield Row(f"10 ms timer lateness p95, {where}", _percentile(late, 0.95), "ms", "<= 8")
@@ -521,6 +618,8 @@ def section_app(budget: Budget, wanted: set[str], families=None):
                         if times:  # a control this family's view does not have gives no row
                             yield Row(f"{control} latency p95, {family}/{data}", _percentile(times, 0.95), "ms",
                                       CONTROL_GOALS.get(control, "<= 33"))
+                    if family == "diffusion" and (seconds := ddim_trajectory_s(window)) is not None:
+                        yield Row(f"64-sample 50-step DDIM trajectory while training, {family}/{data}", seconds, "s")
                     window.toggle_training()
     finally:
         window.close()

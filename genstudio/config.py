@@ -244,6 +244,11 @@ LESSON_PRESETS: dict[str, list[tuple[str, str, dict]]] = {
             ("high beta (2): tidy map, blurry rebuilds", "digits", {"latent_dim": 2, "beta": 2.0}),
             ("low beta (0.25): sharp rebuilds, patchy map", "digits", {"latent_dim": 2, "beta": 0.25}),
             ("5-d latent for the 5 factors of shapes: which does it use?", "shapes", {"latent_dim": 5})],
+    "diffusion": [("ring8: watch the particles split into the 8 modes (DDIM, 50 steps)", "ring8",
+                   {"sampler": "ddim", "sample_steps": 50}),
+                  ("swiss roll: noise pulled onto a thin curve", "swissroll", {"sampler": "ddim", "sample_steps": 50}),
+                  ("digits: denoise step by step (DDPM, 100 steps)", "digits", {}),
+                  ("digits, cosine schedule: compare the schedules' plots", "digits", {"schedule": "cosine"})],
 }
 
 

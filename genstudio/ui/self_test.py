@@ -5,8 +5,11 @@ save FAMILY-samples.png, FAMILY-curves.png and FAMILY-window.png, and check that
 samples received data. Then the VAE latent lab on digits with a 2-d latent: click the map, drag a
 slider, walk an interpolation, and save vae-lab-map.png, vae-lab-sliders.png,
 vae-lab-interpolation.png and vae-lab-kl.png. Then the GAN's view: on ring8 mid-training with
-every layer on (gan-plane.png), and on digits with a sample clicked (gan-images.png). Exit code 0
-when every check passed; the packaged app's smoke test.
+every layer on (gan-plane.png), and on digits with a sample clicked (gan-images.png). Then the
+diffusion view: a DDPM trajectory on digits scrubbed to mid-denoise (diffusion-digits.png), and on
+ring8 the particles' DDIM paths, the denoising field and the loss per timestep range
+(diffusion-trajectories.png, diffusion-forward.png, diffusion-schedule.png). Exit code 0 when
+every check passed; the packaged app's smoke test.
 """
 from __future__ import annotations
 
@@ -19,7 +22,7 @@ from PySide6.QtWidgets import QApplication
 
 from dataclasses import replace
 
-from ..config import FAMILIES, default_experiment
+from ..config import FAMILIES, default_experiment, lesson_experiment
 
 TRAIN_SECONDS = 3.0
 
@@ -97,6 +100,7 @@ class SelfTest:
             print(f"self-test: {family} on {exp.data}: {win.step} steps, {n} snapshots")
         self.vae_lab()
         self.gan_view()
+        self.diffusion_view()
 
     def gan_view(self) -> None:
         """The GAN's view on ring8 (the plane, every layer on) and on digits (a sample's neighbours)."""
@@ -123,6 +127,47 @@ class SelfTest:
                 wait(300)
                 self.save(win, "gan-images.png")
             print(f"self-test: gan view on {data} at step {win.step}")
+        win.right.setSizes(sizes)
+
+    def diffusion_view(self) -> None:
+        """The diffusion view on digits (a DDPM trajectory scrubbed to mid-denoise) and on ring8 (the
+        particles' paths of a DDIM trajectory, and the forward page with the denoising field)."""
+        win = self.window
+        view = win.family_views["diffusion"]
+        sizes = win.right.sizes()
+        win.right.setSizes([sum(sizes) - 180, 180])
+        for index, name in ((2, "digits"), (0, "ring8")):
+            win.panel.set_experiment(lesson_experiment("diffusion", index))
+            win.reset(start=True)
+            win.tabs.setCurrentWidget(win.family_tab)
+            view.pages.setCurrentIndex(0)
+            if not self.check(wait_until(lambda: view.shown_step.get("denoise") is not None, 120),
+                              f"diffusion view on {name}: a first trajectory"):
+                continue
+            wait(int(2 * TRAIN_SECONDS * 1000))
+            view.sample()
+            finished = wait_until(lambda: view.total > 0 and len(view.frames) == view.total and not view.message.text(), 120)
+            self.check(finished and view.table.rowCount() >= 2, f"diffusion view on {name}: trajectory kept, table filled")
+            if name == "digits":
+                view.scrub.setValue(int(view.total * 0.8))  # most of the noise gone, digits appearing
+                wait(200)
+                self.save(win, "diffusion-digits.png")
+            else:
+                view.scrub.setValue(view.total - 1)
+                wait(200)
+                self.save(win, "diffusion-trajectories.png")
+                view.pages.setCurrentIndex(1)
+                view.t_slider.setValue(200)
+                self.check(wait_until(lambda: view.field_answer is not None and view.field_answer["t"] == 200, 30),
+                           "diffusion view: the denoising field at the chosen t")
+                wait(200)
+                self.save(win, "diffusion-forward.png")
+                view.pages.setCurrentIndex(2)
+                self.check(wait_until(lambda: view.shown_step.get("loss") is not None, 30),
+                           "diffusion view: loss per timestep range shown")
+                wait(200)
+                self.save(win, "diffusion-schedule.png")
+            print(f"self-test: diffusion view on {name} at step {win.step}")
         win.right.setSizes(sizes)
 
     def vae_lab(self) -> None:

@@ -133,6 +133,8 @@ class DiffusionView(ExplorerView):
                        QLabel("steps"), self.steps):
             controls.addWidget(widget)
         controls.addStretch(1)
+        self.frame_label = steady_label("step 1000 of 1000: x_0, the result", "")
+        controls.addWidget(self.frame_label)
         self.play_button = QPushButton("Play")
         self.play_button.setCheckable(True)
         self.play_button.toggled.connect(self._play_toggled)
@@ -145,14 +147,12 @@ class DiffusionView(ExplorerView):
         self.scrub.setRange(0, 0)
         self.scrub.valueChanged.connect(self._scrubbed)
         self.scrub.sliderPressed.connect(self._took_over)
-        self.frame_label = steady_label("step 1000 of 1000: t = 999 (x_0, the result)", "")
         scrub_row = QHBoxLayout()
         scrub_row.addWidget(self.play_button)
         scrub_row.addWidget(self.speed)
         scrub_row.addWidget(self.scrub, 1)
-        scrub_row.addWidget(self.frame_label)
-        self.x_panel = ImagePanel(pg, "x_t: the samples at this step")
-        self.x0_panel = ImagePanel(pg, "predicted x_0 at this step")
+        self.x_panel = ImagePanel(pg, "x_t at this step")
+        self.x0_panel = ImagePanel(pg, "predicted x_0")
         self.reverse_plot = pg.PlotWidget(background="w", title="Particles from noise (purple) to data (grey)")
         self.reverse_plot.setAspectLocked(True)
         self.reverse_data = pg.ScatterPlotItem(size=3, pen=None, brush=pg.mkBrush(*DATA, 120))
@@ -178,7 +178,6 @@ class DiffusionView(ExplorerView):
         self.table.horizontalHeader().setSectionResizeMode(3, QHeaderView.Stretch)
         self.table.verticalHeader().setVisible(False)
         self.table.setEditTriggers(QTableWidget.NoEditTriggers)
-        self.table.setMaximumHeight(150)
         self.quality_label = QLabel("")
         self.quality_label.setWordWrap(True)
         self.reverse_kinds = QStackedWidget()
@@ -198,19 +197,25 @@ class DiffusionView(ExplorerView):
         col.addLayout(toggles)
         col.addWidget(self.reverse_plot, 1)
         self.reverse_kinds.addWidget(points)
+        picture = QVBoxLayout()
+        picture.addWidget(self.reverse_kinds, 1)
+        picture.addLayout(scrub_row)
+        side = QVBoxLayout()
+        side.addWidget(QLabel("Steps against quality (a row per finished trajectory)"))
+        side.addWidget(self.table, 1)
+        side.addWidget(self.quality_label)
+        side.addWidget(help_area([TEXT[k] for k in ("reverse", "x0", "samplers")], 220))
+        side_widget = QWidget()
+        side_widget.setLayout(side)
+        side_widget.setMaximumWidth(420)  # the rest goes to the pictures
+        side.setContentsMargins(0, 0, 0, 0)
+        row = QHBoxLayout()
+        row.addLayout(picture, 3)
+        row.addWidget(side_widget, 2)
         page = QWidget()
         col = QVBoxLayout(page)
         col.addLayout(controls)
-        col.addWidget(self.reverse_kinds, 1)
-        col.addLayout(scrub_row)
-        bottom = QHBoxLayout()
-        table_col = QVBoxLayout()
-        table_col.addWidget(QLabel("Steps against quality (each finished trajectory adds a row)"))
-        table_col.addWidget(self.table)
-        table_col.addWidget(self.quality_label)
-        bottom.addLayout(table_col, 3)
-        bottom.addWidget(help_area([TEXT[k] for k in ("reverse", "x0", "samplers")], 180), 2)
-        col.addLayout(bottom)
+        col.addLayout(row, 1)
         self.pages.addTab(page, "Denoise")
 
         # Forward ---------------------------------------------------------------------------------
@@ -430,16 +435,17 @@ class DiffusionView(ExplorerView):
         if "energy_distance" in q:
             text = f"energy distance {q['energy_distance']:.3g}"
             if "modes_captured" in q:
-                text += f", modes {q['modes_captured']}, HQ {q['hq_fraction']:.2f}"
+                text += f", {q['modes_captured']} modes, HQ {q['hq_fraction']:.2f}"
         elif "fd" in q:
-            text = f"FD {q['fd']:.3g} (on {IMAGES}), confidence {q['confidence']:.2f}"
+            text = f"FD {q['fd']:.3g} (of {IMAGES} images), classifier confidence {q['confidence']:.2f}"
         else:
             text = "no metric for this data"
         row = self.table.rowCount()
         self.table.insertRow(row)
-        for col, cell in enumerate((values["sampler"].upper(), f"{values['eta']:.2f}" if values["sampler"] == "ddim" else "1 (DDPM)",
-                                    str(values["steps"]), text, f"{values['seconds']:.2f}")):
+        for col, cell in enumerate((values["sampler"].upper(), f"{values['eta']:.2f}", str(values["steps"]), text,
+                                    f"{values['seconds']:.2f}")):
             self.table.setItem(row, col, QTableWidgetItem(cell))
+        self.table.resizeRowToContents(row)
         self.table.scrollToBottom()
         self.quality_label.setText(f"The last trajectory: {text}, {values['seconds']:.2f} s for {values['steps']} steps "
                                    f"(the model at step {self.shown_step.get('denoise', 0):,}).")
