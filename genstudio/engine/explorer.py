@@ -152,6 +152,34 @@ class TimestepLoss(Request):
 
 
 @dataclass(frozen=True, eq=False)
+class Generate(Request):
+    """`count` samples written one token at a time (temperature 0: greedy), from uniforms drawn from
+    `seed`: each position's next-token distribution and chosen token, in chunks as they are computed
+    (the first after one token). `prompt`: text each sample continues; `complete`: the index of a
+    held-out image whose pixels outside `mask` (H, W; True: the model writes there) are kept."""
+    priority = 1
+    temperature: float = 1.0
+    top_k: int = 0
+    count: int = 16
+    seed: int = 0
+    prompt: str = ""
+    complete: int = -1
+    mask: np.ndarray | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class TokenLoss(Request):
+    """The mean loss per token (nats, teacher forcing) on `count` training and `count` held-out examples."""
+    priority = 3
+    count: int = 256
+
+
+@dataclass(frozen=True, eq=False)
+class TextBaselines(Request):
+    """A corpus's reference lines, in held-out nats per character: a uniform and a bigram model."""
+
+
+@dataclass(frozen=True, eq=False)
 class Answer:
     request: Request
     step: int                        # the training step of the weights that answered
@@ -196,6 +224,7 @@ class Replica:
         self.step: int | None = None     # None until weights arrive
         self._neighbours = None          # (features of the training set, featurise), built on first use
         self._real_features = None       # the classifier and the training set's features (diffusion's quality)
+        self._loss_batches = {}          # count -> (training, held-out) token sequences (the AR's losses)
 
     def load(self, weights: Weights) -> None:
         state = {k: torch.from_numpy(v) for k, v in weights.state.items()}
@@ -399,3 +428,72 @@ class Replica:
         error = (model.net(model.scheduler().add_noise(x0, noise, t), t) - noise) ** 2
         loss = error.reshape(req.buckets, -1).mean(1)
         yield {"edges": edges, "loss": loss.numpy()}, True
+
+    # the autoregressive model's requests -----------------------------------------------------------
+    def _forced(self, req: Generate) -> tuple[torch.Tensor | None, dict]:
+        """The tokens a prompt or a completion fixes ((count, length), -1 where the model chooses)."""
+        model, ds, tok = self.model, self.dataset, self.model.tok
+        forced = np.full((req.count, tok.length), -1, np.int64)
+        if req.prompt:
+            if ds.kind != "text":
+                raise ExplorerError("a prompt needs text data")
+            index = {c: i for i, c in enumerate(model.spec.alphabet)}
+            unknown = [c for c in req.prompt if c not in index or index[c] == 0]
+            if unknown:
+                raise ExplorerError(f"the text has no {unknown[0]!r}: type characters it uses")
+            if len(req.prompt) >= tok.length:
+                raise ExplorerError(f"the prompt is as long as the longest item ({tok.length - 1} characters)")
+            forced[:, :len(req.prompt)] = [index[c] for c in req.prompt]
+            return torch.from_numpy(forced), {}
+        if req.complete >= 0:
+            if ds.kind != "image" or req.mask is None:
+                raise ExplorerError("completion needs image data and a mask")
+            original = ds.held_out[req.complete % len(ds.held_out)][None]
+            free = tok.image_positions(req.mask)
+            forced[:] = np.where(free, -1, tok.image_tokens(original)[0])
+            return torch.from_numpy(forced), {"original": original[0], "mask": np.asarray(req.mask, bool)}
+        return None, {}
+
+    def _Generate(self, req: Generate):
+        model, ds, tok = self.model, self.dataset, self.model.tok
+        forced, extra = self._forced(req)
+        uniforms = torch.rand(req.count, tok.length, generator=torch.Generator().manual_seed(req.seed))
+        tokens, probs, sent = [], [], 0
+        began = last = time.perf_counter()
+        for step in model.generate(uniforms, req.temperature, req.top_k, forced):
+            tokens.append(step.tokens.numpy())
+            probs.append(step.probs.numpy().astype(np.float32))
+            now, done = time.perf_counter(), step.position == tok.length - 1
+            if len(tokens) == 1 or now - last >= DENOISE_CHUNK_S or done:
+                values = {"first": sent, "tokens": np.stack(tokens[sent:], 1), "probs": np.stack(probs[sent:], 1),
+                          "length": tok.length, "order": "hwc" if tok.pixel_major else "chw"}
+                sent, last = len(tokens), now
+                if done:
+                    decoded = model.decode(torch.from_numpy(np.stack(tokens, 1)), ds)
+                    values.update(extra, seconds=now - began, decoded=decoded)
+                    if ds.kind == "text":
+                        known = set(ds.words)
+                        values["in_training"] = np.array([w in known for w in decoded])
+                yield values, done
+
+    def _TokenLoss(self, req: TokenLoss):
+        model, ds = self.model, self.dataset
+        if req.count not in self._loss_batches:
+            rng = np.random.default_rng(0)
+            self._loss_batches[req.count] = tuple(
+                seq[torch.from_numpy(rng.permutation(len(seq))[: req.count])]
+                for seq in (model.encode_data(ds, "train"), model.encode_data(ds, "held_out")))
+        out = {}
+        for name, seq in zip(("train", "held_out"), self._loss_batches[req.count]):
+            predicted = int((seq[:, 1:] >= 0).sum())
+            out[name] = float(model.nll(seq).sum()) / predicted
+        yield out, True
+
+    def _TextBaselines(self, req: TextBaselines):
+        from .metrics import bigram_nats
+        ds = self.dataset
+        if ds.kind != "text":
+            raise ExplorerError("baselines are for text data")
+        alphabet = self.model.spec.alphabet
+        yield {"uniform": math.log(len(alphabet)),
+               "bigram": bigram_nats(ds.words, ds.held_out_words, alphabet)}, True

@@ -68,3 +68,22 @@ def class_metrics(probs: np.ndarray, min_share: float = 0.05) -> dict:
 
 def bits_per_dim(nats: float, dims: float) -> float:
     return nats / (dims * math.log(2))
+
+
+def bigram_nats(train: list[str], held_out: list[str], alphabet: str) -> float:
+    """Held-out nats per character of a bigram model counted on `train` with add-one smoothing
+    (makemore's baseline; '.' = alphabet[0] starts and ends every word)."""
+    index = {c: i for i, c in enumerate(alphabet)}
+    v = len(alphabet)
+
+    def pairs(words):
+        ids = [[0] + [index[c] for c in w if c in index] + [0] for w in words]
+        a = np.concatenate([s[:-1] for s in ids])
+        b = np.concatenate([s[1:] for s in ids])
+        return a, b
+
+    a, b = pairs(train)
+    counts = np.bincount(a * v + b, minlength=v * v).reshape(v, v) + 1.0
+    log_p = np.log(counts / counts.sum(1, keepdims=True))
+    a, b = pairs(held_out)
+    return float(-log_p[a, b].mean())

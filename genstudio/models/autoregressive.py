@@ -66,9 +66,7 @@ class Tokenizer:
         """(N, length + 1) int64: BOS, then the tokens; text targets past the end are IGNORE."""
         kind = self.spec.kind
         if kind == "image":
-            x = ds.x if split == "train" else ds.held_out
-            x = x.transpose(0, 2, 3, 1) if self.pixel_major else x
-            tokens = np.rint(x.reshape(len(x), -1) * (self.vocab - 1)).astype(np.int64)
+            tokens = self.image_tokens(ds.x if split == "train" else ds.held_out)
         elif kind == "points":
             x = ds.standardise(ds.x if split == "train" else ds.held_out)
             unit = (np.clip(x, -POINT_RANGE, POINT_RANGE - 1e-6) + POINT_RANGE) / (2 * POINT_RANGE)
@@ -82,6 +80,17 @@ class Tokenizer:
                 tokens[row, :len(ids)] = ids
         bos = np.full((len(tokens), 1), self.bos, np.int64)
         return torch.from_numpy(np.concatenate([bos, tokens], axis=1))
+
+    def image_tokens(self, x: np.ndarray) -> np.ndarray:
+        """Images (N, C, H, W) in [0, 1] -> their tokens (N, length), in the model's order."""
+        x = x.transpose(0, 2, 3, 1) if self.pixel_major else x
+        return np.rint(x.reshape(len(x), -1) * (self.vocab - 1)).astype(np.int64)
+
+    def image_positions(self, mask: np.ndarray) -> np.ndarray:
+        """A (H, W) mask of pixels -> the (length,) mask of their tokens (every channel), in the model's order."""
+        c, h, w = self.spec.shape
+        planes = np.broadcast_to(np.asarray(mask, bool)[None], (c, h, w))
+        return (planes.transpose(1, 2, 0) if self.pixel_major else planes).reshape(-1)
 
     def decode(self, tokens: np.ndarray, ds: Dataset):
         kind = self.spec.kind
@@ -140,17 +149,25 @@ class Block(nn.Module):
         return x + self.mlp(self.ln2(x))
 
 
-def choose(logits: torch.Tensor, uniforms: torch.Tensor, temperature: float, top_k: int):
+def choose(logits: torch.Tensor, uniforms: torch.Tensor, temperature: float, top_k: int,
+           forced: torch.Tensor | None = None):
     """The next-token distribution after temperature and top-k, and the token each uniform picks
-    by inverse-CDF sampling: (probs (N, vocab), tokens (N,))."""
-    logits = logits / temperature
-    if 0 < top_k < logits.shape[1]:
-        kth = logits.topk(top_k, dim=1).values[:, -1:]
-        logits = logits.masked_fill(logits < kth, float("-inf"))
-    probs = logits.softmax(dim=1)
+    by inverse-CDF sampling: (probs (N, vocab), tokens (N,)). Temperature 0 is greedy: all the
+    probability on the likeliest token. `forced` (N,): a token to take instead where it is >= 0
+    (a prompt, or the kept pixels of an image being completed)."""
+    if temperature <= 0:
+        probs = F.one_hot(logits.argmax(1), logits.shape[1]).to(logits.dtype)
+    else:
+        logits = logits / temperature
+        if 0 < top_k < logits.shape[1]:
+            kth = logits.topk(top_k, dim=1).values[:, -1:]
+            logits = logits.masked_fill(logits < kth, float("-inf"))
+        probs = logits.softmax(dim=1)
     cdf = probs.cumsum(1)
-    tokens = torch.searchsorted(cdf, uniforms[:, None] * cdf[:, -1:]).squeeze(1)
-    return probs, tokens.clamp(max=probs.shape[1] - 1)
+    tokens = torch.searchsorted(cdf, uniforms[:, None] * cdf[:, -1:]).squeeze(1).clamp(max=probs.shape[1] - 1)
+    if forced is not None:
+        tokens = torch.where(forced >= 0, forced, tokens)
+    return probs, tokens
 
 
 @dataclass(frozen=True)
@@ -258,8 +275,9 @@ class Transformer(GenerativeModel):
 
     @torch.no_grad()
     def generate(self, uniforms: torch.Tensor, temperature: float | None = None,
-                 top_k: int | None = None) -> Iterator[TokenStep]:
-        """Yield the next-token distribution and the chosen token at each position."""
+                 top_k: int | None = None, forced: torch.Tensor | None = None) -> Iterator[TokenStep]:
+        """Yield the next-token distribution and the chosen token at each position. `forced` (N, length):
+        the token to take at each position where it is >= 0 instead of sampling one."""
         temperature = self.cfg.temperature if temperature is None else temperature
         top_k = self.cfg.top_k if top_k is None else top_k
         was_training = self.training
@@ -268,7 +286,8 @@ class Transformer(GenerativeModel):
         token = torch.full((n, 1), self.tok.bos, dtype=torch.long, device=uniforms.device)
         caches: list[dict] = [{} for _ in self.blocks]
         for pos in range(self.tok.length):
-            probs, tokens = choose(self(token, caches, start=pos)[:, -1], uniforms[:, pos], temperature, top_k)
+            probs, tokens = choose(self(token, caches, start=pos)[:, -1], uniforms[:, pos], temperature, top_k,
+                                   None if forced is None else forced[:, pos])
             token = tokens[:, None]
             yield TokenStep(pos, probs, tokens)
         self.train(was_training)
@@ -361,7 +380,7 @@ class RowTransformer(Transformer):
         return F.cross_entropy(logits.transpose(1, 2), targets, reduction="none"), targets
 
     @torch.no_grad()
-    def generate(self, uniforms, temperature=None, top_k=None):
+    def generate(self, uniforms, temperature=None, top_k=None, forced=None):
         temperature = self.cfg.temperature if temperature is None else temperature
         top_k = self.cfg.top_k if top_k is None else top_k
         was_training = self.training
@@ -384,7 +403,7 @@ class RowTransformer(Transformer):
             for p in range(self.row_len):
                 pos = r * self.row_len + p
                 probs, tokens = choose(self._local(offsets[:, p:p + 1], token, local_caches, start=p)[:, -1],
-                                       uniforms[:, pos], temperature, top_k)
+                                       uniforms[:, pos], temperature, top_k, None if forced is None else forced[:, pos])
                 token = tokens[:, None]
                 chosen.append(tokens)
                 yield TokenStep(pos, probs, tokens)

@@ -1,0 +1,100 @@
+"""The autoregressive view shows exactly what the running model computes: its next-token
+distributions for the shown context, greedy writing, completions and text marks."""
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import torch
+
+from genstudio.config import default_experiment
+
+from .test_main_window import TIMEOUT_MS, running_model, settled_step, start
+
+
+def _paused_view(window, qtbot, data: str, **family):
+    """A small transformer trained a little on `data`, paused; its view on screen with the paused weights."""
+    exp = default_experiment("ar", data)
+    start(window, qtbot, replace(exp, family=replace(exp.family, n_layer=1, n_embd=32, ema=0.0, **family)))
+    window.tabs.setCurrentIndex(1)
+    view = window.run_view
+    qtbot.waitUntil(lambda: window.step > 20 and view.shown_step.get("generate") is not None, timeout=TIMEOUT_MS)
+    window.toggle_training()
+    step = settled_step(window, qtbot)
+    qtbot.waitUntil(lambda: window.weights_step == step, timeout=TIMEOUT_MS)
+    return view, running_model(window, qtbot), step
+
+
+def _generated(view, qtbot, step, act=None):
+    (act or view.generate)()
+    qtbot.waitUntil(lambda: view.final is not None and view.shown_step.get("generate") == step, timeout=TIMEOUT_MS)
+
+
+def test_the_bars_are_the_models_softmax_for_the_shown_context(window, qtbot):
+    view, model, step = _paused_view(window, qtbot, "digits")
+    _generated(view, qtbot, step)
+    view.play_button.setChecked(False)
+    tokens = view.tokens[view.focus]
+    for position in (0, 9, 40, 63):
+        view.show_position(position)
+        context = torch.tensor([[model.tok.bos, *tokens[:position]]])
+        with torch.no_grad():
+            want = torch.softmax(model(context)[0, -1], 0).numpy()
+        order, heights = view.shown_bars
+        np.testing.assert_allclose(heights, want[order], rtol=1e-4, atol=1e-6)
+        assert view.bars.opts["brushes"][list(order).index(tokens[position])] == "#e8730e"  # the drawn token
+        assert view.position_label.text() == f"token {position + 1} of 64"
+    # the focus image shows the written pixels and nothing after them
+    view.show_position(20)
+    image = view.focus_panel.image.image
+    row, col = divmod(21, 8)
+    assert tuple(image[1 + row, 1 + col]) == (40, 60, 110)  # the first unwritten pixel
+    level = round(tokens[20] / 16 * 255)
+    assert abs(int(image[1 + 20 // 8, 1 + 20 % 8, 0]) - level) <= 1
+
+
+def test_greedy_is_deterministic_and_completion_keeps_the_pixels(window, qtbot):
+    view, model, step = _paused_view(window, qtbot, "digits")
+    view.temperature.setValue(0.0)  # live: a new batch
+    qtbot.waitUntil(lambda: view.final is not None and view.shown_step.get("generate") == step, timeout=TIMEOUT_MS)
+    first = view.tokens.copy()
+    _generated(view, qtbot, step)  # another seed
+    assert np.array_equal(view.tokens, first)
+    assert (view.probs.max(2) == 1.0).all()  # all the probability on one token
+    # completion: the box is the bottom half; the top half is the held-out image's own pixels
+    view.temperature.setValue(1.0)
+    view.pages.setCurrentIndex(1)
+    view.example.setValue(5)
+    qtbot.waitUntil(lambda: view.completion is not None and view.completion["decoded"] is not None
+                    and view.shown_step.get("complete") == step and view.complete_status.text().startswith("8"),
+                    timeout=TIMEOUT_MS)
+    original = window.info.dataset.held_out[5]
+    assert np.array_equal(view.completion["original"], original)
+    mask = view.mask()
+    assert mask[4:].all() and not mask[:4].any()
+    decoded = view.completion["decoded"]
+    kept = np.rint(original * 16) / 16
+    assert np.allclose(decoded[:, :, ~mask], kept[:, ~mask])
+    assert not np.allclose(decoded[:, :, mask], decoded[:1, :, mask])  # the tries differ where the model writes
+
+
+def test_text_marks_prompt_and_baselines(window, qtbot):
+    view, model, step = _paused_view(window, qtbot, "names")
+    ds = window.info.dataset
+    view.prompt.setText("ma")
+    _generated(view, qtbot, step)
+    words = view.final["decoded"]
+    assert all(w.startswith("ma") for w in words)
+    known = set(ds.words)
+    assert list(view.final["in_training"]) == [w in known for w in words]
+    view.show_position(view.length - 1)
+    text = view.lines.text()
+    assert text.count("(new)") == sum(w not in known for w in words)
+    assert text.count("(in the training set)") == sum(w in known for w in words)
+    # the loss page: nats per character, with the corpus's uniform and bigram lines
+    view.pages.setCurrentIndex(2)
+    qtbot.waitUntil(lambda: view.shown_step.get("baselines") is not None and bool(view.loss_points.get("held_out")),
+                    timeout=TIMEOUT_MS)
+    uniform, bigram = (line.value() for line in view.baseline_lines)
+    assert abs(uniform - np.log(27)) < 1e-6
+    assert 2.0 < bigram < 2.7
