@@ -518,18 +518,111 @@ def diffusion_view_rows(window, exp, budget: Budget, wanted: set[str]):
         yield Row(f"10 ms timer lateness p95, {where}", _percentile(late, 0.95), "ms", "<= 8")
 
 
+def _ar_view(window):
+    """The running transformer's view on its Write page with a finished batch; None for another family."""
+    from genstudio.ui.self_test import wait_until
+    from genstudio.ui.views.autoregressive import ARView
+
+    view = window.run_view
+    if not isinstance(view, ARView) or not wait_until(lambda: window.info is not None, 120):
+        return None
+    window.tabs.setCurrentWidget(window.family_tab)
+    view.pages.setCurrentIndex(0)
+    wait_until(lambda: view.final is not None, 120)
+    return view
+
+
+def next_token_latency(window, moves: int) -> list[float]:
+    """Autoregressive: one more token written -> the sample and its next-token bars repainted (ms)."""
+    from PySide6.QtWidgets import QApplication
+
+    from genstudio.ui.self_test import wait
+
+    view = _ar_view(window)
+    if view is None:
+        return []
+    view.play_button.setChecked(False)
+    times = []
+    for i in range(moves):
+        began = time.perf_counter()
+        view.show_position(i % view.length)
+        QApplication.processEvents()
+        times.append((time.perf_counter() - began) * 1000)
+        wait(16)
+    return times
+
+
+@contextlib.contextmanager
+def ar_view_writing(window):
+    """The transformer's Write page on screen, writing at 60 tokens a second, a new batch after each."""
+    from PySide6.QtCore import QTimer
+
+    view = _ar_view(window)
+    view.speed.setCurrentIndex(1)
+    view.generate()
+    timer = QTimer()
+    timer.timeout.connect(lambda: None if view.play_button.isChecked() else view.generate())
+    timer.start(200)
+    try:
+        yield
+    finally:
+        timer.stop()
+
+
+def ar_view_rows(window, exp, budget: Budget, wanted: set[str]):
+    """The transformer on digits with its Write page animating: training speed against headless."""
+    ratios, late = [], []
+    for _ in range(budget.app_repeats):
+        head = headless_rate(exp, budget.app_s, budget.warmup_steps)
+        rate, lateness = app_rate(window, exp, budget.app_s, budget.warmup_steps, activity=ar_view_writing)
+        window.toggle_training()
+        ratios.append(rate / head)
+        late.extend(lateness)
+    where = f"{exp.model}/{exp.data}, Write page animating"
+    if "overhead" in wanted:
+        yield Row(f"app / headless steps/s, {where}", statistics.median(ratios), "x", ">= 0.95")
+    if "responsiveness" in wanted:
+        yield Row(f"10 ms timer lateness p95, {where}", _percentile(late, 0.95), "ms", "<= 8")
+
+
+def generation_rows():
+    """Seconds the default transformer takes to write one 8x8 digit, one 28x28 image and 100
+    characters of names, in batches of 16, on one CPU thread (untrained weights: the time does not
+    depend on them)."""
+    import torch
+
+    from benchmarks.images28 import digits28_path
+    from genstudio import data as data_sets
+    from genstudio.config import default_experiment
+    from genstudio.models import build_model
+
+    torch.set_num_threads(1)
+    for label, data in (("one 8x8 digit", "digits"), ("one 28x28 image", digits28_path()), ("100 characters", "names")):
+        exp = default_experiment("ar", data)
+        model = build_model(exp, data_sets.load(exp.data, exp.data_size, exp.data_color)).eval()
+        uniforms = torch.rand(16, model.tok.length, generator=torch.Generator().manual_seed(0))
+        began = time.perf_counter()
+        for _ in model.generate(uniforms):
+            pass
+        seconds = (time.perf_counter() - began) / 16
+        if label == "100 characters":
+            seconds *= 100 / model.tok.length
+        yield Row(f"time to write {label}, ar (batches of 16, 1 thread)", seconds * 1000, "ms")
+
+
 # Every interactive control: name -> f(window, moves) -> latencies in ms while the app trains ([] when
 # the running family's view lacks it). The diffusion scrub and next-token bars add theirs as they arrive.
 CONTROLS = {"timeline scrub": scrub_latency, "vae latent slider -> image": slider_latency,
             "vae map click -> image": map_click_latency, "vae interpolation strip (8 decodes)": interpolation_latency,
             "gan nearest-neighbour click -> images": nearest_latency,
             "diffusion scrub (100-step trajectory kept)": denoise_scrub_latency,
-            "diffusion Sample -> first denoising frame": first_frame_latency}
+            "diffusion Sample -> first denoising frame": first_frame_latency,
+            "ar next token -> sample and bars": next_token_latency}
 CONTROL_GOALS = {"vae latent slider -> image": "<= 16", "vae map click -> image": "<= 16",
                  "diffusion scrub (100-step trajectory kept)": "<= 16",
-                 "diffusion Sample -> first denoising frame": "<= 300"}
+                 "diffusion Sample -> first denoising frame": "<= 300", "ar next token -> sample and bars": "<= 16"}
 # Data sets a family's interaction rows also run on, for controls its default data lacks
-MORE_INTERACTION_DATA = {"gan": "digits", "diffusion": "digits"}
+MORE_INTERACTION_DATA = {"gan": "digits", "diffusion": "digits", "ar": "names"}
 
 
 def lab_rows(window, exp, budget: Budget, wanted: set[str], copy_ms: float | None):
@@ -603,6 +696,8 @@ def section_app(budget: Budget, wanted: set[str], families=None):
                 yield from gan_view_rows(window, exp, budget, wanted)
             if family == "diffusion" and wanted & {"overhead", "responsiveness"}:
                 yield from diffusion_view_rows(window, exp, budget, wanted)
+            if family == "ar" and wanted & {"overhead", "responsiveness"}:
+                yield from ar_view_rows(window, exp, budget, wanted)
             if "responsiveness" in wanted:
                 yield Row(f"10 ms timer lateness p50, {where}", _percentile(late, 0.5), "ms")
                 yield Row(f"10 ms timer lateness p95, {where}", _percentile(late, 0.95), "ms", "<= 8")
@@ -621,6 +716,8 @@ def section_app(budget: Budget, wanted: set[str], families=None):
                     if family == "diffusion" and (seconds := ddim_trajectory_s(window)) is not None:
                         yield Row(f"64-sample 50-step DDIM trajectory while training, {family}/{data}", seconds, "s")
                     window.toggle_training()
+                if family == "ar":
+                    yield from generation_rows()
     finally:
         window.close()
         app.processEvents()

@@ -249,6 +249,10 @@ LESSON_PRESETS: dict[str, list[tuple[str, str, dict]]] = {
                   ("swiss roll: noise pulled onto a thin curve", "swissroll", {"sampler": "ddim", "sample_steps": 50}),
                   ("digits: denoise step by step (DDPM, 100 steps)", "digits", {}),
                   ("digits, cosine schedule: compare the schedules' plots", "digits", {"schedule": "cosine"})],
+    "ar": [("digits: pixel by pixel, the bars over 17 grey levels", "digits", {}),
+           ("28x28 MNIST digits (downloaded once): rows of 4 grey levels", "mnist", {}),
+           ("names: one character at a time", "names", {}),
+           ("names at temperature 0.5: safer, duller names", "names", {"temperature": 0.5})],
 }
 
 

@@ -43,7 +43,13 @@ def test_quick_bench_on_a_tiny_budget(tmp_path):
     for fragment in ("vae latent slider -> image latency p95", "vae map click -> image latency p95",
                      "vae interpolation strip", "latent lab on screen + slider drag", "weight copy to the explorer",
                      "heat map + mesh updates per second", "plane view on screen, every layer on",
-                     "gan nearest-neighbour click -> images latency p95, gan/digits"):
+                     "gan nearest-neighbour click -> images latency p95, gan/digits",
+                     "diffusion scrub (100-step trajectory kept) latency p95, diffusion/digits",
+                     "diffusion Sample -> first denoising frame latency p95, diffusion/digits",
+                     "64-sample 50-step DDIM trajectory while training", "forward page + denoising field on screen",
+                     "ar next token -> sample and bars latency p95, ar/digits",
+                     "ar next token -> sample and bars latency p95, ar/names", "time to write one 28x28 image",
+                     "time to write 100 characters", "Write page animating"):
         assert any(fragment in name for name in names), f"no {fragment!r} row"
     printed = proc.stdout
     for row in rows:  # the printed table holds the same rows, misses said plainly

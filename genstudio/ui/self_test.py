@@ -8,8 +8,10 @@ vae-lab-interpolation.png and vae-lab-kl.png. Then the GAN's view: on ring8 mid-
 every layer on (gan-plane.png), and on digits with a sample clicked (gan-images.png). Then the
 diffusion view: a DDPM trajectory on digits scrubbed to mid-denoise (diffusion-digits.png), and on
 ring8 the particles' DDIM paths, the denoising field and the loss per timestep range
-(diffusion-trajectories.png, diffusion-forward.png, diffusion-schedule.png). Exit code 0 when
-every check passed; the packaged app's smoke test.
+(diffusion-trajectories.png, diffusion-forward.png, diffusion-schedule.png). Then the
+transformer's view: a half-written digit with its next-pixel bars and a completion (ar-digits.png,
+ar-complete.png), and names being written (ar-names.png). Exit code 0 when every check passed; the
+packaged app's smoke test.
 """
 from __future__ import annotations
 
@@ -101,6 +103,7 @@ class SelfTest:
         self.vae_lab()
         self.gan_view()
         self.diffusion_view()
+        self.ar_view()
 
     def gan_view(self) -> None:
         """The GAN's view on ring8 (the plane, every layer on) and on digits (a sample's neighbours)."""
@@ -168,6 +171,36 @@ class SelfTest:
                 wait(200)
                 self.save(win, "diffusion-schedule.png")
             print(f"self-test: diffusion view on {name} at step {win.step}")
+        win.right.setSizes(sizes)
+
+    def ar_view(self) -> None:
+        """The transformer's view on digits (a half-written digit with its next-pixel bars, and a
+        completion) and on names (lines written with their next-character bars)."""
+        win = self.window
+        view = win.family_views["ar"]
+        sizes = win.right.sizes()
+        win.right.setSizes([sum(sizes) - 180, 180])
+        for index, name in ((0, "digits"), (2, "names")):
+            win.panel.set_experiment(lesson_experiment("ar", index))
+            win.reset(start=True)
+            win.tabs.setCurrentWidget(win.family_tab)
+            view.pages.setCurrentIndex(0)
+            if not self.check(wait_until(lambda: view.final is not None, 120), f"ar view on {name}: a first batch"):
+                continue
+            wait(int(2 * TRAIN_SECONDS * 1000))
+            view.generate()
+            self.check(wait_until(lambda: view.final is not None and not view.message.text(), 60),
+                       f"ar view on {name}: a batch written")
+            view.play_button.setChecked(False)
+            view.show_position(view.length // 2 if name == "digits" else 4)
+            wait(200)
+            self.save(win, f"ar-{name}.png")
+            if name == "digits":
+                view.pages.setCurrentIndex(1)
+                self.check(wait_until(lambda: view.completion is not None, 60), "ar view: a digit completed")
+                wait(200)
+                self.save(win, "ar-complete.png")
+            print(f"self-test: ar view on {name} at step {win.step}")
         win.right.setSizes(sizes)
 
     def vae_lab(self) -> None:

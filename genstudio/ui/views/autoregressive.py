@@ -406,8 +406,11 @@ class ARView(ExplorerView):
         brushes = [CHOSEN if i == chosen else OTHER for i in order]
         self.bars.setOpts(x=np.arange(len(order)), height=probs[order], brushes=brushes)
         axis = self.bars_plot.getAxis("bottom")
-        names = [str(i) for i in order] if labels is None else [labels[i] for i in order]
-        axis.setTicks([list(enumerate(names))])
+        if labels is None:  # grey levels: a label every few bars
+            every = max(1, len(order) // 5)
+            axis.setTicks([[(i, str(i)) for i in order[::every]]])
+        else:
+            axis.setTicks([list(enumerate(labels[i] for i in order))])
         self.shown_bars = (order, probs[order])
 
     def _show_images(self, position: int) -> None:
@@ -424,7 +427,7 @@ class ARView(ExplorerView):
         x0, y0 = x + 1, y + 1  # the grid's 1-pixel margin
         self.cursor.setData([x0, x0 + 1, x0 + 1, x0, x0], [y0, y0, y0 + 1, y0 + 1, y0])
         self._bars(self.probs[self.focus, position], int(self.tokens[self.focus, position]))
-        self._title(f"Next pixel of sample 1: {vocab} levels")
+        self._title(f"next pixel: {vocab} grey levels")
 
     def _show_text(self, position: int) -> None:
         """The lines up to `position`; the bold one (the first still being written) has its bars shown."""
@@ -453,6 +456,7 @@ class ARView(ExplorerView):
         at = min(position, ends[focus])
         labels = ["end" if c == "." else c for c in alphabet]
         self._bars(self.probs[focus, at], int(self.tokens[focus, at]), labels)
+        self._title(f"next after \"{''.join(alphabet[t] for t in self.tokens[focus, :at])}\"")
     def _title(self, text: str) -> None:
         if text != self.bars_plot.getPlotItem().titleLabel.text:  # a new title re-lays out the plot: only on change
             self.bars_plot.setTitle(text)
