@@ -17,10 +17,12 @@ import traceback
 
 
 class Explorer:
-    def __init__(self, experiment, dataset, post, threads: int | None = None):
+    def __init__(self, experiment, dataset, post, beside_training_process: bool = False):
         """`post(answer)`: called from the explorer thread with each Answer (make it thread-safe).
-        `threads`: torch's threads in this process (only when training runs in another one)."""
-        self.experiment, self.dataset, self.post, self.threads = experiment, dataset, post, threads
+        `beside_training_process`: training runs in another process; the explorer's torch takes the
+        cores it leaves (set in the explorer thread, which imports torch: the GUI thread never does)."""
+        self.experiment, self.dataset, self.post = experiment, dataset, post
+        self.beside_training_process = beside_training_process
         self._ids = itertools.count(1)
         self._cond = threading.Condition()
         self._pending: dict[str, object] = {}    # control -> newest request not yet started
@@ -105,8 +107,9 @@ class Explorer:
         from ..engine.explorer import Replica
 
         torch.set_grad_enabled(False)  # grad mode is per thread
-        if self.threads:
-            torch.set_num_threads(self.threads)
+        if self.beside_training_process:
+            from ..engine.device import default_threads, spare_threads
+            torch.set_num_threads(spare_threads(self.experiment.threads or default_threads()))
         replica = None
         while True:
             with self._cond:

@@ -481,12 +481,8 @@ class MainWindow(QMainWindow):
         self._retire_explorer()
         view = self.run_view
         if view.interactive:
-            from ..engine.device import default_threads, spare_threads  # torch: imported once training began
-
-            exp = self.run_experiment
-            own_process = self.worker_class is TrainingProcess
-            threads = spare_threads(exp.threads or default_threads()) if own_process else None
-            self.explorer = Explorer(exp, info.dataset, self._thread_safe("_explorer_answer"), threads)
+            self.explorer = Explorer(self.run_experiment, info.dataset, self._thread_safe("_explorer_answer"),
+                                     beside_training_process=self.worker_class is TrainingProcess)
         view.on_run(info, self.explorer)
         if view.interactive:
             self.weights_timer.start(view.weights_ms)
