@@ -86,6 +86,7 @@ class ARView(ExplorerView):
         self.final = None         # the last chunk's values (decoded samples, marks)
         self.position = -1        # the last position shown as written
         self.focus = 0
+        self.ticks = None
         self.completion = None
         self.loss_points: dict[str, list[tuple[int, float]]] = {}
         self.loss_asked = 0.0
@@ -405,12 +406,13 @@ class ARView(ExplorerView):
             order = np.append(order[:-1], chosen)
         brushes = [CHOSEN if i == chosen else OTHER for i in order]
         self.bars.setOpts(x=np.arange(len(order)), height=probs[order], brushes=brushes)
-        axis = self.bars_plot.getAxis("bottom")
         if labels is None:  # grey levels: a label every few bars
-            every = max(1, len(order) // 5)
-            axis.setTicks([[(i, str(i)) for i in order[::every]]])
+            ticks = [(int(i), str(i)) for i in order[::max(1, len(order) // 5)]]
         else:
-            axis.setTicks([list(enumerate(labels[i] for i in order))])
+            ticks = list(enumerate(labels[i] for i in order))
+        if ticks != self.ticks:  # new ticks redraw the axis: only when they change
+            self.ticks = ticks
+            self.bars_plot.getAxis("bottom").setTicks([ticks])
         self.shown_bars = (order, probs[order])
 
     def _show_images(self, position: int) -> None:
