@@ -316,3 +316,15 @@ def test_live_hyperparameter_and_weights_on_request(make_experiment):
     trainer.stop()
     thread.join(30)
     assert [e.step for e in events if isinstance(e, Weights)] == [6]
+
+
+def test_evaluation_scores_without_dropout_and_training_goes_on_with_it(make_experiment):
+    """The held-out NLL is the model's own (dropout off), and the model trains on with dropout after."""
+    trainer = Trainer(make_experiment("ar", "names", dropout=0.5), QUIET)
+    list(trainer.run(steps=5))
+    reported = trainer.evaluate().values["nats_per_char"]
+    assert trainer.model.training
+    model = trainer.model.eval()
+    seq = model.encode_data(trainer.dataset, "held_out")
+    want = float(model.nll(seq).sum()) / int((seq[:, 1:] >= 0).sum())
+    assert abs(reported - want) < 1e-4

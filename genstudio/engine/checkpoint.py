@@ -17,8 +17,14 @@ CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
 
 
+AVERAGE_PREFIX = "average."  # the transformer's weight average (kept outside its state dict), in its parameters' order
+
+
 def save_weights(model: GenerativeModel, path: str) -> None:
     tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    own = model.own_average() if hasattr(model, "own_average") else None
+    if own is not None:
+        tensors.update({f"{AVERAGE_PREFIX}{i}": a.detach().cpu().contiguous() for i, a in enumerate(own[0])})
     with atomic_path(path) as tmp:
         save_file(tensors, tmp)
 
@@ -52,7 +58,11 @@ def load_run(folder: str, device: torch.device) -> tuple[Experiment, GenerativeM
     ds = data_sets.load(exp.data, exp.data_size, exp.data_color)
     model = build_model(exp, ds)
     try:
-        model.load_state_dict(load_file(weights_path))
+        tensors = load_file(weights_path)
+        average = [tensors.pop(f"{AVERAGE_PREFIX}{i}") for i in range(sum(k.startswith(AVERAGE_PREFIX) for k in tensors))]
+        model.load_state_dict(tensors)
+        if average:
+            model.load_own_average(average, updates=0)  # the count only shapes the average's warm-up
     except Exception as exc:  # safetensors parses only tensors; any failure is a bad file, not code
         raise ConfigError(f"{weights_path}: cannot load weights ({str(exc).splitlines()[0]})") from None
     return exp, model.to(device).eval(), ds

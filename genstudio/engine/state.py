@@ -39,7 +39,13 @@ def capture(model: torch.nn.Module, optimizers, batch_gen: torch.Generator, devi
     if device.type == "cuda":
         tensors["rng.cuda"] = torch.cuda.get_rng_state(device)
     averages = [m.updates for m in model.modules() if isinstance(m, WeightAverage)]
-    return TrainerState(step, seconds, tensors, {"optimizers": optim_meta, "average_updates": averages})
+    meta = {"optimizers": optim_meta, "average_updates": averages}
+    own = getattr(model, "own_average", None)  # a weight average kept outside the state dict (the transformer's)
+    if own is not None and own() is not None:
+        average, updates = own()
+        tensors.update({f"average.{i}": a.detach().cpu().clone() for i, a in enumerate(average)})
+        meta["own_average_updates"] = updates
+    return TrainerState(step, seconds, tensors, meta)
 
 
 def restore(state: TrainerState, model: torch.nn.Module, optimizers, batch_gen: torch.Generator,
@@ -80,6 +86,9 @@ def restore(state: TrainerState, model: torch.nn.Module, optimizers, batch_gen: 
     averages = [m for m in model.modules() if isinstance(m, WeightAverage)]
     for avg, updates in zip(averages, state.meta.get("average_updates", [])):
         avg.updates = int(updates)
+    if "own_average_updates" in state.meta and hasattr(model, "load_own_average"):
+        count = sum(key.startswith("average.") for key in t)
+        model.load_own_average([t[f"average.{i}"] for i in range(count)], int(state.meta["own_average_updates"]))
     torch.set_rng_state(t["rng.cpu"])
     batch_gen.set_state(t["rng.batch"])
     if device.type == "cuda" and "rng.cuda" in t:

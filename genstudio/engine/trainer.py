@@ -165,8 +165,13 @@ class Trainer:
         return Snapshot(self.step, self.seconds, samples, state)
 
     def evaluate(self) -> Metrics:
-        with torch.random.fork_rng(devices=self._rng_devices()), torch.inference_mode():
-            values = self.evaluator()
+        # eval mode: dropout off while scoring (it had made the transformer's held-out NLL pessimistic)
+        self.model.eval()
+        try:
+            with torch.random.fork_rng(devices=self._rng_devices()), torch.inference_mode():
+                values = self.evaluator()
+        finally:
+            self.model.train()
         return Metrics(self.step, self.seconds, values)
 
     def _record(self, losses: torch.Tensor) -> None:

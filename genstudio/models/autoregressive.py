@@ -233,7 +233,9 @@ class Transformer(GenerativeModel):
 
     @torch.no_grad()
     def nll(self, batch):
-        nll, _ = self._token_nll(batch)
+        """Per-example NLL of the model that samples (the weight average, when there is one)."""
+        with self.averaged_weights():
+            nll, _ = self._token_nll(batch)
         return nll.sum(1)
 
     # the weight average that samples (cfg.ema): the model's own parameters, so not a WeightAverage
@@ -248,6 +250,17 @@ class Transformer(GenerativeModel):
         self._average_updates += 1
         decay = WeightAverage.decay_at(self.cfg.ema, self._average_updates)
         torch._foreach_lerp_(self._average, [p.detach() for p in params], 1 - decay)
+
+    def own_average(self) -> tuple[list[torch.Tensor], int] | None:
+        """The weight average and its update count, for a saved state (None before the first step)."""
+        return None if self._average is None else (self._average, self._average_updates)
+
+    def load_own_average(self, average: list[torch.Tensor], updates: int) -> None:
+        params = list(self.parameters())
+        if len(average) != len(params) or any(a.shape != p.shape for a, p in zip(average, params)):
+            raise ValueError("the weight average does not fit this model")
+        self._average = [a.to(p.device, p.dtype).clone() for a, p in zip(average, params)]
+        self._average_updates = updates
 
     @contextlib.contextmanager
     def averaged_weights(self):
