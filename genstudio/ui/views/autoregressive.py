@@ -436,7 +436,7 @@ class ARView(ExplorerView):
         alphabet = self.info.dataset.alphabet
         ends = [int(np.flatnonzero(line == 0)[0]) if (line == 0).any() else len(line) for line in self.tokens]
         last = self.length - 1  # a line with no end token ends at the last position
-        unfinished = [i for i, end in enumerate(ends) if end >= position and position < last]
+        unfinished = [i for i, end in enumerate(ends) if end > position and position < last]
         focus = unfinished[0] if unfinished else int(np.argmax(ends))
         marks = self.final["in_training"] if self.final is not None else None
         rows, new, finished = [], 0, 0
