@@ -188,3 +188,37 @@ def test_interpolate_request_decodes_the_walk(vae_run):
     [walk] = list(replica.answer(Interpolate("interpolation", a=a, b=b, steps=8)))
     [ends] = list(replica.answer(Decode("code", codes=np.stack([a, b]))))
     np.testing.assert_allclose(walk.values["decoded"][[0, -1]], ends.values["decoded"], rtol=1e-5, atol=1e-6)
+
+
+def test_a_cheap_request_is_answered_between_the_chunks_of_a_long_one(make_experiment):
+    """A click (Forward, priority 0) submitted while a whole trajectory (Denoise, chunked) is being
+    computed is answered before the trajectory ends, with the same weights."""
+    from genstudio.engine.explorer import Denoise, Forward
+
+    exp = make_experiment("diffusion", "digits", steps=None, timesteps=400, sample_steps=400)
+    trainer = Trainer(exp, Cadence(snapshot_s=None, evaluate_at_end=False))
+    trainer.request_weights()
+    [weights] = [e for e in trainer.run(steps=2) if isinstance(e, Weights)]
+    answers = []
+    first_chunk = threading.Event()
+
+    def post(answer):
+        answers.append(answer)
+        first_chunk.set()
+
+    explorer = Explorer(exp, trainer.dataset, post)
+    try:
+        explorer.set_weights(weights)
+        explorer.submit(Denoise("denoise", sampler="ddim", steps=400, count=64))
+        assert first_chunk.wait(60)
+        explorer.submit(Forward("forward", t=10))
+        deadline = time.time() + 60
+        while not any(a.done and a.request.control == "denoise" for a in answers) and time.time() < deadline:
+            time.sleep(0.01)
+    finally:
+        explorer.stop()
+        explorer.join(5)
+    controls = [a.request.control for a in answers]
+    assert "forward" in controls and controls[-1] == "denoise" and answers[-1].done
+    assert controls.index("forward") < len(controls) - 1
+    assert {a.step for a in answers} == {weights.step}
