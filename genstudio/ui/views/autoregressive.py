@@ -429,7 +429,7 @@ class ARView(ExplorerView):
         x0, y0 = x + 1, y + 1  # the grid's 1-pixel margin
         self.cursor.setData([x0, x0 + 1, x0 + 1, x0, x0], [y0, y0, y0 + 1, y0 + 1, y0])
         self._bars(self.probs[self.focus, position], int(self.tokens[self.focus, position]))
-        self._title(f"next pixel: {vocab} grey levels")
+        self._title(f"next pixel: {vocab} grey levels" if c == 1 else f"next colour value: {vocab} levels")
 
     def _show_text(self, position: int) -> None:
         """The lines up to `position`; the bold one (the first still being written) has its bars shown."""
