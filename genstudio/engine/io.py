@@ -8,9 +8,21 @@ import os
 import tempfile
 
 
+def _read_umask() -> int:
+    mask = os.umask(0o022)  # the only portable read sets it too: put it straight back
+    os.umask(mask)
+    return mask
+
+
+# Read once, at import (before any thread): new files get the mode the user's umask gives, as a plain
+# open() would; mkstemp alone makes them 0600, and a class sharing a folder could not open them.
+NEW_FILE_MODE = 0o666 & ~_read_umask()
+
+
 @contextlib.contextmanager
 def atomic_path(path: str):
-    """Yield a temporary path in the target's folder; on success it replaces `path` atomically."""
+    """Yield a temporary path in the target's folder; on success it replaces `path` atomically, with the
+    permissions the user's umask gives a new file."""
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):  # say so about the folder, not about the temporary file's name
         raise FileNotFoundError(errno.ENOENT, "no such folder", folder)
@@ -18,6 +30,7 @@ def atomic_path(path: str):
     os.close(fd)
     try:
         yield tmp
+        os.chmod(tmp, NEW_FILE_MODE)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):

@@ -1,0 +1,46 @@
+"""Atomic writes: the permissions a new file would get, and nothing lost when a write fails."""
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+import sys
+
+import pytest
+
+from genstudio.engine.io import atomic_path, write_text
+
+WRITE_UNDER_UMASK = """
+import os, sys
+os.umask(int(sys.argv[1], 8))
+from genstudio.engine import experiment_file as ef
+from genstudio.engine.io import write_text
+from genstudio.config import default_experiment
+from genstudio.engine.trainer import Cadence, Trainer
+write_text(os.path.join(sys.argv[2], "notes.txt"), "hello")
+trainer = Trainer(default_experiment("gan", threads=1), Cadence(snapshot_s=None, evaluate_at_end=False))
+ef.save(os.path.join(sys.argv[2], "run.genstudio"), ef.ExperimentFile(trainer.exp, trainer.state()))
+with open(os.path.join(sys.argv[2], "plain.txt"), "w") as fh:
+    fh.write("plain")
+"""
+
+
+@pytest.mark.parametrize("umask, mode", [("022", 0o644), ("027", 0o640), ("002", 0o664)])
+def test_written_files_get_the_umask_mode_of_a_new_file(tmp_path, umask, mode):
+    """A teacher's shared folder: experiment files and exports are readable as the user's umask allows
+    (mkstemp alone made them 0600 whatever the umask)."""
+    subprocess.run([sys.executable, "-c", WRITE_UNDER_UMASK, umask, str(tmp_path)], check=True, timeout=120)
+    modes = {name: stat.S_IMODE(os.stat(tmp_path / name).st_mode) for name in ("notes.txt", "run.genstudio", "plain.txt")}
+    assert modes == {"notes.txt": mode, "run.genstudio": mode, "plain.txt": mode}
+
+
+def test_a_failed_write_keeps_the_old_file_and_leaves_nothing_behind(tmp_path):
+    target = tmp_path / "kept.txt"
+    write_text(str(target), "old")
+    with pytest.raises(RuntimeError):
+        with atomic_path(str(target)) as tmp:
+            with open(tmp, "w") as fh:
+                fh.write("half")
+            raise RuntimeError("the disk filled up")
+    assert target.read_text() == "old"
+    assert os.listdir(tmp_path) == ["kept.txt"]
