@@ -22,7 +22,7 @@ SNAPSHOT_S, EVAL_S = 0.5, 10.0   # the window's cadence
 def digits28_path(n: int = 10000, rgb: bool = False) -> str:
     """The set (--rgb: its 32x32 colour version), made once into GenStudio's cache folder (about 12 s
     for 10,000 images)."""
-    from genstudio.engine.io import cache_dir
+    from genstudio.storage import cache_dir
 
     return ensure(cache_dir("digits28"), n, rgb=rgb)
 

@@ -225,7 +225,7 @@ def _run(trainer, args, steps, seconds, doc=None) -> int:
     from .engine import checkpoint, experiment_file, render
     from .engine.device import describe
     from .engine.events import Diverged, Finished, LossPoints, Metrics
-    from .engine.io import write_text
+    from .storage import write_text
 
     exp, out = trainer.exp, args.out
     checkpoint.save_config(exp, out)

@@ -99,3 +99,58 @@ def test_the_thread_modules_do_not_load_qt():
             f"print(sorted(m for m in sys.modules if m.split('.')[0] in {GUI_MODULES!r}))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+# The layers, lowest first: a module may import its own layer and those below, never one above.
+LAYERS = {"__init__": 0, "storage": 0, "data": 1, "config": 1, "models": 2, "engine": 3, "ui": 4, "cli": 5,
+          "__main__": 5}
+
+
+def _genstudio_imports(tree: ast.AST, parts: list[str]) -> set[str]:
+    """The genstudio top-level parts (data, models, ...) that the module at `parts` (its path inside
+    the package) imports, relative imports resolved."""
+    package = parts[:-1]
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.level:
+            base = package[:len(package) - (node.level - 1)]
+            target = base + (node.module.split(".") if node.module else [a.name for a in node.names][:1])
+            if target:
+                found.add(target[0])
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
+            found.update(n.split(".")[1] for n in names if n.startswith("genstudio.") and n.count(".") >= 1)
+    return found
+
+
+def _layer_offences(root: str = PACKAGE) -> list[str]:
+    offences = []
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = [d for d in dirs if d != "__pycache__"]
+        for name in files:
+            if not name.endswith(".py"):
+                continue
+            path = os.path.join(folder, name)
+            own = os.path.relpath(path, root).split(os.sep)[0].removesuffix(".py")
+            with open(path, encoding="utf-8") as fh:
+                tree = ast.parse(fh.read(), path)
+            for part in _genstudio_imports(tree, os.path.relpath(path, root).split(os.sep)):
+                if LAYERS.get(part.removesuffix(".py"), 0) > LAYERS[own]:
+                    offences.append(f"{os.path.relpath(path, root)} imports genstudio.{part}")
+    return sorted(offences)
+
+
+def test_no_module_imports_a_layer_above_its_own():
+    """storage -> data (with config, which names the data sets) -> models -> engine -> ui -> the command line."""
+    assert set(LAYERS) >= {name.removesuffix(".py") for name in os.listdir(PACKAGE)
+                           if name.endswith(".py") or os.path.isdir(os.path.join(PACKAGE, name, ""))} - {"__pycache__"}
+    assert _layer_offences() == []
+
+
+def test_the_layer_check_can_fail(tmp_path):
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "download.py").write_text("from ..engine.io import cache_dir\nimport genstudio.ui.app\n")
+    (tmp_path / "engine").mkdir()
+    (tmp_path / "engine" / "render.py").write_text("from ..storage import atomic_path\nfrom . import io\n")
+    assert _layer_offences(str(tmp_path)) == ["data/download.py imports genstudio.engine",
+                                              "data/download.py imports genstudio.ui"]

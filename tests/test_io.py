@@ -8,13 +8,13 @@ import sys
 
 import pytest
 
-from genstudio.engine.io import atomic_path, write_text
+from genstudio.storage import atomic_path, write_text
 
 WRITE_UNDER_UMASK = """
 import os, sys
 os.umask(int(sys.argv[1], 8))
 from genstudio.engine import experiment_file as ef
-from genstudio.engine.io import write_text
+from genstudio.storage import write_text
 from genstudio.config import default_experiment
 from genstudio.engine.trainer import Cadence, Trainer
 write_text(os.path.join(sys.argv[2], "notes.txt"), "hello")

@@ -14,7 +14,7 @@ import urllib.request
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable
 
-from ..engine.io import atomic_path, cache_dir  # torch-free; engine/__init__ imports nothing
+from ..storage import atomic_path, cache_dir
 from .importers import DataError, IMAGE_SIZES, auto_size, parse_idx, read_bytes, to_images
 
 if TYPE_CHECKING:

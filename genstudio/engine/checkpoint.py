@@ -11,7 +11,7 @@ from safetensors.torch import load_file, save_file
 from .. import data as data_sets
 from ..config import ConfigError, Experiment
 from ..models import GenerativeModel, build_model
-from .io import atomic_path, write_text
+from ..storage import atomic_path, write_text
 
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"

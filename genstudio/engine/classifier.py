@@ -12,7 +12,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from ..data import Dataset
-from .io import atomic_path, cache_dir
+from ..storage import atomic_path, cache_dir
 
 CLASSIFIER_VERSION = 1
 FEATURES = 32

@@ -19,7 +19,7 @@ from safetensors.torch import save_file
 from ..config import ConfigError, Experiment
 from ..data import Dataset, looks_like_path
 from .events import Metrics, Snapshot
-from .io import atomic_path
+from ..storage import atomic_path
 from .state import TrainerState
 
 FORMAT = "genstudio-experiment"

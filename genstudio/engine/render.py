@@ -8,7 +8,7 @@ import subprocess
 import numpy as np
 from PIL import Image, ImageDraw
 
-from .io import atomic_path
+from ..storage import atomic_path
 
 
 def image_grid(images: np.ndarray, scale: int = 4, pad: int = 1, cols: int | None = None) -> np.ndarray:

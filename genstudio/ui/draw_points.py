@@ -12,7 +12,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import QApplication
 
-from ..engine.io import write_text
+from ..storage import write_text
 
 SPRAY_POINTS = 6        # points per mouse event
 SPRAY_RADIUS = 0.015    # of the visible width

@@ -15,7 +15,7 @@ from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import QFileDialog
 
 from ..config import ConfigError
-from ..engine.io import atomic_path, write_text
+from ..storage import atomic_path, write_text
 
 EXPERIMENT_FILTER = "GenStudio experiment (*.genstudio)"
 EXPERIMENT_SUFFIX = ".genstudio"  # engine.experiment_file.SUFFIX, without importing torch with the window

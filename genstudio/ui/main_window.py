@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (QApplication, QHBoxLayout, QLabel, QMainWindow, Q
 from ..config import ConfigError, Experiment, default_experiment
 from ..data import looks_like_path
 from ..engine.events import Checkpoint, Diverged, LossPoints, Metrics, Snapshot, Weights
-from ..engine.io import cache_dir
+from ..storage import cache_dir
 from .experiment_panel import FAMILY_LABELS, LIVE_KNOBS, ExperimentPanel
 from .explorer import Explorer
 from .files import WindowFiles
