@@ -510,16 +510,17 @@ def diffusion_field_on_screen(window):
     yield
 
 
-def diffusion_view_rows(window, exp, budget: Budget, wanted: set[str]):
-    """Diffusion on 2D data with the forward page and its field on screen: training speed against headless."""
+def view_rows(window, exp, budget: Budget, wanted: set[str], activity, where: str):
+    """A family's view on screen (`activity`, a context manager given the window): training speed
+    against headless, and the 10 ms timer's lateness."""
     ratios, late = [], []
     for _ in range(budget.app_repeats):
         head = headless_rate(exp, budget.app_s, budget.warmup_steps)
-        rate, lateness = app_rate(window, exp, budget.app_s, budget.warmup_steps, activity=diffusion_field_on_screen)
+        rate, lateness = app_rate(window, exp, budget.app_s, budget.warmup_steps, activity=activity)
         window.toggle_training()
         ratios.append(rate / head)
         late.extend(lateness)
-    where = f"{exp.model}/{exp.data}, forward page + denoising field on screen"
+    where = f"{exp.model}/{exp.data}, {where}"
     if "overhead" in wanted:
         yield Row(f"app / headless steps/s, {where}", statistics.median(ratios), "x", ">= 0.95")
     if "responsiveness" in wanted:
@@ -575,22 +576,6 @@ def ar_view_writing(window):
         yield
     finally:
         timer.stop()
-
-
-def ar_view_rows(window, exp, budget: Budget, wanted: set[str]):
-    """The transformer on digits with its Write page animating: training speed against headless."""
-    ratios, late = [], []
-    for _ in range(budget.app_repeats):
-        head = headless_rate(exp, budget.app_s, budget.warmup_steps)
-        rate, lateness = app_rate(window, exp, budget.app_s, budget.warmup_steps, activity=ar_view_writing)
-        window.toggle_training()
-        ratios.append(rate / head)
-        late.extend(lateness)
-    where = f"{exp.model}/{exp.data}, Write page animating"
-    if "overhead" in wanted:
-        yield Row(f"app / headless steps/s, {where}", statistics.median(ratios), "x", ">= 0.95")
-    if "responsiveness" in wanted:
-        yield Row(f"10 ms timer lateness p95, {where}", _percentile(late, 0.95), "ms", "<= 8")
 
 
 def generation_rows():
@@ -703,9 +688,10 @@ def section_app(budget: Budget, wanted: set[str], families=None):
             if family == "gan" and wanted & {"overhead", "responsiveness", "interaction"}:
                 yield from gan_view_rows(window, exp, budget, wanted)
             if family == "diffusion" and wanted & {"overhead", "responsiveness"}:
-                yield from diffusion_view_rows(window, exp, budget, wanted)
+                yield from view_rows(window, exp, budget, wanted, diffusion_field_on_screen,
+                                     "forward page + denoising field on screen")
             if family == "ar" and wanted & {"overhead", "responsiveness"}:
-                yield from ar_view_rows(window, exp, budget, wanted)
+                yield from view_rows(window, exp, budget, wanted, ar_view_writing, "Write page animating")
             if "responsiveness" in wanted:
                 yield Row(f"10 ms timer lateness p50, {where}", _percentile(late, 0.5), "ms")
                 yield Row(f"10 ms timer lateness p95, {where}", _percentile(late, 0.95), "ms", "<= 8")
