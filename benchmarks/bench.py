@@ -265,6 +265,22 @@ def app_rate(window, exp, seconds: float, warmup_steps: int, activity=None) -> t
     return (s1 - s0) / max(t1 - t0, 1e-9), probe.lateness
 
 
+def app_vs_headless(window, exp, budget: Budget, activity=None, each=None, repeats: int | None = None):
+    """(ratios, lateness): per repeat, the app's steps/s training `exp` (with `activity` going on) over
+    the same config's headless steps/s, and the 10 ms timer's lateness throughout; each() after every
+    repeat."""
+    ratios, late = [], []
+    for _ in range(budget.app_repeats if repeats is None else repeats):
+        head = headless_rate(exp, budget.app_s, budget.warmup_steps)
+        rate, lateness = app_rate(window, exp, budget.app_s, budget.warmup_steps, activity=activity)
+        window.toggle_training()
+        ratios.append(rate / head)
+        late.extend(lateness)
+        if each is not None:
+            each()
+    return ratios, late
+
+
 def scrub_latency(window, moves: int) -> list[float]:
     """Timeline scrub while training: slider moved -> sample view updated and painted (ms each)."""
     from PySide6.QtWidgets import QApplication
@@ -418,14 +434,8 @@ def gan_view_on_screen(window):
 def gan_view_rows(window, exp, budget: Budget, wanted: set[str]):
     """The GAN's plane on screen, every layer on: training speed against headless, how often the
     heat map and the mesh are redrawn, and the 10 ms timer's lateness."""
-    ratios, rates, late = [], [], []
-    for _ in range(budget.app_repeats):
-        head = headless_rate(exp, budget.app_s, budget.warmup_steps)
-        rate, lateness = app_rate(window, exp, budget.app_s, budget.warmup_steps, activity=gan_view_on_screen)
-        window.toggle_training()
-        ratios.append(rate / head)
-        rates.append(window.gan_plane_hz)
-        late.extend(lateness)
+    rates = []
+    ratios, late = app_vs_headless(window, exp, budget, gan_view_on_screen, each=lambda: rates.append(window.gan_plane_hz))
     where = f"{exp.model}/{exp.data}, plane view on screen, every layer on"
     if "overhead" in wanted:
         yield Row(f"app / headless steps/s, {where}", statistics.median(ratios), "x", ">= 0.95")
@@ -513,13 +523,7 @@ def diffusion_field_on_screen(window):
 def view_rows(window, exp, budget: Budget, wanted: set[str], activity, where: str):
     """A family's view on screen (`activity`, a context manager given the window): training speed
     against headless, and the 10 ms timer's lateness."""
-    ratios, late = [], []
-    for _ in range(budget.app_repeats):
-        head = headless_rate(exp, budget.app_s, budget.warmup_steps)
-        rate, lateness = app_rate(window, exp, budget.app_s, budget.warmup_steps, activity=activity)
-        window.toggle_training()
-        ratios.append(rate / head)
-        late.extend(lateness)
+    ratios, late = app_vs_headless(window, exp, budget, activity)
     where = f"{exp.model}/{exp.data}, {where}"
     if "overhead" in wanted:
         yield Row(f"app / headless steps/s, {where}", statistics.median(ratios), "x", ">= 0.95")
@@ -672,13 +676,8 @@ def section_app(budget: Budget, wanted: set[str], families=None):
         for family in families or FAMILIES:
             exp = default_experiment(family)
             where = f"{family}/{exp.data}"
-            ratios, late = [], []
-            for _ in range(budget.app_repeats if wanted & {"overhead", "responsiveness"} else 0):
-                head = headless_rate(exp, budget.app_s, budget.warmup_steps)
-                rate, lateness = app_rate(window, exp, budget.app_s, budget.warmup_steps)
-                window.toggle_training()
-                ratios.append(rate / head)
-                late.extend(lateness)
+            ratios, late = app_vs_headless(window, exp, budget,
+                                           repeats=budget.app_repeats if wanted & {"overhead", "responsiveness"} else 0)
             if "overhead" in wanted:
                 yield Row(f"app / headless steps/s, {where}", statistics.median(ratios), "x", ">= 0.95")
                 copy_ms = weight_copy_ms(family)

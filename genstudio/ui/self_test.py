@@ -100,21 +100,31 @@ class SelfTest:
             self.save(win.curves, f"{family}-curves.png")
             self.save(win, f"{family}-window.png")
             print(f"self-test: {family} on {exp.data}: {win.step} steps, {n} snapshots")
-        self.vae_lab()
-        self.gan_view()
-        self.diffusion_view()
-        self.ar_view()
+        sizes = win.right.sizes()
+        win.right.setSizes([sum(sizes) - 180, 180])  # room for the family views in the pictures
+        try:
+            self.vae_lab()
+            self.gan_view()
+            self.diffusion_view()
+            self.ar_view()
+        finally:
+            win.right.setSizes(sizes)
+
+    def start_view(self, exp):
+        """Train `exp` with its family's view on screen (its first page); the view."""
+        win = self.window
+        win.panel.set_experiment(exp)
+        win.reset(start=True)
+        win.tabs.setCurrentWidget(win.family_tab)
+        view = win.family_views[exp.model]
+        view.pages.setCurrentIndex(0)
+        return view
 
     def gan_view(self) -> None:
         """The GAN's view on ring8 (the plane, every layer on) and on digits (a sample's neighbours)."""
         win = self.window
-        view = win.family_views["gan"]
-        sizes = win.right.sizes()
-        win.right.setSizes([sum(sizes) - 180, 180])
         for data, control in (("ring8", "plane"), ("digits", "histogram")):
-            win.panel.set_experiment(default_experiment("gan", data))
-            win.reset(start=True)
-            win.tabs.setCurrentWidget(win.family_tab)
+            view = self.start_view(default_experiment("gan", data))
             if not self.check(wait_until(lambda: view.shown_step.get(control) is not None, 120),
                               f"gan view on {data}: {control} answered"):
                 continue
@@ -130,20 +140,13 @@ class SelfTest:
                 wait(300)
                 self.save(win, "gan-images.png")
             print(f"self-test: gan view on {data} at step {win.step}")
-        win.right.setSizes(sizes)
 
     def diffusion_view(self) -> None:
         """The diffusion view on digits (a DDPM trajectory scrubbed to mid-denoise) and on ring8 (the
         particles' paths of a DDIM trajectory, and the forward page with the denoising field)."""
         win = self.window
-        view = win.family_views["diffusion"]
-        sizes = win.right.sizes()
-        win.right.setSizes([sum(sizes) - 180, 180])
         for index, name in ((2, "digits"), (0, "ring8")):
-            win.panel.set_experiment(lesson_experiment("diffusion", index))
-            win.reset(start=True)
-            win.tabs.setCurrentWidget(win.family_tab)
-            view.pages.setCurrentIndex(0)
+            view = self.start_view(lesson_experiment("diffusion", index))
             if not self.check(wait_until(lambda: view.shown_step.get("denoise") is not None, 120),
                               f"diffusion view on {name}: a first trajectory"):
                 continue
@@ -171,20 +174,13 @@ class SelfTest:
                 wait(200)
                 self.save(win, "diffusion-schedule.png")
             print(f"self-test: diffusion view on {name} at step {win.step}")
-        win.right.setSizes(sizes)
 
     def ar_view(self) -> None:
         """The transformer's view on digits (a half-written digit with its next-pixel bars, and a
         completion) and on names (lines written with their next-character bars)."""
         win = self.window
-        view = win.family_views["ar"]
-        sizes = win.right.sizes()
-        win.right.setSizes([sum(sizes) - 180, 180])
         for index, name in ((0, "digits"), (2, "names")):
-            win.panel.set_experiment(lesson_experiment("ar", index))
-            win.reset(start=True)
-            win.tabs.setCurrentWidget(win.family_tab)
-            view.pages.setCurrentIndex(0)
+            view = self.start_view(lesson_experiment("ar", index))
             if not self.check(wait_until(lambda: view.final is not None, 120), f"ar view on {name}: a first batch"):
                 continue
             wait(int(2 * TRAIN_SECONDS * 1000))
@@ -201,18 +197,12 @@ class SelfTest:
                 wait(200)
                 self.save(win, "ar-complete.png")
             print(f"self-test: ar view on {name} at step {win.step}")
-        win.right.setSizes(sizes)
 
     def vae_lab(self) -> None:
         """The latent lab driven as a student would, on a VAE with a 2-d latent (a readable map)."""
         win = self.window
         exp = default_experiment("vae", "digits")
-        win.panel.set_experiment(replace(exp, family=replace(exp.family, latent_dim=2)))
-        win.reset(start=True)
-        lab = win.family_views["vae"]
-        win.tabs.setCurrentWidget(win.family_tab)
-        sizes = win.right.sizes()
-        win.right.setSizes([sum(sizes) - 180, 180])  # room for the lab in the pictures
+        lab = self.start_view(replace(exp, family=replace(exp.family, latent_dim=2)))
         if not self.check(wait_until(lambda: lab.map is not None and win.step > 0, 120), "vae lab: the map came"):
             return
         wait(int(2 * TRAIN_SECONDS * 1000))  # let the map take shape while training goes on
@@ -239,5 +229,4 @@ class SelfTest:
         lab.pages.setCurrentIndex(3)
         wait(300)
         self.save(win, "vae-lab-kl.png")
-        win.right.setSizes(sizes)
         print(f"self-test: vae latent lab on digits at step {max(lab.shown_step.values())}")

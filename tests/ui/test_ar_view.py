@@ -9,19 +9,14 @@ import torch
 
 from genstudio.config import default_experiment
 
-from .test_main_window import TIMEOUT_MS, running_model, settled_step, start
+from .test_main_window import TIMEOUT_MS, paused_view, running_model
 
 
 def _paused_view(window, qtbot, data: str, **family):
     """A small transformer trained a little on `data`, paused; its view on screen with the paused weights."""
     exp = default_experiment("ar", data)
-    start(window, qtbot, replace(exp, family=replace(exp.family, n_layer=1, n_embd=32, ema=0.0, **family)))
-    window.tabs.setCurrentIndex(1)
-    view = window.run_view
-    qtbot.waitUntil(lambda: window.step > 20 and view.shown_step.get("generate") is not None, timeout=TIMEOUT_MS)
-    window.toggle_training()
-    step = settled_step(window, qtbot)
-    qtbot.waitUntil(lambda: window.weights_step == step, timeout=TIMEOUT_MS)
+    exp = replace(exp, family=replace(exp.family, n_layer=1, n_embd=32, ema=0.0, **family))
+    view, step = paused_view(window, qtbot, exp, "generate")
     return view, running_model(window, qtbot), step
 
 

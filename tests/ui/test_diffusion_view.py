@@ -10,20 +10,14 @@ import torch
 from genstudio.config import default_experiment
 from genstudio.engine.render import image_grid
 
-from .test_main_window import TIMEOUT_MS, running_model, settled_step, start
+from .test_main_window import TIMEOUT_MS, paused_view, running_model
 
 
 def _paused_view(window, qtbot, data: str, **family):
     """A small diffusion model trained a little on `data`, paused; its view on screen, with weights
     from the paused step."""
     exp = default_experiment("diffusion", data)
-    start(window, qtbot, replace(exp, family=replace(exp.family, **family)))
-    window.tabs.setCurrentIndex(1)
-    view = window.run_view
-    qtbot.waitUntil(lambda: window.step > 20 and view.shown_step.get("forward") is not None, timeout=TIMEOUT_MS)
-    window.toggle_training()
-    step = settled_step(window, qtbot)
-    qtbot.waitUntil(lambda: window.weights_step == step, timeout=TIMEOUT_MS)
+    view, step = paused_view(window, qtbot, replace(exp, family=replace(exp.family, **family)), "forward")
     return view, running_model(window, qtbot), step
 
 

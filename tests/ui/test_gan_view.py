@@ -10,19 +10,14 @@ import torch.nn.functional as F
 from genstudio.config import default_experiment
 from genstudio.ui.views.gan import ARROWS, COLLAPSE_S, COLLAPSE_WARMUP, collapse_warning
 
-from .test_main_window import TIMEOUT_MS, running_model, settled_step, start
+from .test_main_window import TIMEOUT_MS, paused_view, running_model
 
 
 def _paused_view(window, qtbot, data: str, control: str, **family):
     """A small GAN trained a little on `data`, paused, its view on screen and answered for the paused weights."""
     exp = default_experiment("gan", data)
-    start(window, qtbot, replace(exp, family=replace(exp.family, width=16, **family)))
-    window.tabs.setCurrentIndex(1)
-    view = window.run_view
-    qtbot.waitUntil(lambda: window.step > 30 and view.shown_step.get(control) is not None, timeout=TIMEOUT_MS)
-    window.toggle_training()
-    step = settled_step(window, qtbot)
-    qtbot.waitUntil(lambda: window.weights_step == step and view.shown_step.get(control) == step, timeout=TIMEOUT_MS)
+    view, step = paused_view(window, qtbot, replace(exp, family=replace(exp.family, width=16, **family)), control, 30)
+    qtbot.waitUntil(lambda: view.shown_step.get(control) == step, timeout=TIMEOUT_MS)
     return view, running_model(window, qtbot)
 
 

@@ -51,6 +51,19 @@ def settled_step(window, qtbot) -> int:
     return step
 
 
+def paused_view(window, qtbot, exp, control: str, steps: int = 20):
+    """`exp` trained past `steps` with its family's view on screen until `control` has answered, then
+    paused: (view, the paused step), once the view's explorer has that step's weights."""
+    start(window, qtbot, exp)
+    window.tabs.setCurrentIndex(1)
+    view = window.run_view
+    qtbot.waitUntil(lambda: window.step > steps and view.shown_step.get(control) is not None, timeout=TIMEOUT_MS)
+    window.toggle_training()
+    step = settled_step(window, qtbot)
+    qtbot.waitUntil(lambda: window.weights_step == step, timeout=TIMEOUT_MS)
+    return view, step
+
+
 def running_model(window, qtbot):
     """A copy of the running model's weights, from a checkpoint, in eval mode."""
     from genstudio.models import build_model

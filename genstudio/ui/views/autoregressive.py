@@ -19,8 +19,7 @@ from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QHBoxLayout, QLabel, Q
 
 from ...engine.render import image_grid
 from ..steady_label import steady_label
-from .base import ExplorerView, help_area, help_label
-from .diffusion import ImagePanel
+from .base import ExplorerView, ImagePanel, help_area, help_label
 
 IMAGES = 16           # samples written at once (images)
 LINES = 16            # and lines of text
@@ -246,13 +245,9 @@ class ARView(ExplorerView):
     def clear(self) -> None:
         super().clear()
         self.play_timer.stop()
-        self._reset_state()
 
     def on_run(self, info, explorer) -> None:
         super().on_run(info, explorer)
-        if not self.built:
-            self._build()
-        self._reset_state()
         ds = info.dataset
         self.kind = ds.kind
         text = ds.kind == "text"

@@ -128,6 +128,30 @@ def help_area(texts: list[str], height: int = 110) -> QScrollArea:
     return area
 
 
+class ImagePanel:
+    """A title above a grid image on a dark ground. `fit`: the picture keeps filling its box, however
+    big the box was when the picture first came (else the owner frames it)."""
+
+    def __init__(self, pg, title: str, fit: bool = True):
+        self.widget = pg.GraphicsLayoutWidget()
+        self.widget.setBackground("#282828")
+        self.title = self.widget.ci.addLabel(title, color="#dddddd", size="9pt")
+        self.widget.ci.nextRow()
+        self.box = self.widget.ci.addViewBox(lockAspect=True, invertY=True)
+        self.box.setMouseEnabled(False, False)
+        self.image = pg.ImageItem(axisOrder="row-major")
+        self.box.addItem(self.image)
+        if fit:
+            self.box.setDefaultPadding(0.01)
+            self.box.enableAutoRange()
+
+    def show(self, grid) -> None:
+        self.image.setImage(grid, autoLevels=False, levels=(0, 255))
+
+    def clear(self) -> None:
+        self.image.clear()
+
+
 class ExplorerView(FamilyView):
     """A view that runs the model through its explorer: a line for messages and for the step its
     pictures come from, above its pages. Answers go to `_answer_<control>(values, step)`."""
@@ -150,10 +174,25 @@ class ExplorerView(FamilyView):
         self.built = False
         self.shown_step: dict[str, int] = {}   # control -> the training step of the weights behind its picture
 
+    def _build(self) -> None:
+        """Make the view's widgets: once, on the first run (pyqtgraph has loaded by then)."""
+        raise NotImplementedError
+
+    def _reset_state(self) -> None:
+        """Forget everything of the last run (a view never shows another run's pictures)."""
+        raise NotImplementedError
+
     def clear(self) -> None:
         super().clear()
         self.message.setText("")
         self.status.setText("")
+        self._reset_state()
+
+    def on_run(self, info, explorer) -> None:
+        super().on_run(info, explorer)
+        if not self.built:
+            self._build()
+        self._reset_state()
 
     def on_answer(self, answer) -> None:
         if answer.error:

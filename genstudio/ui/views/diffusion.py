@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QHBoxLayout
 
 from ...engine.render import image_grid
 from ..steady_label import steady_label
-from .base import ExplorerView, help_area
+from .base import ExplorerView, ImagePanel, help_area
 
 IMAGES = 64           # samples denoised at once (an 8 x 8 grid)
 PARTICLES = 512       # 2D: points denoised at once
@@ -51,28 +51,6 @@ TEXT = {
     "loss": "The model's loss on held-out examples for each range of timesteps, live. Small t (little noise) is "
             "the hard part: the exact noise is hard to see in an almost clean picture.",
 }
-
-
-class ImagePanel:
-    """A title above a grid image on a dark ground."""
-
-    def __init__(self, pg, title: str):
-        self.widget = pg.GraphicsLayoutWidget()
-        self.widget.setBackground("#282828")
-        self.title = self.widget.ci.addLabel(title, color="#dddddd", size="9pt")
-        self.widget.ci.nextRow()
-        self.box = self.widget.ci.addViewBox(lockAspect=True, invertY=True)
-        self.box.setMouseEnabled(False, False)
-        self.image = pg.ImageItem(axisOrder="row-major")
-        self.box.addItem(self.image)
-        self.box.setDefaultPadding(0.01)
-        self.box.enableAutoRange()  # the picture fills the box, whenever it was first shown
-
-    def show(self, grid: np.ndarray) -> None:
-        self.image.setImage(grid, autoLevels=False, levels=(0, 255))
-
-    def clear(self) -> None:
-        self.image.clear()
 
 
 def trail_lines(frames: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -289,13 +267,9 @@ class DiffusionView(ExplorerView):
         self.play_timer.stop()
         if self.built:
             self.play_button.setChecked(False)
-        self._reset_state()
 
     def on_run(self, info, explorer) -> None:
         super().on_run(info, explorer)
-        if not self.built:
-            self._build()
-        self._reset_state()
         cfg = explorer.experiment.family
         ds = info.dataset
         self.points = ds.kind == "points"

@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (QCheckBox, QGridLayout, QHBoxLayout, QLabel, QSpi
 
 from ...engine.render import image_grid
 from ..steady_label import steady_label
-from .base import ExplorerView, help_area
+from .base import ExplorerView, ImagePanel, help_area
 
 RESOLUTION = 64       # the heat map: RESOLUTION x RESOLUTION discriminator outputs over the visible plane
 FAKE_POINTS = 512     # generated points on the plane (fixed noise)
@@ -182,25 +182,13 @@ class GANView(ExplorerView):
         self.plane.getViewBox().sigRangeChanged.connect(qthrottled(self._ask_plane, THROTTLE_MS, parent=self))
 
         # images
-        self.grid_widget = pg.GraphicsLayoutWidget()
-        self.grid_widget.setBackground("#282828")
-        self.grid_widget.ci.addLabel("The generator's samples (fixed noise): click one", color="#dddddd", size="9pt")
-        self.grid_widget.ci.nextRow()
-        self.grid_box = self.grid_widget.ci.addViewBox(lockAspect=True, invertY=True)
-        self.grid_box.setMouseEnabled(False, False)
-        self.grid_image = pg.ImageItem(axisOrder="row-major")
-        self.grid_box.addItem(self.grid_image)
+        grid = ImagePanel(pg, "The generator's samples (fixed noise): click one", fit=False)
+        self.grid_widget, self.grid_box, self.grid_image = grid.widget, grid.box, grid.image
         self.pick_marker = pg.PlotCurveItem(pen=pg.mkPen("#ffb000", width=2))
         self.grid_box.addItem(self.pick_marker)
         self.grid_widget.scene().sigMouseClicked.connect(self._grid_clicked)
-        self.near_widget = pg.GraphicsLayoutWidget()
-        self.near_widget.setBackground("#282828")
-        self.near_title = self.near_widget.ci.addLabel("Nearest training images", color="#dddddd", size="9pt")
-        self.near_widget.ci.nextRow()
-        self.near_box = self.near_widget.ci.addViewBox(lockAspect=True, invertY=True)
-        self.near_box.setMouseEnabled(False, False)
-        self.near_image = pg.ImageItem(axisOrder="row-major")
-        self.near_box.addItem(self.near_image)
+        near = ImagePanel(pg, "Nearest training images", fit=False)
+        self.near_widget, self.near_title, self.near_box, self.near_image = near.widget, near.title, near.box, near.image
         self.near_shown = None
         self.hist_plot = pg.PlotWidget(background="w", title="D(x) on real (green) and generated (purple)")
         self.hist_plot.setMouseEnabled(False, False)
@@ -241,13 +229,9 @@ class GANView(ExplorerView):
             self.slow.setChecked(False)
             self.slow.blockSignals(False)
             self.moving.setText("")
-        self._reset_state()
 
     def on_run(self, info, explorer) -> None:
         super().on_run(info, explorer)
-        if not self.built:
-            self._build()
-        self._reset_state()
         ds = info.dataset
         self.points = ds.kind == "points"
         self.kinds.setCurrentIndex(0 if self.points else 1)

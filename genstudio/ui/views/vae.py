@@ -16,7 +16,7 @@ from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QGridLayout, QHBoxLayo
 
 from ...engine.render import image_grid
 from ..steady_label import steady_label
-from .base import ExplorerView, help_label
+from .base import ExplorerView, ImagePanel, help_label
 
 SLIDERS = 16          # latent dimensions with a slider on screen at once (a picker pages through the rest)
 SLIDER_RANGE = 4.0    # codes from -4 to 4: the prior's standard deviations
@@ -59,14 +59,8 @@ class DecodedDisplay:
     def __init__(self, pg, title: str, cols: int | None = None, points_title: str | None = None):
         self.cols = cols
         self.titles = (title, points_title or title)
-        self.widget = pg.GraphicsLayoutWidget()
-        self.widget.setBackground("#282828")
-        self.title = self.widget.ci.addLabel(title, color="#dddddd", size="9pt")
-        self.widget.ci.nextRow()
-        self.box = self.widget.ci.addViewBox(lockAspect=True, invertY=True)
-        self.box.setMouseEnabled(False, False)
-        self.image = pg.ImageItem(axisOrder="row-major")
-        self.box.addItem(self.image)
+        panel = ImagePanel(pg, title, fit=False)
+        self.widget, self.title, self.box, self.image = panel.widget, panel.title, panel.box, panel.image
         self.data = pg.ScatterPlotItem(size=3, pen=None, brush=pg.mkBrush(170, 170, 170, 90))
         self.points = pg.ScatterPlotItem(size=9, pen=pg.mkPen("#8a4100", width=0.8), brush=pg.mkBrush(232, 115, 14))
         self.inputs = pg.ScatterPlotItem(size=15, pen=pg.mkPen("#5aa0e6", width=2), brush=None)  # rings around
@@ -286,15 +280,8 @@ class VAELab(ExplorerView):
         self.pages.currentChanged.connect(self._page_changed)
 
     # the contract ------------------------------------------------------------------------------
-    def clear(self) -> None:
-        super().clear()
-        self._reset_state()
-
     def on_run(self, info, explorer) -> None:
         super().on_run(info, explorer)
-        if not self.built:
-            self._build()
-        self._reset_state()
         ds = info.dataset
         for display in (self.manifold, self.code_view, self.recon, self.slider_code_view, self.strip, self.t_view):
             display.set_dataset(ds)
