@@ -99,6 +99,19 @@ def test_digits():
     assert len(ds.held_out) == int(1797 * data.HELD_OUT_FRACTION)
 
 
+def test_the_digits_file_is_scikit_learns_set():
+    """The app reads digits.csv.gz with numpy (no scikit-learn in the bundle): the same images and
+    labels as scikit-learn's load_digits (a dev dependency, for this check)."""
+    from sklearn.datasets import load_digits
+
+    from genstudio.data.digits import load_digits_images
+
+    images, labels = load_digits_images()
+    bunch = load_digits()
+    np.testing.assert_array_equal(images, (bunch.images / 16.0).astype(np.float32)[:, None])
+    np.testing.assert_array_equal(labels, bunch.target)
+
+
 def test_shapes():
     ds = data.load("shapes")
     assert ds.kind == "image" and ds.image_shape == (1, 16, 16)

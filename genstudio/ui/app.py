@@ -18,13 +18,19 @@ def run(self_test: bool = False, screenshots: str | None = None, settings_path: 
                   "try `genstudio gui --self-test --screenshots DIR` or `genstudio train --help`", file=sys.stderr)
             return 2
         os.environ["QT_QPA_PLATFORM"] = "offscreen"  # the self-test runs without a screen
+    from .training_process import start_server_early
+    start_server_early()
     from PySide6.QtCore import QSettings, QTimer
+    from PySide6.QtGui import QIcon
     from PySide6.QtWidgets import QApplication
 
+    from ..paths import resource
     from .main_window import MainWindow
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("GenStudio")
+    app.setDesktopFileName("GenStudio")  # Wayland matches the window to GenStudio.desktop by this name
+    app.setWindowIcon(QIcon(resource("icon.png")))
     if self_test and settings_path is None:  # a smoke test must not overwrite the user's last experiment
         import tempfile
         settings_path = os.path.join(tempfile.mkdtemp(prefix="genstudio-self-test-"), "settings.ini")
@@ -32,6 +38,9 @@ def run(self_test: bool = False, screenshots: str | None = None, settings_path: 
     window = MainWindow(settings, defer_views=True)  # the plots are built once the window is painted
     window.views_built.connect(window.reset)  # the worker imports torch and builds the model off the GUI thread
     window.show()
+    from . import startup_probe
+    if os.environ.get(startup_probe.ENVIRONMENT_VARIABLE) == "1":
+        startup_probe.attach(window)
     if self_test:
         from .self_test import SelfTest
         test = SelfTest(window, screenshots)

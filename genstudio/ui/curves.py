@@ -34,13 +34,25 @@ class CurveHistory:
 
 
 def ema(values: np.ndarray, weight: float) -> np.ndarray:
-    """TensorBoard-style smoothing, debiased at the start."""
+    """TensorBoard-style smoothing, debiased at the start: y_t = w y_(t-1) + (1 - w) x_t, divided
+    by 1 - w^(t+1). Computed a block at a time in closed form (numpy, no Python loop over points):
+    within a block y_j = w^(j+1) y_(-1) + (1 - w) w^j sum_(k<=j) w^(-k) x_k, with blocks short
+    enough that w^(-k) stays finite."""
+    values = np.asarray(values, dtype=np.float64)
     if weight <= 0 or len(values) == 0:
         return values
-    from scipy.signal import lfilter  # scipy comes with scikit-learn
-
-    b, a = [1 - weight], [1, -weight]
-    return lfilter(b, a, values) / lfilter(b, a, np.ones_like(values))
+    block = int(max(1, min(4096, 250 / -np.log10(weight))))
+    powers = weight ** np.arange(1, block + 1, dtype=np.float64)      # w^1 .. w^B
+    inverse = weight ** -np.arange(block, dtype=np.float64)           # w^0 .. w^-(B-1)
+    out = np.empty_like(values)
+    carry = 0.0
+    for start in range(0, len(values), block):
+        x = values[start:start + block]
+        n = len(x)
+        y = powers[:n] * carry + (1 - weight) * (powers[:n] / weight) * np.cumsum(inverse[:n] * x)
+        out[start:start + n] = y
+        carry = y[-1]
+    return out / (1 - weight ** np.arange(1, len(values) + 1, dtype=np.float64))
 
 
 class CurvesView(QWidget):

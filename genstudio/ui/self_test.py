@@ -2,16 +2,16 @@
 
 For each family: reset on its default data, train a few seconds, pause, step, scrub the timeline,
 save FAMILY-samples.png, FAMILY-curves.png and FAMILY-window.png, and check that curves and
-samples received data. Then the VAE latent lab on digits with a 2-d latent: click the map, drag a
-slider, walk an interpolation, and save vae-lab-map.png, vae-lab-sliders.png,
-vae-lab-interpolation.png and vae-lab-kl.png. Then the GAN's view: on ring8 mid-training with
-every layer on (gan-plane.png), and on digits with a sample clicked (gan-images.png). Then the
-diffusion view: a DDPM trajectory on digits scrubbed to mid-denoise (diffusion-digits.png), and on
-ring8 the particles' DDIM paths, the denoising field and the loss per timestep range
-(diffusion-trajectories.png, diffusion-forward.png, diffusion-schedule.png). Then the
-transformer's view: a half-written digit with its next-pixel bars and a completion (ar-digits.png,
-ar-complete.png), and names being written (ar-names.png). Exit code 0 when every check passed; the
-packaged app's smoke test.
+samples received data; then save the last run as an experiment file and open it again. Then the
+VAE latent lab on digits with a 2-d latent: click the map, drag a slider, walk an interpolation,
+and save vae-lab-map.png, vae-lab-sliders.png, vae-lab-interpolation.png and vae-lab-kl.png.
+Then the GAN's view: on ring8 mid-training with every layer on (gan-plane.png), and on digits
+with a sample clicked (gan-images.png). Then the diffusion view: a DDPM trajectory on digits
+scrubbed to mid-denoise (diffusion-digits.png), and on ring8 the particles' DDIM paths, the
+denoising field and the loss per timestep range (diffusion-trajectories.png, diffusion-forward.png,
+diffusion-schedule.png). Then the transformer's view: a half-written digit with its next-pixel
+bars and a completion (ar-digits.png, ar-complete.png), and names being written (ar-names.png).
+Exit code 0 when every check passed: the packaged app's smoke test.
 """
 from __future__ import annotations
 
@@ -100,6 +100,7 @@ class SelfTest:
             self.save(win.curves, f"{family}-curves.png")
             self.save(win, f"{family}-window.png")
             print(f"self-test: {family} on {exp.data}: {win.step} steps, {n} snapshots")
+        self.experiment_file_round_trip()
         sizes = win.right.sizes()
         win.right.setSizes([sum(sizes) - 180, 180])  # room for the family views in the pictures
         try:
@@ -109,6 +110,21 @@ class SelfTest:
             self.ar_view()
         finally:
             win.right.setSizes(sizes)
+
+    def experiment_file_round_trip(self) -> None:
+        """Save the paused run as an experiment file, open it again: the same step, ready to train."""
+        import tempfile
+        win = self.window
+        with tempfile.TemporaryDirectory(prefix="genstudio-self-test-") as folder:
+            path = os.path.join(folder, "self-test.genstudio")
+            step = win.step
+            win.files.save_to(path)
+            if not self.check(wait_until(lambda: os.path.exists(path), 60), "experiment file written"):
+                return
+            opened = win.files.open_experiment(path)
+            self.check(opened and wait_until(lambda: win.state == "paused", 60) and win.step == step,
+                       f"experiment file reopened at step {step} (window at {win.step}, {win.state})")
+        print(f"self-test: experiment file saved and reopened at step {step}")
 
     def start_view(self, exp):
         """Train `exp` with its family's view on screen (its first page); the view."""

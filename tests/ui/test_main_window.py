@@ -224,6 +224,20 @@ def test_curve_history_is_bounded():
     np.testing.assert_allclose(ema(np.full(10, 3.0), 0.9), 3.0)  # debiased: a constant stays constant
 
 
+@pytest.mark.parametrize("weight", [0.001, 0.6, 0.9, 0.999])
+def test_smoothing_is_the_debiased_recursion(weight):
+    """The block-wise closed form equals y_t = w y_(t-1) + (1 - w) x_t / (1 - w^(t+1)), also across
+    block boundaries (9,000 points are several blocks for every weight)."""
+    from genstudio.ui.curves import ema
+
+    x = np.random.default_rng(0).normal(5.0, 2.0, 9000)
+    y, want = 0.0, np.empty_like(x)
+    for t, value in enumerate(x):
+        y = weight * y + (1 - weight) * value
+        want[t] = y / (1 - weight ** (t + 1))
+    np.testing.assert_allclose(ema(x, weight), want, rtol=1e-9, atol=1e-9)
+
+
 def test_nice_range_moves_in_coarse_steps():
     from genstudio.ui.curves import nice_range
 
