@@ -39,6 +39,7 @@ class Cadence:
     """
     loss_s: float = 0.05                 # at most ~20 loss messages a second
     snapshot_s: float | None = 0.5
+    first_snapshot_s: float = 0.1        # a new run's first trained sample comes this soon: Train shows it moving
     eval_s: float | None = None
     snapshot_count: int = 64
     snapshot_weights: bool = False       # attach a CPU copy of the weights to each snapshot
@@ -242,7 +243,10 @@ class Trainer:
         deadline = self.seconds + seconds if seconds is not None else math.inf
         t0 = time.perf_counter() - self.seconds
         next_loss = self.seconds + cad.loss_s
-        next_snap = self.seconds + cad.snapshot_s if cad.snapshot_s else math.inf
+        if not cad.snapshot_s:
+            next_snap = math.inf
+        else:
+            next_snap = self.seconds + (min(cad.first_snapshot_s, cad.snapshot_s) if self.step == 0 else cad.snapshot_s)
         next_eval = self.seconds + cad.eval_s if cad.eval_s else math.inf
         reason = "stopped"
         while not self._stop.is_set() and not self.diverged:

@@ -18,8 +18,6 @@ def run(self_test: bool = False, screenshots: str | None = None, settings_path: 
                   "try `genstudio gui --self-test --screenshots DIR` or `genstudio train --help`", file=sys.stderr)
             return 2
         os.environ["QT_QPA_PLATFORM"] = "offscreen"  # the self-test runs without a screen
-    from .training_process import start_server_early
-    start_server_early()
     from PySide6.QtCore import QSettings, QTimer
     from PySide6.QtGui import QIcon
     from PySide6.QtWidgets import QApplication

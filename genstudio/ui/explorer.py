@@ -93,7 +93,7 @@ class Explorer:
 
     def _fail(self, request, exc: Exception, step: int | None = None) -> None:
         """The view shows one line; the next request starts afresh."""
-        from ..engine.explorer import Answer, ExplorerError
+        from ..engine.requests import Answer, ExplorerError
 
         if not isinstance(exc, ExplorerError):
             traceback.print_exc()

@@ -347,6 +347,7 @@ class MainWindow(QMainWindow):
         self.run_view.clear()
         self.worker = self.worker_class(exp, self._thread_safe("_on_worker"), **options)
         self.worker.start()
+        QTimer.singleShot(0, self.run_view, self.run_view.prepare)  # while the run's process starts
 
     @property
     def run_view(self):

@@ -121,10 +121,14 @@ class SelfTest:
             win.files.save_to(path)
             if not self.check(wait_until(lambda: os.path.exists(path), 60), "experiment file written"):
                 return
+            from ..engine import experiment_file
+            saved = experiment_file.load(path)
             opened = win.files.open_experiment(path)
-            self.check(opened and wait_until(lambda: win.state == "paused", 60) and win.step == step,
-                       f"experiment file reopened at step {step} (window at {win.step}, {win.state})")
-        print(f"self-test: experiment file saved and reopened at step {step}")
+            self.check(opened and wait_until(lambda: win.state == "paused", 60) and saved.state.step >= step
+                       and win.step == saved.state.step and win.run_experiment == saved.experiment,
+                       f"experiment file saved at step {saved.state.step} and reopened "
+                       f"(window at step {win.step}, {win.state})")
+        print(f"self-test: experiment file saved and reopened at step {saved.state.step}")
 
     def start_view(self, exp):
         """Train `exp` with its family's view on screen (its first page); the view."""

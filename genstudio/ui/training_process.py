@@ -10,53 +10,26 @@ window cannot tell the two apart). Commands (pause, resume, step, set_lr, ...) g
 through a second pipe, and a thread in the child calls the worker's method. Pickle is safe here:
 both ends are this program, and no file is involved.
 
-Children are forked from a server process that has already imported torch (multiprocessing's
-"forkserver"), so a run starts in milliseconds, not in the seconds a fresh interpreter takes.
-Where there is no forkserver (Windows), the "spawn" method is used.
+Children are forked from a server process that has already imported torch (ui/forkserver.py), so
+a run starts in milliseconds, not in the seconds a fresh interpreter takes.
 
 Like worker.py, this module never touches Qt (ui/threads.py).
 """
 from __future__ import annotations
 
-import multiprocessing
 import os
 import pickle
 import signal
 import threading
 
+from .forkserver import context
 from .worker import TrainingWorker
 
-# What the forkserver imports once, so that each run's child has it: torch._dynamo too, which Adam's
-# constructor imports (a second per run otherwise)
-PRELOAD = ["torch", "torch._dynamo", "genstudio.data", "genstudio.engine.trainer", "genstudio.ui.training_process"]
 KILL_AFTER_S = 2.0  # a child that has not ended this long after it was told to stop is killed
 KNOWN_DATA = 2      # data sets a child loaded that are handed to the next ones (an import can take seconds)
 
 _known_data: dict[str, object] = {}   # data.cache_key -> Dataset, the newest last
 _known_lock = threading.Lock()        # reader threads add, the GUI thread reads
-
-_context = None
-
-
-def context():
-    """The multiprocessing context for training processes (made once)."""
-    global _context
-    if _context is None:
-        if "forkserver" in multiprocessing.get_all_start_methods():
-            _context = multiprocessing.get_context("forkserver")
-            _context.set_forkserver_preload(PRELOAD)
-        else:
-            _context = multiprocessing.get_context("spawn")
-    return _context
-
-
-def start_server_early() -> None:
-    """Start the forkserver now: its imports (torch, ~2 s) run in their own process while the window
-    builds, so the first press of Train does not wait for them. Nothing to start under "spawn"."""
-    if context().get_start_method() == "forkserver":
-        from multiprocessing import forkserver
-        forkserver.ensure_running()
-
 
 def _environment() -> dict:
     """What a child must see of this process: a forkserver's children inherit the server's

@@ -82,6 +82,9 @@ class FamilyView(QWidget):
         self.info, self.explorer = None, None
         self.quality.clear()
 
+    def prepare(self) -> None:
+        """Called while a run of this family starts: views with costly widgets build them here."""
+
     def on_run(self, info, explorer) -> None:
         self.info, self.explorer = info, explorer
 
@@ -188,10 +191,15 @@ class ExplorerView(FamilyView):
         self.status.setText("")
         self._reset_state()
 
-    def on_run(self, info, explorer) -> None:
-        super().on_run(info, explorer)
+    def prepare(self) -> None:
+        """Build the widgets now: the window calls this while a new run's process starts, so that
+        the run's first answer does not wait for them (superqt's first import alone takes ~1 s)."""
         if not self.built:
             self._build()
+
+    def on_run(self, info, explorer) -> None:
+        super().on_run(info, explorer)
+        self.prepare()
         self._reset_state()
 
     def on_answer(self, answer) -> None:
@@ -209,8 +217,8 @@ class ExplorerView(FamilyView):
             self.answered.emit(answer.request.control)
 
     def submit(self, control: str, kind: str, **fields):
-        """Ask the explorer: a request of class `kind` (engine/explorer.py) for `control`."""
+        """Ask the explorer: a request of class `kind` (engine/requests.py) for `control`."""
         if self.explorer is None:
             return None
-        from ...engine import explorer as requests
+        from ...engine import requests
         return self.explorer.submit(getattr(requests, kind)(control=control, **fields))

@@ -360,7 +360,7 @@ class VAELab(ExplorerView):
     def _ask_t(self, *_):
         if self.a is None or self.b is None:
             return
-        from ...engine.explorer import interpolation_codes
+        from ...engine.requests import interpolation_codes
         codes = interpolation_codes(self.a, self.b, 101, bool(self.mode.currentData()))
         self.submit("t", "Decode", codes=codes[self.t_slider.value()][None])
 

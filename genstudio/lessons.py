@@ -1,0 +1,267 @@
+"""Guided lessons: a title and a list of steps, each setting up a lesson preset and showing one idea.
+
+A lesson is a UTF-8 JSON file (at most 1 MB):
+
+    {"format": 1,
+     "title": "A GAN on a ring: what the discriminator sees",
+     "steps": [{"text": "Watch the purple points ...", "preset": "gan:0", "view": "family",
+                "page": "Generator vs discriminator", "wait": {"step": 300}},
+               {"text": "...", "preset": "gan:0", "view": "family", "page": "Quality",
+                "wait": {"metric": "hq_fraction", "at_least": 0.5}}]}
+
+Each step:
+  text    what the student reads (at most MAX_TEXT characters)
+  preset  "FAMILY:INDEX" into genstudio.config.LESSON_PRESETS, e.g. "gan:0"
+  view    "samples" (the samples tab), "family" (the family's own view) or "curves" (the loss curves)
+  page    optional, with view "family" only: a page of that view (VIEW_PAGES)
+  wait    optional, what lights up "Next": {"step": N} (the run reaches step N), or
+          {"metric": NAME, "at_least": X} / {"metric": NAME, "at_most": X} on the latest evaluation,
+          NAME one of METRICS[family] that the preset's data set reports.
+Unknown keys are errors, so a typo never passes silently.
+
+No Qt and no torch here: the CLI, the tests and the window all read lessons through this module.
+"""
+from __future__ import annotations
+
+import glob
+import json
+import math
+import os
+from dataclasses import dataclass
+
+from .config import LESSON_PRESETS, Experiment, lesson_experiment
+from .paths import resource
+
+FORMAT = 1
+MAX_BYTES = 1_000_000
+MAX_TITLE = 120
+MAX_TEXT = 600
+VIEWS = ("samples", "family", "curves")
+
+# The pages of each family view: the titles given to pages.addTab in genstudio/ui/views/*.py.
+VIEW_PAGES: dict[str, tuple[str, ...]] = {
+    "gan": ("Generator vs discriminator", "Quality"),
+    "vae": ("Latent map", "Sliders", "Interpolation", "KL and beta", "Quality"),
+    "diffusion": ("Denoise", "Forward: adding noise", "Schedule and loss", "Quality"),
+    "ar": ("Write", "Complete an image", "Loss", "Quality"),
+}
+
+# What genstudio/engine/evaluate.py reports, by kind of data set. Left out: modes_total and
+# class_total (constants of the data set) and class_histogram (a list), nothing to wait for.
+_MODES = ("modes_captured", "modes_captured_1pct", "hq_fraction", "reverse_kl")
+_IMAGE = ("fd", "class_coverage", "confidence")
+_LIKELIHOOD = ("nll_nats", "bits_per_dim")
+KIND_METRICS: dict[str, tuple[str, ...]] = {
+    "mixture": _MODES + ("energy_distance",) + _LIKELIHOOD,   # ring8, grid25
+    "points": ("energy_distance",) + _LIKELIHOOD,
+    "image": _IMAGE + _LIKELIHOOD,                             # labelled image sets
+    "text": ("novel_fraction", "nats_per_char") + _LIKELIHOOD,
+}
+# ... and by family: GANs and diffusion models report no likelihood, and only the transformer writes text.
+METRICS: dict[str, tuple[str, ...]] = {
+    "gan": _MODES + ("energy_distance",) + _IMAGE,
+    "vae": _MODES + ("energy_distance",) + _IMAGE + _LIKELIHOOD,
+    "diffusion": _MODES + ("energy_distance",) + _IMAGE,
+    "ar": _MODES + ("energy_distance",) + _IMAGE + _LIKELIHOOD + ("nats_per_char", "novel_fraction"),
+}
+_DATA_KINDS = {"ring8": "mixture", "grid25": "mixture", "digits": "image", "shapes": "image", "mnist": "image",
+               "fashion-mnist": "image", "names": "text"}
+
+
+def data_kind(data: str) -> str:
+    """The KIND_METRICS key of a lesson preset's data set (the other built-in sets are 2D points)."""
+    return _DATA_KINDS.get(data, "points")
+
+
+def preset_metrics(family: str, index: int) -> tuple[str, ...]:
+    """The metrics an evaluation of this lesson preset reports."""
+    kind = data_kind(LESSON_PRESETS[family][index][1])
+    return tuple(m for m in METRICS[family] if m in KIND_METRICS[kind])
+
+
+class LessonError(Exception):
+    """A lesson file that cannot be used; the message is one line naming the file and the problem."""
+
+
+@dataclass(frozen=True)
+class LessonStep:
+    text: str
+    family: str
+    preset: int
+    view: str
+    page: str | None = None
+    wait_step: int | None = None
+    wait_metric: str | None = None
+    wait_at_least: float | None = None
+    wait_at_most: float | None = None
+
+    def experiment(self, **overrides) -> Experiment:
+        return lesson_experiment(self.family, self.preset, **overrides)
+
+    def reached(self, step: int, metrics: dict[str, float]) -> bool:
+        """Whether "Next" may light up, given the run's step and its latest evaluation."""
+        if self.wait_step is not None:
+            return step >= self.wait_step
+        if self.wait_metric is None:
+            return True
+        value = metrics.get(self.wait_metric)
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return False
+        if self.wait_at_least is not None:
+            return value >= self.wait_at_least
+        return value <= self.wait_at_most
+
+    def wait_text(self) -> str:
+        if self.wait_step is not None:
+            return f"train to step {self.wait_step}"
+        if self.wait_metric is None:
+            return ""
+        if self.wait_at_least is not None:
+            return f"wait until {self.wait_metric} >= {self.wait_at_least:g}"
+        return f"wait until {self.wait_metric} <= {self.wait_at_most:g}"
+
+
+@dataclass(frozen=True)
+class Lesson:
+    title: str
+    path: str
+    steps: tuple[LessonStep, ...]
+
+
+def builtin_lessons() -> list[Lesson]:
+    """The lessons shipped in genstudio/resources/lessons, in file-name order."""
+    return [load_lesson(p) for p in sorted(glob.glob(os.path.join(resource("lessons"), "*.json")))]
+
+
+def load_lesson(path) -> Lesson:
+    path = os.fspath(path)
+    name = os.path.basename(path) or path
+
+    def fail(problem: str):
+        raise LessonError(f"{name}: {problem}")
+
+    if os.path.isdir(path):
+        fail("is a folder, not a lesson file")
+    try:
+        with open(path, "rb") as f:
+            raw = f.read(MAX_BYTES + 1)
+    except FileNotFoundError:
+        fail("no such file")
+    except OSError as exc:
+        fail(f"cannot read it ({exc.strerror or exc})")
+    if len(raw) > MAX_BYTES:
+        fail(f"larger than {MAX_BYTES // 1_000_000} MB: not a lesson file")
+    try:
+        text = raw.decode("utf-8-sig")  # a byte-order mark, as Windows Notepad writes, is fine
+    except UnicodeDecodeError as exc:
+        fail(f"not UTF-8 text (bad byte at offset {exc.start})")
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        fail(f"not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}")
+    except RecursionError:
+        fail("not valid JSON: nested too deeply")
+
+    if not isinstance(doc, dict):
+        fail("expected a JSON object {...} with format, title and steps")
+    _check_keys(doc, ("format", "title", "steps"), ("format", "title", "steps"), fail)
+    if _kind(doc["format"]) != "int" or doc["format"] != FORMAT:
+        fail(f"format {doc['format']!r} is not supported (this GenStudio reads format {FORMAT})")
+    title = doc["title"]
+    if not isinstance(title, str) or not title.strip():
+        fail("title must be a non-empty string")
+    if len(title) > MAX_TITLE:
+        fail(f"title is {len(title)} characters long (at most {MAX_TITLE})")
+    steps = doc["steps"]
+    if not isinstance(steps, list) or not steps:
+        fail("steps must be a non-empty list")
+    parsed = []
+    for number, raw_step in enumerate(steps, 1):
+        def step_fail(problem: str, number=number):
+            fail(f"step {number}: {problem}")
+        parsed.append(_parse_step(raw_step, step_fail))
+    return Lesson(title.strip(), path, tuple(parsed))
+
+
+def _kind(value) -> str:
+    """JSON's names for Python values, for messages (and bool is not a number here)."""
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, int):
+        return "int"
+    return {float: "number", str: "string", list: "list", dict: "object", type(None): "null"}.get(type(value), "?")
+
+
+def _check_keys(d: dict, allowed: tuple[str, ...], required: tuple[str, ...], fail) -> None:
+    for key in d:
+        if key not in allowed:
+            fail(f"unknown key {key!r} (expected {', '.join(allowed)})")
+    for key in required:
+        if key not in d:
+            fail(f"missing {key!r}")
+
+
+def _parse_step(d, fail) -> LessonStep:
+    if not isinstance(d, dict):
+        fail(f"expected an object {{...}}, got {_kind(d)}")
+    _check_keys(d, ("text", "preset", "view", "page", "wait"), ("text", "preset", "view"), fail)
+    text = d["text"]
+    if not isinstance(text, str) or not text.strip():
+        fail("text must be a non-empty string")
+    if len(text) > MAX_TEXT:
+        fail(f"text is {len(text)} characters long (at most {MAX_TEXT}): split the step")
+    family, index = _parse_preset(d["preset"], fail)
+
+    view = d["view"]
+    if view not in VIEWS:
+        fail(f"unknown view {view!r} (choose {', '.join(VIEWS)})")
+    page = d.get("page")
+    if page is not None:
+        if view != "family":
+            fail(f"page {page!r} needs view \"family\" (the view is {view!r})")
+        if page not in VIEW_PAGES[family]:
+            fail(f"unknown page {page!r} for {family} (choose {', '.join(map(repr, VIEW_PAGES[family]))})")
+
+    wait = d.get("wait")
+    wait_step = metric = at_least = at_most = None
+    if wait is not None:
+        if not isinstance(wait, dict):
+            fail(f"wait must be an object like {{\"step\": 300}}, got {_kind(wait)}")
+        if "step" in wait:
+            _check_keys(wait, ("step",), (), lambda p: fail(f"wait: {p}"))
+            wait_step = wait["step"]
+            if _kind(wait_step) != "int" or wait_step < 1:
+                fail(f"wait step must be a positive whole number, got {wait_step!r}")
+        elif "metric" in wait:
+            _check_keys(wait, ("metric", "at_least", "at_most"), (), lambda p: fail(f"wait: {p}"))
+            metric = wait["metric"]
+            reported = preset_metrics(family, index)
+            if metric not in METRICS[family]:
+                fail(f"unknown metric {metric!r} for {family} (choose {', '.join(reported)})")
+            if metric not in reported:
+                data = LESSON_PRESETS[family][index][1]
+                fail(f"metric {metric!r} is not measured on {data} (choose {', '.join(reported)})")
+            if ("at_least" in wait) == ("at_most" in wait):
+                fail(f"wait on {metric!r} needs one bound: at_least or at_most")
+            bound = wait.get("at_least", wait.get("at_most"))
+            if _kind(bound) not in ("int", "number") or not math.isfinite(bound):
+                fail(f"wait bound must be a number, got {bound!r}")
+            if "at_least" in wait:
+                at_least = float(bound)
+            else:
+                at_most = float(bound)
+        else:
+            fail("wait needs \"step\" or \"metric\"")
+    return LessonStep(text.strip(), family, index, view, page, wait_step, metric, at_least, at_most)
+
+
+def _parse_preset(preset, fail) -> tuple[str, int]:
+    if not isinstance(preset, str) or preset.count(":") != 1:
+        fail(f"preset must be a string \"FAMILY:INDEX\" like \"gan:0\", got {preset!r}")
+    family, _, index = preset.partition(":")
+    if family not in LESSON_PRESETS:
+        fail(f"unknown family {family!r} in preset {preset!r} (choose {', '.join(LESSON_PRESETS)})")
+    count = len(LESSON_PRESETS[family])
+    if not (index.isdigit() and int(index) < count):
+        fail(f"unknown preset {preset!r} ({family} has lessons 0-{count - 1})")
+    return family, int(index)
