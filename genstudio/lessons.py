@@ -117,8 +117,8 @@ class LessonStep:
         if self.wait_metric is None:
             return ""
         if self.wait_at_least is not None:
-            return f"wait until {self.wait_metric} >= {self.wait_at_least:g}"
-        return f"wait until {self.wait_metric} <= {self.wait_at_most:g}"
+            return f"train until {self.wait_metric} >= {self.wait_at_least:g}"
+        return f"train until {self.wait_metric} <= {self.wait_at_most:g}"
 
 
 @dataclass(frozen=True)

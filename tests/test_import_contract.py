@@ -113,8 +113,8 @@ def test_the_thread_modules_do_not_load_qt():
 
 
 # The layers, lowest first: a module may import its own layer and those below, never one above.
-LAYERS = {"__init__": 0, "storage": 0, "paths": 0, "resources": 0, "data": 1, "config": 1, "models": 2, "engine": 3, "ui": 4,
-          "cli": 5, "__main__": 5, "bench": 5}
+LAYERS = {"__init__": 0, "storage": 0, "paths": 0, "resources": 0, "data": 1, "config": 1, "lessons": 1,
+          "models": 2, "engine": 3, "ui": 4, "cli": 5, "__main__": 5, "bench": 5}
 
 
 def _genstudio_imports(tree: ast.AST, parts: list[str]) -> set[str]:

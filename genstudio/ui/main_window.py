@@ -21,6 +21,7 @@ from ..storage import cache_dir
 from .experiment_panel import FAMILY_LABELS, LIVE_KNOBS, ExperimentPanel
 from .explorer import Explorer
 from .files import WindowFiles
+from .lesson_panel import LessonPanel
 from .threads import GuiThreadGarbageCollector, Inbox
 from .views import make_view
 from .training_process import TrainingProcess
@@ -161,8 +162,13 @@ class MainWindow(QMainWindow):
         self.timeline.scrubbed.connect(self._scrub)
         self.timeline.export_requested.connect(
             lambda: self.files.export_dialog("timeline.gif", "GIF (*.gif);;MP4 (*.mp4)", self.files.export_timeline))
+        from .presenter import Presenter
+        self.presenter = Presenter(self, self.settings)
+        self.presenter.build_menu(self.menuBar().addMenu("&View"))
         self.views_ready = True
         self.views_built.emit()
+        if self.settings.value("presenter/on", False, type=bool):
+            self.presenter.set_active(True)
 
     def paintEvent(self, event):
         super().paintEvent(event)
@@ -224,6 +230,7 @@ class MainWindow(QMainWindow):
         bar = QToolBar("Transport")
         bar.setMovable(False)
         self.addToolBar(bar)
+        self.transport_bar = bar
         self.train_button = QPushButton("▶ Train")
         self.train_button.setToolTip("Train / pause (Space)")
         self.step_button = QPushButton("Step")
@@ -257,7 +264,11 @@ class MainWindow(QMainWindow):
             action.setShortcutContext(Qt.WindowShortcut)
             action.triggered.connect(slot)
             self.addAction(action)
-        self.files.build_menu(self.menuBar().addMenu("&File"))
+        file_menu = self.menuBar().addMenu("&File")
+        self.files.build_menu(file_menu)
+        self.lessons = LessonPanel(self)
+        file_menu.addAction("Open lesson…", self.lessons.open_dialog)
+        self.lessons.build_menu(self.menuBar().addMenu("&Lessons"))
 
     # settings --------------------------------------------------------------------------------
     def _restore(self):
@@ -281,7 +292,8 @@ class MainWindow(QMainWindow):
         self._show_family(self.panel.family.currentData())
 
     def _save_settings(self):
-        self.settings.setValue("geometry", self.saveGeometry())
+        presenting = getattr(self, "presenter", None) is not None and self.presenter.active
+        self.settings.setValue("geometry", self.presenter.normal_geometry() if presenting else self.saveGeometry())
         self.settings.setValue("presets", json.dumps(
             [{"name": name, "experiment": exp.to_dict()} for name, exp in self.panel.user_presets]))
         try:

@@ -11,6 +11,8 @@ scrubbed to mid-denoise (diffusion-digits.png), and on ring8 the particles' DDIM
 denoising field and the loss per timestep range (diffusion-trajectories.png, diffusion-forward.png,
 diffusion-schedule.png). Then the transformer's view: a half-written digit with its next-pixel
 bars and a completion (ar-digits.png, ar-complete.png), and names being written (ar-names.png).
+Then every built-in lesson walked through, the first one trained to its first wait
+(lesson-gan-samples.png, lesson-gan-view.png), and presenter mode (presenter-*.png).
 Exit code 0 when every check passed: the packaged app's smoke test.
 """
 from __future__ import annotations
@@ -110,6 +112,41 @@ class SelfTest:
             self.ar_view()
         finally:
             win.right.setSizes(sizes)
+        self.lessons_and_presenter()
+
+    def lessons_and_presenter(self) -> None:
+        """Every built-in lesson walked through (each step's preset, view and page set up); the first
+        one's first wait reached by training (lesson-*.png), then presenter mode (presenter-*.png)."""
+        from ..lessons import builtin_lessons
+        win, panel = self.window, self.window.lessons
+        lessons = builtin_lessons()
+        for lesson in lessons:
+            if self.check(panel.open_file(lesson.path), f"lesson {lesson.title!r} opened"):
+                for index in range(len(lesson.steps)):
+                    panel.go(index)
+                    self.check(panel.counter.text().startswith(f"Step {index + 1} of"), f"{lesson.title}: step {index + 1}")
+        first = lessons[0]
+        panel.open_file(first.path)
+        win.toggle_training()
+        began = time.perf_counter()
+        reached = wait_until(lambda: panel.next_button.isEnabled(), 60)
+        self.check(reached, f"lesson {first.title!r}: step 1's wait reached within 60 s")
+        print(f"self-test: lesson {first.title!r}: step 1 ({first.steps[0].wait_text()}) reached in "
+              f"{time.perf_counter() - began:.1f} s")
+        self.save(win, "lesson-gan-samples.png")
+        panel.go(1)
+        wait(int(TRAIN_SECONDS * 1000))
+        self.save(win, "lesson-gan-view.png")
+        win.presenter.set_active(True)
+        wait(500)
+        self.check(win.isFullScreen() and not win.menuBar().isVisible(), "presenter mode: full screen, menus hidden")
+        self.save(win, "presenter-gan-view.png")
+        panel.end()
+        win.tabs.setCurrentIndex(0)
+        wait(300)
+        self.save(win, "presenter-samples.png")
+        win.presenter.set_active(False)
+        self.check(not win.isFullScreen() and win.menuBar().isVisible(), "presenter mode left")
 
     def experiment_file_round_trip(self) -> None:
         """Save the paused run as an experiment file, open it again: the same step, ready to train."""

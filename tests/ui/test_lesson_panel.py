@@ -1,0 +1,62 @@
+"""Guided lessons in the window: every built-in lesson walks through, a step's wait lights Next
+once training reaches it, and a bad lesson file is one message."""
+from __future__ import annotations
+
+import json
+
+from genstudio.lessons import builtin_lessons
+
+TIMEOUT_MS = 120_000
+
+
+def test_every_builtin_lesson_sets_up_each_step(window, qtbot):
+    qtbot.waitUntil(lambda: window.views_ready, timeout=TIMEOUT_MS)
+    panel = window.lessons
+    lessons = builtin_lessons()
+    assert len(lessons) == 5
+    for lesson in lessons:
+        assert panel.open_file(lesson.path) and panel.isVisible()
+        for index, step in enumerate(lesson.steps):
+            panel.go(index)
+            assert panel.counter.text() == f"Step {index + 1} of {len(lesson.steps)}"
+            assert panel.text.text() == step.text
+            exp = step.experiment()
+            assert (window.run_experiment.model, window.run_experiment.data) == (exp.model, exp.data)
+            assert window.panel.experiment().family == exp.family
+            if step.view == "family":
+                assert window.tabs.currentWidget() is window.family_tab
+                view = window.family_tab.currentWidget()
+                assert view is window.family_views[exp.model]
+                if step.page:
+                    assert view.pages.tabText(view.pages.currentIndex()) == step.page
+            else:
+                assert window.tabs.currentIndex() == 0
+            assert panel.next_button.isEnabled() == (step.reached(window.step, {}) and index < len(lesson.steps) - 1)
+    panel.end()
+    assert not panel.isVisible()
+
+
+def test_next_lights_up_when_the_wait_is_reached(window, qtbot):
+    qtbot.waitUntil(lambda: window.views_ready, timeout=TIMEOUT_MS)
+    panel = window.lessons
+    lesson = builtin_lessons()[0]
+    index = next(i for i, s in enumerate(lesson.steps) if s.wait_step)
+    assert panel.open_file(lesson.path)
+    panel.go(index)
+    qtbot.waitUntil(lambda: window.state == "paused", timeout=TIMEOUT_MS)
+    assert not panel.next_button.isEnabled() and "train to step" in panel.waiting.text()
+    window.toggle_training()
+    qtbot.waitUntil(lambda: panel.next_button.isEnabled(), timeout=TIMEOUT_MS)
+    assert window.step >= lesson.steps[index].wait_step and "press Next" in panel.waiting.text()
+    run = window.run_experiment
+    panel.go(index + 1)  # the same preset: the run goes on
+    assert window.run_experiment is run
+
+
+def test_a_malformed_lesson_is_one_message(window, qtbot, tmp_path):
+    bad = tmp_path / "broken.json"
+    bad.write_text(json.dumps({"format": 1, "title": "x", "steps": [{"text": "t", "preset": "gan:9", "view": "samples"}]}))
+    assert not window.lessons.open_file(str(bad))
+    assert "broken.json" in window.last_problem and "gan:9" in window.last_problem
+    assert "\n" not in window.last_problem and not window.lessons.isVisible()
+    window.problem_box.close()
