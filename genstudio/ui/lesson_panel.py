@@ -27,7 +27,7 @@ class LessonPanel(QDockWidget):
         col = QVBoxLayout(body)
         self.title = QLabel()
         self.title.setWordWrap(True)
-        self.title.setStyleSheet("font-weight: bold; font-size: 120%;")
+        self.title.setStyleSheet("font-weight: bold;")
         self.counter = QLabel()
         self.counter.setStyleSheet("color: #555;")
         self.text = QLabel()

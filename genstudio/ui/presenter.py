@@ -127,13 +127,18 @@ class Presenter(QObject):
             font = app.font()
             font.setPointSizeF(font.pointSizeF() * self.scale)
             app.setFont(font)
+            # widgets with a style sheet of their own (greyed help texts, labels) ignore setFont
+            self._saved["sheet"] = app.styleSheet()
+            app.setStyleSheet(self._saved["sheet"] + f"\nQWidget {{ font-size: {font.pointSizeF():.1f}pt; }}")
             w.splitter.widget(0).hide()
             w.menuBar().hide()
             w.statusBar().hide()
             self.panels_button_action.setVisible(True)
             self._thicken_plots()
             w.showFullScreen()
+            w.setGeometry(w.screen().geometry())  # where no window manager does it (a kiosk, Xvfb)
         else:
+            QApplication.instance().setStyleSheet(self._saved["sheet"])
             QApplication.instance().setFont(self._saved["font"])
             self._restore_plots()
             w.menuBar().show()
@@ -166,12 +171,19 @@ class Presenter(QObject):
         """Axes' text scaled, every plot line and axis at least about 2-3 px: readable from the back."""
         self._pens = []
         size = int(round(9 * self.scale))
+        font = QApplication.font()
+        font.setPointSize(size)
         for plot in self._plots():
+            self._pens.append((plot.titleLabel.item, None, plot.titleLabel.item.font()))
+            plot.titleLabel.item.setFont(font)
+            if plot.legend is not None:
+                self._pens.append((plot.legend, None, plot.legend.opts["labelTextSize"]))
+                plot.legend.setLabelTextSize(f"{size}pt")
             for name in ("left", "bottom"):
                 axis = plot.getAxis(name)
                 self._pens.append((axis, axis.pen(), axis.style.get("tickFont")))
-                font = QApplication.font()
-                font.setPointSize(size)
+                self._pens.append((axis.label, None, axis.label.font()))
+                axis.label.setFont(font)
                 axis.setStyle(tickFont=font)
                 pen = pg.mkPen(axis.pen())
                 pen.setWidthF(max(pen.widthF(), 1.0) * self.scale)
@@ -188,6 +200,10 @@ class Presenter(QObject):
             if isinstance(item, pg.AxisItem):
                 item.setPen(pen)
                 item.setStyle(tickFont=font)
+            elif isinstance(item, pg.LegendItem):
+                item.setLabelTextSize(font)
+            elif pen is None:
+                item.setFont(font)
             else:
                 item.setPen(pen)
         self._pens = []
