@@ -11,12 +11,13 @@ from __future__ import annotations
 import os
 
 import pyqtgraph as pg
-from PySide6.QtCore import QObject, QPoint, QRectF, QSize, Qt
-from PySide6.QtGui import QAction, QActionGroup, QColor, QKeySequence, QPainter, QPixmap
+from PySide6.QtCore import QObject, QPoint, QRectF, QSize, Qt, QTimer
+from PySide6.QtGui import QAction, QActionGroup, QColor, QFont, QKeySequence, QPainter, QPixmap
 from PySide6.QtSvg import QSvgGenerator
 from PySide6.QtWidgets import QApplication, QMenu, QToolButton, QWidget
 
 from ..storage import atomic_path
+from .steady_label import refit_steady_labels
 
 SCALES = (1.25, 1.5, 1.75, 2.0)
 DEFAULT_SCALE = 1.5
@@ -135,11 +136,13 @@ class Presenter(QObject):
             w.statusBar().hide()
             self.panels_button_action.setVisible(True)
             self._thicken_plots()
+            w.setGeometry(w.screen().geometry())  # where no window manager makes it full screen (a kiosk, Xvfb)
             w.showFullScreen()
-            w.setGeometry(w.screen().geometry())  # where no window manager does it (a kiosk, Xvfb)
         else:
             QApplication.instance().setStyleSheet(self._saved["sheet"])
             QApplication.instance().setFont(self._saved["font"])
+            for widget in w.findChildren(QWidget):  # a size the sheet set sticks on widgets with sheets
+                widget.setFont(QFont())
             self._restore_plots()
             w.menuBar().show()
             w.statusBar().setVisible(self._saved["status"])
@@ -150,6 +153,7 @@ class Presenter(QObject):
                 w.showMaximized()
             else:
                 w.setGeometry(self._saved["rect"])
+        QTimer.singleShot(0, w, lambda: refit_steady_labels(w))  # once the new fonts have reached the widgets
         self.active = on
         self.settings.setValue("presenter/on", on)
         if self.toggle_action.isChecked() != on:
@@ -174,11 +178,12 @@ class Presenter(QObject):
         font = QApplication.font()
         font.setPointSize(size)
         for plot in self._plots():
-            self._pens.append((plot.titleLabel.item, None, plot.titleLabel.item.font()))
-            plot.titleLabel.item.setFont(font)
+            title = plot.titleLabel
+            self._pens.append((title, None, title.opts.get("size")))
+            _resize_label(title, f"{size}pt")
             if plot.legend is not None:
                 self._pens.append((plot.legend, None, plot.legend.opts["labelTextSize"]))
-                plot.legend.setLabelTextSize(f"{size}pt")
+                _resize_legend(plot.legend, f"{size}pt")
             for name in ("left", "bottom"):
                 axis = plot.getAxis(name)
                 self._pens.append((axis, axis.pen(), axis.style.get("tickFont")))
@@ -201,7 +206,9 @@ class Presenter(QObject):
                 item.setPen(pen)
                 item.setStyle(tickFont=font)
             elif isinstance(item, pg.LegendItem):
-                item.setLabelTextSize(font)
+                _resize_legend(item, font)
+            elif isinstance(item, pg.LabelItem):
+                _resize_label(item, font)
             elif pen is None:
                 item.setFont(font)
             else:
@@ -255,3 +262,17 @@ class Presenter(QObject):
             return False
         self.window.statusBar().showMessage(f"Exported the view to {path}", 6000)
         return True
+
+
+def _resize_label(label: pg.LabelItem, size: str | None) -> None:
+    """A LabelItem's text size is inline HTML: set it by setting the text again."""
+    if size is None:
+        label.opts.pop("size", None)  # setText keeps options it was given before
+    if label.text:
+        label.setText(label.text, **({"size": size} if size else {}))
+
+
+def _resize_legend(legend: pg.LegendItem, size: str) -> None:
+    legend.setLabelTextSize(size)
+    for _, label in legend.items:
+        label.setText(label.text, size=size)

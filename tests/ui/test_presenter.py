@@ -24,6 +24,8 @@ def test_presenter_mode_hides_the_controls_and_restores_the_layout(window, qtbot
     size, font = window.size(), QApplication.font().pointSizeF()
     axis = window.curves.plot.getPlotItem().getAxis("left")
     width = axis.pen().widthF()
+    status = window.family_views["gan"].status  # a steady label: sized once, for its widest text
+    status_width = status.width()
 
     presenter.toggle_action.trigger()  # as F11 does
     assert presenter.active and window.isFullScreen()
@@ -32,11 +34,13 @@ def test_presenter_mode_hides_the_controls_and_restores_the_layout(window, qtbot
     assert window.transport_bar.isVisible() and window.train_button.isVisible() and window.tabs.isVisible()
     assert QApplication.font().pointSizeF() == font * presenter.scale
     assert axis.pen().widthF() > max(width, 1.0) and axis.style["tickFont"].pointSize() > 9
+    qtbot.waitUntil(lambda: status.width() > status_width, timeout=5000)  # refitted to the bigger text
 
     presenter.set_active(False)  # as Escape does
     qtbot.waitUntil(lambda: not window.isFullScreen(), timeout=TIMEOUT_MS)
     assert window.splitter.widget(0).isVisible() and window.menuBar().isVisible() and window.statusBar().isVisible()
     assert QApplication.font().pointSizeF() == font and axis.pen().widthF() == width
+    qtbot.waitUntil(lambda: status.width() == status_width, timeout=5000)
     qtbot.waitUntil(lambda: window.size() == size, timeout=5000)
 
 
