@@ -22,6 +22,7 @@ from ..models import build_model
 from .device import default_threads, resolve_device
 from .evaluate import Evaluator
 from .events import Checkpoint, Diverged, Finished, LossPoints, Metrics, Snapshot, Weights
+from .fork_points import ForkPoints
 from .state import TrainerState, capture, restore
 
 LOSS_BUFFER = 4096
@@ -43,6 +44,7 @@ class Cadence:
     eval_s: float | None = None
     snapshot_count: int = 64
     snapshot_weights: bool = False       # attach a CPU copy of the weights to each snapshot
+    fork_points: bool = False            # keep whole states at snapshots, to fork from (engine/fork_points.py)
     evaluate_at_end: bool = True
 
 
@@ -81,6 +83,17 @@ class Trainer:
             restore(state, self.model, self.model.optimizers(), self.batch_gen, self.device)
             self.step, self.seconds = state.step, state.seconds
             self._flushed_at = state.seconds
+        self.fork_points = ForkPoints() if cadence.fork_points else None
+
+    @classmethod
+    def forked(cls, exp: Experiment, state: TrainerState, cadence: Cadence = Cadence(),
+               dataset: data_sets.Dataset | None = None) -> "Trainer":
+        """A new run that starts from `state` (a past point of another run) with `exp`'s settings:
+        the same weights, optimiser moments and random streams, and the learning rate, beta or loss
+        variant `exp` names. Raises ValueError when the state does not fit `exp`'s networks."""
+        trainer = cls(exp, cadence, dataset, state)
+        trainer.model.set_lr(exp.family.lr)  # the state carries the old run's learning rate
+        return trainer
 
     # commands, safe from any thread ---------------------------------------------------------
     def stop(self) -> None:
@@ -163,6 +176,8 @@ class Trainer:
         state = None
         if self.cadence.snapshot_weights:
             state = {k: v.detach().cpu().numpy().copy() for k, v in self.model.state_dict().items()}
+        if self.fork_points is not None:
+            self.fork_points.add(self.state())
         return Snapshot(self.step, self.seconds, samples, state)
 
     def evaluate(self) -> Metrics:

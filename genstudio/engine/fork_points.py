@@ -1,0 +1,65 @@
+"""The past states a run can be forked from: whole trainer states (weights, optimiser, random
+streams) captured at snapshots, kept in a bounded set.
+
+What is kept: every state of the last `recent_s` seconds of training, and before that one state per
+`spacing_s` (the first captured in each interval). When the states together pass `max_bytes`, the
+oldest spaced-out ones go first; the newest state always stays. So memory grows for the first
+minute or so of a run and then stays flat: a 10-minute run keeps about 120 + 9 states of a small
+model, and a large model's set is cut at the cap.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .state import TrainerState
+
+RECENT_S = 60.0
+SPACING_S = 60.0
+MAX_BYTES = 256 * 2**20
+
+
+def state_bytes(state: TrainerState) -> int:
+    return sum(t.numel() * t.element_size() for t in state.tensors.values())
+
+
+@dataclass
+class ForkPoints:
+    recent_s: float = RECENT_S
+    spacing_s: float = SPACING_S
+    max_bytes: int = MAX_BYTES
+    states: list[TrainerState] = field(default_factory=list)   # oldest first
+    nbytes: int = 0                                             # their tensors' memory
+
+    def add(self, state: TrainerState) -> None:
+        """Keep `state` (captured after every state added before) and drop what the policy no longer keeps."""
+        if self.states and state.step <= self.states[-1].step:
+            return
+        self.states.append(state)
+        self.nbytes += state_bytes(state)
+        newest = state.seconds
+        kept, seen = [], set()
+        for s in self.states:
+            interval = int(s.seconds // self.spacing_s)
+            if s.seconds >= newest - self.recent_s or interval not in seen:
+                kept.append(s)
+            seen.add(interval)
+        sizes = [state_bytes(s) for s in kept]
+        while len(kept) > 1 and sum(sizes) > self.max_bytes:
+            kept.pop(0)
+            sizes.pop(0)
+        self.states, self.nbytes = kept, sum(sizes)
+
+    def steps(self) -> list[int]:
+        return [s.step for s in self.states]
+
+    def at(self, step: int) -> TrainerState:
+        """The kept state at `step` (KeyError when it is not kept)."""
+        for s in self.states:
+            if s.step == step:
+                return s
+        raise KeyError(f"no state kept at step {step}")
+
+    def nearest(self, step: int) -> TrainerState | None:
+        """The kept state at or before `step`, if any (what a timeline position forks from)."""
+        before = [s for s in self.states if s.step <= step]
+        return before[-1] if before else None

@@ -1,0 +1,97 @@
+"""Forking a run from its past: the bounded set of kept states, and a forked run that starts from
+exactly the kept weights (and, with the same settings, retraces the original)."""
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+import torch
+
+from genstudio.config import default_experiment
+from genstudio.engine.events import LossPoints
+from genstudio.engine.fork_points import ForkPoints, state_bytes
+from genstudio.engine.state import TrainerState
+from genstudio.engine.trainer import Cadence, Trainer
+
+
+def fake_state(step: int, seconds: float, floats: int = 1000) -> TrainerState:
+    return TrainerState(step, seconds, {"model.w": torch.zeros(floats)}, {})
+
+
+def test_the_last_minute_is_kept_whole_and_the_past_once_a_minute():
+    points = ForkPoints()
+    for i in range(1, 1201):                      # a 10-minute run, a snapshot every 0.5 s
+        points.add(fake_state(i, i * 0.5))
+    seconds = [s.seconds for s in points.states]
+    recent = [t for t in seconds if t >= 600 - 60]
+    assert len(recent) == 121 and recent == sorted(recent)
+    older = [t for t in seconds if t < 540]
+    assert len(older) == 9 and len({int(t // 60) for t in older}) == 9
+    assert points.nbytes == sum(state_bytes(s) for s in points.states) == len(seconds) * 4000
+
+
+def test_memory_stays_under_the_cap_and_the_newest_state_stays():
+    points = ForkPoints(max_bytes=50 * 4000)
+    sizes = []
+    for i in range(1, 601):
+        points.add(fake_state(i, float(i)))
+        sizes.append(points.nbytes)
+    assert max(sizes) <= 50 * 4000 and sizes[-1] == sizes[-100]   # flat once the cap is reached
+    assert points.states[-1].step == 600
+    tiny = ForkPoints(max_bytes=10)
+    tiny.add(fake_state(1, 1.0))
+    assert tiny.steps() == [1]                                     # even over the cap
+    assert points.nearest(10**6).step == 600 and points.nearest(0) is None
+    with pytest.raises(KeyError):
+        points.at(1)
+
+
+def vae_run(steps: int, **family):
+    exp = default_experiment("vae", "ring8", device="cpu", threads=1, seed=3)
+    return replace(exp, steps=steps, family=replace(exp.family, width=32, **family))
+
+
+def losses(events) -> list[float]:
+    out = []
+    for event in events:
+        if isinstance(event, LossPoints):
+            out += list(event.values["loss"])
+    return out
+
+
+def test_a_forked_run_starts_from_the_kept_weights_and_retraces_the_original():
+    exp = vae_run(400)
+    original = Trainer(exp, Cadence(snapshot_s=1e-4, fork_points=True, evaluate_at_end=False))
+    original_losses = losses(original.run())
+    points = original.fork_points
+    assert len(points.states) > 5
+    kept = points.nearest(200)
+    assert 0 < kept.step <= 200
+
+    fork = Trainer.forked(exp, kept, Cadence(snapshot_s=None, evaluate_at_end=False))
+    for name, value in fork.model.state_dict().items():
+        assert torch.equal(value, kept.tensors[f"model.{name}"]), name
+    assert fork.step == kept.step
+    fork_losses = losses(fork.run(steps=400 - kept.step))
+    assert fork_losses == original_losses[kept.step:]               # the same future, step for step
+    assert all(torch.equal(a, b) for a, b in zip(fork.model.state_dict().values(),
+                                                 original.model.state_dict().values()))
+
+
+def test_a_fork_with_another_learning_rate_trains_with_it():
+    exp = vae_run(100)
+    original = Trainer(exp, Cadence(snapshot_s=1e-4, fork_points=True, evaluate_at_end=False))
+    list(original.run())
+    kept = original.fork_points.states[-1]
+    changed = replace(exp, family=replace(exp.family, lr=exp.family.lr / 10, beta=2.0))
+    fork = Trainer.forked(changed, kept, Cadence(snapshot_s=None, evaluate_at_end=False))
+    assert all(g["lr"] == changed.family.lr for opt in fork.model.optimizers() for g in opt.param_groups)
+    assert fork.model.cfg.beta == 2.0
+    assert losses(fork.run(steps=20)) != losses(Trainer.forked(exp, kept, Cadence(snapshot_s=None)).run(steps=20))[:20]
+
+
+def test_two_runs_with_the_same_seed_and_settings_give_identical_curves():
+    exp = vae_run(150)
+    first = losses(Trainer(exp, Cadence(snapshot_s=None, evaluate_at_end=False)).run())
+    second = losses(Trainer(exp, Cadence(snapshot_s=None, evaluate_at_end=False)).run())
+    assert len(first) == 150 and first == second
