@@ -21,6 +21,7 @@ class Snapshot:
     seconds: float
     samples: object
     state: dict[str, np.ndarray] | None = None   # CPU copy of the weights, when asked for
+    forkable: tuple[int, ...] = ()               # the steps whose whole state is kept now (fork points)
 
 
 @dataclass(frozen=True)
@@ -60,3 +61,10 @@ class Checkpoint:
     step: int
     seconds: float
     state: object
+
+
+@dataclass(frozen=True)
+class ForkState:
+    """The whole state kept at a past step, asked for to fork a new run from it (None: not kept)."""
+    step: int
+    state: object | None              # engine.state.TrainerState

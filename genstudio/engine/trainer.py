@@ -21,7 +21,7 @@ from ..config import Experiment
 from ..models import build_model
 from .device import default_threads, resolve_device
 from .evaluate import Evaluator
-from .events import Checkpoint, Diverged, Finished, LossPoints, Metrics, Snapshot, Weights
+from .events import Checkpoint, Diverged, Finished, ForkState, LossPoints, Metrics, Snapshot, Weights
 from .fork_points import ForkPoints
 from .state import TrainerState, capture, restore
 
@@ -121,6 +121,10 @@ class Trainer:
         """Ask for a Checkpoint event at the next step boundary (running or paused)."""
         self._commands.put(("checkpoint", None))
 
+    def request_fork_state(self, step: int) -> None:
+        """Ask for a ForkState event: the state kept at `step` or the nearest one before it."""
+        self._commands.put(("fork", int(step)))
+
     def request_weights(self) -> None:
         """Ask for a Weights event (the explorer's networks, CPU copies) at the next step boundary."""
         self._commands.put(("weights", None))
@@ -147,11 +151,16 @@ class Trainer:
                 self.exp = dataclasses.replace(self.exp, family=self.model.cfg)
             elif name == "step":
                 steps.append(value)
+            elif name == "fork":
+                wanted.append(("fork", value))
             elif name not in wanted:
                 wanted.append(name)
         return steps, wanted
 
-    def _report(self, wanted: str):
+    def _report(self, wanted):
+        if isinstance(wanted, tuple):  # ("fork", step)
+            kept = self.fork_points.nearest(wanted[1]) if self.fork_points is not None else None
+            return ForkState(wanted[1] if kept is None else kept.step, kept)
         return self._checkpoint() if wanted == "checkpoint" else self._weights()
 
     def state(self) -> TrainerState:
@@ -176,9 +185,11 @@ class Trainer:
         state = None
         if self.cadence.snapshot_weights:
             state = {k: v.detach().cpu().numpy().copy() for k, v in self.model.state_dict().items()}
+        forkable = ()
         if self.fork_points is not None:
             self.fork_points.add(self.state())
-        return Snapshot(self.step, self.seconds, samples, state)
+            forkable = tuple(self.fork_points.steps())
+        return Snapshot(self.step, self.seconds, samples, state, forkable)
 
     def evaluate(self) -> Metrics:
         # eval mode: dropout off while scoring (it had made the transformer's held-out NLL pessimistic)

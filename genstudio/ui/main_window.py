@@ -4,6 +4,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import tempfile
 import time
 import weakref
 
@@ -11,12 +12,13 @@ import numpy as np
 
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import (QApplication, QHBoxLayout, QLabel, QMainWindow, QMessageBox, QProgressBar,
-                               QPushButton, QScrollArea, QSplitter, QTabWidget, QToolBar, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QApplication, QHBoxLayout, QInputDialog, QLabel, QMainWindow, QMessageBox,
+                               QProgressBar, QPushButton, QScrollArea, QSplitter, QTabWidget, QToolBar, QVBoxLayout,
+                               QWidget)
 
 from ..config import ConfigError, Experiment, default_experiment
 from ..data import looks_like_path
-from ..engine.events import Checkpoint, Diverged, LossPoints, Metrics, Snapshot, Weights
+from ..engine.events import Checkpoint, Diverged, ForkState, LossPoints, Metrics, Snapshot, Weights
 from ..storage import cache_dir
 from .experiment_panel import FAMILY_LABELS, LIVE_KNOBS, ExperimentPanel
 from .explorer import Explorer
@@ -66,7 +68,8 @@ class MainWindow(QMainWindow):
         self.worker_class = TrainingProcess if training_process else TrainingWorker
         self.worker: TrainingWorker | TrainingProcess | None = None
         self.event_handlers = {LossPoints: self._losses, Snapshot: self._snapshot, Metrics: self._metrics,
-                               Diverged: self._diverged, Checkpoint: self._checkpoint, Weights: self._weights}
+                               Diverged: self._diverged, Checkpoint: self._checkpoint, Weights: self._weights,
+                               ForkState: self._fork_state}
         self.run_experiment = None     # what the running model was built from (the views follow it)
         self.explorer: Explorer | None = None   # the running model's explorer, while its view is interactive
         self.retired_explorers: list[Explorer] = []
@@ -79,6 +82,9 @@ class MainWindow(QMainWindow):
         self.rate_window: list[tuple[float, int]] = []
         self.retired: list = []        # workers asked to stop, their threads (or processes) not yet ended
         self.pending_train = False
+        self.lr_on_ready: float | None = None   # a fork's learning rate (its state carries the original's)
+        self.fork_lr: float | None = None       # the learning rate asked for the fork being made
+        self.forks: list[MainWindow] = []       # windows of runs forked from this one
         self.diverged = False
         self.evaluations: list = []    # every Metrics event of the run (saved in experiment files)
         self.shown_snapshot = None     # what the sample view shows (live, or scrubbed to)
@@ -160,6 +166,7 @@ class MainWindow(QMainWindow):
         self.right.addWidget(self.curves)
         self.right.setSizes([520, 300])
         self.timeline.scrubbed.connect(self._scrub)
+        self.timeline.fork_requested.connect(self.fork_from)
         self.timeline.export_requested.connect(
             lambda: self.files.export_dialog("timeline.gif", "GIF (*.gif);;MP4 (*.mp4)", self.files.export_timeline))
         from .presenter import Presenter
@@ -500,6 +507,9 @@ class MainWindow(QMainWindow):
         if view.interactive:
             self.weights_timer.start(view.weights_ms)
         self.device_label.setText(info.device_name)
+        if self.lr_on_ready is not None:  # before the first step: the run starts paused
+            self.worker.set_lr(self.lr_on_ready)
+            self.lr_on_ready = None
         start = self.pending_train or not self.worker.start_paused
         self.pending_train = False
         if start:
@@ -577,6 +587,56 @@ class MainWindow(QMainWindow):
     def _checkpoint(self, event):
         self.files.write_checkpoint(event)
 
+    # forking ---------------------------------------------------------------------------------
+    def fork_from(self, snap, lr: float | None = None) -> None:
+        """Ask the run for the whole state kept at `snap` (the timeline's "Fork from here"); the fork
+        trains with learning rate `lr` (asked for when None; this run's own is not touched)."""
+        if self.worker is None or snap.step not in self.timeline.forkable:
+            self.report_problem("This point's state is not kept: fork from a marked point of the timeline "
+                                "(every point of the last minute, then one a minute).")
+            return
+        if lr is None:
+            current = self.run_experiment.family.lr
+            lr, ok = QInputDialog.getDouble(self, "Fork from here", f"Learning rate of the fork (this run: {current:g}):",
+                                            current, 1e-7, 10.0, 7)
+            if not ok:
+                return
+        self.fork_lr = lr
+        self.worker.request_fork_state(snap.step)
+
+    def _fork_state(self, event) -> None:
+        """Open the forked run in a window beside this one, paused at the fork's step, with this run's
+        settings and the fork's learning rate; its curves and timeline up to the fork come along."""
+        if event.state is None or self.info is None:
+            self.report_problem(f"The state at step {event.step:,} is no longer kept: pick a marked point.")
+            return
+        from ..engine.experiment_file import ExperimentFile, History
+
+        run = self.run_experiment
+        exp = dataclasses.replace(run, family=dataclasses.replace(run.family, lr=self.fork_lr or run.family.lr))
+        h = self.history()
+        keep = h.steps <= event.step
+        history = History(h.steps[keep], h.seconds[keep], {k: v[keep] for k, v in h.values.items()},
+                          tuple(m for m in h.metrics if m.step <= event.step))
+        # the fork keeps states of its own future only
+        timeline = tuple(dataclasses.replace(s, forkable=()) for s in self.timeline.snapshots if s.step <= event.step)
+        doc = ExperimentFile(exp, event.state, history, timeline, self.info.dataset)
+        folder = tempfile.mkdtemp(prefix="genstudio-fork-")
+        fork = MainWindow(QSettings(os.path.join(folder, "settings.ini"), QSettings.IniFormat),
+                          training_process=self.worker_class is TrainingProcess)
+        fork.setWindowTitle(f"GenStudio: forked at step {event.step:,}, learning rate {exp.family.lr:g}")
+        fork.lr_on_ready = exp.family.lr
+        fork.splitter.widget(0).hide()  # the fork's settings are this run's: room for its views instead
+        self.forks.append(fork)
+        area = self.screen().availableGeometry()
+        right = max(area.width() // 2, fork.minimumSizeHint().width())
+        left = max(area.width() - right, self.minimumSizeHint().width())
+        self.setGeometry(area.x(), area.y(), left, area.height())
+        fork.setGeometry(area.x() + area.width() - right, area.y(), right, area.height())
+        fork.show()
+        fork.open_document(doc)
+        fork.statusBar().showMessage(f"Forked from step {event.step:,}: press Train to see the other future", 10000)
+
     def _progress(self, name: str, done: int, total: int):
         self.download_bar.setVisible(True)
         self.download_bar.setRange(0, total or 0)  # (0, 0): a busy bar when the size is unknown
@@ -653,6 +713,8 @@ class MainWindow(QMainWindow):
 
     # closing ---------------------------------------------------------------------------------
     def closeEvent(self, event):
+        for fork in self.forks:
+            fork.close()
         self._save_settings()
         self.redraw_timer.stop()
         self.weights_timer.stop()

@@ -6,7 +6,9 @@ from collections import deque
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QPlainTextEdit, QPushButton, QSlider, QStackedWidget, QWidget
+from PySide6.QtGui import QColor, QPainter, QPen
+from PySide6.QtWidgets import (QHBoxLayout, QLabel, QPlainTextEdit, QPushButton, QSlider, QStackedWidget, QVBoxLayout,
+                               QWidget)
 
 from ..engine.render import image_grid
 from .steady_label import steady_label
@@ -70,29 +72,71 @@ class SampleView(QStackedWidget):
             self.text.setPlainText("\n".join(w or "(empty)" for w in snap.samples))
 
 
+class ForkMarks(QWidget):
+    """A thin strip under the timeline's slider: a tick at each snapshot a run can be forked from."""
+
+    def __init__(self, timeline):
+        super().__init__()
+        self.timeline = timeline
+        self.setFixedHeight(5)
+        self.setToolTip("Marked points keep the whole training state: a run can be forked from them")
+
+    def paintEvent(self, event):
+        snaps, kept = self.timeline.snapshots, self.timeline.forkable
+        if len(snaps) < 2 or not kept:
+            return
+        painter = QPainter(self)
+        painter.setPen(QPen(QColor("#2a7ab0"), 2))
+        span = self.width() - 12   # the slider's handle keeps ~6 px off each end
+        for i, snap in enumerate(snaps):
+            if snap.step in kept:
+                x = 6 + span * i / (len(snaps) - 1)
+                painter.drawLine(int(x), 0, int(x), self.height())
+        painter.end()
+
+
 class Timeline(QWidget):
-    """The last TIMELINE_LENGTH snapshots; the slider scrubs back through them ("live" at the right end)."""
+    """The last TIMELINE_LENGTH snapshots; the slider scrubs back through them ("live" at the right end).
+    Snapshots whose whole state the run keeps are marked below the slider; "Fork from here" asks
+    for a new run from the one on screen."""
 
     scrubbed = Signal(object)    # the Snapshot to show
     export_requested = Signal()
+    fork_requested = Signal(object)   # the Snapshot to fork from
 
     def __init__(self, parent=None):
         super().__init__(parent)
         self.snapshots: deque = deque(maxlen=TIMELINE_LENGTH)
+        self.forkable: set[int] = set()   # the steps whose whole state the run keeps now
         self.slider = QSlider(Qt.Horizontal)
         self.slider.setRange(0, 0)
         self.slider.setToolTip("Scrub back through the samples seen during training")
+        self.marks = ForkMarks(self)
         self.label = steady_label("step 100000000  (live)", "no samples yet")
+        self.fork = QPushButton("⑂ Fork from here")
+        self.fork.setToolTip("Start a second run, in a window beside this one, from this point's weights and "
+                             "optimiser state, with the settings on the left (change the learning rate first)")
+        self.fork.setEnabled(False)
         self.export = QPushButton("Export GIF…")
         self.export.setToolTip("Save the timeline as an animated GIF")
+        track = QVBoxLayout()
+        track.setSpacing(0)
+        track.addWidget(self.slider)
+        track.addWidget(self.marks)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(QLabel("Timeline"))
-        layout.addWidget(self.slider, 1)
+        layout.addLayout(track, 1)
         layout.addWidget(self.label)
+        layout.addWidget(self.fork)
         layout.addWidget(self.export)
         self.slider.valueChanged.connect(self._moved)
         self.export.clicked.connect(self.export_requested)
+        self.fork.clicked.connect(lambda: self.shown() is not None and self.fork_requested.emit(self.shown()))
+
+    def shown(self):
+        """The snapshot under the slider (None before the first)."""
+        return self.snapshots[self.slider.value()] if self.snapshots else None
 
     @property
     def live(self) -> bool:
@@ -100,6 +144,8 @@ class Timeline(QWidget):
 
     def clear(self):
         self.snapshots.clear()
+        self.forkable = set()
+        self.fork.setEnabled(False)
         self.slider.blockSignals(True)
         self.slider.setRange(0, 0)
         self.slider.blockSignals(False)
@@ -109,6 +155,9 @@ class Timeline(QWidget):
         """Keep the snapshot; returns whether the view should show it (the slider is at 'live')."""
         live = self.live
         self.snapshots.append(snap)
+        if snap.forkable:
+            self.forkable = set(snap.forkable)
+            self.marks.update()
         self.slider.blockSignals(True)  # moving the range is not a user scrub
         self.slider.setRange(0, len(self.snapshots) - 1)
         if live:
@@ -121,6 +170,7 @@ class Timeline(QWidget):
         if self.snapshots:
             snap = self.snapshots[self.slider.value()]
             self.label.setText(f"step {snap.step}" + ("  (live)" if self.live else ""))
+            self.fork.setEnabled(snap.step in self.forkable)
 
     def _moved(self, index: int):
         if 0 <= index < len(self.snapshots):

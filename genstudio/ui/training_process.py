@@ -146,6 +146,9 @@ class TrainingProcess:
     def request_weights(self):
         self._send("request_weights")
 
+    def request_fork_state(self, step):
+        self._send("request_fork_state", step)
+
     def set_hparam(self, name, value):
         self._send("set_hparam", name, value)
 

@@ -61,8 +61,8 @@ class TrainingWorker:
             exp, doc = self.experiment, self.resume_from
             dataset = doc.dataset if doc is not None and doc.dataset is not None else self._load_data(exp)
             # snapshots carry samples only: weights reach the explorer when its view asks (request_weights)
-            self.trainer = Trainer(exp, Cadence(snapshot_s=self.snapshot_s, eval_s=self.eval_s, evaluate_at_end=False),
-                                   dataset=dataset, state=doc.state if doc is not None else None)
+            cadence = Cadence(snapshot_s=self.snapshot_s, eval_s=self.eval_s, evaluate_at_end=False, fork_points=True)
+            self.trainer = Trainer(exp, cadence, dataset=dataset, state=doc.state if doc is not None else None)
             self.resume_from = None
             if self._stop_requested:
                 return
@@ -140,6 +140,10 @@ class TrainingWorker:
     def request_weights(self):
         if self.trainer:
             self.trainer.request_weights()
+
+    def request_fork_state(self, step):
+        if self.trainer:
+            self.trainer.request_fork_state(step)
 
     def set_hparam(self, name, value):
         if self.trainer:

@@ -1,0 +1,66 @@
+"""Fork from the past in the window: marked points, and a forked run that starts from exactly the
+kept state, with its own learning rate, in a window beside the original."""
+from __future__ import annotations
+
+from dataclasses import replace
+
+import torch
+
+from genstudio.config import default_experiment
+from genstudio.engine.events import ForkState
+
+from .test_main_window import TIMEOUT_MS, checkpoint, settled_step, start
+
+
+def kept_state(window, qtbot, step):
+    got, real = [], window.event_handlers[ForkState]
+    window.event_handlers[ForkState] = got.append
+    try:
+        window.worker.request_fork_state(step)
+        qtbot.waitUntil(lambda: bool(got), timeout=TIMEOUT_MS)
+    finally:
+        window.event_handlers[ForkState] = real
+    return got[0].state
+
+
+def test_fork_from_a_marked_point_starts_beside_from_exactly_its_state(window, qtbot):
+    exp = default_experiment("vae", "ring8")
+    exp = replace(exp, family=replace(exp.family, width=32))
+    start(window, qtbot, exp)
+    timeline = window.timeline
+    qtbot.waitUntil(lambda: window.step > 300 and len(timeline.forkable) >= 4, timeout=TIMEOUT_MS)
+    window.toggle_training()
+    settled_step(window, qtbot)
+    marked = [i for i, s in enumerate(timeline.snapshots) if s.step in timeline.forkable]
+    index = marked[len(marked) // 2]
+    timeline.slider.setValue(index)
+    snap = timeline.shown()
+    assert timeline.fork.isEnabled() and snap.step in timeline.forkable and 0 < snap.step < window.step
+    unmarked = [i for i in range(len(timeline.snapshots)) if i not in marked]
+    if unmarked:
+        timeline.slider.setValue(unmarked[0])
+        assert not timeline.fork.isEnabled()
+        timeline.slider.setValue(index)
+
+    lr = exp.family.lr / 10
+    window.fork_from(snap, lr=lr)
+    qtbot.waitUntil(lambda: bool(window.forks) and window.forks[0].info is not None
+                    and window.forks[0].state == "paused", timeout=TIMEOUT_MS)
+    fork = window.forks[0]
+    try:
+        assert fork.step == snap.step and fork.isVisible()
+        assert fork.x() > window.x() and not fork.splitter.widget(0).isVisible()   # to its right
+        kept = kept_state(window, qtbot, snap.step)
+        state = checkpoint(fork, qtbot).state                           # the fork before its first step
+        assert state.step == kept.step == snap.step
+        for key, value in kept.tensors.items():
+            if key.startswith(("model.", "optim.")):
+                assert torch.equal(state.tensors[key], value), key
+        groups = [g for opt in state.meta["optimizers"] for g in opt["param_groups"]]
+        assert groups and all(g["lr"] == lr for g in groups)
+        assert window.run_experiment.family.lr == exp.family.lr         # the original keeps its own
+        assert max(fork.curves.history.data[:, 0]) <= snap.step         # its curves up to the fork
+        fork.toggle_training()
+        qtbot.waitUntil(lambda: fork.step > snap.step + 20, timeout=TIMEOUT_MS)
+    finally:
+        fork.close()
