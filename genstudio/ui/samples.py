@@ -113,7 +113,7 @@ class Timeline(QWidget):
         self.slider.setToolTip("Scrub back through the samples seen during training")
         self.marks = ForkMarks(self)
         self.label = steady_label("step 100000000  (live)", "no samples yet")
-        self.fork = QPushButton("⑂ Fork from here")
+        self.fork = QPushButton("Fork from here…")
         self.fork.setToolTip("Start a second run, in a window beside this one, from this point's weights and "
                              "optimiser state, with the settings on the left (change the learning rate first)")
         self.fork.setEnabled(False)

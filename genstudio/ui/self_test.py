@@ -12,7 +12,8 @@ denoising field and the loss per timestep range (diffusion-trajectories.png, dif
 diffusion-schedule.png). Then the transformer's view: a half-written digit with its next-pixel
 bars and a completion (ar-digits.png, ar-complete.png), and names being written (ar-names.png).
 Then every built-in lesson walked through, the first one trained to its first wait
-(lesson-gan-samples.png, lesson-gan-view.png), and presenter mode (presenter-*.png).
+(lesson-gan-samples.png, lesson-gan-view.png), and presenter mode (presenter-*.png). Last, a GAN
+forked from its past with another learning rate, both futures side by side (fork-*.png).
 Exit code 0 when every check passed: the packaged app's smoke test.
 """
 from __future__ import annotations
@@ -113,6 +114,40 @@ class SelfTest:
         finally:
             win.right.setSizes(sizes)
         self.lessons_and_presenter()
+        self.fork()
+
+    def fork(self) -> None:
+        """A GAN on ring8 forked from a marked point of its past with a 3x learning rate: both futures
+        trained side by side (fork-original.png, fork-forked.png)."""
+        win = self.window
+        exp = default_experiment("gan", "ring8")
+        win.panel.set_experiment(exp)
+        win.reset(start=True)
+        if not self.check(wait_until(lambda: win.step > 300 and len(win.timeline.forkable) >= 4, 120),
+                          "fork: marked points on the timeline"):
+            return
+        win.toggle_training()
+        marked = [i for i, s in enumerate(win.timeline.snapshots) if s.step in win.timeline.forkable]
+        win.timeline.slider.setValue(marked[len(marked) // 2])
+        snap = win.timeline.shown()
+        win.fork_from(snap, lr=3 * exp.family.lr)
+        if not self.check(wait_until(lambda: bool(win.forks) and win.forks[-1].state == "paused", 120),
+                          f"fork: a run forked at step {snap.step}"):
+            return
+        fork = win.forks[-1]
+        self.check(fork.step == snap.step, f"fork: starts at step {snap.step} (at {fork.step})")
+        win.timeline.slider.setValue(len(win.timeline.snapshots) - 1)
+        win.toggle_training()
+        fork.toggle_training()
+        wait(int(2 * TRAIN_SECONDS * 1000))
+        win.toggle_training()
+        fork.toggle_training()
+        self.check(fork.step > snap.step and win.step > snap.step, "fork: both futures trained")
+        wait(300)
+        self.save(win, "fork-original.png")
+        self.save(fork, "fork-forked.png")
+        print(f"self-test: forked at step {snap.step}: original at {win.step}, fork at {fork.step}")
+        fork.close()
 
     def lessons_and_presenter(self) -> None:
         """Every built-in lesson walked through (each step's preset, view and page set up); the first
