@@ -1,11 +1,12 @@
 """The past states a run can be forked from: whole trainer states (weights, optimiser, random
 streams) captured at snapshots, kept in a bounded set.
 
-What is kept: every state of the last `recent_s` seconds of training, and before that one state per
-`spacing_s` (the first captured in each interval). When the states together pass `max_bytes`, the
-oldest spaced-out ones go first; the newest state always stays. So memory grows for the first
-minute or so of a run and then stays flat: a 10-minute run keeps about 120 + 9 states of a small
-model, and a large model's set is cut at the cap.
+What is kept: over the last `recent_s` seconds of training, a state every `recent_spacing_s` (and
+always the newest); before that, one state per `spacing_s` (the first captured in each interval).
+When the states together pass `max_bytes`, the oldest go first; the newest always stays. So memory
+grows for the first minute of a run, then by one state a minute, up to the cap: a 10-minute run
+keeps about 30 + 9 states (10 MB for the GAN on ring8, 77 MB for the VAE on digits, 230 MB for the
+diffusion U-Net on digits, measured with `state_bytes`).
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from dataclasses import dataclass, field
 from .state import TrainerState
 
 RECENT_S = 60.0
+RECENT_SPACING_S = 2.0
 SPACING_S = 60.0
 MAX_BYTES = 256 * 2**20
 
@@ -25,6 +27,7 @@ def state_bytes(state: TrainerState) -> int:
 @dataclass
 class ForkPoints:
     recent_s: float = RECENT_S
+    recent_spacing_s: float = RECENT_SPACING_S
     spacing_s: float = SPACING_S
     max_bytes: int = MAX_BYTES
     states: list[TrainerState] = field(default_factory=list)   # oldest first
@@ -40,7 +43,10 @@ class ForkPoints:
         kept, seen = [], set()
         for s in self.states:
             interval = int(s.seconds // self.spacing_s)
-            if s.seconds >= newest - self.recent_s or interval not in seen:
+            if s.seconds >= newest - self.recent_s:
+                if s is state or not kept or s.seconds - kept[-1].seconds >= self.recent_spacing_s:
+                    kept.append(s)
+            elif interval not in seen:
                 kept.append(s)
             seen.add(interval)
         sizes = [state_bytes(s) for s in kept]

@@ -123,7 +123,7 @@ class SelfTest:
         exp = default_experiment("gan", "ring8")
         win.panel.set_experiment(exp)
         win.reset(start=True)
-        if not self.check(wait_until(lambda: win.step > 300 and len(win.timeline.forkable) >= 4, 120),
+        if not self.check(wait_until(lambda: win.step > 300 and len(win.timeline.forkable) >= 3, 120),
                           "fork: marked points on the timeline"):
             return
         win.toggle_training()

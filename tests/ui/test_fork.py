@@ -28,7 +28,7 @@ def test_fork_from_a_marked_point_starts_beside_from_exactly_its_state(window, q
     exp = replace(exp, family=replace(exp.family, width=32))
     start(window, qtbot, exp)
     timeline = window.timeline
-    qtbot.waitUntil(lambda: window.step > 300 and len(timeline.forkable) >= 4, timeout=TIMEOUT_MS)
+    qtbot.waitUntil(lambda: window.step > 300 and len(timeline.forkable) >= 3, timeout=TIMEOUT_MS)
     window.toggle_training()
     settled_step(window, qtbot)
     marked = [i for i, s in enumerate(timeline.snapshots) if s.step in timeline.forkable]
