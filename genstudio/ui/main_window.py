@@ -84,7 +84,7 @@ class MainWindow(QMainWindow):
         self.pending_train = False
         self.lr_on_ready: float | None = None   # a fork's learning rate (its state carries the original's)
         self.fork_lr: float | None = None       # the learning rate asked for the fork being made
-        self.forks: list[MainWindow] = []       # windows of runs forked from this one
+        self.beside: list[MainWindow] = []      # windows of runs forked from this one, or compared with it
         self.diverged = False
         self.evaluations: list = []    # every Metrics event of the run (saved in experiment files)
         self.shown_snapshot = None     # what the sample view shows (live, or scrubbed to)
@@ -275,6 +275,7 @@ class MainWindow(QMainWindow):
         self.files.build_menu(file_menu)
         self.lessons = LessonPanel(self)
         file_menu.addAction("Open lesson…", self.lessons.open_dialog)
+        file_menu.addAction("New run beside this one", self.run_beside, QKeySequence("Ctrl+Shift+N"))
         self.lessons.build_menu(self.menuBar().addMenu("&Lessons"))
 
     # settings --------------------------------------------------------------------------------
@@ -621,21 +622,43 @@ class MainWindow(QMainWindow):
         # the fork keeps states of its own future only
         timeline = tuple(dataclasses.replace(s, forkable=()) for s in self.timeline.snapshots if s.step <= event.step)
         doc = ExperimentFile(exp, event.state, history, timeline, self.info.dataset)
-        folder = tempfile.mkdtemp(prefix="genstudio-fork-")
-        fork = MainWindow(QSettings(os.path.join(folder, "settings.ini"), QSettings.IniFormat),
-                          training_process=self.worker_class is TrainingProcess)
-        fork.setWindowTitle(f"GenStudio: forked at step {event.step:,}, learning rate {exp.family.lr:g}")
+        fork = self.open_beside(f"GenStudio: forked at step {event.step:,}, learning rate {exp.family.lr:g}",
+                                hide_panel=True)  # the fork's settings are this run's: room for its views
         fork.lr_on_ready = exp.family.lr
-        fork.splitter.widget(0).hide()  # the fork's settings are this run's: room for its views instead
-        self.forks.append(fork)
-        area = self.screen().availableGeometry()
-        right = max(area.width() // 2, fork.minimumSizeHint().width())
-        left = max(area.width() - right, self.minimumSizeHint().width())
-        self.setGeometry(area.x(), area.y(), left, area.height())
-        fork.setGeometry(area.x() + area.width() - right, area.y(), right, area.height())
-        fork.show()
         fork.open_document(doc)
         fork.statusBar().showMessage(f"Forked from step {event.step:,}: press Train to see the other future", 10000)
+
+    def run_beside(self) -> MainWindow | None:
+        """A second run in a window beside this one: the settings on the left (the same seed, so the
+        same first weights where the networks are the same), paused at step 0 so that its own panel
+        can change them first."""
+        try:
+            exp = self.panel.experiment()
+        except ConfigError as exc:
+            self.report_problem(str(exc))
+            return None
+        other = self.open_beside("GenStudio: second run")
+        other.panel.set_experiment(exp)
+        other.reset()
+        other.statusBar().showMessage("A second run beside the first: change its settings, then press Train", 10000)
+        return other
+
+    def open_beside(self, title: str, hide_panel: bool = False) -> MainWindow:
+        """A new window on the right half of the screen, this one on the left; closed with this one."""
+        folder = tempfile.mkdtemp(prefix="genstudio-beside-")  # its own settings: it must not overwrite ours
+        other = MainWindow(QSettings(os.path.join(folder, "settings.ini"), QSettings.IniFormat),
+                           training_process=self.worker_class is TrainingProcess)
+        other.setWindowTitle(title)
+        if hide_panel:
+            other.splitter.widget(0).hide()
+        self.beside.append(other)
+        area = self.screen().availableGeometry()
+        right = max(area.width() // 2, other.minimumSizeHint().width())
+        left = max(area.width() - right, self.minimumSizeHint().width())
+        self.setGeometry(area.x(), area.y(), left, area.height())
+        other.setGeometry(area.x() + area.width() - right, area.y(), right, area.height())
+        other.show()
+        return other
 
     def _progress(self, name: str, done: int, total: int):
         self.download_bar.setVisible(True)
@@ -713,8 +736,8 @@ class MainWindow(QMainWindow):
 
     # closing ---------------------------------------------------------------------------------
     def closeEvent(self, event):
-        for fork in self.forks:
-            fork.close()
+        for other in self.beside:
+            other.close()
         self._save_settings()
         self.redraw_timer.stop()
         self.weights_timer.stop()

@@ -131,10 +131,10 @@ class SelfTest:
         win.timeline.slider.setValue(marked[len(marked) // 2])
         snap = win.timeline.shown()
         win.fork_from(snap, lr=3 * exp.family.lr)
-        if not self.check(wait_until(lambda: bool(win.forks) and win.forks[-1].state == "paused", 120),
+        if not self.check(wait_until(lambda: bool(win.beside) and win.beside[-1].state == "paused", 120),
                           f"fork: a run forked at step {snap.step}"):
             return
-        fork = win.forks[-1]
+        fork = win.beside[-1]
         self.check(fork.step == snap.step, f"fork: starts at step {snap.step} (at {fork.step})")
         win.timeline.slider.setValue(len(win.timeline.snapshots) - 1)
         win.toggle_training()

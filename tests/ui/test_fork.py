@@ -44,9 +44,9 @@ def test_fork_from_a_marked_point_starts_beside_from_exactly_its_state(window, q
 
     lr = exp.family.lr / 10
     window.fork_from(snap, lr=lr)
-    qtbot.waitUntil(lambda: bool(window.forks) and window.forks[0].info is not None
-                    and window.forks[0].state == "paused", timeout=TIMEOUT_MS)
-    fork = window.forks[0]
+    qtbot.waitUntil(lambda: bool(window.beside) and window.beside[0].info is not None
+                    and window.beside[0].state == "paused", timeout=TIMEOUT_MS)
+    fork = window.beside[0]
     try:
         assert fork.step == snap.step and fork.isVisible()
         assert fork.x() > window.x() and not fork.splitter.widget(0).isVisible()   # to its right
@@ -64,3 +64,23 @@ def test_fork_from_a_marked_point_starts_beside_from_exactly_its_state(window, q
         qtbot.waitUntil(lambda: fork.step > snap.step + 20, timeout=TIMEOUT_MS)
     finally:
         fork.close()
+
+
+def test_a_second_run_beside_with_the_same_seed_and_settings_draws_the_same_curves(window, qtbot):
+    exp = default_experiment("gan", "ring8")
+    window.panel.set_experiment(replace(exp, family=replace(exp.family, width=32)))
+    window.reset()
+    qtbot.waitUntil(lambda: window.state == "paused", timeout=TIMEOUT_MS)
+    other = window.run_beside()
+    try:
+        qtbot.waitUntil(lambda: other.state == "paused", timeout=TIMEOUT_MS)
+        assert other.run_experiment == window.run_experiment
+        window.toggle_training()
+        other.toggle_training()
+        qtbot.waitUntil(lambda: window.step > 150 and other.step > 150, timeout=TIMEOUT_MS)
+        a, b = window.curves.history.data, other.curves.history.data
+        n = min(len(a), len(b), 150)
+        assert n >= 100 and (a[:n, 0] == b[:n, 0]).all()
+        assert (a[:n, 2:] == b[:n, 2:]).all()          # every loss, step for step (seconds differ)
+    finally:
+        other.close()
