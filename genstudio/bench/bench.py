@@ -265,6 +265,58 @@ def app_rate(window, exp, seconds: float, warmup_steps: int, activity=None) -> t
     return (s1 - s0) / max(t1 - t0, 1e-9), probe.lateness
 
 
+def rates_together(windows, exp, seconds: float, warmup_steps: int) -> tuple[list[float], list[float]]:
+    """Steps/s of each window training `exp` at the same time (after warm-up), and the 10 ms timer's
+    lateness meanwhile: one GUI process, one training process per window."""
+    from genstudio.ui.self_test import wait, wait_until
+
+    marks = {id(w): [] for w in windows}
+    slots = []
+    for w in windows:
+        def mark(points, into=marks[id(w)]):
+            if len(points.steps):
+                into.append((int(points.steps[-1]), float(points.seconds[-1])))
+        w.losses_received.connect(mark)
+        slots.append((w, mark))
+        w.panel.set_experiment(exp)
+        w.reset(start=True)
+        w.tabs.setCurrentIndex(0)
+    wait_until(lambda: all(w.state == "training" and marks[id(w)] and marks[id(w)][-1][0] >= warmup_steps
+                           for w in windows), 300)
+    first = {key: len(m) for key, m in marks.items()}
+    with LatenessProbe() as probe:
+        wait(int(seconds * 1000))
+    for w, mark in slots:
+        w.losses_received.disconnect(mark)
+        w.toggle_training()
+    rates = []
+    for w in windows:
+        (s0, t0), (s1, t1) = marks[id(w)][first[id(w)] - 1], marks[id(w)][-1]
+        rates.append((s1 - s0) / max(t1 - t0, 1e-9))
+    return rates, probe.lateness
+
+
+def two_runs_rows(window, exp, budget: Budget):
+    """Two runs side by side (File -> New run beside this one) against one alone, same family and data."""
+    where = f"{exp.model}/{exp.data}"
+    other = window.run_beside()
+    try:
+        ratios, late, each = [], [], []
+        for _ in range(budget.app_repeats):
+            (alone,), _ = rates_together([window], exp, budget.app_s, budget.warmup_steps)
+            both, lateness = rates_together([window, other], exp, budget.app_s, budget.warmup_steps)
+            ratios.append(sum(both) / alone)
+            late.extend(lateness)
+            each.append(both)
+        yield Row(f"two runs side by side: sum of steps/s / one run alone, {where}", statistics.median(ratios), "x",
+                  ">= 0.9")
+        yield Row(f"two runs side by side: the slower run's steps/s, {where}",
+                  statistics.median(min(b) for b in each), "/s")
+        yield Row(f"two runs side by side: 10 ms timer lateness p95, {where}", _percentile(late, 0.95), "ms", "<= 8")
+    finally:
+        other.close()
+
+
 def app_vs_headless(window, exp, budget: Budget, activity=None, each=None, repeats: int | None = None):
     """(ratios, lateness): per repeat, the app's steps/s training `exp` (with `activity` going on) over
     the same config's headless steps/s, and the 10 ms timer's lateness throughout; each() after every
@@ -686,6 +738,8 @@ def section_app(budget: Budget, wanted: set[str], families=None):
                 yield from lab_rows(window, exp, budget, wanted, copy_ms if "overhead" in wanted else None)
             if family == "gan" and wanted & {"overhead", "responsiveness", "interaction"}:
                 yield from gan_view_rows(window, exp, budget, wanted)
+            if family == "gan" and "overhead" in wanted:
+                yield from two_runs_rows(window, exp, budget)
             if family == "diffusion" and wanted & {"overhead", "responsiveness"}:
                 yield from view_rows(window, exp, budget, wanted, diffusion_field_on_screen,
                                      "forward page + denoising field on screen")

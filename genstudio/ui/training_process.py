@@ -25,6 +25,7 @@ import threading
 from .forkserver import context
 from .worker import TrainingWorker
 
+TRAINING_NICENESS = 10  # the training process's priority below the window's (POSIX nice)
 KILL_AFTER_S = 2.0  # a child that has not ended this long after it was told to stop is killed
 KNOWN_DATA = 2      # data sets a child loaded that are handed to the next ones (an import can take seconds)
 
@@ -171,6 +172,10 @@ def child_main(events, commands, arguments: bytes) -> None:
     experiment, start_paused, snapshot_s, eval_s, resume, known, environment = pickle.loads(arguments)
     data._CACHE.update(known)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C in a terminal is the window's to handle
+    if hasattr(os, "nice"):
+        # below the window: with more busy processes than cores (two runs side by side on two cores)
+        # the window still gets the CPU when it needs it; alone, training loses nothing
+        os.nice(TRAINING_NICENESS)
     os.chdir(environment["cwd"])
     for key in [k for k in os.environ if k.startswith("GENSTUDIO_")]:
         del os.environ[key]
