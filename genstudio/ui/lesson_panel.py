@@ -3,8 +3,6 @@ and showing its view and page; "Next" lights up once the step's wait (a training
 metric crossing a value) is reached. The lesson files are read by genstudio/lessons.py."""
 from __future__ import annotations
 
-import os
-
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QDockWidget, QFileDialog, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
@@ -149,6 +147,3 @@ class LessonPanel(QDockWidget):
         else:
             where = f" (now step {self.window.step:,})" if self.step.wait_step else ""
             self.waiting.setText(f"Next lights up once you {wait}{where}. Press Train (Space).")
-
-    def lesson_name(self) -> str:
-        return os.path.basename(self.lesson.path) if self.lesson else ""
