@@ -17,13 +17,13 @@ DATAS = [(os.path.join(ROOT, "genstudio", "resources"), os.path.join("genstudio"
 DATA_PACKAGES = ["names"]
 
 # imported by name at run time, where PyInstaller's scan cannot see them: the training processes'
-# forkserver preloads modules from a list of strings (genstudio/ui/training_process.py, PRELOAD)
+# forkserver preloads modules from a list of strings (genstudio/ui/forkserver.py, PRELOAD)
 HIDDEN_IMPORTS = [
     "multiprocessing.forkserver", "multiprocessing.popen_forkserver", "multiprocessing.popen_spawn_posix",
     "genstudio.ui.training_process", "genstudio.engine.trainer", "genstudio.data", "torch._dynamo",
 ]
 
-# Whole modules left out: none of torch's own Python modules (Adam's constructor imports torch._dynamo,
+# Whole modules left out: none of torch's own Python modules (every torch optimiser imports torch._dynamo,
 # which imports sympy; a bundle without them fails at the first training step).
 EXCLUDES = [
     "tkinter", "IPython", "matplotlib", "pytest", "_pytest", "pytestqt", "PyInstaller", "setuptools", "pip",
