@@ -152,12 +152,23 @@ class Presenter(QObject):
             if self._saved["maximized"]:
                 w.showMaximized()
             else:
-                w.setGeometry(self._saved["rect"])
-        QTimer.singleShot(0, w, lambda: refit_steady_labels(w))  # once the new fonts have reached the widgets
+                rect = self._saved["rect"]
+                w.setGeometry(rect)
+        QTimer.singleShot(0, w, self._settle)  # once the new fonts have reached the widgets
         self.active = on
         self.settings.setValue("presenter/on", on)
         if self.toggle_action.isChecked() != on:
             self.toggle_action.setChecked(on)
+
+    def _settle(self) -> None:
+        """After a switch: steady labels sized for the new fonts, the layout's minimum size with
+        them, and, out of presenter mode, the window back at its old size (the big fonts' minimum
+        size may have widened it)."""
+        w = self.window
+        refit_steady_labels(w)
+        w.layout().activate()
+        if not self.active and not self._saved.get("maximized"):
+            w.setGeometry(self._saved["rect"])
 
     def normal_geometry(self):
         """The window's geometry outside presenter mode (what is saved for the next session)."""
