@@ -28,7 +28,7 @@ HIDDEN_IMPORTS = [
 EXCLUDES = [
     "tkinter", "IPython", "matplotlib", "pytest", "_pytest", "pytestqt", "PyInstaller", "setuptools", "pip",
     "PIL._avif", "PIL.AvifImagePlugin", "PIL._webp", "PIL.WebPImagePlugin", "PIL._imagingtk", "PIL.ImageTk",
-    "genstudio.bench",      # `genstudio bench` runs from a source install; the bundle runs the app
+    "genstudio.ui.bench",   # `genstudio bench` runs from a source install; the bundle runs the app
     "sklearn", "scipy",     # torch and the tests may import them when installed; the app does not (80 MB)
     "imageio_ffmpeg",       # its ffmpeg is 173 MB: MP4 export uses an ffmpeg on the PATH instead; GIF needs none
     "PySide6.QtNetwork", "PySide6.QtQml", "PySide6.QtQuick", "PySide6.QtPdf", "PySide6.QtDBus",

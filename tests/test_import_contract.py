@@ -1,4 +1,4 @@
-"""Only genstudio/ui (and genstudio/bench, which measures the window) may import Qt, pyqtgraph or
+"""Only genstudio/ui (the window, and the bench that measures it) may import Qt, pyqtgraph or
 superqt: the engine and the CLI run headless."""
 from __future__ import annotations
 
@@ -55,7 +55,7 @@ def _imported_modules(tree: ast.AST) -> set[str]:
 def headless_sources():
     for folder, dirs, files in os.walk(PACKAGE):
         rel = os.path.relpath(folder, PACKAGE)
-        if rel.split(os.sep)[0] in ("ui", "bench"):
+        if rel.split(os.sep)[0] == "ui":
             dirs[:] = []
             continue
         dirs[:] = [d for d in dirs if d != "__pycache__"]
@@ -114,7 +114,7 @@ def test_the_thread_modules_do_not_load_qt():
 
 # The layers, lowest first: a module may import its own layer and those below, never one above.
 LAYERS = {"__init__": 0, "storage": 0, "paths": 0, "resources": 0, "data": 1, "config": 1, "lessons": 1,
-          "models": 2, "engine": 3, "ui": 4, "cli": 5, "__main__": 5, "bench": 5}
+          "models": 2, "engine": 3, "ui": 4, "cli": 5, "__main__": 5}
 
 
 def _genstudio_imports(tree: ast.AST, parts: list[str]) -> set[str]:

@@ -20,7 +20,7 @@ same process, alternating, median of the repeats, because the machines are share
                   Frechet distance on digits after a fixed time per family, and the transformer's
                   held-out nats/char on the built-in names after 300 s (--quick: 30 s) beside the
                   bigram baseline
-  images          each family trained on 28x28 grey digits (genstudio/bench/digits28.py, imported as IDX
+  images          each family trained on 28x28 grey digits (genstudio/ui/bench/digits28.py, imported as IDX
                   files) for 300 s (--quick: 30 s) on one thread: steps/s, FD, classes covered, the
                   share of wall time snapshots and evaluations took, a 64-image snapshot's and the
                   final evaluation's seconds; and the VAE beside the pytorch/examples MNIST VAE, the
@@ -45,6 +45,8 @@ import sys
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field, replace
+
+import genstudio
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
@@ -143,7 +145,7 @@ def engine_vs_reference(family: str, data: str, device: str, budget: Budget) -> 
     """(median engine/reference ratio, median engine steps/s, median reference steps/s)."""
     import torch
 
-    from genstudio.bench.reference_loops import LOOPS
+    from genstudio.ui.bench.reference_loops import LOOPS
     from genstudio.config import default_experiment
     from genstudio.engine.trainer import Cadence, Trainer
     from genstudio.models import build_model
@@ -237,63 +239,46 @@ class LatenessProbe:
         self.timer.stop()
 
 
-def app_rate(window, exp, seconds: float, warmup_steps: int, activity=None) -> tuple[float, list[float]]:
-    """Steps/s of the app training `exp` (after warm-up) and the 10 ms timer's lateness meanwhile
-    (with `activity`, a context manager given the window, going on during the measurement).
+def rates_together(windows, exp, seconds: float, warmup_steps: int, activity=None) -> tuple[list[float], list[float]]:
+    """Steps/s of each window training `exp` at the same time (after warm-up), and the 10 ms timer's
+    lateness meanwhile (with `activity`, a context manager given the first window, going on during
+    the measurement): one GUI process, one training process per window.
 
     Steps and training seconds come from the worker's loss messages, as the headless rate's come
     from the trainer (the window's own step counter also moves on snapshots)."""
     from genstudio.ui.self_test import wait, wait_until
 
-    window.panel.set_experiment(exp)
-    window.reset(start=True)
-    if activity is None:  # the plain app: samples and curves (a family view's rows put it on screen themselves)
-        window.tabs.setCurrentIndex(0)
-    marks: list[tuple[int, float]] = []
-
-    def mark(points):
-        if len(points.steps):
-            marks.append((int(points.steps[-1]), float(points.seconds[-1])))
-
-    window.losses_received.connect(mark)
-    wait_until(lambda: window.state == "training" and marks and marks[-1][0] >= warmup_steps, 300)
-    first = len(marks)
-    with LatenessProbe() as probe, (activity(window) if activity else contextlib.nullcontext()):
-        wait(int(seconds * 1000))
-    window.losses_received.disconnect(mark)
-    (s0, t0), (s1, t1) = marks[first - 1], marks[-1]
-    return (s1 - s0) / max(t1 - t0, 1e-9), probe.lateness
-
-
-def rates_together(windows, exp, seconds: float, warmup_steps: int) -> tuple[list[float], list[float]]:
-    """Steps/s of each window training `exp` at the same time (after warm-up), and the 10 ms timer's
-    lateness meanwhile: one GUI process, one training process per window."""
-    from genstudio.ui.self_test import wait, wait_until
-
-    marks = {id(w): [] for w in windows}
-    slots = []
+    runs = []   # (window, its slot, the (step, seconds) marks it received)
     for w in windows:
-        def mark(points, into=marks[id(w)]):
-            if len(points.steps):
-                into.append((int(points.steps[-1]), float(points.seconds[-1])))
-        w.losses_received.connect(mark)
-        slots.append((w, mark))
         w.panel.set_experiment(exp)
         w.reset(start=True)
-        w.tabs.setCurrentIndex(0)
-    wait_until(lambda: all(w.state == "training" and marks[id(w)] and marks[id(w)][-1][0] >= warmup_steps
-                           for w in windows), 300)
-    first = {key: len(m) for key, m in marks.items()}
-    with LatenessProbe() as probe:
+        if activity is None:  # the plain app: samples and curves (a family view's rows put it on screen themselves)
+            w.tabs.setCurrentIndex(0)
+        marks: list[tuple[int, float]] = []
+
+        def mark(points, into=marks):
+            if len(points.steps):
+                into.append((int(points.steps[-1]), float(points.seconds[-1])))
+
+        w.losses_received.connect(mark)
+        runs.append((w, mark, marks))
+    wait_until(lambda: all(w.state == "training" and marks and marks[-1][0] >= warmup_steps
+                           for w, _, marks in runs), 300)
+    first = [len(marks) for _, _, marks in runs]
+    with LatenessProbe() as probe, (activity(windows[0]) if activity else contextlib.nullcontext()):
         wait(int(seconds * 1000))
-    for w, mark in slots:
-        w.losses_received.disconnect(mark)
-        w.toggle_training()
     rates = []
-    for w in windows:
-        (s0, t0), (s1, t1) = marks[id(w)][first[id(w)] - 1], marks[id(w)][-1]
+    for (w, mark, marks), n in zip(runs, first):
+        w.losses_received.disconnect(mark)
+        (s0, t0), (s1, t1) = marks[n - 1], marks[-1]
         rates.append((s1 - s0) / max(t1 - t0, 1e-9))
     return rates, probe.lateness
+
+
+def app_rate(window, exp, seconds: float, warmup_steps: int, activity=None) -> tuple[float, list[float]]:
+    """Steps/s of the app training `exp` alone, and the timer's lateness (rates_together)."""
+    (rate,), lateness = rates_together([window], exp, seconds, warmup_steps, activity)
+    return rate, lateness
 
 
 def two_runs_rows(window, exp, budget: Budget):
@@ -303,8 +288,11 @@ def two_runs_rows(window, exp, budget: Budget):
     try:
         ratios, late, each = [], [], []
         for _ in range(budget.app_repeats):
-            (alone,), _ = rates_together([window], exp, budget.app_s, budget.warmup_steps)
+            alone, _ = app_rate(window, exp, budget.app_s, budget.warmup_steps)
+            window.toggle_training()
             both, lateness = rates_together([window, other], exp, budget.app_s, budget.warmup_steps)
+            window.toggle_training()
+            other.toggle_training()
             ratios.append(sum(both) / alone)
             late.extend(lateness)
             each.append(both)
@@ -640,7 +628,7 @@ def generation_rows():
     depend on them)."""
     import torch
 
-    from genstudio.bench.images28 import digits28_path
+    from genstudio.ui.bench.images28 import digits28_path
     from genstudio import data as data_sets
     from genstudio.config import default_experiment
     from genstudio.models import build_model
@@ -772,7 +760,7 @@ def section_app(budget: Budget, wanted: set[str], families=None):
 
 # 4. startup -------------------------------------------------------------------------------------
 
-FROZEN_APP = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+FROZEN_APP = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(genstudio.__file__))),
                           "dist", "GenStudio", "GenStudio")  # build_scripts/build.py's output
 
 
@@ -804,7 +792,7 @@ def section_startup(budget: Budget):
 # 6. quality ---------------------------------------------------------------------------------------
 
 def section_quality(budget: Budget):
-    from genstudio.bench.targets import TARGETS, Target, run
+    from genstudio.ui.bench.targets import TARGETS, Target, run
     from genstudio import data as data_sets
     from genstudio.engine.evaluate import real_floor
 
@@ -830,7 +818,7 @@ def section_quality(budget: Budget):
 def text_quality_rows(budget: Budget):
     """The transformer on the built-in names for the lesson's time, next to the bigram baseline of the
     same split (makemore, on its own 32,000 names: bigram ~2.45, small transformer ~1.92 nats/char)."""
-    from genstudio.bench.targets import Target, run
+    from genstudio.ui.bench.targets import Target, run
     from genstudio import data as data_sets
     from genstudio.engine.metrics import bigram_nats
 
@@ -845,7 +833,7 @@ def text_quality_rows(budget: Budget):
 # 6b. real-size images ------------------------------------------------------------------------------
 
 def section_images(budget: Budget):
-    from genstudio.bench.images28 import digits28_path, train, tutorial_vae
+    from genstudio.ui.bench.images28 import digits28_path, train, tutorial_vae
     from genstudio import data as data_sets
 
     path = digits28_path()
@@ -928,7 +916,7 @@ def memory_probe(seconds: float, family: str) -> None:
 
 def section_memory(budget: Budget):
     family = "gan"
-    code = f"from genstudio.bench.bench import memory_probe; memory_probe({budget.memory_s!r}, {family!r})"
+    code = f"from genstudio.ui.bench.bench import memory_probe; memory_probe({budget.memory_s!r}, {family!r})"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          timeout=budget.memory_s + 300).stdout
     result = json.loads(out.strip().splitlines()[-1])
