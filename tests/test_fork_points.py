@@ -2,6 +2,7 @@
 exactly the kept weights (and, with the same settings, retraces the original)."""
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 
 import pytest
@@ -97,3 +98,44 @@ def test_two_runs_with_the_same_seed_and_settings_give_identical_curves():
     first = losses(Trainer(exp, Cadence(snapshot_s=None, evaluate_at_end=False)).run())
     second = losses(Trainer(exp, Cadence(snapshot_s=None, evaluate_at_end=False)).run())
     assert len(first) == 150 and first == second
+
+
+def test_an_experiment_file_keeps_the_fork_points_and_a_reopened_run_forks_from_them(tmp_path):
+    from genstudio.engine import experiment_file as ef
+    from genstudio.engine.events import Checkpoint
+
+    exp = vae_run(120)
+    original = Trainer(exp, Cadence(snapshot_s=1e-4, fork_points=True, evaluate_at_end=False))
+    original.fork_points = ForkPoints(recent_spacing_s=0.0)
+    list(original.run())
+    checkpoint = original._report("checkpoint")
+    assert isinstance(checkpoint, Checkpoint) and len(checkpoint.fork_points) == len(original.fork_points.states) > 5
+    path = str(tmp_path / "run.genstudio")
+    ef.save(path, ef.ExperimentFile(exp, checkpoint.state, fork_points=checkpoint.fork_points))
+    doc = ef.load(path)
+    assert [s.step for s in doc.fork_points] == original.fork_points.steps()
+    for saved, kept in zip(doc.fork_points, original.fork_points.states):
+        assert saved.seconds == kept.seconds and json.dumps(saved.meta) == json.dumps(kept.meta)  # tuples as lists
+        assert all(torch.equal(saved.tensors[k], v) for k, v in kept.tensors.items())
+
+    reopened = Trainer(exp, Cadence(snapshot_s=None, fork_points=True), state=doc.state, fork_points=doc.fork_points)
+    steps = reopened.fork_points.steps()    # the file's states, under the window's policy (every 2 s)
+    assert steps[0] == 1 and steps[-1] == 120 and set(steps) <= set(original.fork_points.steps())
+    early = original.fork_points.at(steps[0])
+    ahead = losses(Trainer.forked(exp, reopened.fork_points.at(steps[0]), Cadence(snapshot_s=None)).run(steps=10))
+    again = losses(Trainer.forked(exp, early, Cadence(snapshot_s=None)).run(steps=10))
+    assert len(ahead) == 10 and ahead == again
+
+
+def test_a_file_whose_kept_state_does_not_match_the_run_is_refused(tmp_path):
+    from genstudio.engine import experiment_file as ef
+
+    exp = vae_run(5)
+    trainer = Trainer(exp, Cadence(snapshot_s=None))
+    list(trainer.run())
+    state = trainer.state()
+    odd = TrainerState(3, 0.1, {"model.w": torch.zeros(3)}, {})
+    path = str(tmp_path / "odd.genstudio")
+    ef.save(path, ef.ExperimentFile(exp, state, fork_points=(odd,)))
+    with pytest.raises(ef.ExperimentFileError, match="odd.genstudio: the kept state at step 3"):
+        ef.load(path)

@@ -57,10 +57,12 @@ class Weights:
 
 @dataclass(frozen=True)
 class Checkpoint:
-    """The trainer's whole state (CPU copies, engine.state.TrainerState), taken between steps on request."""
+    """The trainer's whole state (CPU copies, engine.state.TrainerState), taken between steps on request,
+    with the past states it keeps to fork from (oldest first; empty when it keeps none)."""
     step: int
     seconds: float
     state: object
+    fork_points: tuple = ()
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,6 @@
 """The experiment file (*.genstudio): config, weights, optimiser state, metric history, the snapshot
-timeline and, for imported data, the data itself, in one safetensors file.
+timeline, the past states the run can be forked from and, for imported data, the data itself, in
+one safetensors file.
 
 Safetensors holds only tensors and a JSON header, so opening a file never runs code from it: a
 pickle, a truncated file or a file from a newer GenStudio gives one ExperimentFileError naming the
@@ -48,6 +49,7 @@ class ExperimentFile:
     history: History = History()
     timeline: tuple[Snapshot, ...] = ()     # samples only (no weights)
     dataset: Dataset | None = None          # embedded when the data came from the user's files
+    fork_points: tuple[TrainerState, ...] = ()   # past whole states, oldest first (engine/fork_points.py)
 
 
 # saving -----------------------------------------------------------------------------------------
@@ -71,6 +73,10 @@ def save(path: str, doc: ExperimentFile) -> None:
         else:
             entry["words"] = list(snap.samples)
         header["timeline"].append(entry)
+    header["fork_points"] = []
+    for i, kept in enumerate(doc.fork_points):
+        tensors.update({f"fork.{i}.{k}": v for k, v in kept.tensors.items()})
+        header["fork_points"].append({"step": kept.step, "seconds": kept.seconds, "state": kept.meta})
     if doc.dataset is not None:
         header["dataset"] = _pack_dataset(doc.dataset, tensors)
     metadata = {HEADER_KEY: json.dumps(header, default=_json_default)}
@@ -198,7 +204,14 @@ def _decode(header: dict, tensors: dict) -> ExperimentFile:
     dataset = _unpack_dataset(header["dataset"], tensors) if "dataset" in header else None
     if embeds_data(exp) and dataset is None:
         raise ExperimentFileError("the imported data is missing from the file")
-    return ExperimentFile(exp, state, history, tuple(timeline), dataset)
+    fork_points = []
+    for i, entry in enumerate(header.get("fork_points", [])):
+        prefix = f"fork.{i}."
+        kept = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
+        if set(kept) != set(state.tensors):
+            raise ExperimentFileError(f"the kept state at step {entry['step']} does not match the run's state")
+        fork_points.append(TrainerState(int(entry["step"]), float(entry["seconds"]), kept, entry["state"]))
+    return ExperimentFile(exp, state, history, tuple(timeline), dataset, tuple(fork_points))
 
 
 def _check_fits(doc: ExperimentFile) -> None:

@@ -50,9 +50,10 @@ class Cadence:
 
 class Trainer:
     def __init__(self, exp: Experiment, cadence: Cadence = Cadence(), dataset: data_sets.Dataset | None = None,
-                 state: TrainerState | None = None):
+                 state: TrainerState | None = None, fork_points: tuple[TrainerState, ...] = ()):
         """`dataset`: use this one instead of loading exp.data (an experiment file's embedded copy).
-        `state`: continue from a captured state (raises ValueError when it does not fit)."""
+        `state`: continue from a captured state (raises ValueError when it does not fit).
+        `fork_points`: past states of the run to keep forking from (an experiment file's)."""
         self.exp, self.cadence = exp, cadence
         self.device = resolve_device(exp.device)
         torch.set_num_threads(exp.threads or default_threads())
@@ -84,6 +85,8 @@ class Trainer:
             self.step, self.seconds = state.step, state.seconds
             self._flushed_at = state.seconds
         self.fork_points = ForkPoints() if cadence.fork_points else None
+        for kept in fork_points if self.fork_points is not None else ():
+            self.fork_points.add(kept)
 
     @classmethod
     def forked(cls, exp: Experiment, state: TrainerState, cadence: Cadence = Cadence(),
@@ -168,7 +171,8 @@ class Trainer:
         return capture(self.model, self.model.optimizers(), self.batch_gen, self.device, self.step, self.seconds)
 
     def _checkpoint(self) -> Checkpoint:
-        return Checkpoint(self.step, self.seconds, self.state())
+        kept = tuple(self.fork_points.states) if self.fork_points is not None else ()
+        return Checkpoint(self.step, self.seconds, self.state(), kept)
 
     def _weights(self) -> Weights:
         state = {k: v.detach().cpu().numpy().copy() for k, v in self.model.explorer_state().items()}

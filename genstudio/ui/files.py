@@ -179,19 +179,20 @@ class WindowFiles(QObject):
     def write_checkpoint(self, event) -> None:
         if self.pending_save is not None:
             path, self.pending_save = self.pending_save, None
-            self._write(path, self.window.run_experiment, event.state)
+            self._write(path, self.window.run_experiment, event.state, event.fork_points)
 
-    def _write(self, path, exp, state) -> threading.Thread:
+    def _write(self, path, exp, state, fork_points=()) -> threading.Thread:
         from ..engine import experiment_file
         w = self.window
         ds = w.info.dataset if w.info is not None else None
         doc = experiment_file.ExperimentFile(exp, state, w.history(), tuple(w.timeline.snapshots),
-                                             ds if experiment_file.embeds_data(exp) else None)
+                                             ds if experiment_file.embeds_data(exp) else None, fork_points)
         self._set_path(path)
+        kept = f", with {len(fork_points)} points to fork from" if fork_points else ""
 
         def work():
             experiment_file.save(path, doc)
-            return f"Saved {os.path.basename(path)} at step {state.step:,}"
+            return f"Saved {os.path.basename(path)} at step {state.step:,}{kept}"
 
         return self._background(work)
 

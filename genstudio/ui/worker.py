@@ -62,7 +62,8 @@ class TrainingWorker:
             dataset = doc.dataset if doc is not None and doc.dataset is not None else self._load_data(exp)
             # snapshots carry samples only: weights reach the explorer when its view asks (request_weights)
             cadence = Cadence(snapshot_s=self.snapshot_s, eval_s=self.eval_s, evaluate_at_end=False, fork_points=True)
-            self.trainer = Trainer(exp, cadence, dataset=dataset, state=doc.state if doc is not None else None)
+            self.trainer = Trainer(exp, cadence, dataset=dataset, state=doc.state if doc is not None else None,
+                                   fork_points=doc.fork_points if doc is not None else ())
             self.resume_from = None
             if self._stop_requested:
                 return
