@@ -11,6 +11,7 @@ from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QSlider
 
 MAX_POINTS = 20_000  # per curve; beyond it the older half is thinned by 2
 COLOURS = ["#e8730e", "#1f77b4", "#2ca02c", "#d62728", "#9467bd"]
+TERM_STYLES = (Qt.SolidLine, Qt.DashLine, Qt.DotLine, Qt.DashDotLine)   # runs overlaid: a style per loss term
 
 
 class CurveHistory:
@@ -19,18 +20,21 @@ class CurveHistory:
     def __init__(self, names):
         self.names = tuple(names)
         self.data = np.empty((0, 2 + len(self.names)))
+        self.version = 0   # changes with the data (a plot overlaying it redraws then)
 
     def extend(self, points) -> None:
         if not len(points.steps):
             return
         block = np.column_stack([points.steps, points.seconds, *(points.values[n] for n in self.names)])
         self.data = np.concatenate([self.data, block])
+        self.version += 1
         if len(self.data) > MAX_POINTS:
             half = len(self.data) // 2
             self.data = np.concatenate([self.data[:half:2], self.data[half:]])
 
     def clear(self):
         self.data = self.data[:0]
+        self.version += 1
 
 
 def ema(values: np.ndarray, weight: float) -> np.ndarray:
@@ -93,6 +97,10 @@ class CurvesView(QWidget):
         layout.addLayout(controls)
         self.history = CurveHistory(())
         self.items: list[pg.PlotDataItem] = []
+        self.runs: list = []           # (label, colour, CurvesView) of every run overlaid (ui/compare.py)
+        self.run_items: list = []      # (item, CurvesView, loss column) of the overlaid curves
+        self.run_keys: tuple = ()
+        self.drawn_versions: tuple = ()
         self.dirty = False
         for signal in (self.smoothing.valueChanged, self.log_y.toggled, self.x_axis.currentIndexChanged):
             signal.connect(self._options_changed)
@@ -113,6 +121,49 @@ class CurvesView(QWidget):
         self.cursor.setVisible(False)
         self.follow = True
         self.dirty = True
+        if self.runs:
+            self.compare(self.runs)
+
+    def compare(self, runs) -> None:
+        """Overlay runs' curves in one plot: `runs` holds (label, colour, CurvesView, first step) for
+        each run, this one among them (a fork's curves are drawn from its fork on); a colour per run
+        and a line style per loss term. [] goes back to this run's curves alone, a colour per term."""
+        legend = self.plot.plotItem.legend
+        legend.clear()
+        for item, *_ in self.run_items:
+            self.plot.removeItem(item)
+        self.runs, self.run_items = list(runs), []
+        for item, name in zip(self.items, self.history.names):
+            item.setVisible(not self.runs)
+            if not self.runs:
+                legend.addItem(item, name)
+        for label, colour, view, first in self.runs:
+            for i, name in enumerate(view.history.names):
+                pen = pg.mkPen(colour, width=1, style=TERM_STYLES[i % len(TERM_STYLES)])
+                item = self.plot.plot([], [], name=f"{label} · {name}", pen=pen)
+                item.setDownsampling(auto=True, method="peak")
+                item.setClipToView(True)
+                self.run_items.append((item, view, i, first))
+        self.run_keys = self._run_keys([run[0] for run in self.runs])
+        self.dirty = True
+        self.redraw()
+
+    def _run_keys(self, labels) -> tuple:
+        return tuple((label, run[2].history.names, run[3]) for label, run in zip(labels, self.runs))
+
+    def runs_changed(self, labels) -> bool:
+        """Whether an overlaid run has another name or other loss terms now (it was reset)."""
+        return bool(self.runs) and self._run_keys(list(labels)) != self.run_keys
+
+    def _drawn(self) -> list:
+        """(item, CurveHistory, loss column, first step) of every curve on the plot."""
+        if self.runs:
+            return [(item, view.history, i, first) for item, view, i, first in self.run_items]
+        return [(item, self.history, i, 0) for i, item in enumerate(self.items)]
+
+    def showEvent(self, event):
+        super().showEvent(event)
+        self.redraw()   # what came while hidden
 
     def add(self, points) -> None:
         self.history.extend(points)
@@ -142,17 +193,24 @@ class CurvesView(QWidget):
         self.cursor.setVisible(True)
 
     def redraw(self) -> None:
-        """Called by the window's redraw timer; cheap when nothing changed."""
-        if not self.dirty:
+        """Called by the window's redraw timer; cheap when nothing changed (or the plot is hidden)."""
+        drawn = self._drawn()
+        versions = tuple((id(h), h.version) for _, h, _, _ in drawn)
+        if self.isHidden() or (not self.dirty and versions == self.drawn_versions):
             return
-        self.dirty = False
-        data = self.history.data
-        x = data[:, 0] if self.x_axis.currentIndex() == 0 else data[:, 1]
+        self.dirty, self.drawn_versions = False, versions
+        column = 0 if self.x_axis.currentIndex() == 0 else 1
         weight = self.smoothing.value() / 100
         log = self.log_y.isChecked()
-        lows, highs = [], []
-        for i, item in enumerate(self.items):
+        lows, highs, ends = [], [], []
+        for item, history, i, first in drawn:
+            data = history.data
             y = ema(data[:, 2 + i], weight)
+            if first:
+                y, data = y[data[:, 0] >= first], data[data[:, 0] >= first]
+            x = data[:, column]
+            if len(x):
+                ends.append(float(x[-1]))
             if log:
                 keep = y > 0  # log of a non-positive loss (a GAN's) is left out, not an error
                 item.setData(x[keep], y[keep])
@@ -162,8 +220,8 @@ class CurvesView(QWidget):
             if len(y):
                 lows.append(np.min(y))
                 highs.append(np.max(y))
-        if self.follow and len(x) and lows:
-            self.plot.setXRange(*nice_range(0.0, float(x[-1])), padding=0)
+        if self.follow and ends and lows:
+            self.plot.setXRange(*nice_range(0.0, max(ends)), padding=0)
             self.plot.setYRange(*nice_range(min(lows), max(highs)), padding=0)
 
 

@@ -145,7 +145,7 @@ class WindowFiles(QObject):
             if device not in available_devices():  # saved on a GPU machine: continue on what is here
                 doc = dataclasses.replace(doc, experiment=dataclasses.replace(doc.experiment, device="auto"))
                 note = f" ({device} is not available here: using auto)"
-        self.window.open_document(doc)
+        self.window.open_document(doc, f"opened {os.path.basename(path)}")
         self._set_path(path)
         self.window.statusBar().showMessage(f"Opened {os.path.basename(path)} at step {doc.state.step:,}: "
                                             f"press Train to continue{note}", 8000)
@@ -203,6 +203,8 @@ class WindowFiles(QObject):
 
     def _set_path(self, path):
         self.path = path
+        if self.window.record is not None:
+            self.window.record.path = path   # the runs table reopens the run from its file
         self.window.setWindowTitle(f"GenStudio — {os.path.basename(path)}")
 
     # exports ------------------------------------------------------------------------------------------

@@ -24,6 +24,7 @@ from .experiment_panel import FAMILY_LABELS, LIVE_KNOBS, ExperimentPanel
 from .explorer import Explorer
 from .files import WindowFiles
 from .lesson_panel import LessonPanel
+from .runs_table import RunsTable, run_log
 from .threads import GuiThreadGarbageCollector, Inbox
 from .views import make_view
 from .training_process import TrainingProcess
@@ -84,7 +85,9 @@ class MainWindow(QMainWindow):
         self.pending_train = False
         self.lr_on_ready: float | None = None   # a fork's learning rate (its state carries the original's)
         self.fork_lr: float | None = None       # the learning rate asked for the fork being made
-        self.beside: list[MainWindow] = []      # windows of runs forked from this one, or compared with it
+        self.comparison = None                  # ui/compare.py: a second run beside this one, in this window
+        self.record = None                      # this run's row in the runs table (ui/runs_table.py)
+        self.runs_table = None
         self.diverged = False
         self.evaluations: list = []    # every Metrics event of the run (saved in experiment files)
         self.shown_snapshot = None     # what the sample view shows (live, or scrubbed to)
@@ -264,8 +267,7 @@ class MainWindow(QMainWindow):
         self.d_button.clicked.connect(lambda: self.single_step("d"))
         self.g_button.clicked.connect(lambda: self.single_step("g"))
         self.reset_button.clicked.connect(self.reset)
-        for keys, slot in ((Qt.Key_Space, self.toggle_training), (Qt.Key_Right, lambda: self.single_step("all")),
-                           (QKeySequence("Ctrl+R"), self.reset)):
+        for keys, slot in ((Qt.Key_Space, self._space), (Qt.Key_Right, self._right), (QKeySequence("Ctrl+R"), self.reset)):
             action = QAction(self)
             action.setShortcut(QKeySequence(keys))
             action.setShortcutContext(Qt.WindowShortcut)
@@ -275,8 +277,25 @@ class MainWindow(QMainWindow):
         self.files.build_menu(file_menu)
         self.lessons = LessonPanel(self)
         file_menu.addAction("Open lesson…", self.lessons.open_dialog)
-        file_menu.addAction("New run beside this one", self.run_beside, QKeySequence("Ctrl+Shift+N"))
+        runs = self.menuBar().addMenu("&Runs")
+        runs.addAction("New run beside this one", self.run_beside, QKeySequence("Ctrl+Shift+N"))
+        runs.addAction("Runs table…", self.show_runs_table, QKeySequence("Ctrl+T"))
+        self.end_comparison_action = runs.addAction("Close the second run", self.end_comparison)
+        self.end_comparison_action.setEnabled(False)
         self.lessons.build_menu(self.menuBar().addMenu("&Lessons"))
+
+    def _space(self):
+        """Space: train or pause (both runs when two are on screen)."""
+        if self.comparison is not None:
+            self.comparison.toggle_both()
+        else:
+            self.toggle_training()
+
+    def _right(self):
+        if self.comparison is not None:
+            self.comparison.step_both()
+        else:
+            self.single_step("all")
 
     # settings --------------------------------------------------------------------------------
     def _restore(self):
@@ -330,8 +349,9 @@ class MainWindow(QMainWindow):
         self._launch(exp, start_paused=not start)
         self._set_state("building")
 
-    def open_document(self, doc):
-        """Show an opened experiment file (curves, timeline, metrics) and continue its training, paused."""
+    def open_document(self, doc, origin: str = ""):
+        """Show an opened experiment file (curves, timeline, metrics) and continue its training, paused.
+        `origin`: where it came from, for the runs table."""
         self._retire_worker()
         self.diverged, self.info = False, None
         self.hide_error()
@@ -345,7 +365,7 @@ class MainWindow(QMainWindow):
             self.timeline.add(snap)
         self.shown_snapshot = doc.timeline[-1] if doc.timeline else None
         self.evaluations = list(doc.history.metrics)
-        self._launch(doc.experiment, start_paused=True, resume=doc)
+        self._launch(doc.experiment, origin, doc, start_paused=True, resume=doc)
         self._set_state("building")
         if self.evaluations:
             self.run_view.on_metrics(self.evaluations[-1])
@@ -359,8 +379,10 @@ class MainWindow(QMainWindow):
         return History(data[:, 0].astype(np.int64), data[:, 1].copy(),
                        {name: data[:, 2 + i].copy() for i, name in enumerate(h.names)}, tuple(self.evaluations))
 
-    def _launch(self, exp, **options):
-        """Start a worker for `exp`: from now on the views follow this run."""
+    def _launch(self, exp, origin: str = "", document=None, **options):
+        """Start a worker for `exp`: from now on the views follow this run (a new row of the runs table)."""
+        self._end_record()
+        self.record = run_log().start(self, exp, origin, document, self.files.path if document is not None else None)
         self.run_experiment = exp
         self.panel.apply_button.hide()
         self._show_family(exp.model)
@@ -403,6 +425,12 @@ class MainWindow(QMainWindow):
         else:
             {"ready": self._ready, "failed": self._failed, "stopped": self._worker_stopped,
              "device_memory": self._device_memory}[kind](payload)
+
+    def _end_record(self):
+        """The run's row keeps how far it got."""
+        if self.record is not None and self.record.live_window() is self:
+            self.record.update_from(self)
+            self.record.window = None
 
     def _retire_worker(self):
         """Ask the current worker (and its explorer) to stop; their late reports are dropped."""
@@ -606,8 +634,8 @@ class MainWindow(QMainWindow):
         self.worker.request_fork_state(snap.step)
 
     def _fork_state(self, event) -> None:
-        """Open the forked run in a window beside this one, paused at the fork's step, with this run's
-        settings and the fork's learning rate; its curves and timeline up to the fork come along."""
+        """Start the forked run beside this one, paused at the fork's step, with this run's settings
+        and the fork's learning rate; its curves and timeline up to the fork come along."""
         if event.state is None or self.info is None:
             self.report_problem(f"The state at step {event.step:,} is no longer kept: pick a marked point.")
             return
@@ -622,43 +650,74 @@ class MainWindow(QMainWindow):
         # the fork keeps states of its own future only
         timeline = tuple(dataclasses.replace(s, forkable=()) for s in self.timeline.snapshots if s.step <= event.step)
         doc = ExperimentFile(exp, event.state, history, timeline, self.info.dataset)
-        fork = self.open_beside(f"GenStudio: forked at step {event.step:,}, learning rate {exp.family.lr:g}",
-                                hide_panel=True)  # the fork's settings are this run's: room for its views
+        fork = self.compare_with(f"GenStudio: forked at step {event.step:,}")
         fork.lr_on_ready = exp.family.lr
-        fork.open_document(doc)
-        fork.statusBar().showMessage(f"Forked from step {event.step:,}: press Train to see the other future", 10000)
+        fork.open_document(doc, f"fork of run {self.record.number} at step {event.step:,}")
+        fork.record.forked_at = event.step
+        self.statusBar().showMessage(f"Forked from step {event.step:,}: Space trains both futures", 10000)
 
     def run_beside(self) -> MainWindow | None:
-        """A second run in a window beside this one: the settings on the left (the same seed, so the
-        same first weights where the networks are the same), paused at step 0 so that its own panel
-        can change them first."""
+        """A second run beside this one: the settings on the left (the same seed, so the same first
+        weights where the networks are the same), paused at step 0 with its settings shown, to change
+        them first."""
         try:
             exp = self.panel.experiment()
         except ConfigError as exc:
             self.report_problem(str(exc))
             return None
-        other = self.open_beside("GenStudio: second run")
+        other = self.compare_with("GenStudio: second run")
         other.panel.set_experiment(exp)
         other.reset()
-        other.statusBar().showMessage("A second run beside the first: change its settings, then press Train", 10000)
+        self.comparison.headers[1].settings.setChecked(True)
+        self.statusBar().showMessage("A second run beside the first: change its settings, then press Space", 10000)
         return other
 
-    def open_beside(self, title: str, hide_panel: bool = False) -> MainWindow:
-        """A new window on the right half of the screen, this one on the left; closed with this one."""
-        folder = tempfile.mkdtemp(prefix="genstudio-beside-")  # its own settings: it must not overwrite ours
-        other = MainWindow(QSettings(os.path.join(folder, "settings.ini"), QSettings.IniFormat),
-                           training_process=self.worker_class is TrainingProcess)
-        other.setWindowTitle(title)
-        if hide_panel:
-            other.splitter.widget(0).hide()
-        self.beside.append(other)
-        area = self.screen().availableGeometry()
-        right = max(area.width() // 2, other.minimumSizeHint().width())
-        left = max(area.width() - right, self.minimumSizeHint().width())
-        self.setGeometry(area.x(), area.y(), left, area.height())
-        other.setGeometry(area.x() + area.width() - right, area.y(), right, area.height())
-        other.show()
+    def reopen_run(self, record) -> MainWindow | None:
+        """A run of the runs table, started again beside this window's run: from its file, from the
+        kept state it was forked from, or from step 0 with its settings and seed."""
+        if record.live_window() is not None:
+            self.report_problem(f"Run {record.number} is on screen now.")
+            return None
+        other = self.compare_with(f"GenStudio: run {record.number} again")
+        if record.path is not None and os.path.isfile(record.path):
+            other.files.open_experiment(record.path)
+        elif record.document is not None:
+            other.lr_on_ready = record.document.experiment.family.lr
+            other.open_document(record.document, f"run {record.number} again")
+        else:
+            other.panel.set_experiment(record.experiment)
+            other.reset()
+        if other.record is not None:
+            other.record.origin = f"run {record.number} again" + (f" ({other.record.origin})" if other.record.origin else "")
         return other
+
+    def compare_with(self, title: str) -> MainWindow:
+        """A second run window, embedded beside this window's run (it replaces the second run on
+        screen, which stays in the runs table)."""
+        from .compare import Comparison
+
+        self.end_comparison()
+        folder = tempfile.mkdtemp(prefix="genstudio-beside-")  # its own settings: it must not overwrite ours
+        guest = MainWindow(QSettings(os.path.join(folder, "settings.ini"), QSettings.IniFormat),
+                           training_process=self.worker_class is TrainingProcess)
+        guest.setWindowTitle(title)
+        self.comparison = Comparison(self, guest)
+        self.end_comparison_action.setEnabled(True)
+        return guest
+
+    def end_comparison(self) -> None:
+        if self.comparison is not None:
+            comparison, self.comparison = self.comparison, None
+            comparison.end()
+            self.end_comparison_action.setEnabled(False)
+
+    def show_runs_table(self) -> RunsTable:
+        if self.runs_table is None:
+            self.runs_table = RunsTable(self)
+        self.runs_table.show()
+        self.runs_table.raise_()
+        self.runs_table.fill()
+        return self.runs_table
 
     def _progress(self, name: str, done: int, total: int):
         self.download_bar.setVisible(True)
@@ -680,6 +739,8 @@ class MainWindow(QMainWindow):
         if not self.views_ready:
             return
         self.curves.redraw()
+        if self.comparison is not None:
+            self.comparison.refresh()
         self.step_label.setText(f"step {self.step:,}")
         rate = ""
         if len(self.rate_window) >= 2 and self.state == "training":
@@ -736,8 +797,8 @@ class MainWindow(QMainWindow):
 
     # closing ---------------------------------------------------------------------------------
     def closeEvent(self, event):
-        for other in self.beside:
-            other.close()
+        self.end_comparison()
+        self._end_record()
         self._save_settings()
         self.redraw_timer.stop()
         self.weights_timer.stop()

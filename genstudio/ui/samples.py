@@ -25,8 +25,8 @@ class SampleView(QStackedWidget):
         self.plot.setAspectLocked(True)
         self.plot.showGrid(x=True, y=True, alpha=0.15)
         self.data_item = pg.ScatterPlotItem(size=3, pen=None, brush=pg.mkBrush(150, 150, 150, 90))
-        self.sample_item = pg.ScatterPlotItem(size=6, pen=pg.mkPen("#8a4100", width=0.5),
-                                              brush=pg.mkBrush(232, 115, 14, 200))
+        self.sample_item = pg.ScatterPlotItem(size=6)
+        self.set_sample_colour(None)
         self.plot.addItem(self.data_item)
         self.plot.addItem(self.sample_item)
         self.image_view = pg.GraphicsLayoutWidget()
@@ -42,6 +42,13 @@ class SampleView(QStackedWidget):
             self.addWidget(w)
         self.kind = None
         self.last_pixels = None
+
+    def set_sample_colour(self, colour: str | None) -> None:
+        """The 2D samples' colour: a run's own when two runs are compared (None: the usual orange)."""
+        fill = QColor(colour or "#e8730e")
+        fill.setAlpha(200)
+        self.sample_item.setPen(pg.mkPen(fill.darker(170), width=0.5))
+        self.sample_item.setBrush(pg.mkBrush(fill))
 
     def set_dataset(self, ds) -> None:
         self.kind = ds.kind
@@ -108,14 +115,15 @@ class Timeline(QWidget):
         super().__init__(parent)
         self.snapshots: deque = deque(maxlen=TIMELINE_LENGTH)
         self.forkable: set[int] = set()   # the steps whose whole state the run keeps now
+        self.held = False                  # a shared timeline holds it where it is (ui/compare.py)
         self.slider = QSlider(Qt.Horizontal)
         self.slider.setRange(0, 0)
         self.slider.setToolTip("Scrub back through the samples seen during training")
         self.marks = ForkMarks(self)
         self.label = steady_label("step 100000000  (live)", "no samples yet")
         self.fork = QPushButton("Fork from here…")
-        self.fork.setToolTip("Start a second run, in a window beside this one, from this point's weights and "
-                             "optimiser state, with the settings on the left (change the learning rate first)")
+        self.fork.setToolTip("Start a second run beside this one from this point's weights and optimiser "
+                             "state, with this run's settings and a learning rate you choose")
         self.fork.setEnabled(False)
         self.export = QPushButton("Export GIF…")
         self.export.setToolTip("Save the timeline as an animated GIF")
@@ -153,7 +161,7 @@ class Timeline(QWidget):
 
     def add(self, snap) -> bool:
         """Keep the snapshot; returns whether the view should show it (the slider is at 'live')."""
-        live = self.live
+        live = self.live and not self.held
         self.snapshots.append(snap)
         if snap.forkable:
             self.forkable = set(snap.forkable)

@@ -1,10 +1,11 @@
 """Fork from the past in the window: marked points, and a forked run that starts from exactly the
-kept state, with its own learning rate, in a window beside the original."""
+kept state, with its own learning rate, beside the original in its window."""
 from __future__ import annotations
 
 from dataclasses import replace
 
 import torch
+from PySide6.QtCore import QPoint
 
 from genstudio.config import default_experiment
 from genstudio.engine.events import ForkState
@@ -44,12 +45,12 @@ def test_fork_from_a_marked_point_starts_beside_from_exactly_its_state(window, q
 
     lr = exp.family.lr / 10
     window.fork_from(snap, lr=lr)
-    qtbot.waitUntil(lambda: bool(window.beside) and window.beside[0].info is not None
-                    and window.beside[0].state == "paused", timeout=TIMEOUT_MS)
-    fork = window.beside[0]
+    qtbot.waitUntil(lambda: window.comparison is not None and window.comparison.guest.info is not None
+                    and window.comparison.guest.state == "paused", timeout=TIMEOUT_MS)
+    fork = window.comparison.guest
     try:
-        assert fork.step == snap.step and fork.isVisible()
-        assert fork.x() > window.x() and not fork.splitter.widget(0).isVisible()   # to its right
+        assert fork.step == snap.step and fork.isVisible() and fork.window() is window   # in the same window
+        assert fork.mapTo(window, QPoint(0, 0)).x() > window.tabs.mapTo(window, QPoint(0, 0)).x()   # to its right
         kept = kept_state(window, qtbot, snap.step)
         state = checkpoint(fork, qtbot).state                           # the fork before its first step
         assert state.step == kept.step == snap.step
@@ -62,8 +63,9 @@ def test_fork_from_a_marked_point_starts_beside_from_exactly_its_state(window, q
         assert max(fork.curves.history.data[:, 0]) <= snap.step         # its curves up to the fork
         fork.toggle_training()
         qtbot.waitUntil(lambda: fork.step > snap.step + 20, timeout=TIMEOUT_MS)
+        assert fork.record.origin == f"fork of run {window.record.number} at step {snap.step:,}"
     finally:
-        fork.close()
+        window.end_comparison()
 
 
 def test_a_second_run_beside_with_the_same_seed_and_settings_draws_the_same_curves(window, qtbot):
@@ -75,12 +77,11 @@ def test_a_second_run_beside_with_the_same_seed_and_settings_draws_the_same_curv
     try:
         qtbot.waitUntil(lambda: other.state == "paused", timeout=TIMEOUT_MS)
         assert other.run_experiment == window.run_experiment
-        window.toggle_training()
-        other.toggle_training()
+        window.comparison.toggle_both()
         qtbot.waitUntil(lambda: window.step > 150 and other.step > 150, timeout=TIMEOUT_MS)
         a, b = window.curves.history.data, other.curves.history.data
         n = min(len(a), len(b), 150)
         assert n >= 100 and (a[:n, 0] == b[:n, 0]).all()
         assert (a[:n, 2:] == b[:n, 2:]).all()          # every loss, step for step (seconds differ)
     finally:
-        other.close()
+        window.end_comparison()

@@ -1,0 +1,306 @@
+"""Two runs in one window: the window's own run and a second one beside it (Runs → New run beside
+this one, a reopened row of the runs table, or the timeline's Fork from here).
+
+The second run is a whole run window of its own (its process, views, transport and settings)
+embedded in this one. Their samples and family views stand side by side, under a header per run
+(its colour, what differs, its steps/s); their loss curves overlay in one plot, a colour per run
+and a line style per loss term; one timeline slider, by step or by training seconds, shows both
+runs' snapshots at that point (each run's own timeline is hidden meanwhile).
+"""
+from __future__ import annotations
+
+import bisect
+
+from PySide6.QtCore import QObject, Qt
+from PySide6.QtGui import QAction, QColor, QIcon, QPixmap
+from PySide6.QtWidgets import (QColorDialog, QComboBox, QHBoxLayout, QLabel, QPushButton, QSlider,
+                               QSplitter, QToolButton, QVBoxLayout, QWidget)
+
+from .runs_table import differing_settings, settings_of
+from .steady_label import steady_label
+
+RUN_COLOURS = ("#1f77b4", "#e8730e")        # the window's own run, the second run
+SECONDS_TICKS = 10                          # slider positions per training second, "by training seconds"
+
+
+def colour_icon(colour: str) -> QIcon:
+    pixmap = QPixmap(14, 14)
+    pixmap.fill(QColor(colour))
+    return QIcon(pixmap)
+
+
+class RunHeader(QWidget):
+    """Above a run's views: its colour (click to change), its name and what differs, its speed, and
+    a button that shows its settings."""
+
+    def __init__(self, comparison, window, colour: str):
+        super().__init__()
+        self.comparison, self.window, self.colour = comparison, window, colour
+        self.swatch = QToolButton()
+        self.swatch.setToolTip("This run's colour in the loss plot (click to change it)")
+        self.swatch.clicked.connect(self._pick_colour)
+        self.title = QLabel()
+        self.title.setTextFormat(Qt.PlainText)
+        self.shown = steady_label("showing step 100,000,000", "")
+        self.shown.setToolTip("The step of the samples on screen (the shared timeline picks each run's last "
+                              "snapshot at or before its position)")
+        self.rate = steady_label("00000 steps/s  ", "")
+        self.settings = QToolButton()
+        self.settings.setText("Settings")
+        self.settings.setCheckable(True)
+        self.settings.setToolTip("Show this run's settings (change them, then Reset or Apply)")
+        self.settings.toggled.connect(lambda on: window.splitter.widget(0).setVisible(on))
+        row = QHBoxLayout(self)
+        row.setContentsMargins(4, 2, 4, 2)
+        for w in (self.swatch, self.title):
+            row.addWidget(w)
+        row.addStretch(1)
+        for w in (self.shown, self.rate, self.settings):
+            row.addWidget(w)
+        self.set_colour(colour)
+
+    def set_colour(self, colour: str) -> None:
+        self.colour = colour
+        self.swatch.setIcon(colour_icon(colour))
+        self.title.setStyleSheet(f"color: {colour}; font-weight: bold;")
+
+    def _pick_colour(self) -> None:
+        chosen = QColorDialog.getColor(QColor(self.colour), self, "Colour of this run")
+        if chosen.isValid():
+            self.set_colour(chosen.name())
+            self.comparison.overlay_curves()
+
+
+class SharedTimeline(QWidget):
+    """One slider for both runs: at its right end both are live; elsewhere each shows its last
+    snapshot at or before the chosen step (or training second)."""
+
+    def __init__(self, comparison):
+        super().__init__()
+        self.comparison = comparison
+        self.train_both = QPushButton("▶ Train both")
+        self.train_both.setToolTip("Train or pause both runs (Space)")
+        self.slider = QSlider(Qt.Horizontal)
+        self.slider.setRange(0, 0)
+        self.slider.setToolTip("Scrub both runs back to the same step (or training second)")
+        self.by = QComboBox()
+        self.by.addItems(["by step", "by training seconds"])
+        self.by.setToolTip("Line the runs up by optimisation step or by seconds of training")
+        self.label = steady_label("step 100,000,000  (live)", "no samples yet")
+        self.fork = QPushButton("Fork from here…")
+        self.fork.setToolTip("Start a run from the first run's weights and optimiser state at this point "
+                             "(it replaces the second run)")
+        row = QHBoxLayout(self)
+        row.setContentsMargins(0, 0, 0, 0)
+        for w in (self.train_both, QLabel("Timeline (both runs)")):
+            row.addWidget(w)
+        row.addWidget(self.slider, 1)
+        for w in (self.label, self.by, self.fork):
+            row.addWidget(w)
+
+    @property
+    def live(self) -> bool:
+        return self.slider.value() >= self.slider.maximum()
+
+    def position(self) -> float:
+        """Where the slider is, in steps or training seconds."""
+        return self.slider.value() / (SECONDS_TICKS if self.by.currentIndex() else 1)
+
+
+class Comparison(QObject):
+    """The layout of a window showing two runs, and what keeps them in step; `end()` puts the window
+    back as it was (and closes the second run)."""
+
+    def __init__(self, host, guest):
+        super().__init__(host)
+        self.host, self.guest = host, guest
+        self.headers = [RunHeader(self, host, RUN_COLOURS[0]), RunHeader(self, guest, RUN_COLOURS[1])]
+        self.close_button = QToolButton()
+        self.close_button.setText("✕")
+        self.close_button.setToolTip("Close the second run (it stays in the runs table)")
+        self.close_button.clicked.connect(host.end_comparison)
+        self.headers[1].layout().addWidget(self.close_button)
+        self.timeline = SharedTimeline(self)
+        self._embed_guest()
+        self.panel_was_visible = host.splitter.widget(0).isVisible()
+        host.splitter.widget(0).hide()
+        host.timeline.hide()
+        guest.splitter.widget(0).hide()
+        columns = QSplitter(Qt.Horizontal)
+        for header, body in zip(self.headers, (host.tabs, guest)):
+            column = QWidget()
+            layout = QVBoxLayout(column)
+            layout.setContentsMargins(0, 0, 0, 0)
+            layout.setSpacing(0)
+            layout.addWidget(header)
+            layout.addWidget(body, 1)
+            columns.addWidget(column)
+        self.area = QWidget()
+        layout = QVBoxLayout(self.area)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(columns, 1)
+        layout.addWidget(self.timeline)
+        host.right.insertWidget(0, self.area)
+        host.right.setSizes([560, 260])
+        self.columns = columns
+        self.timeline.slider.valueChanged.connect(self._scrubbed)
+        self.timeline.by.currentIndexChanged.connect(self._unit_changed)
+        self.timeline.train_both.clicked.connect(self.toggle_both)
+        self.timeline.fork.clicked.connect(self._fork)
+        host.tabs.currentChanged.connect(lambda i: self._same_page(guest, i))
+        guest.tabs.currentChanged.connect(lambda i: self._same_page(host, i))
+        guest.status_changed.connect(lambda _: self._train_both_text())
+        host.status_changed.connect(lambda _: self._train_both_text())
+        self.overlay_curves()
+        self.refresh()
+
+    def _embed_guest(self) -> None:
+        """The guest is a run window without a frame: no menus or status bar of its own, and no
+        keyboard shortcuts (the host's act on both runs)."""
+        g = self.guest
+        g.setWindowFlags(Qt.Widget)
+        g.menuBar().hide()
+        g.statusBar().hide()
+        g.curves.hide()
+        g.timeline.hide()
+        for action in g.findChildren(QAction):
+            action.setShortcuts([])
+
+    def windows(self):
+        return (self.host, self.guest)
+
+    # curves -------------------------------------------------------------------------------------
+    def overlay_curves(self) -> None:
+        """Both runs' curves in the host's plot, each in its colour; a fork's from its fork on (before
+        that they are the original's). 2D samples take their run's colour too."""
+        runs = []
+        for w, header in zip(self.windows(), self.headers):
+            forked_at = w.record.forked_at if w.record is not None else None
+            runs.append((self.label_of(w), header.colour, w.curves, forked_at or 0))
+            w.samples.set_sample_colour(header.colour)
+        self.host.curves.compare(runs)
+
+    def label_of(self, window) -> str:
+        record = window.record
+        return f"run {record.number}" if record is not None else "run"
+
+    # the shared timeline ------------------------------------------------------------------------
+    def refresh(self) -> None:
+        """Called by the host's redraw timer: the slider's range, the headers' texts and speeds."""
+        t = self.timeline
+        per = SECONDS_TICKS if t.by.currentIndex() else 1
+        ends = [w.timeline.snapshots[-1] for w in self.windows() if w.timeline.snapshots]
+        end = max(((s.seconds * per) if per > 1 else s.step for s in ends), default=0)
+        live = t.live
+        t.slider.blockSignals(True)
+        t.slider.setMaximum(int(round(end)))
+        if live:
+            t.slider.setValue(t.slider.maximum())
+        t.slider.blockSignals(False)
+        self._label()
+        differ = differing_settings([w.run_experiment for w in self.windows()])
+        for w, header in zip(self.windows(), self.headers):
+            record, exp = w.record, w.run_experiment
+            parts = [self.label_of(w).capitalize()]
+            if record is not None and record.origin:
+                parts.append(record.origin)
+            if exp is not None:
+                parts.append(", ".join(f"{k} {v}" for k, v in settings_of(exp).items() if k in differ) or
+                             "same settings")
+            header.title.setText(" — ".join(parts))
+            header.rate.setText(w.rate_label.text())
+            snap = w.timeline.shown()
+            header.shown.setText("" if snap is None else "live" if w.timeline.live else f"showing step {snap.step:,}")
+            header.settings.blockSignals(True)
+            header.settings.setChecked(w.splitter.widget(0).isVisible())
+            header.settings.blockSignals(False)
+        if self.host.curves.runs_changed(self.label_of(w) for w in self.windows()):
+            self.overlay_curves()
+
+    def _label(self) -> None:
+        t = self.timeline
+        x = t.position()
+        where = f"{x:.1f} s" if t.by.currentIndex() else f"step {int(x):,}"
+        t.label.setText(where + ("  (live)" if t.live else ""))
+        host_snap = self.host.timeline.shown()
+        t.fork.setEnabled(host_snap is not None and host_snap.step in self.host.timeline.forkable)
+
+    def _unit_changed(self, _):
+        self.timeline.slider.blockSignals(True)
+        self.timeline.slider.setValue(0)
+        self.timeline.slider.blockSignals(False)
+        self.refresh()
+        self.timeline.slider.setValue(self.timeline.slider.maximum())
+
+    def _scrubbed(self, _):
+        x = None if self.timeline.live else self.timeline.position()
+        self.show_at(x)
+        curves = self.host.curves
+        if x is not None and curves.x_axis.currentIndex() == self.timeline.by.currentIndex():
+            curves.cursor.setValue(x)   # where the slider is (each run shows its snapshot before it)
+        self._label()
+
+    def show_at(self, x: float | None) -> None:
+        """Each run shows its last snapshot at or before step (or second) x; None: both live."""
+        by_seconds = self.timeline.by.currentIndex() == 1
+        for w in self.windows():
+            timeline = w.timeline
+            timeline.held = x is not None
+            snaps = timeline.snapshots
+            if not snaps:
+                continue
+            if x is None:
+                timeline.slider.setValue(len(snaps) - 1)
+                continue
+            keys = [s.seconds if by_seconds else s.step for s in snaps]
+            timeline.slider.setValue(max(0, bisect.bisect_right(keys, x) - 1))
+
+    def shown(self):
+        """The snapshot each run shows now (host, guest)."""
+        return tuple(w.timeline.shown() for w in self.windows())
+
+    def _fork(self) -> None:
+        snap = self.host.timeline.shown()
+        if snap is not None:
+            self.host.fork_from(snap)
+
+    # both runs at once --------------------------------------------------------------------------
+    def toggle_both(self) -> None:
+        """Train both when either is not training; pause both when both are."""
+        training = [w.state == "training" for w in self.windows()]
+        for w in self.windows():
+            if all(training) or w.state != "training":
+                w.toggle_training()
+        self._train_both_text()
+
+    def step_both(self) -> None:
+        for w in self.windows():
+            w.single_step("all")
+
+    def _train_both_text(self) -> None:
+        both = all(w.state == "training" for w in self.windows())
+        self.timeline.train_both.setText("‖ Pause both" if both else "▶ Train both")
+
+    def _same_page(self, other, index: int) -> None:
+        if other.tabs.currentIndex() != index:
+            other.tabs.setCurrentIndex(index)
+
+    def end(self) -> None:
+        host, guest = self.host, self.guest
+        for w in self.windows():
+            w.timeline.held = False
+        host.right.insertWidget(0, host.tabs)
+        self.area.hide()
+        self.area.setParent(None)
+        self.area.deleteLater()
+        host.right.setSizes([520, 300])
+        host.timeline.show()
+        host.timeline.slider.setValue(host.timeline.slider.maximum())   # back to live
+        host.samples.set_sample_colour(None)
+        host.splitter.widget(0).setVisible(self.panel_was_visible)
+        host.curves.compare([])
+        if host.timeline.snapshots:
+            host._scrub(host.timeline.shown())
+        guest.close()
+        guest.deleteLater()
+
