@@ -429,8 +429,7 @@ class MainWindow(QMainWindow):
     def _end_record(self):
         """The run's row keeps how far it got."""
         if self.record is not None and self.record.live_window() is self:
-            self.record.update_from(self)
-            self.record.window = None
+            run_log().end(self.record, self)
 
     def _retire_worker(self):
         """Ask the current worker (and its explorer) to stop; their late reports are dropped."""

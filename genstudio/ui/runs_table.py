@@ -3,7 +3,7 @@ far each trained, its final losses and metrics; a row can be reopened beside the
 the table exported as CSV.
 
 A run's record is made when a window starts it and kept after the run ends (Reset, a new data set,
-closing the second run). Reopening a row restarts it beside the window's run: from its file when it
+closing the second run), unless it never trained a step. Reopening a row restarts it beside the window's run: from its file when it
 was saved or opened from one, from the kept state it was forked from, or else from step 0 with its
 settings and seed (the same first weights; with settings unchanged during the run, the same curves).
 """
@@ -79,14 +79,23 @@ class RunLog:
         self.records: list[RunRecord] = []
 
     def start(self, window, experiment, origin: str = "", document=None, path: str | None = None) -> RunRecord:
-        record = RunRecord(len(self.records) + 1, experiment, origin, document, path, window=weakref.ref(window))
+        number = self.records[-1].number + 1 if self.records else 1
+        record = RunRecord(number, experiment, origin, document, path, window=weakref.ref(window))
         if document is not None:
             record.step, record.seconds = document.state.step, document.state.seconds
         self.records.append(record)
         return record
 
+    def end(self, record: RunRecord, window) -> None:
+        """The run has left its window: keep how far it got; a new run that never trained (a setting
+        changed before Train) leaves no row."""
+        record.update_from(window)
+        record.window = None
+        if record.step == 0 and record.document is None and record.path is None:
+            self.records.remove(record)
+
     def find(self, number: int) -> RunRecord:
-        return self.records[number - 1]
+        return next(r for r in self.records if r.number == number)
 
     def refresh(self) -> None:
         for record in self.records:

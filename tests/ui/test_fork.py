@@ -64,6 +64,13 @@ def test_fork_from_a_marked_point_starts_beside_from_exactly_its_state(window, q
         fork.toggle_training()
         qtbot.waitUntil(lambda: fork.step > snap.step + 20, timeout=TIMEOUT_MS)
         assert fork.record.origin == f"fork of run {window.record.number} at step {snap.step:,}"
+        record = fork.record
+        window.end_comparison()                                        # the runs table reopens it from the kept state
+        again = window.reopen_run(record)
+        qtbot.waitUntil(lambda: again.state == "paused", timeout=TIMEOUT_MS)
+        assert again.step == snap.step and again.run_experiment.family.lr == lr
+        state = checkpoint(again, qtbot).state
+        assert all(torch.equal(state.tensors[k], v) for k, v in kept.tensors.items() if k.startswith("model."))
     finally:
         window.end_comparison()
 

@@ -1,0 +1,135 @@
+"""Two runs in one window: the shared timeline shows each run's snapshot at the chosen step, the
+curves overlay a colour per run, Space drives both; and the runs table (differing settings, CSV,
+reopen)."""
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import replace
+
+import numpy as np
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QColor
+
+from genstudio.config import default_experiment
+from genstudio.ui.curves import ema
+from genstudio.ui.runs_table import differing_settings, run_log
+
+from .test_main_window import TIMEOUT_MS, settled_step
+
+
+def two_gans(window, qtbot, lr_b: float):
+    """A small GAN on ring8 and a second run beside it with learning rate lr_b, both trained past
+    step 200 and paused with every loss and snapshot in."""
+    exp = default_experiment("gan", "ring8")
+    window.panel.set_experiment(replace(exp, family=replace(exp.family, width=32)))
+    window.reset()
+    qtbot.waitUntil(lambda: window.state == "paused", timeout=TIMEOUT_MS)
+    other = window.run_beside()
+    other.panel.set_knob("lr", lr_b)
+    other.reset()
+    qtbot.waitUntil(lambda: other.state == "paused", timeout=TIMEOUT_MS)
+    assert other.run_experiment.family.lr == lr_b
+    qtbot.keyClick(window, Qt.Key_Space)          # Space trains both
+    qtbot.waitUntil(lambda: window.state == other.state == "training", timeout=TIMEOUT_MS)
+    qtbot.waitUntil(lambda: window.step > 200 and other.step > 200
+                    and min(len(window.timeline.snapshots), len(other.timeline.snapshots)) > 4, timeout=TIMEOUT_MS)
+    qtbot.keyClick(window, Qt.Key_Space)          # and pauses both
+    assert window.state == other.state == "paused"
+    settled_step(window, qtbot)
+    settled_step(other, qtbot)
+    window._redraw()
+    return other
+
+
+def test_the_shared_timeline_shows_both_runs_snapshots_at_the_chosen_step(window, qtbot):
+    other = two_gans(window, qtbot, lr_b=3e-3)
+    comparison = window.comparison
+    assert other.window() is window and not window.timeline.isVisible() and not other.timeline.isVisible()
+    shared = comparison.timeline
+    for by in (0, 1):                              # by step, then by training seconds
+        shared.by.setCurrentIndex(by)
+        window._redraw()
+        assert shared.live and shared.slider.maximum() > 0
+        for fraction in (0.3, 0.7):
+            shared.slider.setValue(int(shared.slider.maximum() * fraction))
+            x = shared.position()
+            for run in (window, other):
+                key = [s.seconds if by else s.step for s in run.timeline.snapshots]
+                expected = [s for s, k in zip(run.timeline.snapshots, key) if k <= x][-1]
+                shown = run.timeline.shown()
+                assert shown is expected and run.shown_snapshot is expected
+                drawn = np.column_stack(run.samples.sample_item.getData())
+                assert np.allclose(drawn, expected.samples)    # the view shows that snapshot's samples
+        shared.slider.setValue(shared.slider.maximum())
+        assert all(run.timeline.live for run in (window, other))
+    window.end_comparison()
+
+
+def test_the_curves_overlay_a_colour_per_run_and_the_user_can_change_it(window, qtbot):
+    other = two_gans(window, qtbot, lr_b=3e-3)
+    curves = window.curves
+    names = window.curves.history.names
+    items = curves.run_items
+    assert len(items) == 2 * len(names) and not any(item.isVisible() for item in curves.items)
+    labels = [item.name() for item, *_ in items]
+    assert labels == [f"run {w.record.number} · {n}" for w in (window, other) for n in names]
+    weight = curves.smoothing.value() / 100
+    for item, view, column, _ in items:
+        data = view.history.data
+        x, y = item.getOriginalDataset()
+        assert np.array_equal(x, data[:, 0]) and np.allclose(y, ema(data[:, 2 + column], weight))
+    colours = {item.opts["pen"].color().name() for item, view, *_ in items if view is other.curves}
+    assert colours == {"#e8730e"}
+    window.comparison.headers[1].set_colour("#2ca02c")
+    window.comparison.overlay_curves()
+    pens = [item.opts["pen"] for item, view, *_ in curves.run_items if view is other.curves]
+    assert {p.color().name() for p in pens} == {"#2ca02c"} and pens[0].style() != pens[1].style()
+    assert other.samples.sample_item.opts["brush"].color().name() == QColor("#2ca02c").name()
+    window.end_comparison()
+    assert window.comparison is None and all(item.isVisible() for item in curves.items)
+    assert window.timeline.isVisible() and window.splitter.widget(0).isVisible()
+    assert window.right.widget(0) is window.tabs and window.right.indexOf(window.curves) == 1
+
+
+def test_the_runs_table_lists_every_run_and_reopens_and_exports_them(window, qtbot, tmp_path):
+    first = len(run_log().records)
+    other = two_gans(window, qtbot, lr_b=3e-3)
+    a, b = window.record, other.record
+    assert (a.number, b.number) == (first + 1, first + 2)
+    table = window.show_runs_table()
+    header, rows = run_log().table()
+    assert "lr" in header and header.index("steps") < header.index("d_loss")
+    assert [int(r[0]) for r in rows][-2:] == [a.number, b.number]   # the run reset before training left no row
+    row_a, row_b = rows[-2], rows[-1]
+    assert row_a[header.index("lr")] == "0.001" and row_b[header.index("lr")] == "0.003"
+    assert int(row_b[header.index("steps")]) == other.step
+    mean = window.curves.history.data[-100:, 2].mean()         # the final loss: the last 100 steps' mean
+    assert abs(float(row_a[header.index("d_loss")]) - mean) <= 1e-3 * abs(mean)
+    assert table.table.rowCount() == len(rows) and table.table.item(len(rows) - 1, 0).text() == str(b.number)
+
+    path = tmp_path / "runs.csv"
+    assert table.export(str(path), [a.number, b.number])
+    written = list(csv.reader(io.StringIO(path.read_text())))
+    assert written[0] == header and [r[0] for r in written[1:]] == [str(a.number), str(b.number)]
+
+    window.reopen_run(a)                                         # live here: nothing changes
+    assert "on screen" in window.last_problem and window.comparison.guest is other
+    window.problem_box.close()
+    window.end_comparison()                                      # run b ends, its row stays
+    assert b.live_window() is None and b.step > 200
+    again = window.reopen_run(b)
+    qtbot.waitUntil(lambda: again.state == "paused", timeout=TIMEOUT_MS)
+    assert window.comparison.guest is again and again.run_experiment == b.experiment and again.step == 0
+    assert again.record.origin == f"run {b.number} again"
+    table.close()
+    window.end_comparison()
+
+
+def test_differing_settings_name_only_what_differs():
+    gan = default_experiment("gan", "ring8")
+    faster = replace(gan, family=replace(gan.family, lr=0.003))
+    assert differing_settings([gan, faster]) == ["lr"]
+    assert differing_settings([gan, gan]) == []
+    vae = default_experiment("vae", "ring8")
+    assert {"model", "beta", "d_steps"} <= set(differing_settings([gan, vae]))
