@@ -208,8 +208,9 @@ def _decode(header: dict, tensors: dict) -> ExperimentFile:
     for i, entry in enumerate(header.get("fork_points", [])):
         prefix = f"fork.{i}."
         kept = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
-        if set(kept) != set(state.tensors):
-            raise ExperimentFileError(f"the kept state at step {entry['step']} does not match the run's state")
+        weights = {k for k in kept if k.startswith("model.")}   # (no optimiser moments before the first step)
+        if weights != {k for k in state.tensors if k.startswith("model.")}:
+            raise ExperimentFileError(f"the kept state at step {entry['step']} does not match the run's weights")
         fork_points.append(TrainerState(int(entry["step"]), float(entry["seconds"]), kept, entry["state"]))
     return ExperimentFile(exp, state, history, tuple(timeline), dataset, tuple(fork_points))
 

@@ -152,6 +152,7 @@ class Comparison(QObject):
         guest.status_changed.connect(lambda _: self._train_both_text())
         host.status_changed.connect(lambda _: self._train_both_text())
         self.overlay_curves()
+        self.show_at(None)   # both live (the host's timeline may have been scrubbed back to fork)
         self.refresh()
 
     def _embed_guest(self) -> None:

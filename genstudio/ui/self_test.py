@@ -13,7 +13,9 @@ diffusion-schedule.png). Then the transformer's view: a half-written digit with 
 bars and a completion (ar-digits.png, ar-complete.png), and names being written (ar-names.png).
 Then every built-in lesson walked through, the first one trained to its first wait
 (lesson-gan-samples.png, lesson-gan-view.png), and presenter mode (presenter-*.png). Last, a GAN
-forked from its past with another learning rate, both futures side by side (fork-*.png).
+forked from its past with another learning rate, both futures side by side (fork.png), and a GAN
+beside itself with a 3x learning rate, the shared timeline scrubbed back, and the runs table
+(compare-live.png, compare-scrubbed.png, compare-runs-table.png).
 Exit code 0 when every check passed: the packaged app's smoke test.
 """
 from __future__ import annotations
@@ -115,10 +117,11 @@ class SelfTest:
             win.right.setSizes(sizes)
         self.lessons_and_presenter()
         self.fork()
+        self.compare()
 
     def fork(self) -> None:
         """A GAN on ring8 forked from a marked point of its past with a 3x learning rate: both futures
-        trained side by side (fork-original.png, fork-forked.png)."""
+        trained side by side in the window (fork.png)."""
         win = self.window
         exp = default_experiment("gan", "ring8")
         win.panel.set_experiment(exp)
@@ -131,23 +134,55 @@ class SelfTest:
         win.timeline.slider.setValue(marked[len(marked) // 2])
         snap = win.timeline.shown()
         win.fork_from(snap, lr=3 * exp.family.lr)
-        if not self.check(wait_until(lambda: bool(win.beside) and win.beside[-1].state == "paused", 120),
-                          f"fork: a run forked at step {snap.step}"):
+        if not self.check(wait_until(lambda: win.comparison is not None and win.comparison.guest.state == "paused",
+                                     120), f"fork: a run forked at step {snap.step}"):
             return
-        fork = win.beside[-1]
+        fork = win.comparison.guest
         self.check(fork.step == snap.step, f"fork: starts at step {snap.step} (at {fork.step})")
-        win.timeline.slider.setValue(len(win.timeline.snapshots) - 1)
-        win.toggle_training()
-        fork.toggle_training()
-        wait(int(2 * TRAIN_SECONDS * 1000))
-        win.toggle_training()
-        fork.toggle_training()
+        self.train_both(int(2 * TRAIN_SECONDS * 1000))
         self.check(fork.step > snap.step and win.step > snap.step, "fork: both futures trained")
-        wait(300)
-        self.save(win, "fork-original.png")
-        self.save(fork, "fork-forked.png")
+        self.save(win, "fork.png")
         print(f"self-test: forked at step {snap.step}: original at {win.step}, fork at {fork.step}")
-        fork.close()
+        win.end_comparison()
+
+    def train_both(self, ms: int) -> None:
+        comparison = self.window.comparison
+        comparison.toggle_both()
+        wait(ms)
+        comparison.toggle_both()
+        wait(300)
+        self.window._redraw()
+
+    def compare(self) -> None:
+        """A GAN on ring8 beside the same GAN (same seed) with a 3x learning rate, trained together;
+        the shared timeline scrubbed back; the runs table (compare-*.png)."""
+        win = self.window
+        exp = default_experiment("gan", "ring8")
+        win.panel.set_experiment(exp)
+        win.reset()
+        other = win.run_beside()
+        other.panel.set_knob("lr", 3 * exp.family.lr)
+        other.reset()
+        win.comparison.headers[1].settings.setChecked(False)
+        if not self.check(wait_until(lambda: win.state == other.state == "paused", 120), "compare: two runs built"):
+            return
+        self.train_both(int(3 * TRAIN_SECONDS * 1000))
+        self.check(win.step > 100 and other.step > 100, f"compare: both trained ({win.step}, {other.step} steps)")
+        self.save(win, "compare-live.png")
+        shared = win.comparison.timeline
+        shared.slider.setValue(shared.slider.maximum() // 3)
+        wait(200)
+        steps = [snap.step for snap in win.comparison.shown() if snap is not None]
+        self.check(len(steps) == 2 and max(steps) <= shared.position(),
+                   f"compare: the shared timeline shows both runs at step {shared.position():.0f} ({steps})")
+        self.save(win, "compare-scrubbed.png")
+        table = win.show_runs_table()
+        wait(300)
+        self.check(table.table.rowCount() >= 2, "compare: the runs table lists the runs")
+        self.save(table, "compare-runs-table.png")
+        table.close()
+        win.end_comparison()
+        print(f"self-test: compared two learning rates: {win.step} and {other.step} steps")
 
     def lessons_and_presenter(self) -> None:
         """Every built-in lesson walked through (each step's preset, view and page set up); the first
