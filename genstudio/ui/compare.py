@@ -141,7 +141,9 @@ class Comparison(QObject):
         layout.addWidget(columns, 1)
         layout.addWidget(self.timeline)
         host.right.insertWidget(0, self.area)
-        host.right.setSizes([560, 260])
+        height = max(sum(host.right.sizes()), 600)
+        host.right.setSizes([int(height * 0.64), int(height * 0.36)])
+        columns.setSizes([1000, 1000])   # halves
         self.columns = columns
         self.timeline.slider.valueChanged.connect(self._scrubbed)
         self.timeline.by.currentIndexChanged.connect(self._unit_changed)

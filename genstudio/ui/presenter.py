@@ -84,8 +84,9 @@ class Presenter(QObject):
         """(name, widget, tab) of everything a teacher may hide: whole panels, and the pages of the
         family view on screen (tab = (tab widget, index))."""
         w = self.window
+        timeline = w.comparison.timeline if w.comparison is not None else w.timeline   # both runs' when two
         items = [("Experiment panel", w.splitter.widget(0), None), ("Loss curves", w.curves, None),
-                 ("Timeline", w.timeline, None)]
+                 ("Timeline", timeline, None)]
         pages = getattr(w.family_tab.currentWidget(), "pages", None)
         if pages is not None:
             items += [(f"View page: {pages.tabText(i)}", None, (pages, i)) for i in range(pages.count())]
