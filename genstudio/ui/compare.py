@@ -35,7 +35,7 @@ class RunHeader(QWidget):
 
     def __init__(self, comparison, window, colour: str):
         super().__init__()
-        self.comparison, self.window, self.colour = comparison, window, colour
+        self.comparison, self.colour = comparison, colour
         self.swatch = QToolButton()
         self.swatch.setToolTip("This run's colour in the loss plot (click to change it)")
         self.swatch.clicked.connect(self._pick_colour)

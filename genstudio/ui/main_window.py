@@ -382,7 +382,7 @@ class MainWindow(QMainWindow):
     def _launch(self, exp, origin: str = "", document=None, **options):
         """Start a worker for `exp`: from now on the views follow this run (a new row of the runs table)."""
         self._end_record()
-        self.record = run_log().start(self, exp, origin, document, self.files.path if document is not None else None)
+        self.record = run_log().start(self, exp, origin, document)
         self.run_experiment = exp
         self.panel.apply_button.hide()
         self._show_family(exp.model)
@@ -678,16 +678,15 @@ class MainWindow(QMainWindow):
             self.report_problem(f"Run {record.number} is on screen now.")
             return None
         other = self.compare_with(f"GenStudio: run {record.number} again")
-        if record.path is not None and os.path.isfile(record.path):
-            other.files.open_experiment(record.path)
-        elif record.document is not None:
+        opened = record.path is not None and os.path.isfile(record.path) and other.files.open_experiment(record.path)
+        if not opened and record.document is not None:
             other.lr_on_ready = record.document.experiment.family.lr
-            other.open_document(record.document, f"run {record.number} again")
-        else:
+            other.open_document(record.document)
+        elif not opened:
             other.panel.set_experiment(record.experiment)
             other.reset()
         if other.record is not None:
-            other.record.origin = f"run {record.number} again" + (f" ({other.record.origin})" if other.record.origin else "")
+            other.record.origin = f"run {record.number} again" + (f" ({os.path.basename(record.path)})" if opened else "")
         return other
 
     def compare_with(self, title: str) -> MainWindow:

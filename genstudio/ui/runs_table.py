@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
+import dataclasses
 import weakref
 from dataclasses import dataclass, field
 
@@ -47,7 +48,7 @@ class RunRecord:
     number: int
     experiment: object                 # config.Experiment (live edits of the learning rate included)
     origin: str = ""                   # "" for a new run; "fork of run 2 at step 1,200", "opened x.genstudio", ...
-    document: object = None            # the ExperimentFile it started from (a fork's kept state), if any
+    document: object = None            # the ExperimentFile it started from (a fork's kept state; no data), if any
     path: str | None = None            # its experiment file, once saved or opened
     forked_at: int | None = None       # the step of its original it was forked from (a fork)
     step: int = 0
@@ -78,9 +79,11 @@ class RunLog:
     def __init__(self):
         self.records: list[RunRecord] = []
 
-    def start(self, window, experiment, origin: str = "", document=None, path: str | None = None) -> RunRecord:
+    def start(self, window, experiment, origin: str = "", document=None) -> RunRecord:
         number = self.records[-1].number + 1 if self.records else 1
-        record = RunRecord(number, experiment, origin, document, path, window=weakref.ref(window))
+        if document is not None:   # the data is loaded again on reopening: an imported set is not held here
+            document = dataclasses.replace(document, dataset=None)
+        record = RunRecord(number, experiment, origin, document, window=weakref.ref(window))
         if document is not None:
             record.step, record.seconds = document.state.step, document.state.seconds
         self.records.append(record)
@@ -91,6 +94,8 @@ class RunLog:
         changed before Train) leaves no row."""
         record.update_from(window)
         record.window = None
+        if record.path is not None:
+            record.document = None   # reopened from its file
         if record.step == 0 and record.document is None and record.path is None:
             self.records.remove(record)
 
@@ -155,7 +160,7 @@ class RunsTable(QDialog):
 
     def __init__(self, window):
         super().__init__(window)
-        self.window = window
+        self.main = window
         self.setWindowTitle("Runs since GenStudio started")
         self.resize(900, 360)
         self.table = QTableWidget()
@@ -213,9 +218,9 @@ class RunsTable(QDialog):
     def reopen(self) -> None:
         numbers = self.selected()
         if not numbers:
-            self.window.report_problem("Pick a run in the table first.")
+            self.main.report_problem("Pick a run in the table first.")
             return
-        self.window.reopen_run(run_log().find(numbers[0]))
+        self.main.reopen_run(run_log().find(numbers[0]))
 
     def _export_dialog(self) -> None:
         path, _ = QFileDialog.getSaveFileName(self, "Export the runs table", "runs.csv", "CSV (*.csv)")
@@ -226,7 +231,7 @@ class RunsTable(QDialog):
         try:
             write_text(path, run_log().csv(numbers))
         except OSError as exc:
-            self.window.report_problem(f"Could not write {path}: {exc.strerror or exc}")
+            self.main.report_problem(f"Could not write {path}: {exc.strerror or exc}")
             return False
-        self.window.statusBar().showMessage(f"Wrote the runs table to {path}", 8000)
+        self.main.statusBar().showMessage(f"Wrote the runs table to {path}", 8000)
         return True

@@ -133,3 +133,27 @@ def test_differing_settings_name_only_what_differs():
     assert differing_settings([gan, gan]) == []
     vae = default_experiment("vae", "ring8")
     assert {"model", "beta", "d_steps"} <= set(differing_settings([gan, vae]))
+
+
+def test_a_saved_run_reopens_from_its_file_and_an_untrained_run_leaves_no_row(window, qtbot, tmp_path):
+    exp = default_experiment("gan", "ring8")
+    window.panel.set_experiment(replace(exp, family=replace(exp.family, width=32)))
+    window.reset(start=True)
+    qtbot.waitUntil(lambda: window.step > 100, timeout=TIMEOUT_MS)
+    window.toggle_training()
+    step = settled_step(window, qtbot)
+    path = str(tmp_path / "saved.genstudio")
+    with qtbot.waitSignal(window.files.job_done, timeout=TIMEOUT_MS):
+        window.files.save_to(path)
+    saved = window.record
+    assert saved.path == path
+    rows = len(run_log().records)
+    window.reset()                                  # a new run, never trained ...
+    window.panel.set_knob("lr", 0.002)
+    window.reset()                                  # ... replaced: it leaves no row
+    assert len(run_log().records) == rows + 1 and saved.live_window() is None and saved.document is None
+    again = window.reopen_run(saved)
+    qtbot.waitUntil(lambda: again.state == "paused", timeout=TIMEOUT_MS)
+    assert again.step == step and again.run_experiment == saved.experiment
+    assert again.record.origin == f"run {saved.number} again (saved.genstudio)"
+    window.end_comparison()
