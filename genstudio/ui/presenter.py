@@ -229,8 +229,11 @@ class Presenter(QObject):
 
     # figures for slides --------------------------------------------------------------------------
     def current_figure(self) -> QWidget:
-        """What is on screen in the view area: the samples page, or the family view's current page."""
+        """What is on screen in the view area: the samples page, or the family view's current page
+        (with two runs on screen: both runs' views, side by side)."""
         w = self.window
+        if w.comparison is not None:
+            return w.comparison.columns
         if w.tabs.currentWidget() is w.family_tab:
             view = w.family_tab.currentWidget()
             pages = getattr(view, "pages", None)
