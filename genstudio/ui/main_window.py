@@ -432,7 +432,9 @@ class MainWindow(QMainWindow):
             run_log().end(self.record, self)
 
     def _retire_worker(self):
-        """Ask the current worker (and its explorer) to stop; their late reports are dropped."""
+        """Ask the current worker (and its explorer) to stop; their late reports are dropped. Its row
+        of the runs table keeps how far it got."""
+        self._end_record()
         self._retire_explorer()
         if self.worker is None:
             return
@@ -796,7 +798,6 @@ class MainWindow(QMainWindow):
     # closing ---------------------------------------------------------------------------------
     def closeEvent(self, event):
         self.end_comparison()
-        self._end_record()
         self._save_settings()
         self.redraw_timer.stop()
         self.weights_timer.stop()

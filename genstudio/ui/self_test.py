@@ -157,6 +157,15 @@ class SelfTest:
         """A GAN on ring8 beside the same GAN (same seed) with a 3x learning rate, trained together;
         the shared timeline scrubbed back; the runs table (compare-*.png)."""
         win = self.window
+        size = win.size()
+        win.resize(1600, 1000)   # two runs want a full-HD screen's room
+        try:
+            self._compare()
+        finally:
+            win.resize(size)
+
+    def _compare(self) -> None:
+        win = self.window
         exp = default_experiment("gan", "ring8")
         win.panel.set_experiment(exp)
         win.reset()

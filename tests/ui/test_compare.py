@@ -152,6 +152,7 @@ def test_a_saved_run_reopens_from_its_file_and_an_untrained_run_leaves_no_row(wi
     window.panel.set_knob("lr", 0.002)
     window.reset()                                  # ... replaced: it leaves no row
     assert len(run_log().records) == rows + 1 and saved.live_window() is None and saved.document is None
+    assert saved.step == step and saved.losses                # how far it got, kept
     again = window.reopen_run(saved)
     qtbot.waitUntil(lambda: again.state == "paused", timeout=TIMEOUT_MS)
     assert again.step == step and again.run_experiment == saved.experiment
