@@ -116,8 +116,14 @@ class SelfTest:
         finally:
             win.right.setSizes(sizes)
         self.lessons_and_presenter()
-        self.fork()
-        self.compare()
+        wait(200)                # presenter mode has put the window's size back
+        size = win.size()
+        win.resize(1600, 1000)   # two runs want a full-HD screen's room
+        try:
+            self.fork()
+            self.compare()
+        finally:
+            win.resize(size)
 
     def fork(self) -> None:
         """A GAN on ring8 forked from a marked point of its past with a 3x learning rate: both futures
@@ -156,15 +162,6 @@ class SelfTest:
     def compare(self) -> None:
         """A GAN on ring8 beside the same GAN (same seed) with a 3x learning rate, trained together;
         the shared timeline scrubbed back; the runs table (compare-*.png)."""
-        win = self.window
-        size = win.size()
-        win.resize(1600, 1000)   # two runs want a full-HD screen's room
-        try:
-            self._compare()
-        finally:
-            win.resize(size)
-
-    def _compare(self) -> None:
         win = self.window
         exp = default_experiment("gan", "ring8")
         win.panel.set_experiment(exp)
