@@ -336,6 +336,8 @@ class MainWindow(QMainWindow):
         except ConfigError as exc:
             self.show_error(str(exc))
             return
+        if self._refork(exp):
+            return
         self._retire_worker()
         self.diverged = False
         self.hide_error()
@@ -348,6 +350,19 @@ class MainWindow(QMainWindow):
         self.files.forget_path()
         self._launch(exp, start_paused=not start)
         self._set_state("building")
+
+    def _refork(self, exp) -> bool:
+        """Settings applied to a fork before it trained a step (the loss variant, say): it forks again
+        from the same kept state with them, rather than starting a fresh model."""
+        record = self.record
+        if record is None or record.forked_at is None or record.document is None or self.step != record.forked_at:
+            return False
+        origin, forked_at = record.origin, record.forked_at
+        self.lr_on_ready = exp.family.lr
+        self.open_document(dataclasses.replace(record.document, experiment=exp), origin)
+        self.record.forked_at = forked_at
+        self.statusBar().showMessage(f"Forked again from step {forked_at:,} with the new settings", 8000)
+        return True
 
     def open_document(self, doc, origin: str = ""):
         """Show an opened experiment file (curves, timeline, metrics) and continue its training, paused.
@@ -655,7 +670,8 @@ class MainWindow(QMainWindow):
         fork.lr_on_ready = exp.family.lr
         fork.open_document(doc, f"fork of run {self.record.number} at step {event.step:,}")
         fork.record.forked_at = event.step
-        self.statusBar().showMessage(f"Forked from step {event.step:,}: Space trains both futures", 10000)
+        self.statusBar().showMessage(f"Forked from step {event.step:,}: Space trains both futures (other settings: "
+                                     "the fork's Settings, applied before it trains)", 10000)
 
     def run_beside(self) -> MainWindow | None:
         """A second run beside this one: the settings on the left (the same seed, so the same first
@@ -684,6 +700,7 @@ class MainWindow(QMainWindow):
         if not opened and record.document is not None:
             other.lr_on_ready = record.document.experiment.family.lr
             other.open_document(record.document)
+            other.record.forked_at = record.forked_at
         elif not opened:
             other.panel.set_experiment(record.experiment)
             other.reset()

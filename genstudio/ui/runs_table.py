@@ -3,7 +3,7 @@ far each trained, its final losses and metrics; a row can be reopened beside the
 the table exported as CSV.
 
 A run's record is made when a window starts it and kept after the run ends (Reset, a new data set,
-closing the second run), unless it never trained a step. Reopening a row restarts it beside the window's run: from its file when it
+closing the second run), unless it never trained a step of its own. Reopening a row restarts it beside the window's run: from its file when it
 was saved or opened from one, from the kept state it was forked from, or else from step 0 with its
 settings and seed (the same first weights; with settings unchanged during the run, the same curves).
 """
@@ -90,13 +90,13 @@ class RunLog:
         return record
 
     def end(self, record: RunRecord, window) -> None:
-        """The run has left its window: keep how far it got; a new run that never trained (a setting
-        changed before Train) leaves no row."""
+        """The run has left its window: keep how far it got; a run that never trained a step of its
+        own (a setting changed before Train, a fork forked again) leaves no row."""
         record.update_from(window)
         record.window = None
         if record.path is not None:
             record.document = None   # reopened from its file
-        if record.step == 0 and record.document is None and record.path is None:
+        elif record.step <= (record.document.state.step if record.document is not None else 0):
             self.records.remove(record)
 
     def find(self, number: int) -> RunRecord:

@@ -9,6 +9,7 @@ from PySide6.QtCore import QPoint
 
 from genstudio.config import default_experiment
 from genstudio.engine.events import ForkState
+from genstudio.ui.runs_table import run_log
 
 from .test_main_window import TIMEOUT_MS, checkpoint, settled_step, start
 
@@ -92,3 +93,28 @@ def test_a_second_run_beside_with_the_same_seed_and_settings_draws_the_same_curv
         assert (a[:n, 2:] == b[:n, 2:]).all()          # every loss, step for step (seconds differ)
     finally:
         window.end_comparison()
+
+
+def test_settings_applied_to_a_fork_before_it_trains_fork_again_from_the_same_state(window, qtbot):
+    exp = default_experiment("gan", "ring8")
+    exp = replace(exp, family=replace(exp.family, width=32))
+    start(window, qtbot, exp)
+    qtbot.waitUntil(lambda: window.step > 200 and len(window.timeline.forkable) >= 2, timeout=TIMEOUT_MS)
+    window.toggle_training()
+    settled_step(window, qtbot)
+    snap = next(s for s in window.timeline.snapshots if s.step in window.timeline.forkable and s.step > 0)
+    window.fork_from(snap, lr=exp.family.lr)
+    qtbot.waitUntil(lambda: window.comparison is not None and window.comparison.guest.state == "paused",
+                    timeout=TIMEOUT_MS)
+    fork = window.comparison.guest
+    first = fork.record
+    kept = kept_state(window, qtbot, snap.step)
+    fork.panel.knobs["loss"].setCurrentText("ns")              # as the user picks it in the fork's settings
+    assert fork.panel.apply_button.isVisibleTo(fork.panel)    # not a live knob: Apply is offered
+    fork.panel.apply_button.click()
+    qtbot.waitUntil(lambda: fork.record is not first and fork.state == "paused", timeout=TIMEOUT_MS)
+    assert fork.step == snap.step and fork.run_experiment.family.loss == "ns" and fork.record.forked_at == snap.step
+    state = checkpoint(fork, qtbot).state
+    assert all(torch.equal(state.tensors[k], v) for k, v in kept.tensors.items() if k.startswith("model."))
+    assert first not in run_log().records                      # it never trained a step of its own
+    window.end_comparison()
