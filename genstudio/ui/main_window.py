@@ -353,9 +353,11 @@ class MainWindow(QMainWindow):
 
     def _refork(self, exp) -> bool:
         """Settings applied to a fork before it trained a step (the loss variant, say): it forks again
-        from the same kept state with them, rather than starting a fresh model."""
+        from the same kept state with them, rather than starting a fresh model. After a failed try
+        (settings whose networks the state does not fit) Reset gives a fresh model."""
         record = self.record
-        if record is None or record.forked_at is None or record.document is None or self.step != record.forked_at:
+        if (record is None or record.forked_at is None or record.document is None or self.step != record.forked_at
+                or self.state == "failed"):
             return False
         origin, forked_at = record.origin, record.forked_at
         self.lr_on_ready = exp.family.lr
