@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from .. import data as data_sets
-from ..config import Experiment
+from ..config import ConfigError, Experiment
 from ..models import build_model
 from .device import default_threads, resolve_device
 from .evaluate import Evaluator
@@ -81,7 +81,10 @@ class Trainer:
         self.diverged = False       # a loss became NaN/inf: the run cannot go on
         self.idle = False           # paused, between steps, everything so far reported
         if state is not None:
-            restore(state, self.model, self.model.optimizers(), self.batch_gen, self.device)
+            try:
+                restore(state, self.model, self.model.optimizers(), self.batch_gen, self.device)
+            except ValueError as exc:   # settings whose networks differ from the state's: a message, no traceback
+                raise ConfigError(str(exc)) from None
             self.step, self.seconds = state.step, state.seconds
             self._flushed_at = state.seconds
         self.fork_points = ForkPoints() if cadence.fork_points else None

@@ -157,8 +157,9 @@ class CurvesView(QWidget):
 
     def _drawn(self) -> list:
         """(item, CurveHistory, loss column, first step) of every curve on the plot."""
-        if self.runs:
-            return [(item, view.history, i, first) for item, view, i, first in self.run_items]
+        if self.runs:   # (a run reset since the items were made has other loss terms, or none yet)
+            return [(item, view.history, i, first) for item, view, i, first in self.run_items
+                    if i < len(view.history.names)]
         return [(item, self.history, i, 0) for i, item in enumerate(self.items)]
 
     def showEvent(self, event):

@@ -757,9 +757,9 @@ class MainWindow(QMainWindow):
     def _redraw(self):
         if not self.views_ready:
             return
-        self.curves.redraw()
         if self.comparison is not None:
-            self.comparison.refresh()
+            self.comparison.refresh()   # first: it remakes the plot's items when a run was reset
+        self.curves.redraw()
         self.step_label.setText(f"step {self.step:,}")
         rate = ""
         if len(self.rate_window) >= 2 and self.state == "training":

@@ -86,6 +86,12 @@ def test_the_curves_overlay_a_colour_per_run_and_the_user_can_change_it(window, 
     pens = [item.opts["pen"] for item, view, *_ in curves.run_items if view is other.curves]
     assert {p.color().name() for p in pens} == {"#2ca02c"} and pens[0].style() != pens[1].style()
     assert other.samples.sample_item.opts["brush"].color().name() == QColor("#2ca02c").name()
+    other.reset()                                   # its loss terms are gone until it is built again
+    window._redraw()
+    qtbot.waitUntil(lambda: other.state == "paused", timeout=TIMEOUT_MS)
+    window._redraw()
+    assert len(curves.run_items) == 2 * len(names) and curves.run_items[-1][0].name().startswith(
+        f"run {other.record.number} ·")
     window.end_comparison()
     assert window.comparison is None and all(item.isVisible() for item in curves.items)
     assert window.timeline.isVisible() and window.splitter.widget(0).isVisible()
