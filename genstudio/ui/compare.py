@@ -149,8 +149,13 @@ class Comparison(QObject):
         self.timeline.by.currentIndexChanged.connect(self._unit_changed)
         self.timeline.train_both.clicked.connect(self.toggle_both)
         self.timeline.fork.clicked.connect(self._fork)
-        host.tabs.currentChanged.connect(lambda i: self._same_page(guest, i))
-        guest.tabs.currentChanged.connect(lambda i: self._same_page(host, i))
+        host.tabs.currentChanged.connect(lambda i: self._same_page(guest.tabs, i))
+        guest.tabs.currentChanged.connect(lambda i: self._same_page(host.tabs, i))
+        for family, view in host.family_views.items():   # a family view's pages too, when both runs show it
+            mine, theirs = getattr(view, "pages", None), getattr(guest.family_views[family], "pages", None)
+            if mine is not None and theirs is not None:
+                mine.currentChanged.connect(lambda i, t=theirs: self._same_page(t, i))
+                theirs.currentChanged.connect(lambda i, t=mine: self._same_page(t, i))
         guest.status_changed.connect(lambda _: self._train_both_text())
         host.status_changed.connect(lambda _: self._train_both_text())
         self.overlay_curves()
@@ -284,9 +289,10 @@ class Comparison(QObject):
         both = all(w.state == "training" for w in self.windows())
         self.timeline.train_both.setText("‖ Pause both" if both else "▶ Train both")
 
-    def _same_page(self, other, index: int) -> None:
-        if other.tabs.currentIndex() != index:
-            other.tabs.setCurrentIndex(index)
+    @staticmethod
+    def _same_page(tabs, index: int) -> None:
+        if tabs.currentIndex() != index:
+            tabs.setCurrentIndex(index)
 
     def end(self) -> None:
         host, guest = self.host, self.guest

@@ -63,6 +63,10 @@ def test_the_shared_timeline_shows_both_runs_snapshots_at_the_chosen_step(window
                 assert np.allclose(drawn, expected.samples)    # the view shows that snapshot's samples
         shared.slider.setValue(shared.slider.maximum())
         assert all(run.timeline.live for run in (window, other))
+    window.tabs.setCurrentIndex(1)                 # the family views side by side, on the same page
+    assert other.tabs.currentIndex() == 1 and other.family_tab.currentWidget().isVisible()
+    window.family_views["gan"].pages.setCurrentIndex(1)
+    assert other.family_views["gan"].pages.currentIndex() == 1
     window.end_comparison()
 
 
