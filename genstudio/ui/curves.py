@@ -97,8 +97,8 @@ class CurvesView(QWidget):
         layout.addLayout(controls)
         self.history = CurveHistory(())
         self.items: list[pg.PlotDataItem] = []
-        self.runs: list = []           # (label, colour, CurvesView) of every run overlaid (ui/compare.py)
-        self.run_items: list = []      # (item, CurvesView, loss column) of the overlaid curves
+        self.runs: list = []           # (label, colour, CurvesView, first step) of every run overlaid (ui/compare.py)
+        self.run_items: list = []      # (item, CurvesView, loss column, first step) of the overlaid curves
         self.run_keys: tuple = ()
         self.drawn_versions: tuple = ()
         self.dirty = False

@@ -398,7 +398,6 @@ class MainWindow(QMainWindow):
 
     def _launch(self, exp, origin: str = "", document=None, **options):
         """Start a worker for `exp`: from now on the views follow this run (a new row of the runs table)."""
-        self._end_record()
         self.record = run_log().start(self, exp, origin, document)
         self.run_experiment = exp
         self.panel.apply_button.hide()
