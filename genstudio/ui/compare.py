@@ -30,8 +30,8 @@ def colour_icon(colour: str) -> QIcon:
 
 
 class RunHeader(QWidget):
-    """Above a run's views: its colour (click to change), its name and what differs, its speed, and
-    a button that shows its settings."""
+    """Above a run's views: its colour (click to change), its name and what differs, its speed, a
+    button that shows its settings and one that saves it (the second run has no menus of its own)."""
 
     def __init__(self, comparison, window, colour: str):
         super().__init__()
@@ -50,12 +50,16 @@ class RunHeader(QWidget):
         self.settings.setCheckable(True)
         self.settings.setToolTip("Show this run's settings (change them, then Reset or Apply)")
         self.settings.toggled.connect(lambda on: window.splitter.widget(0).setVisible(on))
+        self.save = QToolButton()
+        self.save.setText("Save…")
+        self.save.setToolTip("Save this run as an experiment file (weights, curves, timeline, fork points)")
+        self.save.clicked.connect(window.files.save_experiment_as)
         row = QHBoxLayout(self)
         row.setContentsMargins(4, 2, 4, 2)
         for w in (self.swatch, self.title):
             row.addWidget(w)
         row.addStretch(1)
-        for w in (self.shown, self.rate, self.settings):
+        for w in (self.shown, self.rate, self.settings, self.save):
             row.addWidget(w)
         self.set_colour(colour)
 

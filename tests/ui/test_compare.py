@@ -42,7 +42,7 @@ def two_gans(window, qtbot, lr_b: float):
     return other
 
 
-def test_the_shared_timeline_shows_both_runs_snapshots_at_the_chosen_step(window, qtbot):
+def test_the_shared_timeline_shows_both_runs_snapshots_at_the_chosen_step(window, qtbot, tmp_path):
     other = two_gans(window, qtbot, lr_b=3e-3)
     comparison = window.comparison
     assert other.window() is window and not window.timeline.isVisible() and not other.timeline.isVisible()
@@ -67,6 +67,13 @@ def test_the_shared_timeline_shows_both_runs_snapshots_at_the_chosen_step(window
     assert other.tabs.currentIndex() == 1 and other.family_tab.currentWidget().isVisible()
     window.family_views["gan"].pages.setCurrentIndex(1)
     assert other.family_views["gan"].pages.currentIndex() == 1
+
+    from genstudio.engine import experiment_file
+    path = str(tmp_path / "second.genstudio")        # the second run saves (its header's Save…) with its fork points
+    with qtbot.waitSignal(other.files.job_done, timeout=TIMEOUT_MS):
+        other.files.save_to(path)
+    doc = experiment_file.load(path)
+    assert doc.state.step == other.step and [s.step for s in doc.fork_points] == sorted(other.timeline.forkable)
     window.end_comparison()
 
 
