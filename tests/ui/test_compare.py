@@ -175,3 +175,29 @@ def test_a_saved_run_reopens_from_its_file_and_an_untrained_run_leaves_no_row(wi
     assert again.step == step and again.run_experiment == saved.experiment
     assert again.record.origin == f"run {saved.number} again (saved.genstudio)"
     window.end_comparison()
+
+
+def test_closing_the_window_stops_both_runs(window, qtbot):
+    other = two_gans(window, qtbot, lr_b=2e-3)
+    qtbot.keyClick(window, Qt.Key_Space)
+    qtbot.waitUntil(lambda: other.state == "training", timeout=TIMEOUT_MS)
+    workers = [window.worker, other.worker]
+    window.close()
+    assert window.comparison is None and not any(w.is_alive() for w in workers)
+
+
+def test_presenter_mode_shows_and_exports_both_runs(window, qtbot, tmp_path):
+    from PIL import Image
+
+    other = two_gans(window, qtbot, lr_b=2e-3)
+    presenter = window.presenter
+    assert presenter.current_figure() is window.comparison.columns
+    presenter.set_panel_visible("Timeline", False)
+    assert not window.comparison.timeline.isVisible() and not window.timeline.isVisible()
+    presenter.set_panel_visible("Timeline", True)
+    assert window.comparison.timeline.isVisible()
+    path = tmp_path / "both.png"
+    assert presenter.export(presenter.current_figure(), str(path))
+    width = Image.open(path).size[0]
+    assert width == 2 * window.comparison.columns.width() and other.isVisible()   # both columns, at 2x
+    window.end_comparison()
