@@ -37,10 +37,7 @@ def settings_of(exp) -> dict:
 def differing_settings(experiments) -> list[str]:
     """The setting names whose values are not the same in every experiment given (None: skipped)."""
     flat = [settings_of(e) for e in experiments if e is not None]
-    names: list[str] = []
-    for f in flat:
-        names += [k for k in f if k not in names]
-    return [k for k in names if len({repr(f.get(k)) for f in flat}) > 1]
+    return [k for k in _union(flat) if len({repr(f.get(k)) for f in flat}) > 1]
 
 
 @dataclass
@@ -133,6 +130,7 @@ class RunLog:
 
 
 def _union(dicts) -> list[str]:
+    """Every key of the dicts, in the order first seen."""
     names: list[str] = []
     for d in dicts:
         names += [k for k in d if k not in names]
