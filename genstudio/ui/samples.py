@@ -162,7 +162,8 @@ class Timeline(QWidget):
     def add(self, snap) -> bool:
         """Keep the snapshot; returns whether the view should show it (the slider is at 'live')."""
         live = self.live and not self.held
-        self.snapshots.append(snap)
+        full, at = len(self.snapshots) == self.snapshots.maxlen, self.slider.value()
+        self.snapshots.append(snap)   # (full: the oldest goes)
         if snap.forkable:
             self.forkable = set(snap.forkable)
             self.marks.update()
@@ -170,8 +171,12 @@ class Timeline(QWidget):
         self.slider.setRange(0, len(self.snapshots) - 1)
         if live:
             self.slider.setValue(len(self.snapshots) - 1)
+        elif full:
+            self.slider.setValue(max(0, at - 1))   # the same snapshot as before, one place down
         self.slider.blockSignals(False)
         self._label()
+        if full and not live and at == 0:
+            self.scrubbed.emit(self.snapshots[0])   # the one on screen is gone: show the oldest kept
         return live
 
     def _label(self):
