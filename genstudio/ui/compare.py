@@ -152,7 +152,7 @@ class Comparison(QObject):
         self.timeline.slider.valueChanged.connect(self._scrubbed)
         self.timeline.by.currentIndexChanged.connect(self._unit_changed)
         self.timeline.train_both.clicked.connect(self.toggle_both)
-        self.timeline.fork.clicked.connect(self._fork)
+        self.timeline.fork.clicked.connect(host.timeline.fork.click)
         host.tabs.currentChanged.connect(lambda i: self._same_page(guest.tabs, i))
         guest.tabs.currentChanged.connect(lambda i: self._same_page(host.tabs, i))
         for family, view in host.family_views.items():   # a family view's pages too, when both runs show it
@@ -234,8 +234,7 @@ class Comparison(QObject):
         x = t.position()
         where = f"{x:.1f} s" if t.by.currentIndex() else f"step {int(x):,}"
         t.label.setText(where + ("  (live)" if t.live else ""))
-        host_snap = self.host.timeline.shown()
-        t.fork.setEnabled(host_snap is not None and host_snap.step in self.host.timeline.forkable)
+        t.fork.setEnabled(self.host.timeline.fork.isEnabled())   # the first run's (hidden) timeline decides
 
     def _unit_changed(self, _):
         self.timeline.slider.blockSignals(True)
@@ -270,11 +269,6 @@ class Comparison(QObject):
     def shown(self):
         """The snapshot each run shows now (host, guest)."""
         return tuple(w.timeline.shown() for w in self.windows())
-
-    def _fork(self) -> None:
-        snap = self.host.timeline.shown()
-        if snap is not None:
-            self.host.fork_from(snap)
 
     # both runs at once --------------------------------------------------------------------------
     def toggle_both(self) -> None:

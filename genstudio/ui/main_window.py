@@ -359,12 +359,16 @@ class MainWindow(QMainWindow):
         if (record is None or record.forked_at is None or record.document is None or self.step != record.forked_at
                 or self.state == "failed"):
             return False
-        origin, forked_at = record.origin, record.forked_at
-        self.lr_on_ready = exp.family.lr
-        self.open_document(dataclasses.replace(record.document, experiment=exp), origin)
-        self.record.forked_at = forked_at
+        forked_at = record.forked_at
+        self.open_fork(dataclasses.replace(record.document, experiment=exp), record.origin, forked_at)
         self.statusBar().showMessage(f"Forked again from step {forked_at:,} with the new settings", 8000)
         return True
+
+    def open_fork(self, doc, origin: str, forked_at: int | None) -> None:
+        """Start from a kept state with `doc`'s settings: its learning rate, not the state's own."""
+        self.lr_on_ready = doc.experiment.family.lr
+        self.open_document(doc, origin)
+        self.record.forked_at = forked_at
 
     def open_document(self, doc, origin: str = ""):
         """Show an opened experiment file (curves, timeline, metrics) and continue its training, paused.
@@ -668,9 +672,7 @@ class MainWindow(QMainWindow):
         timeline = tuple(dataclasses.replace(s, forkable=()) for s in self.timeline.snapshots if s.step <= event.step)
         doc = ExperimentFile(exp, event.state, history, timeline, self.info.dataset)
         fork = self.compare_with(f"GenStudio: forked at step {event.step:,}")
-        fork.lr_on_ready = exp.family.lr
-        fork.open_document(doc, f"fork of run {self.record.number} at step {event.step:,}")
-        fork.record.forked_at = event.step
+        fork.open_fork(doc, f"fork of run {self.record.number} at step {event.step:,}", event.step)
         self.statusBar().showMessage(f"Forked from step {event.step:,}: Space trains both futures (other settings: "
                                      "the fork's Settings, applied before it trains)", 10000)
 
@@ -699,9 +701,7 @@ class MainWindow(QMainWindow):
         other = self.compare_with(f"GenStudio: run {record.number} again")
         opened = record.path is not None and os.path.isfile(record.path) and other.files.open_experiment(record.path)
         if not opened and record.document is not None:
-            other.lr_on_ready = record.document.experiment.family.lr
-            other.open_document(record.document)
-            other.record.forked_at = record.forked_at
+            other.open_fork(record.document, "", record.forked_at)
         elif not opened:
             other.panel.set_experiment(record.experiment)
             other.reset()
