@@ -302,6 +302,11 @@ def two_runs_rows(window, exp, budget: Budget):
         yield Row(f"two runs side by side: the slower run's steps/s, {where}",
                   statistics.median(min(b) for b in each), "/s")
         yield Row(f"two runs side by side: 10 ms timer lateness p95, {where}", _percentile(late, 0.95), "ms", "<= 8")
+        window.comparison.toggle_both()   # both train while the shared timeline is dragged
+        scrubs = shared_scrub_latency(window, budget.scrubs)
+        window.comparison.toggle_both()
+        yield Row(f"two runs side by side: shared timeline scrub -> both samples p95, {where}",
+                  _percentile(scrubs, 0.95), "ms", "<= 16")
     finally:
         window.end_comparison()
 
@@ -322,25 +327,46 @@ def app_vs_headless(window, exp, budget: Budget, activity=None, each=None, repea
     return ratios, late
 
 
-def scrub_latency(window, moves: int) -> list[float]:
-    """Timeline scrub while training: slider moved -> sample view updated and painted (ms each)."""
+def _drag(slider, target, moves: int) -> list[float]:
+    """`slider` moved to target(i), about 60 times a second: ms from each move to its repaint; live
+    (the right end) afterwards."""
     from PySide6.QtWidgets import QApplication
 
-    from genstudio.ui.self_test import wait, wait_until
+    from genstudio.ui.self_test import wait
+
+    times = []
+    for i in range(moves):
+        began = time.perf_counter()
+        slider.setValue(target(i))
+        QApplication.processEvents()  # the repaint the move asked for
+        times.append((time.perf_counter() - began) * 1000)
+        wait(15)
+    slider.setValue(slider.maximum())
+    return times
+
+
+def scrub_latency(window, moves: int) -> list[float]:
+    """Timeline scrub while training: slider moved -> sample view updated and painted (ms each)."""
+    from genstudio.ui.self_test import wait_until
 
     timeline = window.timeline
     wait_until(lambda: len(timeline.snapshots) >= 2, 120)
-    times = []
-    for i in range(moves):
+
+    def target(i):  # back and forth over the last ones
         n = len(timeline.snapshots)
-        target = (n - 1) - (i % min(n, 20)) - 1 if n > 1 else 0  # back and forth over the last ones
-        began = time.perf_counter()
-        timeline.slider.setValue(max(0, target))
-        QApplication.processEvents()  # the repaint the move asked for
-        times.append((time.perf_counter() - began) * 1000)
-        wait(15)  # a drag moves the slider about 60 times a second
-    timeline.slider.setValue(timeline.slider.maximum())
-    return times
+        return max(0, (n - 1) - (i % min(n, 20)) - 1 if n > 1 else 0)
+
+    return _drag(timeline.slider, target, moves)
+
+
+def shared_scrub_latency(window, moves: int) -> list[float]:
+    """Two runs training: the shared timeline moved -> both runs' samples updated and painted (ms each)."""
+    from genstudio.ui.self_test import wait_until
+
+    comparison = window.comparison
+    wait_until(lambda: all(len(w.timeline.snapshots) >= 2 for w in comparison.windows()), 120)
+    slider = comparison.timeline.slider
+    return _drag(slider, lambda i: int(slider.maximum() * (0.8 + 0.01 * (i % 20))), moves)  # over the last fifth
 
 
 def _vae_lab(window, page: int):
