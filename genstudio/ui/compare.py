@@ -14,7 +14,7 @@ import bisect
 from PySide6.QtCore import QObject, Qt
 from PySide6.QtGui import QAction, QColor, QIcon, QPixmap
 from PySide6.QtWidgets import (QColorDialog, QComboBox, QHBoxLayout, QLabel, QPushButton, QSlider,
-                               QSplitter, QToolButton, QVBoxLayout, QWidget)
+                               QSizePolicy, QSplitter, QToolButton, QVBoxLayout, QWidget)
 
 from .runs_table import differing_settings, settings_of
 from .steady_label import steady_label
@@ -41,6 +41,9 @@ class RunHeader(QWidget):
         self.swatch.clicked.connect(self._pick_colour)
         self.title = QLabel()
         self.title.setTextFormat(Qt.PlainText)
+        # a long title (two families differ in many settings) is cut at the column's edge, not widening the
+        # window; its tooltip holds it whole
+        self.title.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)
         self.shown = steady_label("showing step 100,000,000", "")
         self.shown.setToolTip("The step of the samples on screen (the shared timeline picks each run's last "
                               "snapshot at or before its position)")
@@ -56,9 +59,8 @@ class RunHeader(QWidget):
         self.save.clicked.connect(window.files.save_experiment_as)
         row = QHBoxLayout(self)
         row.setContentsMargins(4, 2, 4, 2)
-        for w in (self.swatch, self.title):
-            row.addWidget(w)
-        row.addStretch(1)
+        row.addWidget(self.swatch)
+        row.addWidget(self.title, 1)   # the room left
         for w in (self.shown, self.rate, self.settings, self.save):
             row.addWidget(w)
         self.set_colour(colour)
@@ -216,10 +218,15 @@ class Comparison(QObject):
             parts = [self.label_of(w).capitalize()]
             if record is not None and record.origin:
                 parts.append(record.origin)
-            if exp is not None:
-                parts.append(", ".join(f"{k} {v}" for k, v in settings_of(exp).items() if k in differ) or
+            if exp is not None:   # (settings only one run's family has are not a difference worth naming)
+                shared = [settings_of(e) for e in (self.host.run_experiment, self.guest.run_experiment) if e]
+                named = [k for k in differ if all(k in f for f in shared)]
+                parts.append(", ".join(f"{k} {v}" for k, v in settings_of(exp).items() if k in named) or
                              "same settings")
-            header.title.setText(" — ".join(parts))
+            text = " — ".join(parts)
+            if header.title.text() != text:
+                header.title.setText(text)
+                header.title.setToolTip(text)
             header.rate.setText(w.rate_label.text())
             snap = w.timeline.shown()
             header.shown.setText("" if snap is None else "live" if w.timeline.live else f"showing step {snap.step:,}")
