@@ -17,10 +17,10 @@ DATAS = [(os.path.join(ROOT, "genstudio", "resources"), os.path.join("genstudio"
 DATA_PACKAGES = ["names"]
 
 # imported by name at run time, where PyInstaller's scan cannot see them: the training processes'
-# forkserver preloads modules from a list of strings (genstudio/ui/forkserver.py, PRELOAD)
+# forkserver preloads modules from a list of strings (genstudio/live/forkserver.py, PRELOAD)
 HIDDEN_IMPORTS = [
     "multiprocessing.forkserver", "multiprocessing.popen_forkserver", "multiprocessing.popen_spawn_posix",
-    "genstudio.ui.training_process", "genstudio.engine.trainer", "genstudio.data", "torch._dynamo",
+    "genstudio.live.training_process", "genstudio.engine.trainer", "genstudio.data", "torch._dynamo",
 ]
 
 # Whole modules left out: none of torch's own Python modules (every torch optimiser imports torch._dynamo,
@@ -28,7 +28,7 @@ HIDDEN_IMPORTS = [
 EXCLUDES = [
     "tkinter", "IPython", "matplotlib", "pytest", "_pytest", "pytestqt", "PyInstaller", "setuptools", "pip",
     "PIL._avif", "PIL.AvifImagePlugin", "PIL._webp", "PIL.WebPImagePlugin", "PIL._imagingtk", "PIL.ImageTk",
-    "genstudio.ui.bench",   # `genstudio bench` runs from a source install; the bundle runs the app
+    "genstudio.bench",   # `genstudio bench` runs from a source install; the bundle runs the app
     "sklearn", "scipy",     # torch and the tests may import them when installed; the app does not (80 MB)
     "imageio_ffmpeg",       # its ffmpeg is 173 MB: MP4 export uses an ffmpeg on the PATH instead; GIF needs none
     "PySide6.QtNetwork", "PySide6.QtQml", "PySide6.QtQuick", "PySide6.QtPdf", "PySide6.QtDBus",

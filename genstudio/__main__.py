@@ -9,7 +9,7 @@ WINDOW_COMMANDS = (None, "gui", "--self-test", "--screenshots")
 def main() -> int:
     multiprocessing.freeze_support()  # first, for the frozen (PyInstaller) app
     if (sys.argv[1] if len(sys.argv) > 1 else None) in WINDOW_COMMANDS:
-        from .ui.forkserver import start_early
+        from .live.forkserver import start_early
         start_early()  # the training processes' server imports torch while the window builds
     from .cli import main as cli_main
     return cli_main(sys.argv[1:])

@@ -103,7 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--device", default="auto")
     sample.add_argument("--out", required=True, help="PNG file to write")
 
-    sub.add_parser("bench", help="measure speed and quality side by side (genstudio/ui/bench; --help there)",
+    sub.add_parser("bench", help="measure speed and quality side by side (genstudio/bench; --help there)",
                    add_help=False)  # main() hands every argument after `bench` to the bench itself
     return parser
 
@@ -113,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv[:1] == ["bench"]:
         try:
-            from genstudio.ui.bench.bench import main as bench_main
+            from genstudio.bench.bench import main as bench_main
         except ImportError:  # the desktop bundle leaves the bench out
             print("genstudio: error: `bench` runs from a source install (README, \"Benchmarks\")", file=sys.stderr)
             return EXIT_BAD_INPUT

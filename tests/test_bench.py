@@ -5,7 +5,7 @@ import json
 import subprocess
 import sys
 
-from genstudio.ui.bench.bench import SECTIONS, Row
+from genstudio.bench.bench import SECTIONS, Row
 
 ROW_KEYS = {"name", "value", "unit", "goal", "meets"}
 # a name fragment that every section's rows carry

@@ -43,7 +43,7 @@ def test_the_app_never_imports_what_the_bundle_leaves_out(tmp_path, genstudio_ca
         "import genstudio, superqt, pyqtgraph.exporters, PIL.Image, safetensors.torch\n"
         "def walk(path, prefix):\n"
         "    for module in pkgutil.iter_modules(path, prefix):\n"
-        "        if module.name != 'genstudio.ui.bench':\n"
+        "        if module.name != 'genstudio.bench':\n"
         "            imported = importlib.import_module(module.name)\n"
         "            if module.ispkg:\n"
         "                walk(imported.__path__, module.name + '.')\n"

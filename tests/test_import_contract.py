@@ -1,5 +1,6 @@
-"""Only genstudio/ui (the window, and the bench that measures it) may import Qt, pyqtgraph or
-superqt: the engine and the CLI run headless."""
+"""Only genstudio/ui (the window) and genstudio/bench (which drives it) may import Qt, pyqtgraph or
+superqt: the engine, the live runs and the CLI run headless. And every module in ui imports Qt: a
+Qt-free module belongs to a layer below, where these checks cover it."""
 from __future__ import annotations
 
 import ast
@@ -52,29 +53,47 @@ def _imported_modules(tree: ast.AST) -> set[str]:
     return found
 
 
-def headless_sources():
-    for folder, dirs, files in os.walk(PACKAGE):
-        rel = os.path.relpath(folder, PACKAGE)
-        if rel.split(os.sep)[0] == "ui":
-            dirs[:] = []
-            continue
+QT_LAYERS = ("ui", "bench")
+# the only modules in ui without a Qt import: package markers
+QT_FREE_IN_UI = {"ui/__init__.py", "ui/views/__init__.py"}
+
+
+def package_sources(root: str = PACKAGE):
+    """(path inside the package, source path) of every module."""
+    for folder, dirs, files in os.walk(root):
         dirs[:] = [d for d in dirs if d != "__pycache__"]
-        for name in files:
+        for name in sorted(files):
             if name.endswith(".py"):
-                yield os.path.join(folder, name)
+                path = os.path.join(folder, name)
+                yield os.path.relpath(path, root).replace(os.sep, "/"), path
 
 
-def test_no_gui_import_outside_ui():
-    sources = list(headless_sources())
-    assert len(sources) > 10  # the walk found the package
-    offenders = []
-    for path in sources:
+def _qt_offences(root: str = PACKAGE) -> list[str]:
+    """GUI imports outside ui and bench, and modules in ui that import no Qt."""
+    offences = []
+    for rel, path in package_sources(root):
         with open(path, encoding="utf-8") as fh:
-            tree = ast.parse(fh.read(), path)
-        for module in _imported_modules(tree):
-            if module.split(".")[0] in GUI_MODULES:
-                offenders.append(f"{os.path.relpath(path, PACKAGE)}: {module}")
-    assert offenders == []
+            gui = sorted(m for m in _imported_modules(ast.parse(fh.read(), path)) if m.split(".")[0] in GUI_MODULES)
+        layer = rel.split("/")[0]
+        if gui and layer not in QT_LAYERS:
+            offences.extend(f"{rel}: {m}" for m in gui)
+        elif not gui and layer == "ui" and rel not in QT_FREE_IN_UI:
+            offences.append(f"{rel}: no Qt (it belongs below ui)")
+    return offences
+
+
+def test_qt_only_in_ui_and_bench_and_every_ui_module_uses_it():
+    assert len(list(package_sources())) > 40  # the walk found the package
+    assert _qt_offences() == []
+
+
+def test_the_qt_check_can_fail(tmp_path):
+    (tmp_path / "live").mkdir()
+    (tmp_path / "live" / "run.py").write_text("from PySide6.QtCore import QObject\n")
+    (tmp_path / "ui").mkdir()
+    (tmp_path / "ui" / "helpers.py").write_text("import os\n")
+    (tmp_path / "ui" / "pane.py").write_text("import pyqtgraph\n")
+    assert sorted(_qt_offences(str(tmp_path))) == ["live/run.py: PySide6.QtCore", "ui/helpers.py: no Qt (it belongs below ui)"]
 
 
 def test_the_static_check_can_fail():
@@ -106,7 +125,7 @@ def test_the_views_and_their_requests_do_not_import_torch():
 def test_the_thread_modules_do_not_load_qt():
     """ui/threads.py's rule: the training and explorer threads (and the training process) never touch
     Qt. Their modules cannot even reach it."""
-    code = ("import sys; import genstudio.ui.worker, genstudio.ui.training_process, genstudio.ui.explorer; "
+    code = ("import sys; import genstudio.live.worker, genstudio.live.training_process, genstudio.live.explorer; "
             f"print(sorted(m for m in sys.modules if m.split('.')[0] in {GUI_MODULES!r}))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
@@ -114,7 +133,7 @@ def test_the_thread_modules_do_not_load_qt():
 
 # The layers, lowest first: a module may import its own layer and those below, never one above.
 LAYERS = {"__init__": 0, "storage": 0, "paths": 0, "resources": 0, "data": 1, "config": 1, "lessons": 1,
-          "models": 2, "engine": 3, "ui": 4, "cli": 5, "__main__": 5}
+          "models": 2, "engine": 3, "live": 4, "ui": 5, "bench": 6, "cli": 7, "__main__": 7}
 
 
 def _genstudio_imports(tree: ast.AST, parts: list[str]) -> set[str]:
@@ -152,7 +171,8 @@ def _layer_offences(root: str = PACKAGE) -> list[str]:
 
 
 def test_no_module_imports_a_layer_above_its_own():
-    """storage -> data (with config, which names the data sets) -> models -> engine -> ui -> the command line."""
+    """storage -> data (with config, which names the data sets) -> models -> engine -> live -> ui -> bench ->
+    the command line."""
     assert set(LAYERS) >= {name.removesuffix(".py") for name in os.listdir(PACKAGE)
                            if name.endswith(".py") or os.path.isdir(os.path.join(PACKAGE, name, ""))} - {"__pycache__"}
     assert _layer_offences() == []

@@ -1,7 +1,7 @@
 """The explorer's headless half: a weights-only CPU replica of a run's sampling networks, answering
 small frozen requests (engine/requests.py) with numpy.
 
-The GUI (ui/explorer.py) runs one replica per run in its own thread; the trainer sends it weights
+The GUI (live/explorer.py) runs one replica per run in its own thread; the trainer sends it weights
 (a `Weights` event) only while an interactive view is on screen. A request names the control that
 asked for it: a newer request for the same control supersedes an older one, and a long answer is
 computed in chunks (`answer` is a generator) so that it can be cut short between them.

@@ -34,7 +34,7 @@ def run(self_test: bool = False, screenshots: str | None = None, settings_path: 
         settings_path = os.path.join(tempfile.mkdtemp(prefix="genstudio-self-test-"), "settings.ini")
     settings = QSettings(settings_path, QSettings.IniFormat) if settings_path else None
     window = MainWindow(settings, defer_views=True)  # the plots are built once the window is painted
-    window.views_built.connect(window.reset)  # the worker imports torch and builds the model off the GUI thread
+    window.views_built.connect(window.pane.reset)  # the worker imports torch and builds the model off the GUI thread
     window.show()
     from . import startup_probe
     if os.environ.get(startup_probe.ENVIRONMENT_VARIABLE) == "1":

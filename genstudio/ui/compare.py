@@ -1,8 +1,7 @@
 """Two runs in one window: the window's own run and a second one beside it (Runs → New run beside
 this one, a reopened row of the runs table, or the timeline's Fork from here).
 
-The second run is a whole run window of its own (its process, views, transport and settings)
-embedded in this one. Their samples and family views stand side by side, under a header per run
+Each run is a pane (ui/run_pane.py: its process, views, transport and settings). Their samples and family views stand side by side, under a header per run
 (its colour, what differs, its steps/s); their loss curves overlay in one plot, a colour per run
 and a line style per loss term; one timeline slider, by step or by training seconds, shows both
 runs' snapshots at that point (each run's own timeline is hidden meanwhile).
@@ -12,11 +11,11 @@ from __future__ import annotations
 import bisect
 
 from PySide6.QtCore import QObject, Qt
-from PySide6.QtGui import QAction, QColor, QIcon, QPixmap
+from PySide6.QtGui import QColor, QIcon, QPixmap
 from PySide6.QtWidgets import (QColorDialog, QComboBox, QHBoxLayout, QLabel, QPushButton, QSlider,
                                QSizePolicy, QSplitter, QToolButton, QVBoxLayout, QWidget)
 
-from .runs_table import differing_settings, settings_of
+from ..live.records import differing_settings, settings_of
 from .steady_label import steady_label
 
 RUN_COLOURS = ("#1f77b4", "#e8730e")        # the window's own run, the second run
@@ -33,7 +32,7 @@ class RunHeader(QWidget):
     """Above a run's views: its colour (click to change), its name and what differs, its speed, a
     button that shows its settings and one that saves it (the second run has no menus of its own)."""
 
-    def __init__(self, comparison, window, colour: str):
+    def __init__(self, comparison, pane, colour: str):
         super().__init__()
         self.comparison, self.colour = comparison, colour
         self.swatch = QToolButton()
@@ -52,11 +51,11 @@ class RunHeader(QWidget):
         self.settings.setText("Settings")
         self.settings.setCheckable(True)
         self.settings.setToolTip("Show this run's settings (change them, then Reset or Apply)")
-        self.settings.toggled.connect(lambda on: window.splitter.widget(0).setVisible(on))
+        self.settings.toggled.connect(pane.show_settings)
         self.save = QToolButton()
         self.save.setText("Save…")
         self.save.setToolTip("Save this run as an experiment file (weights, curves, timeline, fork points)")
-        self.save.clicked.connect(window.files.save_experiment_as)
+        self.save.clicked.connect(pane.files.save_experiment_as)
         row = QHBoxLayout(self)
         row.setContentsMargins(4, 2, 4, 2)
         row.addWidget(self.swatch)
@@ -114,24 +113,26 @@ class SharedTimeline(QWidget):
 
 
 class Comparison(QObject):
-    """The layout of a window showing two runs, and what keeps them in step; `end()` puts the window
-    back as it was (and closes the second run)."""
+    """The layout of a window showing two runs' panes, and what keeps them in step. It owns every
+    connection it makes; `end()` undoes them, puts the window back as it was and closes the second run."""
 
-    def __init__(self, host, guest):
-        super().__init__(host)
+    def __init__(self, window, host, guest):
+        super().__init__(window)
         self.host, self.guest = host, guest
+        self.connections: list = []     # (signal, slot) made here, undone by end()
         self.headers = [RunHeader(self, host, RUN_COLOURS[0]), RunHeader(self, guest, RUN_COLOURS[1])]
         self.close_button = QToolButton()
         self.close_button.setText("✕")
         self.close_button.setToolTip("Close the second run (it stays in the runs table)")
-        self.close_button.clicked.connect(host.end_comparison)
+        self.close_button.clicked.connect(window.end_comparison)
         self.headers[1].layout().addWidget(self.close_button)
         self.timeline = SharedTimeline(self)
-        self._embed_guest()
-        self.panel_was_visible = host.splitter.widget(0).isVisible()
-        host.splitter.widget(0).hide()
+        guest.curves.hide()      # both runs' curves are overlaid in the host's plot
+        guest.timeline.hide()    # the shared timeline moves both
+        guest.show_settings(False)
+        self.panel_was_visible = host.settings_shown()
+        host.show_settings(False)
         host.timeline.hide()
-        guest.splitter.widget(0).hide()
         columns = QSplitter(Qt.Horizontal)
         for header, body in zip(self.headers, (host.tabs, guest)):
             column = QWidget()
@@ -155,32 +156,24 @@ class Comparison(QObject):
         self.timeline.by.currentIndexChanged.connect(self._unit_changed)
         self.timeline.train_both.clicked.connect(self.toggle_both)
         self.timeline.fork.clicked.connect(host.timeline.fork.click)
-        host.tabs.currentChanged.connect(lambda i: self._same_page(guest.tabs, i))
-        guest.tabs.currentChanged.connect(lambda i: self._same_page(host.tabs, i))
+        self._connect(host.tabs.currentChanged, lambda i: self._same_page(guest.tabs, i))
+        self._connect(guest.tabs.currentChanged, lambda i: self._same_page(host.tabs, i))
         for family, view in host.family_views.items():   # a family view's pages too, when both runs show it
             mine, theirs = getattr(view, "pages", None), getattr(guest.family_views[family], "pages", None)
             if mine is not None and theirs is not None:
-                mine.currentChanged.connect(lambda i, t=theirs: self._same_page(t, i))
-                theirs.currentChanged.connect(lambda i, t=mine: self._same_page(t, i))
-        guest.status_changed.connect(lambda _: self._train_both_text())
-        host.status_changed.connect(lambda _: self._train_both_text())
+                self._connect(mine.currentChanged, lambda i, t=theirs: self._same_page(t, i))
+                self._connect(theirs.currentChanged, lambda i, t=mine: self._same_page(t, i))
+        for pane in self.panes():
+            self._connect(pane.status_changed, self._train_both_text)
         self.overlay_curves()
         self.show_at(None)   # both live (the host's timeline may have been scrubbed back to fork)
         self.refresh()
 
-    def _embed_guest(self) -> None:
-        """The guest is a run window without a frame: no menus or status bar of its own, and no
-        keyboard shortcuts (the host's act on both runs)."""
-        g = self.guest
-        g.setWindowFlags(Qt.Widget)
-        g.menuBar().hide()
-        g.statusBar().hide()
-        g.curves.hide()
-        g.timeline.hide()
-        for action in g.findChildren(QAction):
-            action.setShortcuts([])
+    def _connect(self, signal, slot) -> None:
+        signal.connect(slot)
+        self.connections.append((signal, slot))
 
-    def windows(self):
+    def panes(self):
         return (self.host, self.guest)
 
     # curves -------------------------------------------------------------------------------------
@@ -188,22 +181,24 @@ class Comparison(QObject):
         """Both runs' curves in the host's plot, each in its colour; a fork's from its fork on (before
         that they are the original's). 2D samples take their run's colour too."""
         runs = []
-        for w, header in zip(self.windows(), self.headers):
-            forked_at = w.record.forked_at if w.record is not None else None
-            runs.append((self.label_of(w), header.colour, w.curves, forked_at or 0))
-            w.samples.set_sample_colour(header.colour)
+        for pane, header in zip(self.panes(), self.headers):
+            record = pane.run.record
+            forked_at = record.forked_at if record is not None else None
+            runs.append((self.label_of(pane), header.colour, pane.run, forked_at or 0))
+            pane.samples.set_sample_colour(header.colour)
         self.host.curves.compare(runs)
 
-    def label_of(self, window) -> str:
-        record = window.record
+    @staticmethod
+    def label_of(pane) -> str:
+        record = pane.run.record
         return f"run {record.number}" if record is not None else "run"
 
     # the shared timeline ------------------------------------------------------------------------
     def refresh(self) -> None:
-        """Called by the host's redraw timer: the slider's range, the headers' texts and speeds."""
+        """Called by the window's redraw timer: the slider's range, the headers' texts and speeds."""
         t = self.timeline
         per = SECONDS_TICKS if t.by.currentIndex() else 1
-        ends = [w.timeline.snapshots[-1] for w in self.windows() if w.timeline.snapshots]
+        ends = [p.run.snapshots[-1] for p in self.panes() if len(p.run.snapshots)]
         end = max(((s.seconds * per) if per > 1 else s.step for s in ends), default=0)
         live = t.live
         t.slider.blockSignals(True)
@@ -212,28 +207,31 @@ class Comparison(QObject):
             t.slider.setValue(t.slider.maximum())
         t.slider.blockSignals(False)
         self._label()
-        differ = differing_settings([w.run_experiment for w in self.windows()])
-        for w, header in zip(self.windows(), self.headers):
-            record, exp = w.record, w.run_experiment
-            parts = [self.label_of(w).capitalize()]
+        experiments = [p.run.experiment for p in self.panes()]
+        differ = differing_settings(experiments)
+        shared = [settings_of(e) for e in experiments if e]
+        # (settings only one run's family has are not a difference worth naming)
+        named = [k for k in differ if all(k in f for f in shared)]
+        for pane, header in zip(self.panes(), self.headers):
+            record, exp = pane.run.record, pane.run.experiment
+            parts = [self.label_of(pane).capitalize()]
             if record is not None and record.origin:
                 parts.append(record.origin)
-            if exp is not None:   # (settings only one run's family has are not a difference worth naming)
-                shared = [settings_of(e) for e in (self.host.run_experiment, self.guest.run_experiment) if e]
-                named = [k for k in differ if all(k in f for f in shared)]
+            if exp is not None:
                 parts.append(", ".join(f"{k} {v}" for k, v in settings_of(exp).items() if k in named) or
                              "same settings")
             text = " — ".join(parts)
             if header.title.text() != text:
                 header.title.setText(text)
                 header.title.setToolTip(text)
-            header.rate.setText(w.rate_label.text())
-            snap = w.timeline.shown()
-            header.shown.setText("" if snap is None else "live" if w.timeline.live else f"showing step {snap.step:,}")
+            rate = pane.run.rate
+            header.rate.setText("" if rate is None else f"{rate:.0f} steps/s")
+            snap = pane.timeline.shown()
+            header.shown.setText("" if snap is None else "live" if pane.timeline.live else f"showing step {snap.step:,}")
             header.settings.blockSignals(True)
-            header.settings.setChecked(w.splitter.widget(0).isVisible())
+            header.settings.setChecked(pane.settings_shown())
             header.settings.blockSignals(False)
-        if self.host.curves.runs_changed(self.label_of(w) for w in self.windows()):
+        if self.host.curves.runs_changed(self.label_of(p) for p in self.panes()):
             self.overlay_curves()
 
     def _label(self) -> None:
@@ -261,8 +259,8 @@ class Comparison(QObject):
     def show_at(self, x: float | None) -> None:
         """Each run shows its last snapshot at or before step (or second) x; None: both live."""
         by_seconds = self.timeline.by.currentIndex() == 1
-        for w in self.windows():
-            timeline = w.timeline
+        for pane in self.panes():
+            timeline = pane.timeline
             timeline.held = x is not None
             snaps = timeline.snapshots
             if not snaps:
@@ -275,23 +273,23 @@ class Comparison(QObject):
 
     def shown(self):
         """The snapshot each run shows now (host, guest)."""
-        return tuple(w.timeline.shown() for w in self.windows())
+        return tuple(p.timeline.shown() for p in self.panes())
 
     # both runs at once --------------------------------------------------------------------------
     def toggle_both(self) -> None:
         """Train both when either is not training; pause both when both are."""
-        training = [w.state == "training" for w in self.windows()]
-        for w in self.windows():
-            if all(training) or w.state != "training":
-                w.toggle_training()
+        training = [p.run.state == "training" for p in self.panes()]
+        for pane in self.panes():
+            if all(training) or pane.run.state != "training":
+                pane.toggle_training()
         self._train_both_text()
 
     def step_both(self) -> None:
-        for w in self.windows():
-            w.single_step("all")
+        for pane in self.panes():
+            pane.single_step("all")
 
-    def _train_both_text(self) -> None:
-        both = all(w.state == "training" for w in self.windows())
+    def _train_both_text(self, *_) -> None:
+        both = all(p.run.state == "training" for p in self.panes())
         self.timeline.train_both.setText("‖ Pause both" if both else "▶ Train both")
 
     @staticmethod
@@ -300,9 +298,13 @@ class Comparison(QObject):
             tabs.setCurrentIndex(index)
 
     def end(self) -> None:
+        """Undo every connection made here, put the host's layout back, and close the second run."""
+        for signal, slot in self.connections:
+            signal.disconnect(slot)
+        self.connections = []
         host, guest = self.host, self.guest
-        for w in self.windows():
-            w.timeline.held = False
+        for pane in self.panes():
+            pane.timeline.held = False
         host.right.insertWidget(0, host.tabs)
         self.area.hide()
         self.area.setParent(None)
@@ -311,10 +313,8 @@ class Comparison(QObject):
         host.timeline.show()
         host.timeline.slider.setValue(host.timeline.slider.maximum())   # back to live
         host.samples.set_sample_colour(None)
-        host.splitter.widget(0).setVisible(self.panel_was_visible)
+        host.show_settings(self.panel_was_visible)
         host.curves.compare([])
-        if host.timeline.snapshots:
-            host._scrub(host.timeline.shown())
-        guest.close()
+        host.show_timeline_position()
+        guest.close_run()
         guest.deleteLater()
-

@@ -6,35 +6,12 @@ import math
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QGraphicsItem
-from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QCheckBox, QComboBox, QGraphicsItem, QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget
 
-MAX_POINTS = 20_000  # per curve; beyond it the older half is thinned by 2
+from ..live.history import CurveHistory
+
 COLOURS = ["#e8730e", "#1f77b4", "#2ca02c", "#d62728", "#9467bd"]
 TERM_STYLES = (Qt.SolidLine, Qt.DashLine, Qt.DotLine, Qt.DashDotLine)   # runs overlaid: a style per loss term
-
-
-class CurveHistory:
-    """Bounded history of (step, seconds, values...) with older points decimated."""
-
-    def __init__(self, names):
-        self.names = tuple(names)
-        self.data = np.empty((0, 2 + len(self.names)))
-        self.version = 0   # changes with the data (a plot overlaying it redraws then)
-
-    def extend(self, points) -> None:
-        if not len(points.steps):
-            return
-        block = np.column_stack([points.steps, points.seconds, *(points.values[n] for n in self.names)])
-        self.data = np.concatenate([self.data, block])
-        self.version += 1
-        if len(self.data) > MAX_POINTS:
-            half = len(self.data) // 2
-            self.data = np.concatenate([self.data[:half:2], self.data[half:]])
-
-    def clear(self):
-        self.data = self.data[:0]
-        self.version += 1
 
 
 def ema(values: np.ndarray, weight: float) -> np.ndarray:
@@ -97,16 +74,20 @@ class CurvesView(QWidget):
         layout.addLayout(controls)
         self.history = CurveHistory(())
         self.items: list[pg.PlotDataItem] = []
-        self.runs: list = []           # (label, colour, CurvesView, first step) of every run overlaid (ui/compare.py)
-        self.run_items: list = []      # (item, CurvesView, loss column, first step) of the overlaid curves
+        self.runs: list = []           # (label, colour, Run, first step) of every run overlaid (ui/compare.py)
+        self.run_items: list = []      # (item, Run, loss column, first step) of the overlaid curves
         self.run_keys: tuple = ()
         self.drawn_versions: tuple = ()
         self.dirty = False
         for signal in (self.smoothing.valueChanged, self.log_y.toggled, self.x_axis.currentIndexChanged):
             signal.connect(self._options_changed)
 
-    def set_loss_names(self, names) -> None:
-        self.history = CurveHistory(names)
+    def set_history(self, history: CurveHistory) -> None:
+        """Draw `history` (a run's): a curve per loss term."""
+        if history is self.history and len(self.items) == len(history.names):
+            return
+        self.history = history
+        names = history.names
         for item in self.items:
             self.plot.removeItem(item)
         self.plot.plotItem.legend.clear()
@@ -125,8 +106,8 @@ class CurvesView(QWidget):
             self.compare(self.runs)
 
     def compare(self, runs) -> None:
-        """Overlay runs' curves in one plot: `runs` holds (label, colour, CurvesView, first step) for
-        each run, this one among them (a fork's curves are drawn from its fork on); a colour per run
+        """Overlay runs' curves in one plot: `runs` holds (label, colour, Run, first step) for
+        each run, this one's among them (a fork's curves are drawn from its fork on); a colour per run
         and a line style per loss term. [] goes back to this run's curves alone, a colour per term."""
         legend = self.plot.plotItem.legend
         legend.clear()
@@ -137,13 +118,13 @@ class CurvesView(QWidget):
             item.setVisible(not self.runs)
             if not self.runs:
                 legend.addItem(item, name)
-        for label, colour, view, first in self.runs:
-            for i, name in enumerate(view.history.names):
+        for label, colour, run, first in self.runs:
+            for i, name in enumerate(run.history.names):
                 pen = pg.mkPen(colour, width=1, style=TERM_STYLES[i % len(TERM_STYLES)])
                 item = self.plot.plot([], [], name=f"{label} · {name}", pen=pen)
                 item.setDownsampling(auto=True, method="peak")
                 item.setClipToView(True)
-                self.run_items.append((item, view, i, first))
+                self.run_items.append((item, run, i, first))
         self.run_keys = self._run_keys([run[0] for run in self.runs])
         self.dirty = True
         self.redraw()
@@ -158,17 +139,13 @@ class CurvesView(QWidget):
     def _drawn(self) -> list:
         """(item, CurveHistory, loss column, first step) of every curve on the plot."""
         if self.runs:   # (a run reset since the items were made has other loss terms, or none yet)
-            return [(item, view.history, i, first) for item, view, i, first in self.run_items
-                    if i < len(view.history.names)]
+            return [(item, run.history, i, first) for item, run, i, first in self.run_items
+                    if i < len(run.history.names)]
         return [(item, self.history, i, 0) for i, item in enumerate(self.items)]
 
     def showEvent(self, event):
         super().showEvent(event)
         self.redraw()   # what came while hidden
-
-    def add(self, points) -> None:
-        self.history.extend(points)
-        self.dirty = True
 
     def _user_moved_view(self, *_):
         self.follow = False

@@ -1,4 +1,5 @@
-"""The window's File menu: open data (with a preview), open and save experiment files, exports.
+"""A run's files (the File menu acts on the window's run): open data (with a preview), open and save
+experiment files, exports.
 
 Reading and writing run in plain threads (the data and snapshots are immutable) that never touch
 Qt: their results come back through the window's inbox (ui/threads.py). A bad file gives one
@@ -21,19 +22,18 @@ EXPERIMENT_FILTER = "GenStudio experiment (*.genstudio)"
 EXPERIMENT_SUFFIX = ".genstudio"  # engine.experiment_file.SUFFIX, without importing torch with the window
 
 
-class WindowFiles(QObject):
+class RunFiles(QObject):
     job_done = Signal(str, bool)          # message, ok: a background read or write has ended (GUI thread)
 
-    def __init__(self, window):
-        super().__init__(window)
-        self.window = window
+    def __init__(self, pane):
+        super().__init__(pane)
+        self.pane = pane
         self.path: str | None = None       # the experiment file last opened or saved
         self.pending_save: str | None = None
         self.preview = None
         self.jobs: list[threading.Thread] = []
 
     def build_menu(self, menu) -> None:
-        w = self.window
         menu.addAction("Open data file…", self.open_data_dialog, QKeySequence("Ctrl+D"))
         menu.addAction("Open image folder…", self.open_folder_dialog)
         menu.addSeparator()
@@ -52,13 +52,11 @@ class WindowFiles(QObject):
             self.mp4_action.setText("Timeline as MP4… (needs ffmpeg)")
         export.addAction("Loss curves as CSV…", lambda: self.export_dialog("metrics.csv", "CSV (*.csv)", self.export_metrics_csv))
         export.addAction("Plot as PNG…", lambda: self.export_dialog("curves.png", "PNG (*.png)", self.export_plot))
-        menu.addSeparator()
-        menu.addAction("Quit", w.close, QKeySequence.Quit)
 
     # background work -----------------------------------------------------------------------------
     def _background(self, work) -> threading.Thread:
         """Run work() -> message in a thread; its outcome arrives as job_done(message, ok)."""
-        post = self.window.inbox.post
+        post = self.pane.post
 
         def run():
             try:
@@ -77,20 +75,20 @@ class WindowFiles(QObject):
     def _job_done(self, message: str, ok: bool):
         self.job_done.emit(message, ok)
         if ok:
-            self.window.statusBar().showMessage(message, 8000)
+            self.pane.message.emit(message, 8000)
         else:
-            self.window.report_problem(message)
+            self.pane.report_problem(message)
 
     # data in -------------------------------------------------------------------------------------
     def open_data_dialog(self):
         from ..data.importers import DATA_EXTENSIONS
         patterns = " ".join(f"*{e}" for e in DATA_EXTENSIONS if e.startswith(".")) + " *-ubyte"
-        path, _ = QFileDialog.getOpenFileName(self.window, "Open data", "", f"Data ({patterns});;All files (*)")
+        path, _ = QFileDialog.getOpenFileName(self.pane, "Open data", "", f"Data ({patterns});;All files (*)")
         if path:
             self.open_data(path)
 
     def open_folder_dialog(self):
-        path = QFileDialog.getExistingDirectory(self.window, "Open a folder of images (subfolders as labels)")
+        path = QFileDialog.getExistingDirectory(self.pane, "Open a folder of images (subfolders as labels)")
         if path:
             self.open_data(path)
 
@@ -98,8 +96,8 @@ class WindowFiles(QObject):
         """Import in the background, then preview (the panel changes only when the user accepts)."""
         from .. import data
 
-        self.window.statusBar().showMessage(f"Reading {os.path.basename(path)}…")
-        post = self.window.inbox.post
+        self.pane.message.emit(f"Reading {os.path.basename(path)}…")
+        post = self.pane.post
 
         def work():
             ds = data.load(path, size, color)
@@ -116,9 +114,9 @@ class WindowFiles(QObject):
             return
         if self.preview is not None:
             self.preview.close()
-        self.preview = DataPreview(path, ds, self.window)
+        self.preview = DataPreview(path, ds, self.pane)
         self.preview.options_changed.connect(lambda size, color: self.open_data(path, size, color))
-        self.preview.accepted.connect(lambda: self.window.use_data(path, *self.preview.options()))
+        self.preview.accepted.connect(lambda: self.pane.use_data(path, *self.preview.options()))
         self.preview.finished.connect(self._preview_closed)
         self.preview.open()
 
@@ -128,7 +126,7 @@ class WindowFiles(QObject):
 
     # experiment files -----------------------------------------------------------------------------
     def open_experiment_dialog(self):
-        path, _ = QFileDialog.getOpenFileName(self.window, "Open experiment", "", f"{EXPERIMENT_FILTER};;All files (*)")
+        path, _ = QFileDialog.getOpenFileName(self.pane, "Open experiment", "", f"{EXPERIMENT_FILTER};;All files (*)")
         if path:
             self.open_experiment(path)
 
@@ -137,7 +135,7 @@ class WindowFiles(QObject):
         try:
             doc = experiment_file.load(path)
         except ConfigError as exc:
-            self.window.report_problem(str(exc))
+            self.pane.report_problem(str(exc))
             return False
         device, note = doc.experiment.device, ""
         if device not in ("auto", "cpu"):
@@ -145,9 +143,9 @@ class WindowFiles(QObject):
             if device not in available_devices():  # saved on a GPU machine: continue on what is here
                 doc = dataclasses.replace(doc, experiment=dataclasses.replace(doc.experiment, device="auto"))
                 note = f" ({device} is not available here: using auto)"
-        self.window.open_document(doc, f"opened {os.path.basename(path)}")
+        self.pane.open_document(doc, f"opened {os.path.basename(path)}")
         self._set_path(path)
-        self.window.statusBar().showMessage(f"Opened {os.path.basename(path)} at step {doc.state.step:,}: "
+        self.pane.message.emit(f"Opened {os.path.basename(path)} at step {doc.state.step:,}: "
                                             f"press Train to continue{note}", 8000)
         return True
 
@@ -158,7 +156,7 @@ class WindowFiles(QObject):
             self.save_to(self.path)
 
     def save_experiment_as(self):
-        path, _ = QFileDialog.getSaveFileName(self.window, "Save experiment", "experiment.genstudio", EXPERIMENT_FILTER)
+        path, _ = QFileDialog.getSaveFileName(self.pane, "Save experiment", "experiment.genstudio", EXPERIMENT_FILTER)
         if path:
             if not path.endswith(EXPERIMENT_SUFFIX):
                 path += EXPERIMENT_SUFFIX
@@ -166,26 +164,25 @@ class WindowFiles(QObject):
 
     def save_to(self, path: str) -> None:
         """Ask the training thread for its state; the write happens when it arrives (write_checkpoint)."""
-        w = self.window
-        if w.worker is not None and w.info is not None:  # also after an error: the model is kept, paused
+        run = self.pane.run
+        if run.request_checkpoint():  # also after an error: the model is kept, paused
             self.pending_save = path
-            w.worker.request_checkpoint()
-        elif w.diverged:
-            w.report_problem("This run diverged (its weights are NaN): there is nothing to save. Press Reset.")
+        elif run.diverged:
+            self.pane.report_problem("This run diverged (its weights are NaN): there is nothing to save. Press Reset.")
         else:
-            w.report_problem("Nothing to save yet: the model is still being built, or there is none. "
+            self.pane.report_problem("Nothing to save yet: the model is still being built, or there is none. "
                              "Press Train (or Reset) first.")
 
     def write_checkpoint(self, event) -> None:
         if self.pending_save is not None:
             path, self.pending_save = self.pending_save, None
-            self._write(path, self.window.run_experiment, event.state, event.fork_points)
+            self._write(path, self.pane.run.experiment, event.state, event.fork_points)
 
     def _write(self, path, exp, state, fork_points=()) -> threading.Thread:
         from ..engine import experiment_file
-        w = self.window
-        ds = w.info.dataset if w.info is not None else None
-        doc = experiment_file.ExperimentFile(exp, state, w.history(), tuple(w.timeline.snapshots),
+        run = self.pane.run
+        ds = run.info.dataset if run.info is not None else None
+        doc = experiment_file.ExperimentFile(exp, state, run.file_history(), tuple(run.snapshots),
                                              ds if experiment_file.embeds_data(exp) else None, fork_points)
         self._set_path(path)
         kept = f", with {len(fork_points)} points to fork from" if fork_points else ""
@@ -199,23 +196,23 @@ class WindowFiles(QObject):
     def forget_path(self):
         """A new run is not the file that was open: the next Save asks for a name."""
         self.path = None
-        self.window.setWindowTitle("GenStudio")
+        self.pane.title_changed.emit("")
 
     def _set_path(self, path):
         self.path = path
-        if self.window.record is not None:
-            self.window.record.path = path   # the runs table reopens the run from its file
-        self.window.setWindowTitle(f"GenStudio — {os.path.basename(path)}")
+        if self.pane.run.record is not None:
+            self.pane.run.record.path = path   # the runs table reopens the run from its file
+        self.pane.title_changed.emit(os.path.basename(path))
 
     # exports ------------------------------------------------------------------------------------------
     def export_dialog(self, name, pattern, export):
-        path, _ = QFileDialog.getSaveFileName(self.window, "Export", name, pattern)
+        path, _ = QFileDialog.getSaveFileName(self.pane, "Export", name, pattern)
         if path:
             export(path)
 
     def _nothing_yet(self) -> bool:
-        if self.window.info is None or not self.window.timeline.snapshots:
-            self.window.report_problem("Nothing to export yet: train first.")
+        if self.pane.run.info is None or not self.pane.run.snapshots:
+            self.pane.report_problem("Nothing to export yet: train first.")
             return True
         return False
 
@@ -224,7 +221,7 @@ class WindowFiles(QObject):
         if self._nothing_yet():
             return None
         from ..engine.render import render_samples, save_png
-        snap, ds = self.window.shown_snapshot, self.window.info.dataset
+        snap, ds = self.pane.shown_snapshot, self.pane.run.info.dataset
 
         def work():
             save_png(render_samples(snap.samples, ds), path)
@@ -237,7 +234,7 @@ class WindowFiles(QObject):
         if self._nothing_yet():
             return None
         from ..engine.render import render_samples, save_gif, save_mp4
-        snaps, ds = list(self.window.timeline.snapshots), self.window.info.dataset
+        snaps, ds = list(self.pane.run.snapshots), self.pane.run.info.dataset
         save = save_mp4 if path.lower().endswith(".mp4") else save_gif
 
         def work():
@@ -247,9 +244,9 @@ class WindowFiles(QObject):
         return self._background(work)
 
     def export_metrics_csv(self, path: str) -> threading.Thread | None:
-        hist = self.window.history()
+        hist = self.pane.run.file_history()
         if not len(hist.steps):
-            self.window.report_problem("No losses to export yet: train first.")
+            self.pane.report_problem("No losses to export yet: train first.")
             return None
         from ..engine.experiment_file import history_csv
 
@@ -261,15 +258,15 @@ class WindowFiles(QObject):
 
     def export_plot(self, path: str) -> bool:
         """The loss plot as it looks now (grabbing a widget must happen in the GUI thread)."""
-        pixmap = self.window.curves.plot.grab()
+        pixmap = self.pane.curves.plot.grab()
         try:
             with atomic_path(path) as tmp:
                 if not pixmap.save(tmp, "PNG"):
                     raise OSError(f"could not write {path}")
         except OSError as exc:
-            self.window.report_problem(f"Could not write {path}: {exc.strerror or exc}")
+            self.pane.report_problem(f"Could not write {path}: {exc.strerror or exc}")
             return False
-        self.window.statusBar().showMessage(f"Wrote the plot to {path}", 8000)
+        self.pane.message.emit(f"Wrote the plot to {path}", 8000)
         return True
 
     # drag and drop -------------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ class LessonPanel(QDockWidget):
         self.setAllowedAreas(Qt.RightDockWidgetArea | Qt.LeftDockWidgetArea | Qt.BottomDockWidgetArea)
         self.lesson: Lesson | None = None
         self.index = 0
-        self.run = None           # the experiment this panel set up (a step on the same preset keeps it)...
+        self.prepared = None           # the experiment this panel set up (a step on the same preset keeps it)...
         self.run_started = None   # ...and the window's run it started (the teacher may have reset since)
         body = QWidget()
         col = QVBoxLayout(body)
@@ -75,7 +75,7 @@ class LessonPanel(QDockWidget):
         except LessonError as exc:
             self.window.report_problem(f"Could not open the lesson: {exc}")
             return False
-        self.lesson, self.run = lesson, None
+        self.lesson, self.prepared = lesson, None
         self.title.setText(lesson.title)
         self.show()
         self.go(0)
@@ -99,10 +99,10 @@ class LessonPanel(QDockWidget):
         self.index = index
         step, w = self.step, self.window
         wanted = step.experiment()
-        if wanted != self.run or w.run_experiment is not self.run_started:
-            w.panel.set_experiment(wanted)
-            w.reset()
-            self.run, self.run_started = wanted, w.run_experiment
+        if wanted != self.prepared or w.run.experiment is not self.run_started:
+            w.pane.panel.set_experiment(wanted)
+            w.pane.reset()
+            self.prepared, self.run_started = wanted, w.run.experiment
         self._show_view(step)
         self.counter.setText(f"Step {index + 1} of {len(self.lesson.steps)}")
         self.text.setText(step.text)
@@ -112,8 +112,8 @@ class LessonPanel(QDockWidget):
     def _show_view(self, step) -> None:
         w = self.window
         if step.view == "family":
-            w.tabs.setCurrentWidget(w.family_tab)
-            view = w.run_view
+            w.pane.tabs.setCurrentWidget(w.pane.family_tab)
+            view = w.pane.run_view
             view.prepare()
             pages = getattr(view, "pages", None)
             if step.page and pages is not None:
@@ -122,14 +122,14 @@ class LessonPanel(QDockWidget):
                         pages.setTabVisible(i, True)
                         pages.setCurrentIndex(i)
         else:
-            w.tabs.setCurrentIndex(0)
+            w.pane.tabs.setCurrentIndex(0)
             if step.view == "curves":
-                w.curves.show()
+                w.pane.curves.show()
 
     def reached(self) -> bool:
         w = self.window
-        metrics = w.evaluations[-1].values if w.evaluations else {}
-        return self.step.reached(w.step, metrics)
+        metrics = w.run.evaluations[-1].values if w.run.evaluations else {}
+        return self.step.reached(w.run.step, metrics)
 
     def _poll(self) -> None:
         if self.lesson is None:
@@ -145,5 +145,5 @@ class LessonPanel(QDockWidget):
         elif done:
             self.waiting.setText(f"✓ {wait}: press Next")
         else:
-            where = f" (now step {self.window.step:,})" if self.step.wait_step else ""
+            where = f" (now step {self.window.run.step:,})" if self.step.wait_step else ""
             self.waiting.setText(f"Next lights up once you {wait}{where}. Press Train (Space).")

@@ -58,8 +58,8 @@ class Presenter(QObject):
         leave.setShortcut(QKeySequence(Qt.Key_Escape))
         leave.triggered.connect(lambda: self.set_active(False))
         w.addAction(leave)
-        for keys, slot in (("Ctrl+1", lambda: w.tabs.setCurrentIndex(0)),
-                           ("Ctrl+2", lambda: w.tabs.setCurrentWidget(w.family_tab)),
+        for keys, slot in (("Ctrl+1", lambda: w.pane.tabs.setCurrentIndex(0)),
+                           ("Ctrl+2", lambda: w.pane.tabs.setCurrentWidget(w.pane.family_tab)),
                            ("Ctrl+PgDown", lambda: self._page(+1)), ("Ctrl+PgUp", lambda: self._page(-1))):
             action = QAction(w)
             action.setShortcut(QKeySequence(keys))
@@ -70,11 +70,11 @@ class Presenter(QObject):
         self.panels_button.setText("☰ Panels")
         self.panels_button.setPopupMode(QToolButton.InstantPopup)
         self.panels_button.setMenu(self.panels_menu)
-        self.panels_button_action = w.transport_bar.addWidget(self.panels_button)
+        self.panels_button_action = w.pane.transport_bar.addWidget(self.panels_button)
         self.panels_button_action.setVisible(False)
 
     def _page(self, step: int) -> None:
-        pages = getattr(self.window.family_tab.currentWidget(), "pages", None)
+        pages = getattr(self.window.pane.family_tab.currentWidget(), "pages", None)
         if pages is not None and pages.count():
             visible = [i for i in range(pages.count()) if pages.isTabVisible(i)] or [pages.currentIndex()]
             at = visible.index(pages.currentIndex()) if pages.currentIndex() in visible else 0
@@ -84,10 +84,10 @@ class Presenter(QObject):
         """(name, widget, tab) of everything a teacher may hide: whole panels, and the pages of the
         family view on screen (tab = (tab widget, index))."""
         w = self.window
-        timeline = w.comparison.timeline if w.comparison is not None else w.timeline   # both runs' when two
-        items = [("Experiment panel", w.splitter.widget(0), None), ("Loss curves", w.curves, None),
+        timeline = w.comparison.timeline if w.comparison is not None else w.pane.timeline   # both runs' when two
+        items = [("Experiment panel", w.pane.settings_area, None), ("Loss curves", w.pane.curves, None),
                  ("Timeline", timeline, None)]
-        pages = getattr(w.family_tab.currentWidget(), "pages", None)
+        pages = getattr(w.pane.family_tab.currentWidget(), "pages", None)
         if pages is not None:
             items += [(f"View page: {pages.tabText(i)}", None, (pages, i)) for i in range(pages.count())]
         return items
@@ -125,14 +125,14 @@ class Presenter(QObject):
             app = QApplication.instance()
             self._saved = {"geometry": w.saveGeometry(), "rect": w.geometry(), "maximized": w.isMaximized(),
                            "font": app.font(),
-                           "panel": w.splitter.widget(0).isVisible(), "status": w.statusBar().isVisible()}
+                           "panel": w.pane.settings_shown(), "status": w.statusBar().isVisible()}
             font = app.font()
             font.setPointSizeF(font.pointSizeF() * self.scale)
             app.setFont(font)
             # widgets with a style sheet of their own (greyed help texts, labels) ignore setFont
             self._saved["sheet"] = app.styleSheet()
             app.setStyleSheet(self._saved["sheet"] + f"\nQWidget {{ font-size: {font.pointSizeF():.1f}pt; }}")
-            w.splitter.widget(0).hide()
+            w.pane.show_settings(False)
             w.menuBar().hide()
             w.statusBar().hide()
             self.panels_button_action.setVisible(True)
@@ -147,7 +147,7 @@ class Presenter(QObject):
             self._restore_plots()
             w.menuBar().show()
             w.statusBar().setVisible(self._saved["status"])
-            w.splitter.widget(0).setVisible(self._saved["panel"])
+            w.pane.show_settings(self._saved["panel"])
             self.panels_button_action.setVisible(False)
             w.showNormal()
             if self._saved["maximized"]:
@@ -234,11 +234,11 @@ class Presenter(QObject):
         w = self.window
         if w.comparison is not None:
             return w.comparison.columns
-        if w.tabs.currentWidget() is w.family_tab:
-            view = w.family_tab.currentWidget()
+        if w.pane.tabs.currentWidget() is w.pane.family_tab:
+            view = w.pane.family_tab.currentWidget()
             pages = getattr(view, "pages", None)
             return pages.currentWidget() if pages is not None and pages.count() else view
-        return w.tabs.currentWidget()
+        return w.pane.tabs.currentWidget()
 
     def _export_dialog(self, kind: str) -> None:
         from PySide6.QtWidgets import QFileDialog

@@ -1,8 +1,6 @@
 """The sample view (a scatter over the data, an image grid or a word list) and the timeline."""
 from __future__ import annotations
 
-from collections import deque
-
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
@@ -11,9 +9,8 @@ from PySide6.QtWidgets import (QHBoxLayout, QLabel, QPlainTextEdit, QPushButton,
                                QWidget)
 
 from ..engine.render import image_grid
+from ..live.history import SnapshotLog
 from .steady_label import steady_label
-
-TIMELINE_LENGTH = 200
 
 
 class SampleView(QStackedWidget):
@@ -103,18 +100,17 @@ class ForkMarks(QWidget):
 
 
 class Timeline(QWidget):
-    """The last TIMELINE_LENGTH snapshots; the slider scrubs back through them ("live" at the right end).
-    Snapshots whose whole state the run keeps are marked below the slider; "Fork from here" asks
+    """A run's snapshots (its SnapshotLog); the slider scrubs back through them ("live" at the right
+    end). Snapshots whose whole state the run keeps are marked below the slider; "Fork from here" asks
     for a new run from the one on screen."""
 
     scrubbed = Signal(object)    # the Snapshot to show
     export_requested = Signal()
     fork_requested = Signal(object)   # the Snapshot to fork from
 
-    def __init__(self, parent=None):
+    def __init__(self, snapshots: SnapshotLog, parent=None):
         super().__init__(parent)
-        self.snapshots: deque = deque(maxlen=TIMELINE_LENGTH)
-        self.forkable: set[int] = set()   # the steps whose whole state the run keeps now
+        self.snapshots = snapshots         # the run's: it adds to them, the timeline shows them
         self.held = False                  # a shared timeline holds it where it is (ui/compare.py)
         self.slider = QSlider(Qt.Horizontal)
         self.slider.setRange(0, 0)
@@ -150,32 +146,40 @@ class Timeline(QWidget):
     def live(self) -> bool:
         return self.slider.value() >= self.slider.maximum()
 
-    def clear(self):
-        self.snapshots.clear()
-        self.forkable = set()
-        self.fork.setEnabled(False)
-        self.slider.blockSignals(True)
-        self.slider.setRange(0, 0)
-        self.slider.blockSignals(False)
-        self.label.setText("no samples yet")
+    @property
+    def forkable(self) -> set[int]:
+        """The steps whose whole state the run keeps now."""
+        return self.snapshots.forkable
 
-    def add(self, snap) -> bool:
-        """Keep the snapshot; returns whether the view should show it (the slider is at 'live')."""
+    def refill(self) -> None:
+        """The run's snapshots were cleared or filled anew: live at the newest, if any."""
+        self.slider.blockSignals(True)
+        self.slider.setRange(0, max(0, len(self.snapshots) - 1))
+        self.slider.setValue(self.slider.maximum())
+        self.slider.blockSignals(False)
+        self.marks.update()
+        self.fork.setEnabled(False)
+        if self.snapshots:
+            self._label()
+        else:
+            self.label.setText("no samples yet")
+
+    def added(self, oldest_left: bool) -> bool:
+        """The run kept one more snapshot (and dropped its oldest, when `oldest_left`); returns whether
+        the view should show it (the slider is at 'live')."""
         live = self.live and not self.held
-        full, at = len(self.snapshots) == self.snapshots.maxlen, self.slider.value()
-        self.snapshots.append(snap)   # (full: the oldest goes)
-        if snap.forkable:
-            self.forkable = set(snap.forkable)
+        at = self.slider.value()
+        if self.snapshots[-1].forkable:
             self.marks.update()
         self.slider.blockSignals(True)  # moving the range is not a user scrub
         self.slider.setRange(0, len(self.snapshots) - 1)
         if live:
             self.slider.setValue(len(self.snapshots) - 1)
-        elif full:
+        elif oldest_left:
             self.slider.setValue(max(0, at - 1))   # the same snapshot as before, one place down
         self.slider.blockSignals(False)
         self._label()
-        if full and not live and at == 0:
+        if oldest_left and not live and at == 0:
             self.scrubbed.emit(self.snapshots[0])   # the one on screen is gone: show the oldest kept
         return live
 

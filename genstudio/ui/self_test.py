@@ -82,39 +82,39 @@ class SelfTest:
         win = self.window
         for family in FAMILIES:
             exp = default_experiment(family)
-            win.panel.set_experiment(exp)
-            win.reset(start=True)
-            if not self.check(wait_until(lambda: win.state == "training", 120), f"{family}: training started"):
+            win.pane.panel.set_experiment(exp)
+            win.pane.reset(start=True)
+            if not self.check(wait_until(lambda: win.run.state == "training", 120), f"{family}: training started"):
                 continue
             wait(int(TRAIN_SECONDS * 1000))
-            win.toggle_training()
-            self.check(win.state == "paused", f"{family}: paused")
-            before = win.step
-            win.single_step("all")
-            self.check(wait_until(lambda: win.step > before, 30), f"{family}: one step while paused")
-            self.check(len(win.curves.history.data) > 0, f"{family}: curves received losses")
-            self.check(len(win.timeline.snapshots) >= 2, f"{family}: timeline has snapshots")
-            win.curves.redraw()
-            n = len(win.timeline.snapshots)
-            win.timeline.slider.setValue(n // 2)  # scrub back...
-            self.check(not win.timeline.live, f"{family}: timeline scrubbed")
-            win.timeline.slider.setValue(n - 1)   # ...and return to live
-            win.tabs.setCurrentIndex(0)
+            win.pane.toggle_training()
+            self.check(win.run.state == "paused", f"{family}: paused")
+            before = win.run.step
+            win.pane.single_step("all")
+            self.check(wait_until(lambda: win.run.step > before, 30), f"{family}: one step while paused")
+            self.check(len(win.pane.curves.history.data) > 0, f"{family}: curves received losses")
+            self.check(len(win.pane.timeline.snapshots) >= 2, f"{family}: timeline has snapshots")
+            win.pane.curves.redraw()
+            n = len(win.pane.timeline.snapshots)
+            win.pane.timeline.slider.setValue(n // 2)  # scrub back...
+            self.check(not win.pane.timeline.live, f"{family}: timeline scrubbed")
+            win.pane.timeline.slider.setValue(n - 1)   # ...and return to live
+            win.pane.tabs.setCurrentIndex(0)
             wait(100)
-            self.save(win.samples, f"{family}-samples.png")
-            self.save(win.curves, f"{family}-curves.png")
+            self.save(win.pane.samples, f"{family}-samples.png")
+            self.save(win.pane.curves, f"{family}-curves.png")
             self.save(win, f"{family}-window.png")
-            print(f"self-test: {family} on {exp.data}: {win.step} steps, {n} snapshots")
+            print(f"self-test: {family} on {exp.data}: {win.run.step} steps, {n} snapshots")
         self.experiment_file_round_trip()
-        sizes = win.right.sizes()
-        win.right.setSizes([sum(sizes) - 180, 180])  # room for the family views in the pictures
+        sizes = win.pane.right.sizes()
+        win.pane.right.setSizes([sum(sizes) - 180, 180])  # room for the family views in the pictures
         try:
             self.vae_lab()
             self.gan_view()
             self.diffusion_view()
             self.ar_view()
         finally:
-            win.right.setSizes(sizes)
+            win.pane.right.setSizes(sizes)
         self.lessons_and_presenter()
         wait(200)                # presenter mode has put the window's size back
         size = win.size()
@@ -130,25 +130,25 @@ class SelfTest:
         trained side by side in the window (fork.png)."""
         win = self.window
         exp = default_experiment("gan", "ring8")
-        win.panel.set_experiment(exp)
-        win.reset(start=True)
-        if not self.check(wait_until(lambda: win.step > 300 and len(win.timeline.forkable) >= 3, 120),
+        win.pane.panel.set_experiment(exp)
+        win.pane.reset(start=True)
+        if not self.check(wait_until(lambda: win.run.step > 300 and len(win.pane.timeline.forkable) >= 3, 120),
                           "fork: marked points on the timeline"):
             return
-        win.toggle_training()
-        marked = [i for i, s in enumerate(win.timeline.snapshots) if s.step in win.timeline.forkable]
-        win.timeline.slider.setValue(marked[len(marked) // 2])
-        snap = win.timeline.shown()
+        win.pane.toggle_training()
+        marked = [i for i, s in enumerate(win.pane.timeline.snapshots) if s.step in win.pane.timeline.forkable]
+        win.pane.timeline.slider.setValue(marked[len(marked) // 2])
+        snap = win.pane.timeline.shown()
         win.fork_from(snap, lr=3 * exp.family.lr)
-        if not self.check(wait_until(lambda: win.comparison is not None and win.comparison.guest.state == "paused",
+        if not self.check(wait_until(lambda: win.comparison is not None and win.comparison.guest.run.state == "paused",
                                      120), f"fork: a run forked at step {snap.step}"):
             return
         fork = win.comparison.guest
-        self.check(fork.step == snap.step, f"fork: starts at step {snap.step} (at {fork.step})")
+        self.check(fork.run.step == snap.step, f"fork: starts at step {snap.step} (at {fork.run.step})")
         self.train_both(int(2 * TRAIN_SECONDS * 1000))
-        self.check(fork.step > snap.step and win.step > snap.step, "fork: both futures trained")
+        self.check(fork.run.step > snap.step and win.run.step > snap.step, "fork: both futures trained")
         self.save(win, "fork.png")
-        print(f"self-test: forked at step {snap.step}: original at {win.step}, fork at {fork.step}")
+        print(f"self-test: forked at step {snap.step}: original at {win.run.step}, fork at {fork.run.step}")
         win.end_comparison()
 
     def train_both(self, ms: int) -> None:
@@ -164,16 +164,16 @@ class SelfTest:
         the shared timeline scrubbed back; the runs table (compare-*.png)."""
         win = self.window
         exp = default_experiment("gan", "ring8")
-        win.panel.set_experiment(exp)
-        win.reset()
+        win.pane.panel.set_experiment(exp)
+        win.pane.reset()
         other = win.run_beside()
         other.panel.set_knob("lr", 3 * exp.family.lr)
         other.reset()
         win.comparison.headers[1].settings.setChecked(False)
-        if not self.check(wait_until(lambda: win.state == other.state == "paused", 120), "compare: two runs built"):
+        if not self.check(wait_until(lambda: win.run.state == other.run.state == "paused", 120), "compare: two runs built"):
             return
         self.train_both(int(3 * TRAIN_SECONDS * 1000))
-        self.check(win.step > 100 and other.step > 100, f"compare: both trained ({win.step}, {other.step} steps)")
+        self.check(win.run.step > 100 and other.run.step > 100, f"compare: both trained ({win.run.step}, {other.run.step} steps)")
         self.save(win, "compare-live.png")
         shared = win.comparison.timeline
         shared.slider.setValue(shared.slider.maximum() // 3)
@@ -188,7 +188,7 @@ class SelfTest:
         self.save(table, "compare-runs-table.png")
         table.close()
         win.end_comparison()
-        print(f"self-test: compared two learning rates: {win.step} and {other.step} steps")
+        print(f"self-test: compared two learning rates: {win.run.step} and {other.run.step} steps")
 
     def lessons_and_presenter(self) -> None:
         """Every built-in lesson walked through (each step's preset, view and page set up); the first
@@ -203,7 +203,7 @@ class SelfTest:
                     self.check(panel.counter.text().startswith(f"Step {index + 1} of"), f"{lesson.title}: step {index + 1}")
         first = lessons[0]
         panel.open_file(first.path)
-        win.toggle_training()
+        win.pane.toggle_training()
         began = time.perf_counter()
         reached = wait_until(lambda: panel.next_button.isEnabled(), 60)
         self.check(reached, f"lesson {first.title!r}: step 1's wait reached within 60 s")
@@ -218,7 +218,7 @@ class SelfTest:
         self.check(win.isFullScreen() and not win.menuBar().isVisible(), "presenter mode: full screen, menus hidden")
         self.save(win, "presenter-gan-view.png")
         panel.end()
-        win.tabs.setCurrentIndex(0)
+        win.pane.tabs.setCurrentIndex(0)
         wait(300)
         self.save(win, "presenter-samples.png")
         win.presenter.set_active(False)
@@ -230,26 +230,26 @@ class SelfTest:
         win = self.window
         with tempfile.TemporaryDirectory(prefix="genstudio-self-test-") as folder:
             path = os.path.join(folder, "self-test.genstudio")
-            step = win.step
-            win.files.save_to(path)
+            step = win.run.step
+            win.pane.files.save_to(path)
             if not self.check(wait_until(lambda: os.path.exists(path), 60), "experiment file written"):
                 return
             from ..engine import experiment_file
             saved = experiment_file.load(path)
-            opened = win.files.open_experiment(path)
-            self.check(opened and wait_until(lambda: win.state == "paused", 60) and saved.state.step >= step
-                       and win.step == saved.state.step and win.run_experiment == saved.experiment,
+            opened = win.pane.files.open_experiment(path)
+            self.check(opened and wait_until(lambda: win.run.state == "paused", 60) and saved.state.step >= step
+                       and win.run.step == saved.state.step and win.run.experiment == saved.experiment,
                        f"experiment file saved at step {saved.state.step} and reopened "
-                       f"(window at step {win.step}, {win.state})")
+                       f"(window at step {win.run.step}, {win.run.state})")
         print(f"self-test: experiment file saved and reopened at step {saved.state.step}")
 
     def start_view(self, exp):
         """Train `exp` with its family's view on screen (its first page); the view."""
         win = self.window
-        win.panel.set_experiment(exp)
-        win.reset(start=True)
-        win.tabs.setCurrentWidget(win.family_tab)
-        view = win.family_views[exp.model]
+        win.pane.panel.set_experiment(exp)
+        win.pane.reset(start=True)
+        win.pane.tabs.setCurrentWidget(win.pane.family_tab)
+        view = win.pane.family_views[exp.model]
         view.pages.setCurrentIndex(0)
         return view
 
@@ -272,7 +272,7 @@ class SelfTest:
                 self.check(wait_until(lambda: view.near_shown is not None, 30), "gan view: nearest images shown")
                 wait(300)
                 self.save(win, "gan-images.png")
-            print(f"self-test: gan view on {data} at step {win.step}")
+            print(f"self-test: gan view on {data} at step {win.run.step}")
 
     def diffusion_view(self) -> None:
         """The diffusion view on digits (a DDPM trajectory scrubbed to mid-denoise) and on ring8 (the
@@ -306,7 +306,7 @@ class SelfTest:
                            "diffusion view: loss per timestep range shown")
                 wait(200)
                 self.save(win, "diffusion-schedule.png")
-            print(f"self-test: diffusion view on {name} at step {win.step}")
+            print(f"self-test: diffusion view on {name} at step {win.run.step}")
 
     def ar_view(self) -> None:
         """The transformer's view on digits (a half-written digit with its next-pixel bars, and a
@@ -329,14 +329,14 @@ class SelfTest:
                 self.check(wait_until(lambda: view.completion is not None, 60), "ar view: a digit completed")
                 wait(200)
                 self.save(win, "ar-complete.png")
-            print(f"self-test: ar view on {name} at step {win.step}")
+            print(f"self-test: ar view on {name} at step {win.run.step}")
 
     def vae_lab(self) -> None:
         """The latent lab driven as a student would, on a VAE with a 2-d latent (a readable map)."""
         win = self.window
         exp = default_experiment("vae", "digits")
         lab = self.start_view(replace(exp, family=replace(exp.family, latent_dim=2)))
-        if not self.check(wait_until(lambda: lab.map is not None and win.step > 0, 120), "vae lab: the map came"):
+        if not self.check(wait_until(lambda: lab.map is not None and win.run.step > 0, 120), "vae lab: the map came"):
             return
         wait(int(2 * TRAIN_SECONDS * 1000))  # let the map take shape while training goes on
 

@@ -21,8 +21,8 @@ def window(qtbot, tmp_path, request):
     win.show()
     yield win
     win.close()
-    assert not any(worker.is_alive() for worker in win.retired), "a training thread or process outlived the window"
-    assert not any(e.is_alive() for e in win.retired_explorers), "an explorer thread outlived the window"
+    assert not any(worker.is_alive() for worker in win.run.retired), "a training thread or process outlived the window"
+    assert not any(e.is_alive() for e in win.run.retired_explorers), "an explorer thread outlived the window"
     QApplication.processEvents()
     leaked = [w for w in QApplication.topLevelWidgets() if w.isVisible() and w is not win]
     assert not leaked, f"leaked top-level widgets: {leaked}"

@@ -63,7 +63,7 @@ def test_greedy_is_deterministic_and_completion_keeps_the_pixels(window, qtbot):
     qtbot.waitUntil(lambda: view.completion is not None and view.completion["decoded"] is not None
                     and view.shown_step.get("complete") == step and view.complete_status.text().startswith("8"),
                     timeout=TIMEOUT_MS)
-    original = window.info.dataset.held_out[5]
+    original = window.run.info.dataset.held_out[5]
     assert np.array_equal(view.completion["original"], original)
     mask = view.mask()
     assert mask[4:].all() and not mask[:4].any()
@@ -75,7 +75,7 @@ def test_greedy_is_deterministic_and_completion_keeps_the_pixels(window, qtbot):
 
 def test_text_marks_prompt_and_baselines(window, qtbot):
     view, model, step = _paused_view(window, qtbot, "names")
-    ds = window.info.dataset
+    ds = window.run.info.dataset
     view.prompt.setText("ma")
     _generated(view, qtbot, step)
     words = view.final["decoded"]

@@ -13,7 +13,7 @@ from PySide6.QtGui import QColor
 
 from genstudio.config import default_experiment
 from genstudio.ui.curves import ema
-from genstudio.ui.runs_table import differing_settings, run_log
+from genstudio.live.records import differing_settings, run_log
 
 from .test_main_window import TIMEOUT_MS, settled_step
 
@@ -22,20 +22,20 @@ def two_gans(window, qtbot, lr_b: float):
     """A small GAN on ring8 and a second run beside it with learning rate lr_b, both trained past
     step 200 and paused with every loss and snapshot in."""
     exp = default_experiment("gan", "ring8")
-    window.panel.set_experiment(replace(exp, family=replace(exp.family, width=32)))
-    window.reset()
-    qtbot.waitUntil(lambda: window.state == "paused", timeout=TIMEOUT_MS)
+    window.pane.panel.set_experiment(replace(exp, family=replace(exp.family, width=32)))
+    window.pane.reset()
+    qtbot.waitUntil(lambda: window.run.state == "paused", timeout=TIMEOUT_MS)
     other = window.run_beside()
     other.panel.set_knob("lr", lr_b)
     other.reset()
-    qtbot.waitUntil(lambda: other.state == "paused", timeout=TIMEOUT_MS)
-    assert other.run_experiment.family.lr == lr_b
+    qtbot.waitUntil(lambda: other.run.state == "paused", timeout=TIMEOUT_MS)
+    assert other.run.experiment.family.lr == lr_b
     qtbot.keyClick(window, Qt.Key_Space)          # Space trains both
-    qtbot.waitUntil(lambda: window.state == other.state == "training", timeout=TIMEOUT_MS)
-    qtbot.waitUntil(lambda: window.step > 200 and other.step > 200
-                    and min(len(window.timeline.snapshots), len(other.timeline.snapshots)) > 4, timeout=TIMEOUT_MS)
+    qtbot.waitUntil(lambda: window.run.state == other.run.state == "training", timeout=TIMEOUT_MS)
+    qtbot.waitUntil(lambda: window.run.step > 200 and other.run.step > 200
+                    and min(len(window.pane.timeline.snapshots), len(other.timeline.snapshots)) > 4, timeout=TIMEOUT_MS)
     qtbot.keyClick(window, Qt.Key_Space)          # and pauses both
-    assert window.state == other.state == "paused"
+    assert window.run.state == other.run.state == "paused"
     settled_step(window, qtbot)
     settled_step(other, qtbot)
     window._redraw()
@@ -45,7 +45,7 @@ def two_gans(window, qtbot, lr_b: float):
 def test_the_shared_timeline_shows_both_runs_snapshots_at_the_chosen_step(window, qtbot, tmp_path):
     other = two_gans(window, qtbot, lr_b=3e-3)
     comparison = window.comparison
-    assert other.window() is window and not window.timeline.isVisible() and not other.timeline.isVisible()
+    assert other.window() is window and not window.pane.timeline.isVisible() and not other.timeline.isVisible()
     shared = comparison.timeline
     for by in (0, 1):                              # by step, then by training seconds
         shared.by.setCurrentIndex(by)
@@ -54,18 +54,18 @@ def test_the_shared_timeline_shows_both_runs_snapshots_at_the_chosen_step(window
         for fraction in (0.3, 0.7):
             shared.slider.setValue(int(shared.slider.maximum() * fraction))
             x = shared.position()
-            for run in (window, other):
-                key = [s.seconds if by else s.step for s in run.timeline.snapshots]
-                expected = [s for s, k in zip(run.timeline.snapshots, key) if k <= x][-1]
-                shown = run.timeline.shown()
-                assert shown is expected and run.shown_snapshot is expected
-                drawn = np.column_stack(run.samples.sample_item.getData())
+            for pane in (window.pane, other):
+                key = [s.seconds if by else s.step for s in pane.timeline.snapshots]
+                expected = [s for s, k in zip(pane.timeline.snapshots, key) if k <= x][-1]
+                shown = pane.timeline.shown()
+                assert shown is expected and pane.shown_snapshot is expected
+                drawn = np.column_stack(pane.samples.sample_item.getData())
                 assert np.allclose(drawn, expected.samples)    # the view shows that snapshot's samples
         shared.slider.setValue(shared.slider.maximum())
-        assert all(run.timeline.live for run in (window, other))
-    window.tabs.setCurrentIndex(1)                 # the family views side by side, on the same page
+        assert all(pane.timeline.live for pane in (window.pane, other))
+    window.pane.tabs.setCurrentIndex(1)                 # the family views side by side, on the same page
     assert other.tabs.currentIndex() == 1 and other.family_tab.currentWidget().isVisible()
-    window.family_views["gan"].pages.setCurrentIndex(1)
+    window.pane.family_views["gan"].pages.setCurrentIndex(1)
     assert other.family_views["gan"].pages.currentIndex() == 1
 
     from genstudio.engine import experiment_file
@@ -73,46 +73,46 @@ def test_the_shared_timeline_shows_both_runs_snapshots_at_the_chosen_step(window
     with qtbot.waitSignal(other.files.job_done, timeout=TIMEOUT_MS):
         other.files.save_to(path)
     doc = experiment_file.load(path)
-    assert doc.state.step == other.step and [s.step for s in doc.fork_points] == sorted(other.timeline.forkable)
+    assert doc.state.step == other.run.step and [s.step for s in doc.fork_points] == sorted(other.timeline.forkable)
     window.end_comparison()
 
 
 def test_the_curves_overlay_a_colour_per_run_and_the_user_can_change_it(window, qtbot):
     other = two_gans(window, qtbot, lr_b=3e-3)
-    curves = window.curves
-    names = window.curves.history.names
+    curves = window.pane.curves
+    names = window.pane.curves.history.names
     items = curves.run_items
     assert len(items) == 2 * len(names) and not any(item.isVisible() for item in curves.items)
     labels = [item.name() for item, *_ in items]
-    assert labels == [f"run {w.record.number} · {n}" for w in (window, other) for n in names]
+    assert labels == [f"run {w.run.record.number} · {n}" for w in (window, other) for n in names]
     weight = curves.smoothing.value() / 100
     for item, view, column, _ in items:
         data = view.history.data
         x, y = item.getOriginalDataset()
         assert np.array_equal(x, data[:, 0]) and np.allclose(y, ema(data[:, 2 + column], weight))
-    colours = {item.opts["pen"].color().name() for item, view, *_ in items if view is other.curves}
+    colours = {item.opts["pen"].color().name() for item, run, *_ in items if run is other.run}
     assert colours == {"#e8730e"}
     window.comparison.headers[1].set_colour("#2ca02c")
     window.comparison.overlay_curves()
-    pens = [item.opts["pen"] for item, view, *_ in curves.run_items if view is other.curves]
+    pens = [item.opts["pen"] for item, run, *_ in curves.run_items if run is other.run]
     assert {p.color().name() for p in pens} == {"#2ca02c"} and pens[0].style() != pens[1].style()
     assert other.samples.sample_item.opts["brush"].color().name() == QColor("#2ca02c").name()
     other.reset()                                   # its loss terms are gone until it is built again
     window._redraw()
-    qtbot.waitUntil(lambda: other.state == "paused", timeout=TIMEOUT_MS)
+    qtbot.waitUntil(lambda: other.run.state == "paused", timeout=TIMEOUT_MS)
     window._redraw()
     assert len(curves.run_items) == 2 * len(names) and curves.run_items[-1][0].name().startswith(
-        f"run {other.record.number} ·")
+        f"run {other.run.record.number} ·")
     window.end_comparison()
     assert window.comparison is None and all(item.isVisible() for item in curves.items)
-    assert window.timeline.isVisible() and window.splitter.widget(0).isVisible()
-    assert window.right.widget(0) is window.tabs and window.right.indexOf(window.curves) == 1
+    assert window.pane.timeline.isVisible() and window.pane.splitter.widget(0).isVisible()
+    assert window.pane.right.widget(0) is window.pane.tabs and window.pane.right.indexOf(window.pane.curves) == 1
 
 
 def test_the_runs_table_lists_every_run_and_reopens_and_exports_them(window, qtbot, tmp_path):
     first = len(run_log().records)
     other = two_gans(window, qtbot, lr_b=3e-3)
-    a, b = window.record, other.record
+    a, b = window.run.record, other.run.record
     assert (a.number, b.number) == (first + 1, first + 2)
     table = window.show_runs_table()
     header, rows = run_log().table()
@@ -120,8 +120,8 @@ def test_the_runs_table_lists_every_run_and_reopens_and_exports_them(window, qtb
     assert [int(r[0]) for r in rows][-2:] == [a.number, b.number]   # the run reset before training left no row
     row_a, row_b = rows[-2], rows[-1]
     assert row_a[header.index("lr")] == "0.001" and row_b[header.index("lr")] == "0.003"
-    assert int(row_b[header.index("steps")]) == other.step
-    mean = window.curves.history.data[-100:, 2].mean()         # the final loss: the last 100 steps' mean
+    assert int(row_b[header.index("steps")]) == other.run.step
+    mean = window.pane.curves.history.data[-100:, 2].mean()         # the final loss: the last 100 steps' mean
     assert abs(float(row_a[header.index("d_loss")]) - mean) <= 1e-3 * abs(mean)
     assert table.table.rowCount() == len(rows) and table.table.item(len(rows) - 1, 0).text() == str(b.number)
 
@@ -134,11 +134,11 @@ def test_the_runs_table_lists_every_run_and_reopens_and_exports_them(window, qtb
     assert "on screen" in window.last_problem and window.comparison.guest is other
     window.problem_box.close()
     window.end_comparison()                                      # run b ends, its row stays
-    assert b.live_window() is None and b.step > 200
+    assert b.live_run() is None and b.step > 200
     again = window.reopen_run(b)
-    qtbot.waitUntil(lambda: again.state == "paused", timeout=TIMEOUT_MS)
-    assert window.comparison.guest is again and again.run_experiment == b.experiment and again.step == 0
-    assert again.record.origin == f"run {b.number} again"
+    qtbot.waitUntil(lambda: again.run.state == "paused", timeout=TIMEOUT_MS)
+    assert window.comparison.guest is again and again.run.experiment == b.experiment and again.run.step == 0
+    assert again.run.record.origin == f"run {b.number} again"
     table.close()
     window.end_comparison()
 
@@ -154,34 +154,34 @@ def test_differing_settings_name_only_what_differs():
 
 def test_a_saved_run_reopens_from_its_file_and_an_untrained_run_leaves_no_row(window, qtbot, tmp_path):
     exp = default_experiment("gan", "ring8")
-    window.panel.set_experiment(replace(exp, family=replace(exp.family, width=32)))
-    window.reset(start=True)
-    qtbot.waitUntil(lambda: window.step > 100, timeout=TIMEOUT_MS)
-    window.toggle_training()
+    window.pane.panel.set_experiment(replace(exp, family=replace(exp.family, width=32)))
+    window.pane.reset(start=True)
+    qtbot.waitUntil(lambda: window.run.step > 100, timeout=TIMEOUT_MS)
+    window.pane.toggle_training()
     step = settled_step(window, qtbot)
     path = str(tmp_path / "saved.genstudio")
-    with qtbot.waitSignal(window.files.job_done, timeout=TIMEOUT_MS):
-        window.files.save_to(path)
-    saved = window.record
+    with qtbot.waitSignal(window.pane.files.job_done, timeout=TIMEOUT_MS):
+        window.pane.files.save_to(path)
+    saved = window.run.record
     assert saved.path == path
     rows = len(run_log().records)
-    window.reset()                                  # a new run, never trained ...
-    window.panel.set_knob("lr", 0.002)
-    window.reset()                                  # ... replaced: it leaves no row
-    assert len(run_log().records) == rows + 1 and saved.live_window() is None and saved.document is None
+    window.pane.reset()                                  # a new run, never trained ...
+    window.pane.panel.set_knob("lr", 0.002)
+    window.pane.reset()                                  # ... replaced: it leaves no row
+    assert len(run_log().records) == rows + 1 and saved.live_run() is None and saved.document is None
     assert saved.step == step and saved.losses                # how far it got, kept
     again = window.reopen_run(saved)
-    qtbot.waitUntil(lambda: again.state == "paused", timeout=TIMEOUT_MS)
-    assert again.step == step and again.run_experiment == saved.experiment
-    assert again.record.origin == f"run {saved.number} again (saved.genstudio)"
+    qtbot.waitUntil(lambda: again.run.state == "paused", timeout=TIMEOUT_MS)
+    assert again.run.step == step and again.run.experiment == saved.experiment
+    assert again.run.record.origin == f"run {saved.number} again (saved.genstudio)"
     window.end_comparison()
 
 
 def test_closing_the_window_stops_both_runs(window, qtbot):
     other = two_gans(window, qtbot, lr_b=2e-3)
     qtbot.keyClick(window, Qt.Key_Space)
-    qtbot.waitUntil(lambda: other.state == "training", timeout=TIMEOUT_MS)
-    workers = [window.worker, other.worker]
+    qtbot.waitUntil(lambda: other.run.state == "training", timeout=TIMEOUT_MS)
+    workers = [window.run.worker, other.run.worker]
     window.close()
     assert window.comparison is None and not any(w.is_alive() for w in workers)
 
@@ -193,7 +193,7 @@ def test_presenter_mode_shows_and_exports_both_runs(window, qtbot, tmp_path):
     presenter = window.presenter
     assert presenter.current_figure() is window.comparison.columns
     presenter.set_panel_visible("Timeline", False)
-    assert not window.comparison.timeline.isVisible() and not window.timeline.isVisible()
+    assert not window.comparison.timeline.isVisible() and not window.pane.timeline.isVisible()
     presenter.set_panel_visible("Timeline", True)
     assert window.comparison.timeline.isVisible()
     path = tmp_path / "both.png"

@@ -30,7 +30,7 @@ def _sampled(view, qtbot, step):
 
 def test_the_scrubbed_step_is_the_samplers_own(window, qtbot):
     view, model, step = _paused_view(window, qtbot, "digits", width=8, timesteps=100, sample_steps=20)
-    ds = window.info.dataset
+    ds = window.run.info.dataset
     view.steps.setValue(12)
     _sampled(view, qtbot, step)
     assert view.total == 13 and view.shown_frame == 12  # it followed the trajectory to its end
@@ -75,7 +75,7 @@ def test_the_scrubbed_step_is_the_samplers_own(window, qtbot):
 
 def test_the_forward_slider_is_add_noise_with_the_shown_noise(window, qtbot):
     view, model, _ = _paused_view(window, qtbot, "digits", width=8, timesteps=200)
-    ds = window.info.dataset
+    ds = window.run.info.dataset
     view.pages.setCurrentIndex(1)
     view.t_slider.setValue(150)
     qtbot.waitUntil(lambda: view.forward_answer is not None and view.forward_answer["t"] == 150, timeout=TIMEOUT_MS)
@@ -90,7 +90,7 @@ def test_the_forward_slider_is_add_noise_with_the_shown_noise(window, qtbot):
 
 def test_2d_field_particles_schedules_and_loss_bars(window, qtbot):
     view, model, step = _paused_view(window, qtbot, "ring8", width=32, depth=1, timesteps=100, sample_steps=10)
-    ds = window.info.dataset
+    ds = window.run.info.dataset
     # the field: minus the sampling network's predicted noise on the plotted grid, drawn to one scale
     view.pages.setCurrentIndex(1)
     view.t_slider.setValue(40)

@@ -13,7 +13,7 @@ from genstudio.engine.events import Weights
 from genstudio.engine.explorer import (Decode, DecodeGrid, EncodeHeldOut, ExplorerError, Interpolate, Replica,
                                        interpolation_codes)
 from genstudio.engine.trainer import Cadence, Trainer
-from genstudio.ui.explorer import Explorer
+from genstudio.live.explorer import Explorer
 
 
 @pytest.fixture

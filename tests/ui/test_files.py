@@ -21,8 +21,8 @@ def _close_problem(window):
 
 def _paused_after(window, qtbot, exp, steps, snapshots=1):
     start(window, qtbot, exp)
-    qtbot.waitUntil(lambda: window.step >= steps and len(window.timeline.snapshots) >= snapshots, timeout=TIMEOUT_MS)
-    window.toggle_training()
+    qtbot.waitUntil(lambda: window.run.step >= steps and len(window.pane.timeline.snapshots) >= snapshots, timeout=TIMEOUT_MS)
+    window.pane.toggle_training()
     return settled_step(window, qtbot)
 
 
@@ -38,42 +38,42 @@ def _digits_npy(tmp_path):
 
 def test_open_data_previews_then_trains_on_it(window, qtbot, tmp_path):
     path = _digits_npy(tmp_path)
-    window.files.open_data(str(path))
-    qtbot.waitUntil(lambda: window.files.preview is not None and window.files.preview.isVisible(), timeout=TIMEOUT_MS)
-    preview = window.files.preview
+    window.pane.files.open_data(str(path))
+    qtbot.waitUntil(lambda: window.pane.files.preview is not None and window.pane.files.preview.isVisible(), timeout=TIMEOUT_MS)
+    preview = window.pane.files.preview
     assert "40 images" in preview.summary.text() and "8x8" in preview.summary.text()
     assert not preview.picture.pixmap().isNull()
     assert preview.size.isVisible()  # images offer a size and colour
     preview.accept()
-    assert window.panel.data.currentData() == str(path)
-    assert window.panel.data.currentText() == "squares.npy"
-    qtbot.waitUntil(lambda: window.info is not None, timeout=TIMEOUT_MS)
-    assert window.info.dataset.source == os.path.abspath(path)
-    assert window.info.dataset.x.shape[1:] == (1, 8, 8)
-    window.toggle_training()
-    qtbot.waitUntil(lambda: window.step > 5, timeout=TIMEOUT_MS)
+    assert window.pane.panel.data.currentData() == str(path)
+    assert window.pane.panel.data.currentText() == "squares.npy"
+    qtbot.waitUntil(lambda: window.run.info is not None, timeout=TIMEOUT_MS)
+    assert window.run.info.dataset.source == os.path.abspath(path)
+    assert window.run.info.dataset.x.shape[1:] == (1, 8, 8)
+    window.pane.toggle_training()
+    qtbot.waitUntil(lambda: window.run.step > 5, timeout=TIMEOUT_MS)
 
 
 def test_preview_resizes_images_on_request(window, qtbot, tmp_path):
     path = _digits_npy(tmp_path)
-    window.files.open_data(str(path))
-    qtbot.waitUntil(lambda: window.files.preview is not None, timeout=TIMEOUT_MS)
-    preview = window.files.preview
+    window.pane.files.open_data(str(path))
+    qtbot.waitUntil(lambda: window.pane.files.preview is not None, timeout=TIMEOUT_MS)
+    preview = window.pane.files.preview
     preview.size.setCurrentIndex(preview.size.findData(16))
     qtbot.waitUntil(lambda: preview.dataset.x.shape[-1] == 16, timeout=TIMEOUT_MS)
     preview.accept()
-    exp = window.panel.experiment()
+    exp = window.pane.panel.experiment()
     assert (exp.data_size, exp.data) == (16, str(path))
 
 
 def test_text_preview_has_no_image_options(window, qtbot, tmp_path):
     path = tmp_path / "pets.txt"
     path.write_text("\n".join(["rex", "fido", "tom", "kitty", "bella", "max", "luna", "coco", "milo", "daisy"]))
-    window.files.open_data(str(path))
-    qtbot.waitUntil(lambda: window.files.preview is not None, timeout=TIMEOUT_MS)
-    assert not window.files.preview.size.isVisible()
-    assert "10 items" in window.files.preview.summary.text()
-    window.files.preview.reject()
+    window.pane.files.open_data(str(path))
+    qtbot.waitUntil(lambda: window.pane.files.preview is not None, timeout=TIMEOUT_MS)
+    assert not window.pane.files.preview.size.isVisible()
+    assert "10 items" in window.pane.files.preview.summary.text()
+    window.pane.files.preview.reject()
 
 
 def _corpus_cases():
@@ -89,52 +89,52 @@ def test_every_bad_data_file_keeps_what_is_open(window, qtbot):
     """The whole corpus, opened one after the other while a model is open: each gets one message
     naming the file, nothing opens a preview, and the open run carries on afterwards."""
     at = _paused_after(window, qtbot, tiny("gan"), 10)
-    before = window.panel.experiment()
+    before = window.pane.panel.experiment()
     cases = _corpus_cases()
     for entry, keyword, named, _ in cases:
         window.last_problem = None
-        window.files.open_data(os.path.join(CORPUS, "data", entry))
+        window.pane.files.open_data(os.path.join(CORPUS, "data", entry))
         qtbot.waitUntil(lambda: window.last_problem is not None, timeout=TIMEOUT_MS)
         assert named in window.last_problem and keyword in window.last_problem, (entry, window.last_problem)
         assert "\n" not in window.last_problem and window.problem_box.isVisible()
-        assert window.files.preview is None
+        assert window.pane.files.preview is None
     assert len(cases) >= 40
-    assert window.panel.experiment() == before and window.state == "paused" and window.step == at
+    assert window.pane.panel.experiment() == before and window.run.state == "paused" and window.run.step == at
     _close_problem(window)
-    window.toggle_training()  # the open run goes on
-    qtbot.waitUntil(lambda: window.step > at + 5, timeout=TIMEOUT_MS)
+    window.pane.toggle_training()  # the open run goes on
+    qtbot.waitUntil(lambda: window.run.step > at + 5, timeout=TIMEOUT_MS)
 
 
 def test_save_open_resume(window, qtbot, tmp_path):
     at = _paused_after(window, qtbot, tiny("vae"), 30)
     weights = running_model(window, qtbot).state_dict()
-    history_len, timeline_len = len(window.curves.history.data), len(window.timeline.snapshots)
+    history_len, timeline_len = len(window.pane.curves.history.data), len(window.pane.timeline.snapshots)
     path = str(tmp_path / "vae.genstudio")
-    with qtbot.waitSignal(window.files.job_done, timeout=TIMEOUT_MS) as saved:
-        window.files.save_to(path)
+    with qtbot.waitSignal(window.pane.files.job_done, timeout=TIMEOUT_MS) as saved:
+        window.pane.files.save_to(path)
     assert saved.args[1] is True and "Saved" in saved.args[0]
     assert window.windowTitle().endswith("vae.genstudio")
 
-    window.reset()  # something else is open now
-    qtbot.waitUntil(lambda: window.state == "paused" and window.step == 0, timeout=TIMEOUT_MS)
-    assert window.files.open_experiment(path)
-    qtbot.waitUntil(lambda: window.state == "paused" and window.info is not None, timeout=TIMEOUT_MS)
-    assert window.step == at
+    window.pane.reset()  # something else is open now
+    qtbot.waitUntil(lambda: window.run.state == "paused" and window.run.step == 0, timeout=TIMEOUT_MS)
+    assert window.pane.files.open_experiment(path)
+    qtbot.waitUntil(lambda: window.run.state == "paused" and window.run.info is not None, timeout=TIMEOUT_MS)
+    assert window.run.step == at
     restored = running_model(window, qtbot).state_dict()
     assert all(torch.equal(weights[k], restored[k]) for k in weights)
-    assert len(window.curves.history.data) == history_len
-    assert len(window.timeline.snapshots) >= timeline_len
-    window.toggle_training()
-    qtbot.waitUntil(lambda: window.step > at + 5, timeout=TIMEOUT_MS)
+    assert len(window.pane.curves.history.data) == history_len
+    assert len(window.pane.timeline.snapshots) >= timeline_len
+    window.pane.toggle_training()
+    qtbot.waitUntil(lambda: window.run.step > at + 5, timeout=TIMEOUT_MS)
 
 
 def test_save_while_training(window, qtbot, tmp_path):
     start(window, qtbot, tiny("gan"))
-    qtbot.waitUntil(lambda: window.step > 10, timeout=TIMEOUT_MS)
+    qtbot.waitUntil(lambda: window.run.step > 10, timeout=TIMEOUT_MS)
     path = str(tmp_path / "live.genstudio")
-    with qtbot.waitSignal(window.files.job_done, timeout=TIMEOUT_MS):
-        window.files.save_to(path)
-    assert window.state == "training"
+    with qtbot.waitSignal(window.pane.files.job_done, timeout=TIMEOUT_MS):
+        window.pane.files.save_to(path)
+    assert window.run.state == "training"
     from genstudio.engine import experiment_file
     assert experiment_file.load(path).state.step > 10
 
@@ -142,37 +142,37 @@ def test_save_while_training(window, qtbot, tmp_path):
 def test_every_bad_experiment_file_keeps_what_is_open(window, qtbot, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # where a pickle payload would create genstudio-pwned.txt
     at = _paused_after(window, qtbot, tiny("gan"), 10)
-    worker, snapshots = window.worker, len(window.timeline.snapshots)
+    worker, snapshots = window.run.worker, len(window.pane.timeline.snapshots)
     names = sorted(os.listdir(os.path.join(CORPUS, "experiments")))
     for name in names:
-        assert not window.files.open_experiment(os.path.join(CORPUS, "experiments", name))
+        assert not window.pane.files.open_experiment(os.path.join(CORPUS, "experiments", name))
         assert window.last_problem.startswith(name) and window.problem_box.isVisible()
     assert len(names) == 9
-    assert window.worker is worker and window.step == at and len(window.timeline.snapshots) == snapshots
+    assert window.run.worker is worker and window.run.step == at and len(window.pane.timeline.snapshots) == snapshots
     assert not os.path.exists("genstudio-pwned.txt")
     _close_problem(window)
 
 
 def test_nothing_to_save_or_export_says_so(window, qtbot, tmp_path):
-    window.files.export_samples(str(tmp_path / "x.png"))
+    window.pane.files.export_samples(str(tmp_path / "x.png"))
     assert "Nothing to export" in window.last_problem
     _close_problem(window)
 
 
 def test_exports(window, qtbot, tmp_path):
     _paused_after(window, qtbot, tiny("gan"), 20, snapshots=2)
-    window.files.export_samples(str(tmp_path / "samples.png")).join(60)
+    window.pane.files.export_samples(str(tmp_path / "samples.png")).join(60)
     with Image.open(tmp_path / "samples.png") as img:
         assert img.size[0] > 100
-    window.files.export_metrics_csv(str(tmp_path / "losses.csv")).join(60)
+    window.pane.files.export_metrics_csv(str(tmp_path / "losses.csv")).join(60)
     rows = (tmp_path / "losses.csv").read_text().splitlines()
-    assert rows[0] == "step,seconds,d_loss,g_loss,penalty" and len(rows) == len(window.curves.history.data) + 1
-    assert window.files.export_plot(str(tmp_path / "plot.png"))
+    assert rows[0] == "step,seconds,d_loss,g_loss,penalty" and len(rows) == len(window.pane.curves.history.data) + 1
+    assert window.pane.files.export_plot(str(tmp_path / "plot.png"))
     with Image.open(tmp_path / "plot.png") as img:
         assert img.size[0] > 100
     from genstudio.engine.render import mp4_encoder
     if mp4_encoder() is not None:
-        window.files.export_timeline(str(tmp_path / "timeline.mp4")).join(120)
+        window.pane.files.export_timeline(str(tmp_path / "timeline.mp4")).join(120)
         head = (tmp_path / "timeline.mp4").read_bytes()[:12]
         assert head[4:8] == b"ftyp"
     assert not window.last_problem
@@ -180,8 +180,8 @@ def test_exports(window, qtbot, tmp_path):
 
 def test_export_to_a_folder_that_is_not_there_says_so(window, qtbot, tmp_path):
     _paused_after(window, qtbot, tiny("gan"), 5)
-    with qtbot.waitSignal(window.files.job_done, timeout=TIMEOUT_MS) as done:
-        window.files.export_samples(str(tmp_path / "missing" / "x.png"))
+    with qtbot.waitSignal(window.pane.files.job_done, timeout=TIMEOUT_MS) as done:
+        window.pane.files.export_samples(str(tmp_path / "missing" / "x.png"))
     assert done.args[1] is False and window.last_problem == f"{tmp_path / 'missing'}: no such folder"
     _close_problem(window)
 
@@ -195,8 +195,8 @@ def test_dropping_files(window, qtbot, tmp_path):
     mime.setUrls([QUrl.fromLocalFile(str(path))])
     event = QDropEvent(QPoint(10, 10), Qt.CopyAction, mime, Qt.LeftButton, Qt.NoModifier)
     window.dropEvent(event)
-    qtbot.waitUntil(lambda: window.files.preview is not None, timeout=TIMEOUT_MS)
-    window.files.preview.reject()
+    qtbot.waitUntil(lambda: window.pane.files.preview is not None, timeout=TIMEOUT_MS)
+    window.pane.files.preview.reject()
 
 
 def test_draw_points_then_train_on_them(window, qtbot):
@@ -205,28 +205,28 @@ def test_draw_points_then_train_on_them(window, qtbot):
     from genstudio.ui.draw_points import SPRAY_POINTS
 
     _paused_after(window, qtbot, tiny("gan"), 1)
-    assert window.draw_bar.isVisible() and not window.draw_use.isEnabled()
-    window.draw_button.setChecked(True)
-    viewport = window.samples.plot.viewport()
+    assert window.pane.draw_bar.isVisible() and not window.pane.draw_use.isEnabled()
+    window.pane.draw_button.setChecked(True)
+    viewport = window.pane.samples.plot.viewport()
     qtbot.mouseClick(viewport, Qt.LeftButton, pos=viewport.rect().center())  # a real click sprays points
-    assert window.drawer.count == SPRAY_POINTS
+    assert window.pane.drawer.count == SPRAY_POINTS
     for _ in range(10):  # two blobs, left and right
-        window.drawer.spray(-2.0, 0.0)
-        window.drawer.spray(2.0, 0.0)
-    drawn = window.drawer.count
-    path = window.train_on_drawing()
-    assert path and window.drawer.count == 0 and not window.draw_button.isChecked()
-    qtbot.waitUntil(lambda: window.info is not None and window.info.dataset.source == path, timeout=TIMEOUT_MS)
-    ds = window.info.dataset
+        window.pane.drawer.spray(-2.0, 0.0)
+        window.pane.drawer.spray(2.0, 0.0)
+    drawn = window.pane.drawer.count
+    path = window.pane.train_on_drawing()
+    assert path and window.pane.drawer.count == 0 and not window.pane.draw_button.isChecked()
+    qtbot.waitUntil(lambda: window.run.info is not None and window.run.info.dataset.source == path, timeout=TIMEOUT_MS)
+    ds = window.run.info.dataset
     assert ds.kind == "points" and len(ds.x) + len(ds.held_out) == drawn
     assert (ds.x[:, 0] < -1).any() and (ds.x[:, 0] > 1).any()
-    window.toggle_training()
-    qtbot.waitUntil(lambda: window.step > 5, timeout=TIMEOUT_MS)
+    window.pane.toggle_training()
+    qtbot.waitUntil(lambda: window.run.step > 5, timeout=TIMEOUT_MS)
 
 
 def test_draw_bar_is_for_2d_data_only(window, qtbot):
     _paused_after(window, qtbot, tiny("vae"), 1)
-    assert not window.draw_bar.isVisible()
+    assert not window.pane.draw_bar.isVisible()
 
 
 @pytest.mark.training_thread  # the mirror is patched in this process
@@ -244,16 +244,16 @@ def test_mnist_downloads_with_progress_then_trains(window, qtbot, served, monkey
     monkeypatch.setattr(data, "_CACHE", {})
     messages, progress = [], []
     window.statusBar().messageChanged.connect(messages.append)
-    window.download_bar.valueChanged.connect(progress.append)
+    window.pane.download_bar.valueChanged.connect(progress.append)
     exp = default_experiment("vae", "mnist", data_size=8)
-    window.panel.set_experiment(replace(exp, family=replace(exp.family, width=16)))
-    assert "downloads once" in window.panel.data.currentText() and window.panel.image_size.isVisible()
-    window.reset(start=True)
-    qtbot.waitUntil(lambda: window.info is not None and window.step > 5, timeout=TIMEOUT_MS)
+    window.pane.panel.set_experiment(replace(exp, family=replace(exp.family, width=16)))
+    assert "downloads once" in window.pane.panel.data.currentText() and window.pane.panel.image_size.isVisible()
+    window.pane.reset(start=True)
+    qtbot.waitUntil(lambda: window.run.info is not None and window.run.step > 5, timeout=TIMEOUT_MS)
     assert any(m.startswith("Downloading") for m in messages)
-    assert progress and progress[-1] == window.download_bar.maximum() > 0  # the bar reached its end
-    assert not window.download_bar.isVisible()
-    assert window.info.dataset.x.shape == (50, 1, 8, 8) and len(window.info.dataset.held_out) == 20
+    assert progress and progress[-1] == window.pane.download_bar.maximum() > 0  # the bar reached its end
+    assert not window.pane.download_bar.isVisible()
+    assert window.run.info.dataset.x.shape == (50, 1, 8, 8) and len(window.run.info.dataset.held_out) == 20
 
 
 def test_a_file_saved_on_a_gpu_opens_on_this_machine(window, qtbot, tmp_path, make_experiment):
@@ -270,7 +270,7 @@ def test_a_file_saved_on_a_gpu_opens_on_this_machine(window, qtbot, tmp_path, ma
     list(trainer.run(steps=7))
     path = str(tmp_path / "from-gpu.genstudio")
     ef.save(path, ef.ExperimentFile(replace(exp, device="cuda"), trainer.state()))
-    assert window.files.open_experiment(path)
-    qtbot.waitUntil(lambda: window.state == "paused" and window.info is not None, timeout=TIMEOUT_MS)
-    assert window.step == 7 and window.panel.experiment().device == "auto"
+    assert window.pane.files.open_experiment(path)
+    qtbot.waitUntil(lambda: window.run.state == "paused" and window.run.info is not None, timeout=TIMEOUT_MS)
+    assert window.run.step == 7 and window.pane.panel.experiment().device == "auto"
     assert "cuda is not available" in window.statusBar().currentMessage()

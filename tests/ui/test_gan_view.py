@@ -23,7 +23,7 @@ def _paused_view(window, qtbot, data: str, control: str, **family):
 
 def test_the_plane_shows_the_running_networks(window, qtbot):
     view, model = _paused_view(window, qtbot, "ring8", "plane", latent_dim=3)
-    ds = window.info.dataset
+    ds = window.run.info.dataset
     answer = view.plane_answer
     (x0, x1), (y0, y1) = answer["x_range"], answer["y_range"]
     assert (x0, x1) == tuple(view.plane.getViewBox().viewRange()[0])  # the grid is the visible region
@@ -67,19 +67,19 @@ def test_slow_motion_alternates_the_networks(window, qtbot):
     view, _ = _paused_view(window, qtbot, "ring8", "plane")
     asked = []
     view.step_asked.connect(asked.append)
-    before = window.step
+    before = window.run.step
     view.slow.setChecked(True)
     assert "discriminator" in view.moving.text()
     qtbot.waitUntil(lambda: len(asked) >= 2, timeout=TIMEOUT_MS)
     view.slow.setChecked(False)
     assert asked[:2] == ["d", "g"]
-    qtbot.waitUntil(lambda: window.step >= before + 2, timeout=TIMEOUT_MS)
-    assert window.state == "paused"
+    qtbot.waitUntil(lambda: window.run.step >= before + 2, timeout=TIMEOUT_MS)
+    assert window.run.state == "paused"
 
 
 def test_the_image_view_shows_critic_histograms_and_nearest_images(window, qtbot):
     view, model = _paused_view(window, qtbot, "digits", "histogram")
-    ds = window.info.dataset
+    ds = window.run.info.dataset
     with torch.no_grad():
         real = torch.sigmoid(model.discriminator(model.encode_data(ds, "held_out")[:256])).flatten().numpy()
     edges = np.linspace(0, 1, 31)

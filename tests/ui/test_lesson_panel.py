@@ -21,17 +21,17 @@ def test_every_builtin_lesson_sets_up_each_step(window, qtbot):
             assert panel.counter.text() == f"Step {index + 1} of {len(lesson.steps)}"
             assert panel.text.text() == step.text
             exp = step.experiment()
-            assert (window.run_experiment.model, window.run_experiment.data) == (exp.model, exp.data)
-            assert window.panel.experiment().family == exp.family
+            assert (window.run.experiment.model, window.run.experiment.data) == (exp.model, exp.data)
+            assert window.pane.panel.experiment().family == exp.family
             if step.view == "family":
-                assert window.tabs.currentWidget() is window.family_tab
-                view = window.family_tab.currentWidget()
-                assert view is window.family_views[exp.model]
+                assert window.pane.tabs.currentWidget() is window.pane.family_tab
+                view = window.pane.family_tab.currentWidget()
+                assert view is window.pane.family_views[exp.model]
                 if step.page:
                     assert view.pages.tabText(view.pages.currentIndex()) == step.page
             else:
-                assert window.tabs.currentIndex() == 0
-            assert panel.next_button.isEnabled() == (step.reached(window.step, {}) and index < len(lesson.steps) - 1)
+                assert window.pane.tabs.currentIndex() == 0
+            assert panel.next_button.isEnabled() == (step.reached(window.run.step, {}) and index < len(lesson.steps) - 1)
     panel.end()
     assert not panel.isVisible()
 
@@ -43,14 +43,14 @@ def test_next_lights_up_when_the_wait_is_reached(window, qtbot):
     index = next(i for i, s in enumerate(lesson.steps) if s.wait_step)
     assert panel.open_file(lesson.path)
     panel.go(index)
-    qtbot.waitUntil(lambda: window.state == "paused", timeout=TIMEOUT_MS)
+    qtbot.waitUntil(lambda: window.run.state == "paused", timeout=TIMEOUT_MS)
     assert not panel.next_button.isEnabled() and "train to step" in panel.waiting.text()
-    window.toggle_training()
+    window.pane.toggle_training()
     qtbot.waitUntil(lambda: panel.next_button.isEnabled(), timeout=TIMEOUT_MS)
-    assert window.step >= lesson.steps[index].wait_step and "press Next" in panel.waiting.text()
-    run = window.run_experiment
+    assert window.run.step >= lesson.steps[index].wait_step and "press Next" in panel.waiting.text()
+    run = window.run.experiment
     panel.go(index + 1)  # the same preset: the run goes on
-    assert window.run_experiment is run
+    assert window.run.experiment is run
 
 
 def test_a_malformed_lesson_is_one_message(window, qtbot, tmp_path):

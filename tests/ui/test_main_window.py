@@ -21,22 +21,22 @@ def tiny(model):
 def start(window, qtbot, exp):
     """Reset to `exp` and press Train; return once the run is built and has reported ready (it may
     have trained, or even failed, by the time the test looks: wait for outcomes, not states)."""
-    window.panel.set_experiment(exp)
-    window.reset(start=True)
-    qtbot.waitUntil(lambda: window.info is not None, timeout=TIMEOUT_MS)
+    window.pane.panel.set_experiment(exp)
+    window.pane.reset(start=True)
+    qtbot.waitUntil(lambda: window.run.info is not None, timeout=TIMEOUT_MS)
 
 
 def checkpoint(window, qtbot):
     """The trainer's whole state, asked for as a save asks (the loop may be in another process)."""
     from genstudio.engine.events import Checkpoint
 
-    got, real = [], window.event_handlers[Checkpoint]
-    window.event_handlers[Checkpoint] = got.append
+    got, real = [], window.run.handlers[Checkpoint]
+    window.run.handlers[Checkpoint] = got.append
     try:
-        window.worker.request_checkpoint()
+        window.run.worker.request_checkpoint()
         qtbot.waitUntil(lambda: bool(got), timeout=TIMEOUT_MS)
     finally:
-        window.event_handlers[Checkpoint] = real
+        window.run.handlers[Checkpoint] = real
     return got[0]
 
 
@@ -47,7 +47,7 @@ def settled_step(window, qtbot) -> int:
     previous, step = None, checkpoint(window, qtbot).step
     while step != previous:
         previous, step = step, checkpoint(window, qtbot).step
-    qtbot.waitUntil(lambda: window.step == step, timeout=TIMEOUT_MS)
+    qtbot.waitUntil(lambda: window.run.step == step, timeout=TIMEOUT_MS)
     return step
 
 
@@ -55,12 +55,12 @@ def paused_view(window, qtbot, exp, control: str, steps: int = 20):
     """`exp` trained past `steps` with its family's view on screen until `control` has answered, then
     paused: (view, the paused step), once the view's explorer has that step's weights."""
     start(window, qtbot, exp)
-    window.tabs.setCurrentIndex(1)
-    view = window.run_view
-    qtbot.waitUntil(lambda: window.step > steps and view.shown_step.get(control) is not None, timeout=TIMEOUT_MS)
-    window.toggle_training()
+    window.pane.tabs.setCurrentIndex(1)
+    view = window.pane.run_view
+    qtbot.waitUntil(lambda: window.run.step > steps and view.shown_step.get(control) is not None, timeout=TIMEOUT_MS)
+    window.pane.toggle_training()
     step = settled_step(window, qtbot)
-    qtbot.waitUntil(lambda: window.weights_step == step, timeout=TIMEOUT_MS)
+    qtbot.waitUntil(lambda: window.run.weights_step == step, timeout=TIMEOUT_MS)
     return view, step
 
 
@@ -69,7 +69,7 @@ def running_model(window, qtbot):
     from genstudio.models import build_model
 
     tensors = checkpoint(window, qtbot).state.tensors
-    model = build_model(window.run_experiment, window.info.dataset)
+    model = build_model(window.run.experiment, window.run.info.dataset)
     model.load_state_dict({k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")})
     return model.eval()
 
@@ -78,66 +78,66 @@ def running_model(window, qtbot):
 def test_train_pause_step_resume_reset(window, qtbot, model):
     start(window, qtbot, tiny(model))
     # curves and samples receive data while training
-    qtbot.waitUntil(lambda: len(window.curves.history.data) > 5 and len(window.timeline.snapshots) >= 2,
+    qtbot.waitUntil(lambda: len(window.pane.curves.history.data) > 5 and len(window.pane.timeline.snapshots) >= 2,
                     timeout=TIMEOUT_MS)
-    assert window.curves.history.names == window.info.loss_names
+    assert window.pane.curves.history.names == window.run.info.loss_names
     # pause: the step count stops moving
-    window.toggle_training()
-    assert window.state == "paused"
+    window.pane.toggle_training()
+    assert window.run.state == "paused"
     paused_at = settled_step(window, qtbot)
     qtbot.wait(300)
-    assert window.step == paused_at
+    assert window.run.step == paused_at
     # step: exactly one more
-    window.single_step("all")
-    qtbot.waitUntil(lambda: window.step == paused_at + 1, timeout=TIMEOUT_MS)
+    window.pane.single_step("all")
+    qtbot.waitUntil(lambda: window.run.step == paused_at + 1, timeout=TIMEOUT_MS)
     qtbot.wait(200)
-    assert window.step == paused_at + 1
+    assert window.run.step == paused_at + 1
     # resume: moving again
-    window.toggle_training()
-    assert window.state == "training"
-    qtbot.waitUntil(lambda: window.step > paused_at + 5, timeout=TIMEOUT_MS)
+    window.pane.toggle_training()
+    assert window.run.state == "training"
+    qtbot.waitUntil(lambda: window.run.step > paused_at + 5, timeout=TIMEOUT_MS)
     # reset: a fresh model at step 0, paused, with its untrained samples shown
-    window.reset()
-    assert window.step == 0 and len(window.curves.history.data) == 0
-    qtbot.waitUntil(lambda: window.state == "paused" and len(window.timeline.snapshots) == 1, timeout=TIMEOUT_MS)
-    assert window.timeline.snapshots[0].step == 0
+    window.pane.reset()
+    assert window.run.step == 0 and len(window.pane.curves.history.data) == 0
+    qtbot.waitUntil(lambda: window.run.state == "paused" and len(window.pane.timeline.snapshots) == 1, timeout=TIMEOUT_MS)
+    assert window.pane.timeline.snapshots[0].step == 0
 
 
 def test_sample_view_shows_the_model_output_and_scrubs(window, qtbot):
     start(window, qtbot, tiny("gan"))
-    qtbot.waitUntil(lambda: len(window.timeline.snapshots) >= 3, timeout=TIMEOUT_MS)
-    window.toggle_training()
-    latest = window.timeline.snapshots[-1]
-    x, y = window.samples.sample_item.getData()
+    qtbot.waitUntil(lambda: len(window.pane.timeline.snapshots) >= 3, timeout=TIMEOUT_MS)
+    window.pane.toggle_training()
+    latest = window.pane.timeline.snapshots[-1]
+    x, y = window.pane.samples.sample_item.getData()
     np.testing.assert_allclose(np.column_stack([x, y]), latest.samples)
     # scrub to the first snapshot: the view and the curve cursor move with it
-    window.timeline.slider.setValue(0)
-    first = window.timeline.snapshots[0]
-    x, y = window.samples.sample_item.getData()
+    window.pane.timeline.slider.setValue(0)
+    first = window.pane.timeline.snapshots[0]
+    x, y = window.pane.samples.sample_item.getData()
     np.testing.assert_allclose(np.column_stack([x, y]), first.samples)
-    assert window.curves.cursor.isVisible() and window.curves.cursor.value() == first.step
-    assert not window.timeline.live
+    assert window.pane.curves.cursor.isVisible() and window.pane.curves.cursor.value() == first.step
+    assert not window.pane.timeline.live
 
 
 def test_image_view_shows_the_snapshot_grid(window, qtbot):
     start(window, qtbot, tiny("vae"))
-    qtbot.waitUntil(lambda: len(window.timeline.snapshots) >= 2, timeout=TIMEOUT_MS)
-    window.toggle_training()
+    qtbot.waitUntil(lambda: len(window.pane.timeline.snapshots) >= 2, timeout=TIMEOUT_MS)
+    window.pane.toggle_training()
     settled_step(window, qtbot)
     from genstudio.engine.render import image_grid
-    expected = image_grid(np.asarray(window.timeline.snapshots[-1].samples), scale=1, pad=1)
-    np.testing.assert_array_equal(window.samples.image_item.image, expected)
+    expected = image_grid(np.asarray(window.pane.timeline.snapshots[-1].samples), scale=1, pad=1)
+    np.testing.assert_array_equal(window.pane.samples.image_item.image, expected)
 
 
 def test_live_learning_rate_edit(window, qtbot):
     start(window, qtbot, tiny("vae"))
-    window.panel.knobs["lr"].setValue(0.0042)
+    window.pane.panel.knobs["lr"].setValue(0.0042)
 
     def lr():
         return checkpoint(window, qtbot).state.meta["optimizers"][0]["param_groups"][0]["lr"]
 
     qtbot.waitUntil(lambda: lr() == pytest.approx(0.0042), timeout=TIMEOUT_MS)
-    assert window.state == "training"
+    assert window.run.state == "training"
 
 
 def break_vae_step(monkeypatch, at: int, breakage):
@@ -163,25 +163,25 @@ def _raise_oom(losses):
 def test_worker_exception_shows_a_message_and_the_app_stays_up(window, qtbot, monkeypatch):
     break_vae_step(monkeypatch, 30, _raise_oom)
     start(window, qtbot, tiny("vae"))
-    qtbot.waitUntil(lambda: window.state == "failed", timeout=TIMEOUT_MS)
-    assert window.banner.isVisible() and "simulated out of memory" in window.banner.text()
+    qtbot.waitUntil(lambda: window.run.state == "failed", timeout=TIMEOUT_MS)
+    assert window.pane.banner.isVisible() and "simulated out of memory" in window.pane.banner.text()
     # still responsive: a timer fires, and training continues from where it stopped
     fired = []
     from PySide6.QtCore import QTimer
     QTimer.singleShot(10, lambda: fired.append(True))
     qtbot.waitUntil(lambda: bool(fired), timeout=2000)
-    stopped_at = window.step
-    window.toggle_training()
-    qtbot.waitUntil(lambda: window.step > stopped_at + 5, timeout=TIMEOUT_MS)
-    assert not window.banner.isVisible()
+    stopped_at = window.run.step
+    window.pane.toggle_training()
+    qtbot.waitUntil(lambda: window.run.step > stopped_at + 5, timeout=TIMEOUT_MS)
+    assert not window.pane.banner.isVisible()
 
 
 def test_bad_setting_is_a_message_not_a_crash(window, qtbot):
     start(window, qtbot, tiny("ar"))
-    window.toggle_training()
-    window.panel.knobs["n_head"].setValue(3)   # n_embd 16 is not divisible by 3
-    window.reset()
-    assert window.banner.isVisible() and "divisible" in window.banner.text()
+    window.pane.toggle_training()
+    window.pane.panel.knobs["n_head"].setValue(3)   # n_embd 16 is not divisible by 3
+    window.pane.reset()
+    assert window.pane.banner.isVisible() and "divisible" in window.pane.banner.text()
 
 
 def test_close_while_training_stops_the_thread(qtbot, tmp_path):
@@ -191,7 +191,7 @@ def test_close_while_training_stops_the_thread(qtbot, tmp_path):
     win = MainWindow(QSettings(str(tmp_path / "s.ini"), QSettings.IniFormat))
     win.show()
     start(win, qtbot, tiny("gan"))
-    worker = win.worker
+    worker = win.run.worker
     win.close()
     assert not worker.is_alive()
 
@@ -202,18 +202,19 @@ def test_settings_remember_the_experiment(qtbot, tmp_path):
 
     path = str(tmp_path / "s.ini")
     first = MainWindow(QSettings(path, QSettings.IniFormat))
-    first.panel.set_experiment(replace(tiny("diffusion"), seed=7))
+    first.pane.panel.set_experiment(replace(tiny("diffusion"), seed=7))
     first.close()
     second = MainWindow(QSettings(path, QSettings.IniFormat))
     qtbot.addWidget(second)
-    exp = second.panel.experiment()
+    exp = second.pane.panel.experiment()
     assert (exp.model, exp.data, exp.seed, exp.family.width) == ("diffusion", "moons", 7, 16)
     second.close()
 
 
 def test_curve_history_is_bounded():
     from genstudio.engine.events import LossPoints
-    from genstudio.ui.curves import MAX_POINTS, CurveHistory, ema
+    from genstudio.live.history import MAX_POINTS, CurveHistory
+    from genstudio.ui.curves import ema
 
     hist = CurveHistory(("loss",))
     for i in range(50):
@@ -255,8 +256,8 @@ def test_rapid_resets_while_training_are_safe(window, qtbot):
         start(window, qtbot, tiny(model))
         qtbot.wait(150)
         gc.collect()  # a worker collected while its thread runs would crash here
-    qtbot.waitUntil(lambda: not window.retired and window.step > 0, timeout=TIMEOUT_MS)
-    assert window.state == "training"
+    qtbot.waitUntil(lambda: not window.run.retired and window.run.step > 0, timeout=TIMEOUT_MS)
+    assert window.run.state == "training"
 
 
 def test_user_presets_persist(qtbot, tmp_path):
@@ -265,15 +266,15 @@ def test_user_presets_persist(qtbot, tmp_path):
 
     path = str(tmp_path / "s.ini")
     first = MainWindow(QSettings(path, QSettings.IniFormat))
-    first.panel.add_user_preset("my wide GAN", replace(tiny("gan"), seed=3))
+    first.pane.panel.add_user_preset("my wide GAN", replace(tiny("gan"), seed=3))
     first.close()
     second = MainWindow(QSettings(path, QSettings.IniFormat))
     qtbot.addWidget(second)
-    second.panel.set_experiment(default_experiment("gan"))
-    labels = [second.panel.preset.itemText(i) for i in range(second.panel.preset.count())]
+    second.pane.panel.set_experiment(default_experiment("gan"))
+    labels = [second.pane.panel.preset.itemText(i) for i in range(second.pane.panel.preset.count())]
     assert "★ my wide GAN" in labels
-    second.panel._preset_chosen(labels.index("★ my wide GAN"))
-    exp = second.panel.experiment()
+    second.pane.panel._preset_chosen(labels.index("★ my wide GAN"))
+    exp = second.pane.panel.experiment()
     assert exp.seed == 3 and exp.family.width == 16
     second.close()
 
@@ -282,13 +283,13 @@ def test_timeline_exports_a_gif(window, qtbot, tmp_path):
     from PIL import Image
 
     start(window, qtbot, tiny("gan"))
-    qtbot.waitUntil(lambda: len(window.timeline.snapshots) >= 3, timeout=TIMEOUT_MS)
-    window.toggle_training()
-    assert all(s.state is None for s in window.timeline.snapshots)  # no weights ride on snapshots
+    qtbot.waitUntil(lambda: len(window.pane.timeline.snapshots) >= 3, timeout=TIMEOUT_MS)
+    window.pane.toggle_training()
+    assert all(s.state is None for s in window.pane.timeline.snapshots)  # no weights ride on snapshots
     path = tmp_path / "timeline.gif"
-    window.files.export_timeline(str(path)).join(timeout=60)
+    window.pane.files.export_timeline(str(path)).join(timeout=60)
     with Image.open(path) as gif:
-        assert gif.n_frames == len(window.timeline.snapshots)
+        assert gif.n_frames == len(window.pane.timeline.snapshots)
 
 
 def test_keyboard_space_right_ctrl_r(window, qtbot):
@@ -296,32 +297,32 @@ def test_keyboard_space_right_ctrl_r(window, qtbot):
 
     start(window, qtbot, tiny("vae"))
     qtbot.keyClick(window, Qt.Key_Space)
-    assert window.state == "paused"
+    assert window.run.state == "paused"
     before = settled_step(window, qtbot)
     qtbot.keyClick(window, Qt.Key_Right)
-    qtbot.waitUntil(lambda: window.step == before + 1, timeout=TIMEOUT_MS)
+    qtbot.waitUntil(lambda: window.run.step == before + 1, timeout=TIMEOUT_MS)
     qtbot.keyClick(window, Qt.Key_R, Qt.ControlModifier)
-    assert window.step == 0
-    qtbot.waitUntil(lambda: window.state == "paused", timeout=TIMEOUT_MS)
+    assert window.run.step == 0
+    qtbot.waitUntil(lambda: window.run.state == "paused", timeout=TIMEOUT_MS)
     qtbot.keyClick(window, Qt.Key_Space)
-    assert window.state == "training"
+    assert window.run.state == "training"
 
 
 @pytest.mark.training_thread  # the step is patched in this process
 def test_divergence_pauses_with_a_message_and_needs_reset(window, qtbot, monkeypatch):
     break_vae_step(monkeypatch, 40, lambda losses: losses * float("nan"))
     start(window, qtbot, tiny("vae"))
-    qtbot.waitUntil(lambda: window.state == "failed", timeout=TIMEOUT_MS)
-    assert "NaN" in window.banner.text() and "step 40" in window.banner.text()
-    window.toggle_training()  # Train after a divergence rebuilds rather than continuing NaN weights
-    qtbot.waitUntil(lambda: window.state == "training", timeout=TIMEOUT_MS)
-    assert not window.banner.isVisible()
+    qtbot.waitUntil(lambda: window.run.state == "failed", timeout=TIMEOUT_MS)
+    assert "NaN" in window.pane.banner.text() and "step 40" in window.pane.banner.text()
+    window.pane.toggle_training()  # Train after a divergence rebuilds rather than continuing NaN weights
+    qtbot.waitUntil(lambda: window.run.state == "training", timeout=TIMEOUT_MS)
+    assert not window.pane.banner.isVisible()
 
 
 def test_data_without_a_preset_offers_its_own_defaults(window):
     from genstudio.config import default_experiment
 
-    panel = window.panel
+    panel = window.pane.panel
     panel.set_experiment(default_experiment("diffusion", "moons"))
     assert panel.preset.currentText() == "Defaults for this data"
     panel.set_knob("width", 16)
@@ -342,7 +343,7 @@ def test_deferred_views_are_built_after_the_first_paint(qtbot, tmp_path):
     with qtbot.waitSignal(win.views_built, timeout=10_000):
         win.show()
     assert win.views_ready
-    qtbot.waitUntil(lambda: win.curves.isVisible() and win.samples.isVisible() and win.timeline.isVisible())
+    qtbot.waitUntil(lambda: win.pane.curves.isVisible() and win.pane.samples.isVisible() and win.pane.timeline.isVisible())
     win.close()
 
 
@@ -359,6 +360,6 @@ def test_last_sessions_data_that_is_gone_is_not_restored(qtbot, tmp_path):
     (tmp_path / "gone.npy").unlink()
     win = MainWindow(settings)
     qtbot.addWidget(win)
-    assert win.panel.experiment().data == "ring8"
+    assert win.pane.panel.experiment().data == "ring8"
     assert "gone" in win.statusBar().currentMessage()
     win.close()

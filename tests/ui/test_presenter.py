@@ -22,23 +22,23 @@ def test_presenter_mode_hides_the_controls_and_restores_the_layout(window, qtbot
     window.resize(1100, 700)
     qtbot.wait(50)
     size, font = window.size(), QApplication.font().pointSizeF()
-    axis = window.curves.plot.getPlotItem().getAxis("left")
+    axis = window.pane.curves.plot.getPlotItem().getAxis("left")
     width = axis.pen().widthF()
-    status = window.family_views["gan"].status  # a steady label: sized once, for its widest text
+    status = window.pane.family_views["gan"].status  # a steady label: sized once, for its widest text
     status_width = status.width()
 
     presenter.toggle_action.trigger()  # as F11 does
     assert presenter.active and window.isFullScreen()
-    assert not window.splitter.widget(0).isVisible() and not window.menuBar().isVisible()
+    assert not window.pane.splitter.widget(0).isVisible() and not window.menuBar().isVisible()
     assert not window.statusBar().isVisible()
-    assert window.transport_bar.isVisible() and window.train_button.isVisible() and window.tabs.isVisible()
+    assert window.pane.transport_bar.isVisible() and window.pane.train_button.isVisible() and window.pane.tabs.isVisible()
     assert QApplication.font().pointSizeF() == font * presenter.scale
     assert axis.pen().widthF() > max(width, 1.0) and axis.style["tickFont"].pointSize() > 9
     qtbot.waitUntil(lambda: status.width() > status_width, timeout=5000)  # refitted to the bigger text
 
     presenter.set_active(False)  # as Escape does
     qtbot.waitUntil(lambda: not window.isFullScreen(), timeout=TIMEOUT_MS)
-    assert window.splitter.widget(0).isVisible() and window.menuBar().isVisible() and window.statusBar().isVisible()
+    assert window.pane.splitter.widget(0).isVisible() and window.menuBar().isVisible() and window.statusBar().isVisible()
     assert QApplication.font().pointSizeF() == font and axis.pen().widthF() == width
     qtbot.waitUntil(lambda: status.width() == status_width, timeout=5000)
     qtbot.waitUntil(lambda: window.size() == size, timeout=5000)
@@ -63,10 +63,10 @@ def test_presenter_mode_is_remembered(qtbot, tmp_path):
 
 def test_a_teacher_hides_panels_and_view_pages(window, qtbot):
     presenter = ready(window, qtbot)
-    window.tabs.setCurrentWidget(window.family_tab)
+    window.pane.tabs.setCurrentWidget(window.pane.family_tab)
     presenter.set_panel_visible("Loss curves", False)
-    assert not window.curves.isVisible()
-    view = window.family_tab.currentWidget()
+    assert not window.pane.curves.isVisible()
+    view = window.pane.family_tab.currentWidget()
     view.prepare()  # a run's start builds it
     names = [name for name, _, _ in presenter.panels()]
     pages = [n for n in names if n.startswith("View page: ")]
@@ -75,12 +75,12 @@ def test_a_teacher_hides_panels_and_view_pages(window, qtbot):
     assert not view.pages.isTabVisible(0) and view.pages.isTabVisible(1)
     presenter.set_panel_visible(pages[0], True)
     presenter.set_panel_visible("Loss curves", True)
-    assert window.curves.isVisible() and view.pages.isTabVisible(0)
+    assert window.pane.curves.isVisible() and view.pages.isTabVisible(0)
 
 
 def test_figures_export_as_png_at_twice_the_size_and_as_svg(window, qtbot, tmp_path):
     presenter = ready(window, qtbot)
-    widget = window.curves
+    widget = window.pane.curves
     assert presenter.export(widget, str(tmp_path / "curves.png"))
     image = QImage(str(tmp_path / "curves.png"))
     assert (image.width(), image.height()) == (2 * widget.width(), 2 * widget.height())

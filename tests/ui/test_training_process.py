@@ -1,4 +1,4 @@
-"""Training in a child process (ui/training_process.py): what the window sees when the child dies,
+"""Training in a child process (live/training_process.py): what the window sees when the child dies,
 that no child outlives the window, and that a run's data set is handed to the next run."""
 from __future__ import annotations
 
@@ -13,14 +13,14 @@ from .test_main_window import TIMEOUT_MS, start, tiny
 
 def test_a_killed_training_process_is_one_message_and_train_starts_afresh(window, qtbot):
     start(window, qtbot, tiny("vae"))
-    qtbot.waitUntil(lambda: window.step > 5, timeout=TIMEOUT_MS)
-    process = window.worker._process
+    qtbot.waitUntil(lambda: window.run.step > 5, timeout=TIMEOUT_MS)
+    process = window.run.worker._process
     process.kill()
-    qtbot.waitUntil(lambda: window.state == "failed" and window.worker is None, timeout=TIMEOUT_MS)
-    assert "ended unexpectedly" in window.banner.text()
-    window.toggle_training()  # nothing to continue: a fresh model trains
-    qtbot.waitUntil(lambda: window.state == "training" and window.step > 5, timeout=TIMEOUT_MS)
-    assert window.worker._process.pid != process.pid and not window.banner.isVisible()
+    qtbot.waitUntil(lambda: window.run.state == "failed" and window.run.worker is None, timeout=TIMEOUT_MS)
+    assert "ended unexpectedly" in window.pane.banner.text()
+    window.pane.toggle_training()  # nothing to continue: a fresh model trains
+    qtbot.waitUntil(lambda: window.run.state == "training" and window.run.step > 5, timeout=TIMEOUT_MS)
+    assert window.run.worker._process.pid != process.pid and not window.pane.banner.isVisible()
 
 
 def test_closing_the_window_ends_the_training_process(qtbot, tmp_path):
@@ -31,19 +31,19 @@ def test_closing_the_window_ends_the_training_process(qtbot, tmp_path):
     win = MainWindow(QSettings(str(tmp_path / "s.ini"), QSettings.IniFormat))
     win.show()
     start(win, qtbot, tiny("gan"))
-    qtbot.waitUntil(lambda: win.step > 5, timeout=TIMEOUT_MS)
-    process = win.worker._process
+    qtbot.waitUntil(lambda: win.run.step > 5, timeout=TIMEOUT_MS)
+    process = win.run.worker._process
     win.close()
     assert not process.is_alive() and process.exitcode == 0  # it ended when asked, not killed
 
 
 def test_the_next_run_is_handed_the_data_set_its_child_loaded(window, qtbot):
     start(window, qtbot, tiny("vae"))
-    loaded = window.info.dataset
-    window.reset()
-    *_, known, _environment = pickle.loads(window.worker._args)
+    loaded = window.run.info.dataset
+    window.pane.reset()
+    *_, known, _environment = pickle.loads(window.run.worker._args)
     assert list(known) == ["digits"]
     np.testing.assert_array_equal(known["digits"].x, loaded.x)
-    qtbot.waitUntil(lambda: window.info is not None, timeout=TIMEOUT_MS)
-    np.testing.assert_array_equal(window.info.dataset.x, loaded.x)
+    qtbot.waitUntil(lambda: window.run.info is not None, timeout=TIMEOUT_MS)
+    np.testing.assert_array_equal(window.run.info.dataset.x, loaded.x)
     assert len(training_process._known_data) <= training_process.KNOWN_DATA

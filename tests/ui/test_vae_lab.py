@@ -14,12 +14,12 @@ def _lab_on_a_paused_vae(window, qtbot, latent_dim=2):
     """A VAE trained a little, paused, its lab on screen and answered for the paused weights."""
     exp = tiny("vae")
     start(window, qtbot, replace(exp, family=replace(exp.family, latent_dim=latent_dim)))
-    window.tabs.setCurrentIndex(1)
-    lab = window.run_view
-    qtbot.waitUntil(lambda: window.step > 30 and lab.map is not None, timeout=TIMEOUT_MS)
-    window.toggle_training()
+    window.pane.tabs.setCurrentIndex(1)
+    lab = window.pane.run_view
+    qtbot.waitUntil(lambda: window.run.step > 30 and lab.map is not None, timeout=TIMEOUT_MS)
+    window.pane.toggle_training()
     step = settled_step(window, qtbot)
-    qtbot.waitUntil(lambda: window.weights_step == step and window.explorer.weights_step == step, timeout=TIMEOUT_MS)
+    qtbot.waitUntil(lambda: window.run.weights_step == step and window.run.explorer.weights_step == step, timeout=TIMEOUT_MS)
     qtbot.waitUntil(lambda: lab.shown_step.get("map") == step and lab.shown_step.get("code") == step,
                     timeout=TIMEOUT_MS)
     return lab, running_model(window, qtbot)
@@ -45,7 +45,7 @@ def test_a_slider_move_shows_the_decoder_output_for_that_code(window, qtbot):
 
 def test_the_map_shows_the_encoder_means_and_a_click_decodes_there(window, qtbot):
     lab, model = _lab_on_a_paused_vae(window, qtbot)
-    ds = window.info.dataset
+    ds = window.run.info.dataset
     with torch.no_grad():
         mu, _ = model.encode(model.encode_data(ds, "held_out"))
     np.testing.assert_allclose(lab.map["means"], mu.numpy(), rtol=1e-4, atol=1e-5)
@@ -76,29 +76,29 @@ def test_beta_edited_in_the_lab_reaches_the_trainer_and_the_panel(window, qtbot)
     lab, model = _lab_on_a_paused_vae(window, qtbot)
     lab.pages.setCurrentIndex(3)
     lab.beta.setValue(4.0)
-    assert window.panel.knobs["beta"].value() == 4.0
-    window.single_step("all")  # commands are applied between steps
-    qtbot.waitUntil(lambda: window.worker.trainer.model.cfg.beta == 4.0, timeout=TIMEOUT_MS)
-    assert not window.panel.apply_button.isVisible()  # a live change is not a pending one
+    assert window.pane.panel.knobs["beta"].value() == 4.0
+    window.pane.single_step("all")  # commands are applied between steps
+    qtbot.waitUntil(lambda: window.run.worker.trainer.model.cfg.beta == 4.0, timeout=TIMEOUT_MS)
+    assert not window.pane.panel.apply_button.isVisible()  # a live change is not a pending one
 
 
 def test_a_family_change_mid_run_keeps_the_running_view_until_applied(window, qtbot):
     start(window, qtbot, tiny("vae"))
-    qtbot.waitUntil(lambda: window.step > 20, timeout=TIMEOUT_MS)
-    vae_view, gan_view = window.family_views["vae"], window.family_views["gan"]
+    qtbot.waitUntil(lambda: window.run.step > 20, timeout=TIMEOUT_MS)
+    vae_view, gan_view = window.pane.family_views["vae"], window.pane.family_views["gan"]
     routed = []
     gan_view.on_snapshot = lambda snap: routed.append(snap)
     gan_view.on_metrics = lambda event: routed.append(event)
-    window.panel.set_experiment(tiny("gan"))
-    window.panel.changed.emit()
-    assert window.panel.apply_button.isVisible()
-    assert window.family_tab.currentWidget() is vae_view and window.run_experiment.model == "vae"
-    snapshots = len(window.timeline.snapshots)
-    qtbot.waitUntil(lambda: len(window.timeline.snapshots) > snapshots + 1, timeout=TIMEOUT_MS)
-    assert window.state == "training" and routed == []  # the VAE trains on and nothing reaches the GAN's view
-    window.panel.apply_button.click()
-    assert window.family_tab.currentWidget() is gan_view and not window.panel.apply_button.isVisible()
-    qtbot.waitUntil(lambda: window.info is not None and window.run_experiment.model == "gan", timeout=TIMEOUT_MS)
+    window.pane.panel.set_experiment(tiny("gan"))
+    window.pane.panel.changed.emit()
+    assert window.pane.panel.apply_button.isVisible()
+    assert window.pane.family_tab.currentWidget() is vae_view and window.run.experiment.model == "vae"
+    snapshots = len(window.pane.timeline.snapshots)
+    qtbot.waitUntil(lambda: len(window.pane.timeline.snapshots) > snapshots + 1, timeout=TIMEOUT_MS)
+    assert window.run.state == "training" and routed == []  # the VAE trains on and nothing reaches the GAN's view
+    window.pane.panel.apply_button.click()
+    assert window.pane.family_tab.currentWidget() is gan_view and not window.pane.panel.apply_button.isVisible()
+    qtbot.waitUntil(lambda: window.run.info is not None and window.run.experiment.model == "gan", timeout=TIMEOUT_MS)
     qtbot.waitUntil(lambda: len(routed) > 0, timeout=TIMEOUT_MS)
 
 
@@ -107,14 +107,14 @@ def test_the_lab_says_when_the_weights_diverged(window, qtbot):
 
     lab, model = _lab_on_a_paused_vae(window, qtbot)
     state = {k: v.numpy() * np.nan for k, v in model.explorer_state().items()}
-    window._weights(Weights(window.step, window.seconds, state))
+    window._weights(Weights(window.run.step, window.run.seconds, state))
     qtbot.waitUntil(lambda: "not finite" in lab.message.text(), timeout=TIMEOUT_MS)
 
 
 def test_vae_lesson_presets_set_up_their_lesson(window):
     from genstudio.config import default_experiment
 
-    panel = window.panel
+    panel = window.pane.panel
     panel.set_experiment(default_experiment("vae", "digits"))
     labels = [panel.preset.itemText(i) for i in range(panel.preset.count())]
     panel._preset_chosen(labels.index("VAE lesson: high beta (2): tidy map, blurry rebuilds"))

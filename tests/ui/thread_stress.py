@@ -57,9 +57,9 @@ def new_window(folder: str):
 
 
 def train(win, model: str) -> None:
-    win.panel.set_experiment(tiny(model))
-    win.reset(start=True)
-    wait_until(lambda: win.state == "training")
+    win.pane.panel.set_experiment(tiny(model))
+    win.pane.reset(start=True)
+    wait_until(lambda: win.run.state == "training")
 
 
 def saved_experiment(folder: str) -> str:
@@ -103,26 +103,26 @@ def main(argv=None) -> int:
             train(win, model)
         elif action == "burst":  # Reset pressed again and again: each retires a thread that is winding down
             for j in range(6):
-                win.panel.set_experiment(tiny(FAMILIES[(i + j) % len(FAMILIES)]))
-                win.reset(start=True)
+                win.pane.panel.set_experiment(tiny(FAMILIES[(i + j) % len(FAMILIES)]))
+                win.pane.reset(start=True)
                 pump(rng.randrange(0, 8))
         elif action == "family":  # the panel changes family mid-run, then Reset applies it
-            win.panel.set_experiment(tiny(rng.choice([f for f in FAMILIES if f != model])))
+            win.pane.panel.set_experiment(tiny(rng.choice([f for f in FAMILIES if f != model])))
             pump(rng.randrange(0, 30))
-            win.reset(start=True)
+            win.pane.reset(start=True)
         elif action == "open":
-            if not win.files.open_experiment(path):
+            if not win.pane.files.open_experiment(path):
                 raise SystemExit(f"stress: could not open {path}: {win.last_problem}")
-            win.toggle_training()
+            win.pane.toggle_training()
         else:  # close the window while it trains, open a new one
             win.close()
             win = new_window(folder)
             train(win, model)
         pump(rng.randrange(0, 120))
         gc.collect()
-    wait_until(lambda: win.state == "training")
-    step = win.step
-    wait_until(lambda: win.step > step)
+    wait_until(lambda: win.run.state == "training")
+    step = win.run.step
+    wait_until(lambda: win.run.step > step)
     win.close()
     faulthandler.cancel_dump_traceback_later()
     print(f"stress: {args.cycles} cycles ({', '.join(f'{k} {v}' for k, v in sorted(counts.items()))}) "

@@ -1,6 +1,6 @@
 """How the studio window holds up while it trains: the app rows of `genstudio bench`.
 
-    python -m genstudio.ui.bench.responsiveness [--seconds 8] [--repeats 3] [--only gan] [--json FILE]
+    python -m genstudio.bench.responsiveness [--seconds 8] [--repeats 3] [--only gan] [--json FILE]
 
 For each family on its default data: steps/s inside the app (offscreen) / steps/s of the same config
 run headless (alternating, median of the repeats); the lateness of a 10 ms GUI timer while the app
@@ -15,7 +15,7 @@ import itertools
 import sys
 from dataclasses import replace
 
-from genstudio.ui.bench.bench import FULL, report, section_app, section_startup
+from genstudio.bench.bench import FULL, report, section_app, section_startup
 
 
 def main(argv=None) -> int:

@@ -2,10 +2,10 @@
 
 The app runs it as the main thread of a training process (training_process.py); tests that patch
 the model run it in a thread of the window's process. Either way it never touches Qt (the rule in
-ui/threads.py: this module imports no Qt, and a test keeps it so). It hands each event to
-`report(worker, kind, payload)`, which the window makes thread-safe (Inbox.post). Everything
-reported is an immutable CPU snapshot (the engine's frozen event dataclasses); the engine already
-batches losses to <= 20 messages a second.
+ui/threads.py: this module imports no Qt, and a test keeps it so). It hands each message
+(messages.py) to `report(worker, message)`, which the window makes thread-safe (Inbox.post).
+Everything reported is an immutable CPU snapshot; the engine already batches losses to <= 20
+messages a second.
 """
 from __future__ import annotations
 
@@ -15,19 +15,19 @@ import time
 import traceback
 
 from ..config import ConfigError
+from .messages import COMMANDS, Commands, DeviceMemory, Failed, Progress, Ready, Stopped
 
 PROGRESS_S = 0.1
 
 
-class TrainingWorker:
-    """One run's training thread. Reports, in this order: "progress" while data downloads, "ready"
-    (TrainerInfo), then engine events ("event": LossPoints, Snapshot, Metrics, Diverged, Checkpoint,
-    Weights) and on a GPU "device_memory" (MiB in use) after each snapshot, "failed" (a one-line
-    message) on an error, and always "stopped" last."""
+class TrainingWorker(Commands):
+    """One run's training thread. Reports, in this order: Progress while data downloads, Ready, then
+    the engine's events (LossPoints, Snapshot, Metrics, Diverged, Checkpoint, Weights, ForkState) and
+    on a GPU DeviceMemory after each snapshot, Failed on an error, and always Stopped last."""
 
     def __init__(self, experiment, report, start_paused: bool, snapshot_s: float = 0.5, eval_s: float = 10.0,
                  resume=None):
-        """`report(worker, kind, payload)`: called from the training thread.
+        """`report(worker, message)`: called from the training thread.
         `resume`: an opened experiment file to continue (its state, and its data when embedded)."""
         self.experiment = experiment
         self.report = report
@@ -51,7 +51,7 @@ class TrainingWorker:
 
     def run(self) -> None:
         """The loop (the thread's, or a training process's main thread). After an error in a step the
-        model is kept, paused: "failed" is reported, and resume() goes on from where it stopped."""
+        model is kept, paused: Failed is reported, and resume() goes on from where it stopped."""
         from ..data.importers import DataError  # here, not at the top: the window shows before it loads
 
         try:
@@ -69,19 +69,18 @@ class TrainingWorker:
                 return
             if self.start_paused:
                 self.trainer.pause()
-            self.report(self, "ready", TrainerInfo(describe(self.trainer.device), self.trainer.device.type,
-                                                   self.trainer.loss_names, self.trainer.dataset,
-                                                   available_devices()))
-            self.report(self, "event", self.trainer.snapshot())
+            self.report(self, Ready(describe(self.trainer.device), self.trainer.device.type,
+                                    tuple(self.trainer.loss_names), self.trainer.dataset, tuple(available_devices())))
+            self.report(self, self.trainer.snapshot())
             while not self._train():
                 pass
         except (ConfigError, DataError) as exc:  # bad data or settings: the message says what and where
-            self.report(self, "failed", str(exc).splitlines()[0])
+            self.report(self, Failed(str(exc).splitlines()[0]))
         except Exception as exc:  # one path for errors: a message in the UI, the app stays up
             traceback.print_exc()
-            self.report(self, "failed", one_line(exc))
+            self.report(self, Failed(one_line(exc)))
         finally:
-            self.report(self, "stopped", None)
+            self.report(self, Stopped())
 
     def _train(self) -> bool:
         """Train until stopped or diverged (True). An error in a step is reported and the trainer
@@ -93,14 +92,14 @@ class TrainingWorker:
         try:
             on_gpu = self.trainer.device.type == "cuda"
             for event in self.trainer.run(steps=None, seconds=math.inf):
-                self.report(self, "event", event)
+                self.report(self, event)
                 if on_gpu and isinstance(event, Snapshot):
-                    self.report(self, "device_memory", torch.cuda.memory_allocated(self.trainer.device) / 2**20)
+                    self.report(self, DeviceMemory(torch.cuda.memory_allocated(self.trainer.device) / 2**20))
             return True
         except Exception as exc:
             traceback.print_exc()
             self.trainer.pause()
-            self.report(self, "failed", one_line(exc))
+            self.report(self, Failed(one_line(exc)))
             return self._stop_requested
 
     def _load_data(self, exp):
@@ -112,56 +111,20 @@ class TrainingWorker:
             now = time.perf_counter()
             if now - last[0] >= PROGRESS_S or done == total:  # at most ~10 messages a second
                 last[0] = now
-                self.report(self, "progress", (name, int(done), int(total or 0)))
+                self.report(self, Progress(name, int(done), int(total or 0)))
 
         return data.load(exp.data, exp.data_size, exp.data_color, progress=progress)
 
-    # commands from the GUI thread (the trainer's are thread-safe) --------------------------
-    def pause(self):
+    def command(self, name: str, *args) -> None:
+        """From the GUI thread (or a training process's command thread): the trainer's commands are
+        thread-safe."""
+        if name not in COMMANDS:
+            raise ValueError(f"not a command: {name}")
+        if name == "stop":
+            self._stop_requested = True
         if self.trainer:
-            self.trainer.pause()
-
-    def resume(self):
-        if self.trainer:
-            self.trainer.resume()
-
-    def stop(self):
-        self._stop_requested = True
-        if self.trainer:
-            self.trainer.stop()
-
-    def step_once(self, part="all"):
-        if self.trainer:
-            self.trainer.step_once(part)
-
-    def request_checkpoint(self):
-        if self.trainer:
-            self.trainer.request_checkpoint()
-
-    def request_weights(self):
-        if self.trainer:
-            self.trainer.request_weights()
-
-    def request_fork_state(self, step):
-        if self.trainer:
-            self.trainer.request_fork_state(step)
-
-    def set_hparam(self, name, value):
-        if self.trainer:
-            self.trainer.set_hparam(name, value)
-
-    def set_lr(self, lr):
-        if self.trainer:
-            self.trainer.set_lr(lr)
+            getattr(self.trainer, name)(*args)
 
 
 def one_line(exc: Exception) -> str:
     return f"{type(exc).__name__}: {exc}".splitlines()[0]
-
-
-class TrainerInfo:
-    """What the GUI needs to know about a freshly built trainer (read-only after creation)."""
-
-    def __init__(self, device_name, device_type, loss_names, dataset, devices):
-        self.device_name, self.device_type = device_name, device_type
-        self.loss_names, self.dataset, self.devices = tuple(loss_names), dataset, tuple(devices)

@@ -13,7 +13,7 @@ import multiprocessing
 
 # What the forkserver imports once, so that each run's child has it: torch._dynamo too, which every
 # torch optimiser imports on its first step (its `step` wrapper does; 1-1.5 s per run otherwise)
-PRELOAD = ["torch", "torch._dynamo", "genstudio.data", "genstudio.engine.trainer", "genstudio.ui.training_process"]
+PRELOAD = ["torch", "torch._dynamo", "genstudio.data", "genstudio.engine.trainer", "genstudio.live.training_process"]
 
 _context = None
 

@@ -1,7 +1,7 @@
 """Quality targets of the foundation issue, measured on this machine: prints a table.
 
-    python -m genstudio.ui.bench.targets                 # every target (about 25 minutes on 2 CPU cores)
-    python -m genstudio.ui.bench.targets --only gan-ring8 --seeds 0 --set width=64
+    python -m genstudio.bench.targets                 # every target (about 25 minutes on 2 CPU cores)
+    python -m genstudio.bench.targets --only gan-ring8 --seeds 0 --set width=64
 
 Each row trains with the family's default config for the data set, evaluates every few seconds of
 training time (evaluation time excluded) and reports the final metrics and the first time the

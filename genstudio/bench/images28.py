@@ -1,8 +1,8 @@
-"""Every family trained on 28x28 grey digits (genstudio/ui/bench/digits28.py, imported as IDX files as a user
+"""Every family trained on 28x28 grey digits (genstudio/bench/digits28.py, imported as IDX files as a user
 would) for a fixed time on one training thread: steps/s, FD, class coverage, the share of wall time
 that snapshots and evaluations took, the final evaluation's and a 64-image snapshot's seconds.
 
-    python -m genstudio.ui.bench.images28 [--seconds 120] [--only vae] [--set key=value] [--grids DIR]
+    python -m genstudio.bench.images28 [--seconds 120] [--only vae] [--set key=value] [--grids DIR]
 
 `genstudio bench --only images` prints the same rows, and the VAE beside the pytorch/examples VAE."""
 from __future__ import annotations

@@ -3,7 +3,7 @@ machine has, slanted, thickened and warped, then centred as MNIST is (fit into 2
 at the middle of 28x28), written as MNIST-style IDX files, the way a user would import one. With
 --rgb: the same digits at 32x32 in a random colour on a random background, as an .npz with labels.
 
-    python -m genstudio.ui.bench.digits28 DIR [--n 10000] [--seed 0] [--rgb]
+    python -m genstudio.bench.digits28 DIR [--n 10000] [--seed 0] [--rgb]
 
 Tuning on it is tuning on what we can make; the defaults are checked on real digits elsewhere."""
 from __future__ import annotations

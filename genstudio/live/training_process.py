@@ -4,13 +4,13 @@ Why: the training loop of a small model is mostly Python, and so is the GUI. In 
 take turns on the GIL, and dragging a slider in the VAE lab cost the training loop about a fifth of
 its speed. In a child process the loop has an interpreter to itself.
 
-The child runs a TrainingWorker in its main thread. Its reports come back pickled through a pipe,
+The child runs a TrainingWorker in its main thread. Its messages come back pickled through a pipe,
 and a reader thread here hands them on to `report` as if a training thread had made them (so the
 window cannot tell the two apart). Commands (pause, resume, step, set_lr, ...) go the other way
 through a second pipe, and a thread in the child calls the worker's method. Pickle is safe here:
 both ends are this program, and no file is involved.
 
-Children are forked from a server process that has already imported torch (ui/forkserver.py), so
+Children are forked from a server process that has already imported torch (live/forkserver.py), so
 a run starts in milliseconds, not in the seconds a fresh interpreter takes.
 
 Like worker.py, this module never touches Qt (ui/threads.py).
@@ -23,6 +23,7 @@ import signal
 import threading
 
 from .forkserver import context
+from .messages import Commands, Failed, Ready, Stopped
 from .worker import TrainingWorker
 
 TRAINING_NICENESS = 10  # the training process's priority below the window's (POSIX nice)
@@ -38,9 +39,9 @@ def _environment() -> dict:
     return {"cwd": os.getcwd(), "env": {k: v for k, v in os.environ.items() if k.startswith("GENSTUDIO_")}}
 
 
-class TrainingProcess:
+class TrainingProcess(Commands):
     """One run's training process. Reports what TrainingWorker reports, in the same order, from a
-    reader thread; "failed" and "stopped" also come when the child dies without saying so."""
+    reader thread; Failed and Stopped also come when the child dies without saying so."""
 
     def __init__(self, experiment, report, start_paused: bool, snapshot_s: float = 0.5, eval_s: float = 10.0,
                  resume=None):
@@ -93,68 +94,42 @@ class TrainingProcess:
             said_stopped = False
             while not said_stopped:
                 try:
-                    kind, payload = pickle.loads(events_in.recv_bytes())
+                    message = pickle.loads(events_in.recv_bytes())
                 except EOFError:
                     break
-                said_stopped = kind == "stopped"
-                if kind == "ready" and self._data_key is not None:
-                    _remember_data(self._data_key, payload.dataset)
+                said_stopped = isinstance(message, Stopped)
+                if isinstance(message, Ready) and self._data_key is not None:
+                    _remember_data(self._data_key, message.dataset)
                 if not said_stopped:
-                    self.report(self, kind, payload)
+                    self.report(self, message)
             self._process.join(KILL_AFTER_S)  # here, so that the window's join does not wait for it
             if self._process.is_alive():
                 self._process.kill()
                 self._process.join()
             if not (said_stopped or self._stopped):
-                self.report(self, "failed", f"the training process ended unexpectedly (exit code {self._process.exitcode})")
+                self.report(self, Failed(f"the training process ended unexpectedly "
+                                         f"(exit code {self._process.exitcode})"))
         except Exception as exc:  # the process could not start: one message, the window stays up
-            self.report(self, "failed", f"the training process could not start: {type(exc).__name__}: {exc}")
+            self.report(self, Failed(f"the training process could not start: {type(exc).__name__}: {exc}"))
         finally:
             with self._lock:
                 self._commands = None
                 commands_out.close()
             for end in (events_in, events_out, commands_in):
                 end.close()
-            self.report(self, "stopped", None)
+            self.report(self, Stopped())
 
-    def _send(self, *command) -> None:
+    def command(self, name: str, *args) -> None:
+        """From the GUI thread: the command goes down the pipe to the child's worker."""
         with self._lock:
+            if name == "stop":
+                self._stopped = True
             if self._commands is None:
                 return
             try:
-                self._commands.send_bytes(pickle.dumps(command))
+                self._commands.send_bytes(pickle.dumps((name, *args)))
             except OSError:  # the child has gone: the reader thread reports it
                 pass
-
-    # TrainingWorker's commands ---------------------------------------------------------------------
-    def stop(self):
-        with self._lock:
-            self._stopped = True
-        self._send("stop")
-
-    def pause(self):
-        self._send("pause")
-
-    def resume(self):
-        self._send("resume")
-
-    def step_once(self, part="all"):
-        self._send("step_once", part)
-
-    def request_checkpoint(self):
-        self._send("request_checkpoint")
-
-    def request_weights(self):
-        self._send("request_weights")
-
-    def request_fork_state(self, step):
-        self._send("request_fork_state", step)
-
-    def set_hparam(self, name, value):
-        self._send("set_hparam", name, value)
-
-    def set_lr(self, lr):
-        self._send("set_lr", lr)
 
 
 def _remember_data(key: str, dataset) -> None:
@@ -182,8 +157,8 @@ def child_main(events, commands, arguments: bytes) -> None:
     os.environ.update(environment["env"])
     send_lock = threading.Lock()
 
-    def report(_worker, kind, payload):
-        data = pickle.dumps((kind, payload), protocol=pickle.HIGHEST_PROTOCOL)
+    def report(_worker, message):
+        data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
         with send_lock:
             try:
                 events.send_bytes(data)
@@ -199,7 +174,7 @@ def child_main(events, commands, arguments: bytes) -> None:
             except (EOFError, OSError):  # the window has gone
                 worker.stop()
                 return
-            getattr(worker, name)(*args)
+            worker.command(name, *args)
             if name == "stop":
                 return
 

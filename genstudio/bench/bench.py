@@ -20,7 +20,7 @@ same process, alternating, median of the repeats, because the machines are share
                   Frechet distance on digits after a fixed time per family, and the transformer's
                   held-out nats/char on the built-in names after 300 s (--quick: 30 s) beside the
                   bigram baseline
-  images          each family trained on 28x28 grey digits (genstudio/ui/bench/digits28.py, imported as IDX
+  images          each family trained on 28x28 grey digits (genstudio/bench/digits28.py, imported as IDX
                   files) for 300 s (--quick: 30 s) on one thread: steps/s, FD, classes covered, the
                   share of wall time snapshots and evaluations took, a 64-image snapshot's and the
                   final evaluation's seconds; and the VAE beside the pytorch/examples MNIST VAE, the
@@ -145,7 +145,7 @@ def engine_vs_reference(family: str, data: str, device: str, budget: Budget) -> 
     """(median engine/reference ratio, median engine steps/s, median reference steps/s)."""
     import torch
 
-    from genstudio.ui.bench.reference_loops import LOOPS
+    from genstudio.bench.reference_loops import LOOPS
     from genstudio.config import default_experiment
     from genstudio.engine.trainer import Cadence, Trainer
     from genstudio.models import build_model
@@ -239,17 +239,18 @@ class LatenessProbe:
         self.timer.stop()
 
 
-def rates_together(windows, exp, seconds: float, warmup_steps: int, activity=None) -> tuple[list[float], list[float]]:
-    """Steps/s of each window training `exp` at the same time (after warm-up), and the 10 ms timer's
-    lateness meanwhile (with `activity`, a context manager given the first window, going on during
-    the measurement): one GUI process, one training process per window.
+def rates_together(window, panes, exp, seconds: float, warmup_steps: int,
+                   activity=None) -> tuple[list[float], list[float]]:
+    """Steps/s of each run pane training `exp` at the same time (after warm-up), and the 10 ms timer's
+    lateness meanwhile (with `activity`, a context manager given the window, going on during the
+    measurement): one GUI process, one training process per run.
 
     Steps and training seconds come from the worker's loss messages, as the headless rate's come
     from the trainer (the window's own step counter also moves on snapshots)."""
     from genstudio.ui.self_test import wait, wait_until
 
-    runs = []   # (window, its slot, the (step, seconds) marks it received)
-    for w in windows:
+    runs = []   # (pane, its slot, the (step, seconds) marks it received)
+    for w in panes:
         w.panel.set_experiment(exp)
         w.reset(start=True)
         if activity is None:  # the plain app: samples and curves (a family view's rows put it on screen themselves)
@@ -262,10 +263,10 @@ def rates_together(windows, exp, seconds: float, warmup_steps: int, activity=Non
 
         w.losses_received.connect(mark)
         runs.append((w, mark, marks))
-    wait_until(lambda: all(w.state == "training" and marks and marks[-1][0] >= warmup_steps
+    wait_until(lambda: all(w.run.state == "training" and marks and marks[-1][0] >= warmup_steps
                            for w, _, marks in runs), 300)
     first = [len(marks) for _, _, marks in runs]
-    with LatenessProbe() as probe, (activity(windows[0]) if activity else contextlib.nullcontext()):
+    with LatenessProbe() as probe, (activity(window) if activity else contextlib.nullcontext()):
         wait(int(seconds * 1000))
     rates = []
     for (w, mark, marks), n in zip(runs, first):
@@ -277,7 +278,7 @@ def rates_together(windows, exp, seconds: float, warmup_steps: int, activity=Non
 
 def app_rate(window, exp, seconds: float, warmup_steps: int, activity=None) -> tuple[float, list[float]]:
     """Steps/s of the app training `exp` alone, and the timer's lateness (rates_together)."""
-    (rate,), lateness = rates_together([window], exp, seconds, warmup_steps, activity)
+    (rate,), lateness = rates_together(window, [window.pane], exp, seconds, warmup_steps, activity)
     return rate, lateness
 
 
@@ -290,9 +291,9 @@ def two_runs_rows(window, exp, budget: Budget):
         ratios, late, each = [], [], []
         for _ in range(budget.app_repeats):
             alone, _ = app_rate(window, exp, budget.app_s, budget.warmup_steps)
-            window.toggle_training()
-            both, lateness = rates_together([window, other], exp, budget.app_s, budget.warmup_steps)
-            window.toggle_training()
+            window.pane.toggle_training()
+            both, lateness = rates_together(window, [window.pane, other], exp, budget.app_s, budget.warmup_steps)
+            window.pane.toggle_training()
             other.toggle_training()
             ratios.append(sum(both) / alone)
             late.extend(lateness)
@@ -319,7 +320,7 @@ def app_vs_headless(window, exp, budget: Budget, activity=None, each=None, repea
     for _ in range(budget.app_repeats if repeats is None else repeats):
         head = headless_rate(exp, budget.app_s, budget.warmup_steps)
         rate, lateness = app_rate(window, exp, budget.app_s, budget.warmup_steps, activity=activity)
-        window.toggle_training()
+        window.pane.toggle_training()
         ratios.append(rate / head)
         late.extend(lateness)
         if each is not None:
@@ -349,7 +350,7 @@ def scrub_latency(window, moves: int) -> list[float]:
     """Timeline scrub while training: slider moved -> sample view updated and painted (ms each)."""
     from genstudio.ui.self_test import wait_until
 
-    timeline = window.timeline
+    timeline = window.pane.timeline
     wait_until(lambda: len(timeline.snapshots) >= 2, 120)
 
     def target(i):  # back and forth over the last ones
@@ -364,7 +365,7 @@ def shared_scrub_latency(window, moves: int) -> list[float]:
     from genstudio.ui.self_test import wait_until
 
     comparison = window.comparison
-    wait_until(lambda: all(len(w.timeline.snapshots) >= 2 for w in comparison.windows()), 120)
+    wait_until(lambda: all(len(p.run.snapshots) >= 2 for p in comparison.panes()), 120)
     slider = comparison.timeline.slider
     return _drag(slider, lambda i: int(slider.maximum() * (0.8 + 0.01 * (i % 20))), moves)  # over the last fifth
 
@@ -374,10 +375,10 @@ def _vae_lab(window, page: int):
     from genstudio.ui.self_test import wait_until
     from genstudio.ui.views.vae import VAELab
 
-    lab = window.run_view
+    lab = window.pane.run_view
     if not isinstance(lab, VAELab):
         return None
-    window.tabs.setCurrentWidget(window.family_tab)
+    window.pane.tabs.setCurrentWidget(window.pane.family_tab)
     lab.pages.setCurrentIndex(page)
     wait_until(lambda: lab.map is not None and lab.code is not None, 120)
     return lab
@@ -463,12 +464,12 @@ def _gan_view(window, images: bool):
     from genstudio.ui.self_test import wait_until
     from genstudio.ui.views.gan import GANView
 
-    view = window.run_view
-    if not isinstance(view, GANView) or not wait_until(lambda: window.info is not None, 120):
+    view = window.pane.run_view
+    if not isinstance(view, GANView) or not wait_until(lambda: window.run.info is not None, 120):
         return None
-    if (window.info.dataset.kind == "image") != images:
+    if (window.run.info.dataset.kind == "image") != images:
         return None
-    window.tabs.setCurrentWidget(window.family_tab)
+    window.pane.tabs.setCurrentWidget(window.pane.family_tab)
     view.pages.setCurrentIndex(0)
     wait_until(lambda: view.shown_step.get("histogram" if images else "plane") is not None, 120)
     if images:
@@ -518,10 +519,10 @@ def _diffusion_view(window, page: int):
     from genstudio.ui.self_test import wait_until
     from genstudio.ui.views.diffusion import DiffusionView
 
-    view = window.run_view
-    if not isinstance(view, DiffusionView) or not wait_until(lambda: window.info is not None, 120):
+    view = window.pane.run_view
+    if not isinstance(view, DiffusionView) or not wait_until(lambda: window.run.info is not None, 120):
         return None
-    window.tabs.setCurrentWidget(window.family_tab)
+    window.pane.tabs.setCurrentWidget(window.pane.family_tab)
     view.pages.setCurrentIndex(page)
     wait_until(lambda: view.shown_step.get("denoise") is not None, 120)
     return view
@@ -603,10 +604,10 @@ def _ar_view(window):
     from genstudio.ui.self_test import wait_until
     from genstudio.ui.views.autoregressive import ARView
 
-    view = window.run_view
-    if not isinstance(view, ARView) or not wait_until(lambda: window.info is not None, 120):
+    view = window.pane.run_view
+    if not isinstance(view, ARView) or not wait_until(lambda: window.run.info is not None, 120):
         return None
-    window.tabs.setCurrentWidget(window.family_tab)
+    window.pane.tabs.setCurrentWidget(window.pane.family_tab)
     view.pages.setCurrentIndex(0)
     wait_until(lambda: view.final is not None, 120)
     return view
@@ -655,7 +656,7 @@ def generation_rows():
     depend on them)."""
     import torch
 
-    from genstudio.ui.bench.images28 import digits28_path
+    from genstudio.bench.images28 import digits28_path
     from genstudio import data as data_sets
     from genstudio.config import default_experiment
     from genstudio.models import build_model
@@ -695,11 +696,11 @@ def lab_rows(window, exp, budget: Budget, wanted: set[str], copy_ms: float | Non
     ratios, late, copies, seconds = [], [], 0, 0.0
     for _ in range(budget.app_repeats):
         head = headless_rate(exp, budget.app_s, budget.warmup_steps)
-        asked = window.weights_requests
+        asked = window.run.weights_requests
         began = time.perf_counter()
         rate, lateness = app_rate(window, exp, budget.app_s, budget.warmup_steps, activity=lab_slider_drag)
-        copies, seconds = copies + window.weights_requests - asked, seconds + time.perf_counter() - began
-        window.toggle_training()
+        copies, seconds = copies + window.run.weights_requests - asked, seconds + time.perf_counter() - began
+        window.pane.toggle_training()
         ratios.append(rate / head)
         late.extend(lateness)
     where = f"{exp.model}/{exp.data}, latent lab on screen + slider drag"
@@ -766,8 +767,8 @@ def section_app(budget: Budget, wanted: set[str], families=None):
                 yield Row(f"10 ms timer lateness max, {where}", max(late), "ms", "<= 33")
             if "interaction" in wanted:
                 for data in [exp.data] + ([MORE_INTERACTION_DATA[family]] if family in MORE_INTERACTION_DATA else []):
-                    window.panel.set_experiment(default_experiment(family, data))
-                    window.reset(start=True)
+                    window.pane.panel.set_experiment(default_experiment(family, data))
+                    window.pane.reset(start=True)
                     for control, measure in CONTROLS.items():
                         if data != exp.data and control == "timeline scrub":
                             continue
@@ -777,7 +778,7 @@ def section_app(budget: Budget, wanted: set[str], families=None):
                                       CONTROL_GOALS.get(control, "<= 33"))
                     if family == "diffusion" and (seconds := ddim_trajectory_s(window)) is not None:
                         yield Row(f"64-sample 50-step DDIM trajectory while training, {family}/{data}", seconds, "s")
-                    window.toggle_training()
+                    window.pane.toggle_training()
                 if family == "ar":
                     yield from generation_rows()
     finally:
@@ -819,7 +820,7 @@ def section_startup(budget: Budget):
 # 6. quality ---------------------------------------------------------------------------------------
 
 def section_quality(budget: Budget):
-    from genstudio.ui.bench.targets import TARGETS, Target, run
+    from genstudio.bench.targets import TARGETS, Target, run
     from genstudio import data as data_sets
     from genstudio.engine.evaluate import real_floor
 
@@ -845,7 +846,7 @@ def section_quality(budget: Budget):
 def text_quality_rows(budget: Budget):
     """The transformer on the built-in names for the lesson's time, next to the bigram baseline of the
     same split (makemore, on its own 32,000 names: bigram ~2.45, small transformer ~1.92 nats/char)."""
-    from genstudio.ui.bench.targets import Target, run
+    from genstudio.bench.targets import Target, run
     from genstudio import data as data_sets
     from genstudio.engine.metrics import bigram_nats
 
@@ -860,7 +861,7 @@ def text_quality_rows(budget: Budget):
 # 6b. real-size images ------------------------------------------------------------------------------
 
 def section_images(budget: Budget):
-    from genstudio.ui.bench.images28 import digits28_path, train, tutorial_vae
+    from genstudio.bench.images28 import digits28_path, train, tutorial_vae
     from genstudio import data as data_sets
 
     path = digits28_path()
@@ -912,15 +913,15 @@ def memory_probe(seconds: float, family: str, data: str = "ring8") -> None:
     tmp = tempfile.mkdtemp(prefix="genstudio-memory-")
     window = MainWindow(QSettings(os.path.join(tmp, "bench.ini"), QSettings.IniFormat))
     window.show()
-    window.panel.set_experiment(default_experiment(family, data))
-    window.reset(start=True)
+    window.pane.panel.set_experiment(default_experiment(family, data))
+    window.pane.reset(start=True)
     samples: list[tuple[float, float]] = []
     began = time.perf_counter()
 
     peak = [0.0]
 
     def both() -> tuple[float, float]:
-        process = getattr(window.worker, "_process", None)
+        process = getattr(window.run.worker, "_process", None)
         child = rss_mib(process.pid) if process is not None and process.pid else (0.0, 0.0)
         mine = rss_mib()
         return mine[0] + child[0], mine[1] + child[1]
@@ -928,7 +929,7 @@ def memory_probe(seconds: float, family: str, data: str = "ring8") -> None:
     def sample():
         now = time.perf_counter() - began
         current, peak[0] = both()
-        samples.append((now, current, len(window.timeline.forkable)))
+        samples.append((now, current, len(window.pane.timeline.forkable)))
         if now >= seconds:
             timer.stop()
             window.close()
@@ -938,7 +939,7 @@ def memory_probe(seconds: float, family: str, data: str = "ring8") -> None:
     timer.timeout.connect(sample)
     timer.start(max(100, int(seconds * 1000 / 300)))
     app.exec()
-    print(json.dumps({"samples": samples, "peak": peak[0], "steps": window.step}))
+    print(json.dumps({"samples": samples, "peak": peak[0], "steps": window.run.step}))
 
 
 FORK_POINTS_CAP_MB = 32   # below the default 256 MB, so that the run reaches the cap within its first minutes
@@ -949,7 +950,7 @@ def section_memory(budget: Budget):
     on digits, 5.8 MB a state) with fork points on, as every window run has them, capped low enough
     to be reached early: memory must be flat after that."""
     family, data = "diffusion", "digits"
-    code = f"from genstudio.ui.bench.bench import memory_probe; memory_probe({budget.memory_s!r}, {family!r}, {data!r})"
+    code = f"from genstudio.bench.bench import memory_probe; memory_probe({budget.memory_s!r}, {family!r}, {data!r})"
     env = {**os.environ, "GENSTUDIO_FORK_POINTS_MB": str(FORK_POINTS_CAP_MB)}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env,
                          timeout=budget.memory_s + 300).stdout
