@@ -2,7 +2,6 @@
 import multiprocessing
 import sys
 
-
 WINDOW_COMMANDS = (None, "gui", "--self-test", "--screenshots")
 
 

@@ -1,4 +1,5 @@
-"""The command line: train, sample (headless), bench and gui. Bad input: one line on stderr, exit code 2, nothing written."""
+"""The command line: train, sample (headless), bench and gui. Bad input: one line on stderr, exit code 2,
+nothing written."""
 from __future__ import annotations
 
 import argparse
@@ -68,7 +69,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--model", help=f"family: {', '.join(FAMILIES)}")
     train.add_argument("--data", help=f"data set: {', '.join(DATASETS + REMOTE_DATASETS)} (downloaded once), or a "
                                       "file or folder: MNIST-style IDX (.gz), .npy/.npz, a folder of images "
-                                      "(subfolders as labels), a .txt (one item per line, or free text), a .csv of 2D points")
+                                      "(subfolders as labels), a .txt (one item per line, or free text), "
+                                      "a .csv of 2D points")
     train.add_argument("--image-size", type=int, default=0, choices=IMAGE_SIZES, metavar="PIXELS",
                        help="imported or downloaded images: resize to 8, 16, 28 or 32 (0: their own size, up to 32)")
     train.add_argument("--color", default="auto", choices=COLORS, help="imported or downloaded images: grey or rgb")

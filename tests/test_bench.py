@@ -9,8 +9,9 @@ from genstudio.bench.bench import SECTIONS, Row
 
 ROW_KEYS = {"name", "value", "unit", "goal", "meets"}
 # a name fragment that every section's rows carry
-SECTION_ROWS = {"engine": "engine / reference loop", "overhead": "app / headless", "responsiveness": "timer lateness p95",
-                "startup": "startup, first window shown", "interaction": "scrub latency", "quality": "Frechet distance", "images": "digits28",
+SECTION_ROWS = {"engine": "engine / reference loop", "overhead": "app / headless",
+                "responsiveness": "timer lateness p95", "startup": "startup, first window shown",
+                "interaction": "scrub latency", "quality": "Frechet distance", "images": "digits28",
                 "memory": "memory: peak RSS"}
 
 

@@ -7,8 +7,18 @@ import math
 
 import pytest
 
-from genstudio.config import (CONFIG_VERSION, FAMILIES, FAMILY_CONFIGS, ARConfig, ConfigError, DiffusionConfig,
-                              Experiment, GANConfig, VAEConfig, default_experiment)
+from genstudio.config import (
+    CONFIG_VERSION,
+    FAMILIES,
+    FAMILY_CONFIGS,
+    ARConfig,
+    ConfigError,
+    DiffusionConfig,
+    Experiment,
+    GANConfig,
+    VAEConfig,
+    default_experiment,
+)
 
 
 @pytest.mark.parametrize("model", FAMILIES)

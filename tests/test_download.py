@@ -158,7 +158,7 @@ def test_reasons_read_plainly():
 
 
 def test_remote_sets_are_complete():
-    for name, remote in REMOTE_SETS.items():
+    for _name, remote in REMOTE_SETS.items():
         assert remote.files == FILES and len(remote.label_names) == 10 and remote.mirrors
         assert all(len(v) == 32 and int(v, 16) >= 0 for v in remote.md5.values())
         assert all(m.startswith(("http://", "https://")) and m.endswith("/") for m in remote.mirrors)

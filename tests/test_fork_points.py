@@ -138,5 +138,6 @@ def test_a_file_whose_kept_state_does_not_match_the_run_is_refused(tmp_path):
     odd = TrainerState(3, 0.1, {"model.w": torch.zeros(3)}, {})
     path = str(tmp_path / "odd.genstudio")
     ef.save(path, ef.ExperimentFile(exp, state, fork_points=(odd,)))
-    with pytest.raises(ef.ExperimentFileError, match="odd.genstudio: the kept state at step 3 does not match the run's weights"):
+    with pytest.raises(ef.ExperimentFileError,
+                       match="odd.genstudio: the kept state at step 3 does not match the run's weights"):
         ef.load(path)

@@ -93,7 +93,8 @@ def test_the_qt_check_can_fail(tmp_path):
     (tmp_path / "ui").mkdir()
     (tmp_path / "ui" / "helpers.py").write_text("import os\n")
     (tmp_path / "ui" / "pane.py").write_text("import pyqtgraph\n")
-    assert sorted(_qt_offences(str(tmp_path))) == ["live/run.py: PySide6.QtCore", "ui/helpers.py: no Qt (it belongs below ui)"]
+    assert sorted(_qt_offences(str(tmp_path))) == ["live/run.py: PySide6.QtCore",
+                                                   "ui/helpers.py: no Qt (it belongs below ui)"]
 
 
 def test_the_static_check_can_fail():

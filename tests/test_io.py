@@ -30,7 +30,8 @@ def test_written_files_get_the_umask_mode_of_a_new_file(tmp_path, umask, mode):
     """A teacher's shared folder: experiment files and exports are readable as the user's umask allows
     (mkstemp alone made them 0600 whatever the umask)."""
     subprocess.run([sys.executable, "-c", WRITE_UNDER_UMASK, umask, str(tmp_path)], check=True, timeout=120)
-    modes = {name: stat.S_IMODE(os.stat(tmp_path / name).st_mode) for name in ("notes.txt", "run.genstudio", "plain.txt")}
+    modes = {name: stat.S_IMODE(os.stat(tmp_path / name).st_mode)
+             for name in ("notes.txt", "run.genstudio", "plain.txt")}
     assert modes == {"notes.txt": mode, "run.genstudio": mode, "plain.txt": mode}
 
 

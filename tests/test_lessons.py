@@ -13,8 +13,17 @@ import pytest
 
 import genstudio
 from genstudio.config import LESSON_PRESETS, Experiment
-from genstudio.lessons import (KIND_METRICS, METRICS, VIEW_PAGES, LessonError, LessonStep, builtin_lessons, data_kind,
-                               load_lesson, preset_metrics)
+from genstudio.lessons import (
+    KIND_METRICS,
+    METRICS,
+    VIEW_PAGES,
+    LessonError,
+    LessonStep,
+    builtin_lessons,
+    data_kind,
+    load_lesson,
+    preset_metrics,
+)
 
 TITLES = ["A GAN on a ring: what the discriminator sees", "Mode collapse, and how it looks", "A VAE's latent space",
           "Diffusion: from noise to data, step by step", "Next-token prediction, one character at a time"]
@@ -67,7 +76,7 @@ def small(exp):
 def test_data_kinds_match_the_data_sets():
     from genstudio.data import load
 
-    for family, presets in LESSON_PRESETS.items():
+    for _family, presets in LESSON_PRESETS.items():
         for _, data, _ in presets:
             if data in ("mnist", "fashion-mnist"):
                 continue  # downloaded: not in a test

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from genstudio import data
-from genstudio.config import ARConfig, DiffusionConfig, FAMILIES
+from genstudio.config import FAMILIES, ARConfig, DiffusionConfig
 from genstudio.engine.metrics import energy_distance
 from genstudio.engine.trainer import Cadence, Trainer
 from genstudio.models import build_model
@@ -156,7 +156,8 @@ def test_ddpm_depends_on_the_generator():
     assert torch.equal(final(3), final(3))
     assert not torch.allclose(final(3), final(4))
     # sample() fixes its own generator so snapshots stay comparable
-    assert torch.equal(model.sample(noise, model.scheduler("ddpm", 10)), model.sample(noise, model.scheduler("ddpm", 10)))
+    assert torch.equal(model.sample(noise, model.scheduler("ddpm", 10)),
+                       model.sample(noise, model.scheduler("ddpm", 10)))
 
 
 def test_image_sampler_clips_the_clean_prediction():
@@ -230,7 +231,8 @@ def test_ddim_with_eta_1_over_the_full_schedule_is_ddpm():
     assert same < 3 * floor + 1e-3
     assert deterministic > 5 * same
     # and the ddpm sampler is that same sampler
-    assert torch.equal(model.sample(noise, model.scheduler("ddpm", 50)), model.sample(noise, model.scheduler("ddim", 50, eta=1.0)))
+    assert torch.equal(model.sample(noise, model.scheduler("ddpm", 50)),
+                       model.sample(noise, model.scheduler("ddim", 50, eta=1.0)))
 
 
 # autoregressive sampler ----------------------------------------------------------------------------
@@ -362,7 +364,8 @@ def _row_transformer(shape=(3, 6, 5), levels=4):
     from genstudio.models.autoregressive import RowTransformer
 
     torch.manual_seed(0)
-    model = RowTransformer(ARConfig(n_embd=32, n_layer=1, n_head=2, levels=levels), DataSpec("image", shape, levels=256))
+    model = RowTransformer(ARConfig(n_embd=32, n_layer=1, n_head=2, levels=levels),
+                           DataSpec("image", shape, levels=256))
     with torch.no_grad():
         model.head.weight.mul_(10)
     return model.eval()

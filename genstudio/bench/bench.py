@@ -503,7 +503,8 @@ def gan_view_rows(window, exp, budget: Budget, wanted: set[str]):
     """The GAN's plane on screen, every layer on: training speed against headless, how often the
     heat map and the mesh are redrawn, and the 10 ms timer's lateness."""
     rates = []
-    ratios, late = app_vs_headless(window, exp, budget, gan_view_on_screen, each=lambda: rates.append(window.gan_plane_hz))
+    ratios, late = app_vs_headless(window, exp, budget, gan_view_on_screen,
+                                   each=lambda: rates.append(window.gan_plane_hz))
     where = f"{exp.model}/{exp.data}, plane view on screen, every layer on"
     if "overhead" in wanted:
         yield Row(f"app / headless steps/s, {where}", statistics.median(ratios), "x", ">= 0.95")
@@ -558,7 +559,7 @@ def first_frame_latency(window, moves: int) -> list[float]:
     if view is None or view.points:
         return []
     times = []
-    for i in range(min(moves, 12)):
+    for _ in range(min(moves, 12)):
         times.extend(answer_latency(view, "denoise", lambda _: view.sample(), 1))
         wait(300)  # the trajectory goes on meanwhile, as after a real press
     return times
@@ -656,8 +657,8 @@ def generation_rows():
     depend on them)."""
     import torch
 
-    from genstudio.bench.images28 import digits28_path
     from genstudio import data as data_sets
+    from genstudio.bench.images28 import digits28_path
     from genstudio.config import default_experiment
     from genstudio.models import build_model
 
@@ -724,7 +725,7 @@ def weight_copy_ms(family: str, copies: int = 30) -> float:
     times = []
     for _ in range(copies):
         began = time.perf_counter()
-        pickle.dumps(trainer._weights(), protocol=pickle.HIGHEST_PROTOCOL)
+        pickle.dumps(trainer.weights(), protocol=pickle.HIGHEST_PROTOCOL)
         times.append((time.perf_counter() - began) * 1000)
     return statistics.median(times)
 
@@ -820,8 +821,8 @@ def section_startup(budget: Budget):
 # 6. quality ---------------------------------------------------------------------------------------
 
 def section_quality(budget: Budget):
-    from genstudio.bench.targets import TARGETS, Target, run
     from genstudio import data as data_sets
+    from genstudio.bench.targets import TARGETS, Target, run
     from genstudio.engine.evaluate import real_floor
 
     for target in TARGETS:
@@ -846,8 +847,8 @@ def section_quality(budget: Budget):
 def text_quality_rows(budget: Budget):
     """The transformer on the built-in names for the lesson's time, next to the bigram baseline of the
     same split (makemore, on its own 32,000 names: bigram ~2.45, small transformer ~1.92 nats/char)."""
-    from genstudio.bench.targets import Target, run
     from genstudio import data as data_sets
+    from genstudio.bench.targets import Target, run
     from genstudio.engine.metrics import bigram_nats
 
     ds = data_sets.load("names")
@@ -861,8 +862,8 @@ def text_quality_rows(budget: Budget):
 # 6b. real-size images ------------------------------------------------------------------------------
 
 def section_images(budget: Budget):
-    from genstudio.bench.images28 import digits28_path, train, tutorial_vae
     from genstudio import data as data_sets
+    from genstudio.bench.images28 import digits28_path, train, tutorial_vae
 
     path = digits28_path()
     full = budget.images_s >= 300
@@ -1036,8 +1037,13 @@ def main(argv=None) -> int:
     wanted = [s for s in SECTIONS if not args.only or s in args.only]
     title = (f"genstudio bench{' --quick' if args.quick else ''}, sections: {', '.join(wanted)}"
              + (f", budget x{args.budget_scale:g}" if args.budget_scale != 1 else ""))
-    report(title, run_sections(wanted, budget), args.json)
-    return 0
+    from genstudio.ui.threads import SlotErrors
+
+    with SlotErrors() as slots:
+        report(title, run_sections(wanted, budget), args.json)
+    for error in slots.errors:   # Qt only prints these: a bench that met one has measured a broken app
+        print(f"bench: FAILED: an exception in a Qt slot or callback: {error}", file=sys.stderr)
+    return 1 if slots.errors else 0
 
 
 if __name__ == "__main__":

@@ -53,7 +53,8 @@ def train(family: str, seconds: float, overrides: dict | None = None, data: str 
 
         from genstudio.engine.render import image_grid
         side = snap.samples.shape[-1]
-        Image.fromarray(np.asarray(image_grid(snap.samples, cols=8))).resize((8 * side * 3,) * 2, Image.NEAREST).save(grid)
+        Image.fromarray(np.asarray(image_grid(snap.samples, cols=8))).resize((8 * side * 3,) * 2,
+                                                                             Image.NEAREST).save(grid)
     return {"family": family, "steps": trainer.step, "train_s": trainer.seconds, "wall_s": wall,
             "steps_per_s": trainer.step / trainer.seconds, "report_share": 1 - trainer.seconds / wall,
             "snapshot_s": snapshot_s, "final_eval_s": final_eval_s, **metrics}
@@ -113,8 +114,10 @@ def describe(row: dict) -> str:
     hist = row.get("class_histogram")
     low = f"  min class {min(hist):.1%}" if hist else ""
     nll = f"  nll {row['nll_nats']:.1f}" if "nll_nats" in row else ""
-    return (f"{row['family']:<10} {row['steps']:>7} steps  {row['steps_per_s']:7.1f}/s  FD {row.get('fd', float('nan')):6.2f}  "
-            f"classes {row.get('class_coverage')}/{row.get('class_total')}{low}{nll}  reports {row['report_share']:.0%} of wall  "
+    return (f"{row['family']:<10} {row['steps']:>7} steps  {row['steps_per_s']:7.1f}/s  "
+            f"FD {row.get('fd', float('nan')):6.2f}  "
+            f"classes {row.get('class_coverage')}/{row.get('class_total')}{low}{nll}  "
+            f"reports {row['report_share']:.0%} of wall  "
             f"snapshot {row['snapshot_s']:.2f} s  final eval {row['final_eval_s']:.1f} s")
 
 
@@ -135,7 +138,8 @@ def main(argv=None):
         from genstudio import data as data_sets
         torch.set_num_threads(1)
         row = tutorial_vae(data_sets.load(args.data or digits28_path(rgb=args.rgb)), args.seconds)
-        print(f"tutorial VAE {row['steps']:>7} steps  {row['steps_per_s']:7.1f}/s  nll {row['nll_nats']:.1f}", flush=True)
+        print(f"tutorial VAE {row['steps']:>7} steps  {row['steps_per_s']:7.1f}/s  nll {row['nll_nats']:.1f}",
+              flush=True)
     data_path = args.data or (digits28_path(rgb=True) if args.rgb else None)
     for family in args.only or ("vae", "gan", "diffusion", "ar"):
         grid = os.path.join(args.grids, f"{family}.png") if args.grids else None

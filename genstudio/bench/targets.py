@@ -14,11 +14,11 @@ import json
 import time
 from dataclasses import dataclass, replace
 
+from genstudio import data as data_sets
 from genstudio.config import FAMILY_CONFIGS, default_experiment
 from genstudio.engine.evaluate import real_floor
 from genstudio.engine.events import Finished, Metrics
 from genstudio.engine.trainer import Cadence, Trainer
-from genstudio import data as data_sets
 
 
 @dataclass(frozen=True)

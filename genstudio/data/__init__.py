@@ -96,6 +96,11 @@ def _text(name: str, words: list[str]) -> Dataset:
 _CACHE: dict[str, Dataset] = {}
 
 
+def remember(known: dict) -> None:
+    """Data sets loaded elsewhere (another process), by cache_key: `load` returns them as they are."""
+    _CACHE.update(known)
+
+
 def cache_key(name: str, size: int = 0, color: str = "auto") -> str | None:
     """What `load` caches a set under: a file's changes make a new key. None for a path that
     cannot be read (load then says why)."""

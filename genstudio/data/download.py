@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable
 
 from ..storage import atomic_path, cache_dir
-from .importers import DataError, IMAGE_SIZES, auto_size, parse_idx, read_bytes, to_images
+from .importers import IMAGE_SIZES, DataError, auto_size, parse_idx, read_bytes, to_images
 
 if TYPE_CHECKING:
     from . import Dataset

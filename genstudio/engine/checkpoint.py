@@ -59,7 +59,8 @@ def load_run(folder: str, device: torch.device) -> tuple[Experiment, GenerativeM
     model = build_model(exp, ds)
     try:
         tensors = load_file(weights_path)
-        average = [tensors.pop(f"{AVERAGE_PREFIX}{i}") for i in range(sum(k.startswith(AVERAGE_PREFIX) for k in tensors))]
+        average = [tensors.pop(f"{AVERAGE_PREFIX}{i}")
+                   for i in range(sum(k.startswith(AVERAGE_PREFIX) for k in tensors))]
         model.load_state_dict(tensors)
         if average:
             model.load_own_average(average, updates=0)  # the count only shapes the average's warm-up

@@ -19,8 +19,8 @@ from safetensors.torch import save_file
 
 from ..config import ConfigError, Experiment
 from ..data import Dataset, looks_like_path
-from .events import Metrics, Snapshot
 from ..storage import atomic_path
+from .events import Metrics, Snapshot
 from .state import TrainerState
 
 FORMAT = "genstudio-experiment"

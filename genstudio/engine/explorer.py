@@ -19,9 +19,28 @@ from ..config import Experiment
 from ..data import Dataset
 from ..models import build_model
 from .events import Weights
-from .requests import (Answer, CriticHistogram, Decode, DecodeGrid, Denoise, DenoiseField,
-                       EncodeHeldOut, ExplorerError, Forward, GANPlane, Generate, Interpolate, Nearest, Request,
-                       Schedules, TextBaselines, TimestepLoss, TokenLoss, interpolation_codes, map_basis)
+from .requests import (
+    Answer,
+    CriticHistogram,
+    Decode,
+    DecodeGrid,
+    Denoise,
+    DenoiseField,
+    EncodeHeldOut,
+    ExplorerError,
+    Forward,
+    GANPlane,
+    Generate,
+    Interpolate,
+    Nearest,
+    Request,
+    Schedules,
+    TextBaselines,
+    TimestepLoss,
+    TokenLoss,
+    interpolation_codes,
+    map_basis,
+)
 
 RECON_COUNT = 8        # held-out examples shown above their reconstructions
 DENOISE_CHUNK_S = 0.05  # a trajectory is sent at least this often while it is computed
@@ -171,7 +190,8 @@ class Replica:
         noise = torch.randn(x0.shape, generator=torch.Generator().manual_seed(req.seed))
         x_t = model.scheduler().add_noise(x0, noise, torch.full((len(x0),), req.t, dtype=torch.long))
         yield {"t": req.t, "alpha_bar": float(model.alphas_cumprod[req.t]), "noise": noise.numpy(),
-               "x0": np.asarray(model.decode(x0, ds), np.float32), "noise_shown": np.asarray(model.decode(noise, ds), np.float32),
+               "x0": np.asarray(model.decode(x0, ds), np.float32),
+               "noise_shown": np.asarray(model.decode(noise, ds), np.float32),
                "x_t": np.asarray(model.decode(x_t, ds), np.float32)}, True
 
     def _DenoiseField(self, req: DenoiseField):
@@ -183,7 +203,8 @@ class Replica:
         grid = np.stack(np.meshgrid(xs, ys), -1).reshape(-1, 2)
         t = torch.full((len(grid),), req.t, dtype=torch.long)
         eps = self.model.ema.module(torch.from_numpy(ds.standardise(grid)), t).numpy()
-        yield {"t": req.t, "grid": grid, "direction": (-eps * np.asarray(ds.scale, np.float32)).astype(np.float32)}, True
+        yield {"t": req.t, "grid": grid,
+               "direction": (-eps * np.asarray(ds.scale, np.float32)).astype(np.float32)}, True
 
     def _Denoise(self, req: Denoise):
         model, ds = self.model, self.dataset
@@ -236,7 +257,8 @@ class Replica:
         x0 = model.encode_data(self.dataset, "held_out")[: req.count]
         edges = np.linspace(0, model.cfg.timesteps, req.buckets + 1).round().astype(int)
         generator = torch.Generator().manual_seed(0)  # the same noise each time: the bars move with the model only
-        t = torch.cat([torch.randint(a, max(a + 1, b), (len(x0),), generator=generator) for a, b in zip(edges, edges[1:])])
+        t = torch.cat([torch.randint(a, max(a + 1, b), (len(x0),), generator=generator)
+                       for a, b in zip(edges, edges[1:])])
         x0 = x0.repeat(req.buckets, *([1] * (x0.dim() - 1)))
         noise = torch.randn(x0.shape, generator=generator)
         error = (model.net(model.scheduler().add_noise(x0, noise, t), t) - noise) ** 2

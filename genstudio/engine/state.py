@@ -8,7 +8,6 @@ import torch
 
 from ..models.base import WeightAverage
 
-
 IMPLEMENTATION_KEYS = ("fused", "foreach", "capturable", "differentiable")
 
 

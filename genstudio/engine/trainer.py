@@ -167,7 +167,7 @@ class Trainer:
         if isinstance(wanted, tuple):  # ("fork", step)
             kept = self.fork_points.nearest(wanted[1]) if self.fork_points is not None else None
             return ForkState(wanted[1] if kept is None else kept.step, kept)
-        return self._checkpoint() if wanted == "checkpoint" else self._weights()
+        return self._checkpoint() if wanted == "checkpoint" else self.weights()
 
     def state(self) -> TrainerState:
         """The whole training state as CPU copies (call between steps, from the training thread)."""
@@ -177,7 +177,8 @@ class Trainer:
         kept = tuple(self.fork_points.states) if self.fork_points is not None else ()
         return Checkpoint(self.step, self.seconds, self.state(), kept)
 
-    def _weights(self) -> Weights:
+    def weights(self) -> Weights:
+        """The sampling networks' weights as CPU arrays (what the explorer's replica loads)."""
         state = {k: v.detach().cpu().numpy().copy() for k, v in self.model.explorer_state().items()}
         return Weights(self.step, self.seconds, state)
 
@@ -225,7 +226,8 @@ class Trainer:
         self._filled, self._flushed_at = 0, self.seconds
         bad = ~np.isfinite(values).all(1)
         end = int(bad.argmax()) if bad.any() else n
-        events: list = [LossPoints(steps[:end], secs[:end], {k: values[:end, i] for i, k in enumerate(self.loss_names)})]
+        events: list = [LossPoints(steps[:end], secs[:end],
+                                   {k: values[:end, i] for i, k in enumerate(self.loss_names)})]
         if end < n:
             self.diverged = True
             events.append(Diverged(int(steps[end]), float(secs[end]), dict(zip(self.loss_names, values[end].tolist()))))
@@ -300,7 +302,7 @@ class Trainer:
                     if self.diverged:
                         return
                     for report in wanted:
-                        t0 += yield from self._timed(lambda: self._report(report))
+                        t0 += yield from self._timed(lambda report=report: self._report(report))
             self._record(self.model.train_step(self.draw))
             self.seconds = time.perf_counter() - t0
             if self.seconds >= next_loss or self._filled == LOSS_BUFFER:

@@ -145,7 +145,7 @@ def child_main(events, commands, arguments: bytes) -> None:
     from .. import data
 
     experiment, start_paused, snapshot_s, eval_s, resume, known, environment = pickle.loads(arguments)
-    data._CACHE.update(known)
+    data.remember(known)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C in a terminal is the window's to handle
     if hasattr(os, "nice"):
         # below the window: with more busy processes than cores (two runs side by side on two cores)

@@ -36,9 +36,9 @@ class DataSpec:
 class GenerativeModel(nn.Module):
     """One family's networks and optimisers.
 
-    The engine calls `train_step(draw)`, where draw() returns a fresh batch in model space, and gets back a detached 1-D tensor of loss terms named by
-    `loss_names`, still on the device (no host sync). `sample(noise)` maps fixed noise from
-    `make_noise` to examples in the model's space; `decode` turns those into data space.
+    The engine calls `train_step(draw)`, where draw() returns a fresh batch in model space, and gets back a detached
+    1-D tensor of loss terms named by `loss_names`, still on the device (no host sync). `sample(noise)` maps fixed
+    noise from `make_noise` to examples in the model's space; `decode` turns those into data space.
     """
 
     loss_names: tuple[str, ...] = ("loss",)

@@ -199,7 +199,8 @@ class Diffusion(GenerativeModel):
         self.opt = make_optimizer(torch.optim.Adam, self.net.parameters(), self.cfg.lr)
         return [self.opt]
 
-    def scheduler(self, sampler: str | None = None, steps: int | None = None, eta: float | None = None) -> DDIMScheduler:
+    def scheduler(self, sampler: str | None = None, steps: int | None = None,
+                  eta: float | None = None) -> DDIMScheduler:
         """`eta`: DDIM's noise level (0 deterministic, 1 = DDPM), for the DDIM sampler only."""
         sampler = sampler or self.cfg.sampler
         sched = SCHEDULERS[sampler](self.alphas_cumprod, clip=1.0 if self.spec.kind == "image" else None)

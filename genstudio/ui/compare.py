@@ -1,10 +1,11 @@
 """Two runs in one window: the window's own run and a second one beside it (Runs → New run beside
 this one, a reopened row of the runs table, or the timeline's Fork from here).
 
-Each run is a pane (ui/run_pane.py: its process, views, transport and settings). Their samples and family views stand side by side, under a header per run
-(its colour, what differs, its steps/s); their loss curves overlay in one plot, a colour per run
-and a line style per loss term; one timeline slider, by step or by training seconds, shows both
-runs' snapshots at that point (each run's own timeline is hidden meanwhile).
+Each run is a pane (ui/run_pane.py: its process, views, transport and settings). Their samples and
+family views stand side by side, under a header per run (its colour, what differs, its steps/s);
+their loss curves overlay in one plot, a colour per run and a line style per loss term; one timeline
+slider, by step or by training seconds, shows both runs' snapshots at that point (each run's own
+timeline is hidden meanwhile).
 """
 from __future__ import annotations
 
@@ -12,8 +13,19 @@ import bisect
 
 from PySide6.QtCore import QObject, Qt
 from PySide6.QtGui import QColor, QIcon, QPixmap
-from PySide6.QtWidgets import (QColorDialog, QComboBox, QHBoxLayout, QLabel, QPushButton, QSlider,
-                               QSizePolicy, QSplitter, QToolButton, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QColorDialog,
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSizePolicy,
+    QSlider,
+    QSplitter,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from ..live.records import differing_settings, settings_of
 from .steady_label import steady_label
@@ -155,7 +167,7 @@ class Comparison(QObject):
         self.timeline.slider.valueChanged.connect(self._scrubbed)
         self.timeline.by.currentIndexChanged.connect(self._unit_changed)
         self.timeline.train_both.clicked.connect(self.toggle_both)
-        self.timeline.fork.clicked.connect(host.timeline.fork.click)
+        self.timeline.fork.clicked.connect(host.fork_here)
         self._connect(host.tabs.currentChanged, lambda i: self._same_page(guest.tabs, i))
         self._connect(guest.tabs.currentChanged, lambda i: self._same_page(host.tabs, i))
         for family, view in host.family_views.items():   # a family view's pages too, when both runs show it
@@ -227,7 +239,8 @@ class Comparison(QObject):
             rate = pane.run.rate
             header.rate.setText("" if rate is None else f"{rate:.0f} steps/s")
             snap = pane.timeline.shown()
-            header.shown.setText("" if snap is None else "live" if pane.timeline.live else f"showing step {snap.step:,}")
+            header.shown.setText("" if snap is None else "live" if pane.timeline.live
+                                 else f"showing step {snap.step:,}")
             header.settings.blockSignals(True)
             header.settings.setChecked(pane.settings_shown())
             header.settings.blockSignals(False)
@@ -239,7 +252,7 @@ class Comparison(QObject):
         x = t.position()
         where = f"{x:.1f} s" if t.by.currentIndex() else f"step {int(x):,}"
         t.label.setText(where + ("  (live)" if t.live else ""))
-        t.fork.setEnabled(self.host.timeline.fork.isEnabled())   # the first run's (hidden) timeline decides
+        t.fork.setEnabled(self.host.can_fork_here())   # the first run's point under the slider decides
 
     def _unit_changed(self, _):
         self.timeline.slider.blockSignals(True)

@@ -6,11 +6,34 @@ import dataclasses
 import os
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QGroupBox, QHBoxLayout,
-                               QInputDialog, QLabel, QPushButton, QSpinBox, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QInputDialog,
+    QLabel,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
 
-from ..config import (COLORS, DEFAULT_DATA, FAMILIES, FAMILY_CONFIGS, IMAGE_SIZES, LESSON_PRESETS, PRESETS,
-                      ConfigError, Experiment, default_experiment, lesson_experiment)
+from ..config import (
+    COLORS,
+    DEFAULT_DATA,
+    FAMILIES,
+    FAMILY_CONFIGS,
+    IMAGE_SIZES,
+    LESSON_PRESETS,
+    PRESETS,
+    ConfigError,
+    Experiment,
+    default_experiment,
+    lesson_experiment,
+)
 from ..data import DATASETS, REMOTE_DATASETS, looks_like_path
 
 FAMILY_LABELS = {"gan": "GAN", "vae": "VAE", "diffusion": "Diffusion", "ar": "Autoregressive"}

@@ -41,17 +41,20 @@ class RunFiles(QObject):
         menu.addAction("Save experiment", self.save_experiment, QKeySequence.Save)
         menu.addAction("Save experiment as…", self.save_experiment_as, QKeySequence("Ctrl+Shift+S"))
         menu.addSeparator()
-        export = menu.addMenu("Export")
-        export.addAction("Samples as PNG…", lambda: self.export_dialog("samples.png", "PNG (*.png)", self.export_samples))
-        export.addAction("Timeline as GIF…", lambda: self.export_dialog("timeline.gif", "GIF (*.gif)", self.export_timeline))
-        self.mp4_action = export.addAction("Timeline as MP4…",
-                                           lambda: self.export_dialog("timeline.mp4", "MP4 (*.mp4)", self.export_timeline))
+        def export(name, pattern, write):
+            return lambda: self.export_dialog(name, pattern, write)
+
+        exports = menu.addMenu("Export")
+        exports.addAction("Samples as PNG…", export("samples.png", "PNG (*.png)", self.export_samples))
+        exports.addAction("Timeline as GIF…", export("timeline.gif", "GIF (*.gif)", self.export_timeline))
+        self.mp4_action = exports.addAction("Timeline as MP4…",
+                                            export("timeline.mp4", "MP4 (*.mp4)", self.export_timeline))
         from ..engine.render import mp4_encoder
         if mp4_encoder() is None:
             self.mp4_action.setEnabled(False)
             self.mp4_action.setText("Timeline as MP4… (needs ffmpeg)")
-        export.addAction("Loss curves as CSV…", lambda: self.export_dialog("metrics.csv", "CSV (*.csv)", self.export_metrics_csv))
-        export.addAction("Plot as PNG…", lambda: self.export_dialog("curves.png", "PNG (*.png)", self.export_plot))
+        exports.addAction("Loss curves as CSV…", export("metrics.csv", "CSV (*.csv)", self.export_metrics_csv))
+        exports.addAction("Plot as PNG…", export("curves.png", "PNG (*.png)", self.export_plot))
 
     # background work -----------------------------------------------------------------------------
     def _background(self, work) -> threading.Thread:
@@ -96,7 +99,7 @@ class RunFiles(QObject):
         """Import in the background, then preview (the panel changes only when the user accepts)."""
         from .. import data
 
-        self.pane.message.emit(f"Reading {os.path.basename(path)}…")
+        self.pane.message.emit(f"Reading {os.path.basename(path)}…", 0)
         post = self.pane.post
 
         def work():

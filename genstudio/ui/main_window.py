@@ -68,7 +68,7 @@ class MainWindow(QMainWindow):
             self._build_views()
         self.setAcceptDrops(True)
         self.redraw_timer = QTimer(self)
-        self.redraw_timer.timeout.connect(self._redraw)
+        self.redraw_timer.timeout.connect(self.redraw)
         self.redraw_timer.start(REDRAW_MS)
 
     @property
@@ -251,7 +251,7 @@ class MainWindow(QMainWindow):
         return self.runs_table
 
     # drawing and messages --------------------------------------------------------------------------
-    def _redraw(self):
+    def redraw(self):
         if not self.views_ready:
             return
         if self.comparison is not None:

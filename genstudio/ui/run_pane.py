@@ -5,8 +5,19 @@ from __future__ import annotations
 import dataclasses
 
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtWidgets import (QHBoxLayout, QInputDialog, QLabel, QProgressBar, QPushButton, QScrollArea, QSplitter,
-                               QTabWidget, QToolBar, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QInputDialog,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QScrollArea,
+    QSplitter,
+    QTabWidget,
+    QToolBar,
+    QVBoxLayout,
+    QWidget,
+)
 
 from ..config import ConfigError
 from ..live.run import Run, RunListener
@@ -241,13 +252,23 @@ class RunPane(QWidget, RunListener):
         (asked for when None; this run's own is not touched): the fork starts beside this run."""
         if lr is None and snap.step in self.run.snapshots.forkable and self.run.worker is not None:
             current = self.run.experiment.family.lr
-            lr, ok = QInputDialog.getDouble(self, "Fork from here", f"Learning rate of the fork (this run: {current:g}):",
-                                            current, 1e-7, 10.0, 7)
+            question = f"Learning rate of the fork (this run: {current:g}):"
+            lr, ok = QInputDialog.getDouble(self, "Fork from here", question, current, 1e-7, 10.0, 7)
             if not ok:
                 return
         problem = self.run.fork(snap.step, lr if lr is not None else self.run.experiment.family.lr)
         if problem:
             self.report_problem(problem)
+
+    def fork_here(self) -> None:
+        """Fork from the snapshot the timeline shows (its button, or the shared timeline's)."""
+        if self.timeline.shown() is not None:
+            self.fork_from(self.timeline.shown())
+
+    def can_fork_here(self) -> bool:
+        """Whether the run keeps the whole state of the snapshot the timeline shows."""
+        snap = self.timeline.shown()
+        return snap is not None and snap.step in self.run.snapshots.forkable
 
     def _experiment_edited(self):
         if self.run.state in ("idle", "paused", "failed") and self.run.step == 0:

@@ -23,13 +23,13 @@ from __future__ import annotations
 import os
 import sys
 import time
+from dataclasses import replace
 
 from PySide6.QtCore import QEventLoop, QTimer
 from PySide6.QtWidgets import QApplication
 
-from dataclasses import replace
-
 from ..config import FAMILIES, default_experiment, lesson_experiment
+from .threads import SlotErrors
 
 TRAIN_SECONDS = 3.0
 
@@ -68,14 +68,16 @@ class SelfTest:
             self.check(widget.grab().save(path), f"saving {path}")
 
     def start(self) -> None:
-        try:
-            self.run_all()
-        except Exception as exc:  # report, never hang
-            self.failures.append(f"{type(exc).__name__}: {exc}")
-            print(f"self-test: FAILED: {type(exc).__name__}: {exc}", file=sys.stderr)
+        with SlotErrors() as slots:
+            try:
+                self.run_all()
+            except Exception as exc:  # report, never hang
+                self.check(False, f"{type(exc).__name__}: {exc}")
+            self.window.close()
+        for error in slots.errors:   # Qt only prints these: here they fail the test
+            self.check(False, f"an exception in a Qt slot or callback: {error}")
         self.exit_code = 0 if not self.failures else 1
         print("self-test: " + ("passed" if not self.failures else f"{len(self.failures)} check(s) failed"))
-        self.window.close()
         QApplication.instance().quit()
 
     def run_all(self) -> None:
@@ -157,7 +159,7 @@ class SelfTest:
         wait(ms)
         comparison.toggle_both()
         wait(300)
-        self.window._redraw()
+        self.window.redraw()
 
     def compare(self) -> None:
         """A GAN on ring8 beside the same GAN (same seed) with a 3x learning rate, trained together;
@@ -170,10 +172,12 @@ class SelfTest:
         other.panel.set_knob("lr", 3 * exp.family.lr)
         other.reset()
         win.comparison.headers[1].settings.setChecked(False)
-        if not self.check(wait_until(lambda: win.run.state == other.run.state == "paused", 120), "compare: two runs built"):
+        if not self.check(wait_until(lambda: win.run.state == other.run.state == "paused", 120),
+                          "compare: two runs built"):
             return
         self.train_both(int(3 * TRAIN_SECONDS * 1000))
-        self.check(win.run.step > 100 and other.run.step > 100, f"compare: both trained ({win.run.step}, {other.run.step} steps)")
+        self.check(win.run.step > 100 and other.run.step > 100,
+                   f"compare: both trained ({win.run.step}, {other.run.step} steps)")
         self.save(win, "compare-live.png")
         shared = win.comparison.timeline
         shared.slider.setValue(shared.slider.maximum() // 3)
@@ -200,7 +204,8 @@ class SelfTest:
             if self.check(panel.open_file(lesson.path), f"lesson {lesson.title!r} opened"):
                 for index in range(len(lesson.steps)):
                     panel.go(index)
-                    self.check(panel.counter.text().startswith(f"Step {index + 1} of"), f"{lesson.title}: step {index + 1}")
+                    self.check(panel.counter.text().startswith(f"Step {index + 1} of"),
+                               f"{lesson.title}: step {index + 1}")
         first = lessons[0]
         panel.open_file(first.path)
         win.pane.toggle_training()
@@ -285,8 +290,10 @@ class SelfTest:
                 continue
             wait(int(2 * TRAIN_SECONDS * 1000))
             view.sample()
-            finished = wait_until(lambda: view.total > 0 and len(view.frames) == view.total and not view.message.text(), 120)
-            self.check(finished and view.table.rowCount() >= 2, f"diffusion view on {name}: trajectory kept, table filled")
+            finished = wait_until(lambda: view.total > 0 and len(view.frames) == view.total
+                                  and not view.message.text(), 120)
+            self.check(finished and view.table.rowCount() >= 2,
+                       f"diffusion view on {name}: trajectory kept, table filled")
             if name == "digits":
                 view.scrub.setValue(int(view.total * 0.8))  # most of the noise gone, digits appearing
                 wait(200)

@@ -19,10 +19,10 @@ def attach(window) -> None:
     pressed = []
 
     def poll():
-        if window.state == "paused" and window.step == 0 and not pressed:
+        if window.run.state == "paused" and window.run.step == 0 and not pressed:
             pressed.append(True)
-            window.toggle_training()
-        if any(s.step > 0 for s in window.timeline.snapshots):
+            window.pane.toggle_training()
+        if any(s.step > 0 for s in window.pane.timeline.snapshots):
             print("sample", time.time(), flush=True)
             timer.stop()
             window.close()

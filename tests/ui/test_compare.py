@@ -12,8 +12,8 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
 
 from genstudio.config import default_experiment
-from genstudio.ui.curves import ema
 from genstudio.live.records import differing_settings, run_log
+from genstudio.ui.curves import ema
 
 from .test_main_window import TIMEOUT_MS, settled_step
 
@@ -38,7 +38,7 @@ def two_gans(window, qtbot, lr_b: float):
     assert window.run.state == other.run.state == "paused"
     settled_step(window, qtbot)
     settled_step(other, qtbot)
-    window._redraw()
+    window.redraw()
     return other
 
 
@@ -49,7 +49,7 @@ def test_the_shared_timeline_shows_both_runs_snapshots_at_the_chosen_step(window
     shared = comparison.timeline
     for by in (0, 1):                              # by step, then by training seconds
         shared.by.setCurrentIndex(by)
-        window._redraw()
+        window.redraw()
         assert shared.live and shared.slider.maximum() > 0
         for fraction in (0.3, 0.7):
             shared.slider.setValue(int(shared.slider.maximum() * fraction))
@@ -98,9 +98,9 @@ def test_the_curves_overlay_a_colour_per_run_and_the_user_can_change_it(window, 
     assert {p.color().name() for p in pens} == {"#2ca02c"} and pens[0].style() != pens[1].style()
     assert other.samples.sample_item.opts["brush"].color().name() == QColor("#2ca02c").name()
     other.reset()                                   # its loss terms are gone until it is built again
-    window._redraw()
+    window.redraw()
     qtbot.waitUntil(lambda: other.run.state == "paused", timeout=TIMEOUT_MS)
-    window._redraw()
+    window.redraw()
     assert len(curves.run_items) == 2 * len(names) and curves.run_items[-1][0].name().startswith(
         f"run {other.run.record.number} ·")
     window.end_comparison()
@@ -201,3 +201,44 @@ def test_presenter_mode_shows_and_exports_both_runs(window, qtbot, tmp_path):
     width = Image.open(path).size[0]
     assert width == 2 * window.comparison.columns.width() and other.isVisible()   # both columns, at 2x
     window.end_comparison()
+
+
+def test_a_slot_exception_is_caught_where_qt_would_only_print_it(qtbot):
+    """The check the next test relies on can fail: an exception raised in a slot is recorded."""
+    from PySide6.QtWidgets import QPushButton
+
+    from genstudio.ui.threads import SlotErrors
+
+    button = QPushButton()
+    qtbot.addWidget(button)
+    button.clicked.connect(lambda: 1 / 0)
+    with qtbot.capture_exceptions() as captured, SlotErrors() as slots:
+        button.click()
+    assert slots.errors == ["ZeroDivisionError: division by zero"] and len(captured) == 1
+
+
+def test_after_a_comparison_ends_nothing_it_connected_still_fires(window, qtbot):
+    """Its connections to the first run's state and tabs are undone: training, pausing and switching
+    tabs and pages afterwards raise nothing in a slot."""
+    from genstudio.ui.threads import SlotErrors
+
+    exp = default_experiment("vae", "ring8")
+    window.pane.panel.set_experiment(replace(exp, family=replace(exp.family, width=32)))
+    window.pane.reset()
+    other = window.run_beside()
+    qtbot.waitUntil(lambda: window.run.state == other.run.state == "paused", timeout=TIMEOUT_MS)
+    window.end_comparison()
+    qtbot.waitUntil(lambda: not other.run.retired, timeout=TIMEOUT_MS)
+    with SlotErrors() as slots:
+        qtbot.keyClick(window, Qt.Key_Space)
+        qtbot.waitUntil(lambda: window.run.state == "training" and window.run.step > 20, timeout=TIMEOUT_MS)
+        qtbot.keyClick(window, Qt.Key_Space)
+        window.pane.tabs.setCurrentIndex(1)
+        pages = window.pane.run_view.pages
+        for page in range(pages.count()):
+            pages.setCurrentIndex(page)
+            qtbot.wait(50)
+        window.pane.tabs.setCurrentIndex(0)
+        qtbot.wait(300)
+    assert window.run.state == "paused" and slots.errors == []
+    assert window.comparison is None and window.pane.timeline.isVisible() and window.pane.settings_shown()

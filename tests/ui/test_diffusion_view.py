@@ -100,7 +100,8 @@ def test_2d_field_particles_schedules_and_loss_bars(window, qtbot):
                     -1).reshape(-1, 2)
     np.testing.assert_allclose(view.field_answer["grid"], grid, atol=1e-5)
     with torch.no_grad():
-        want = -model.ema.module(torch.from_numpy(ds.standardise(grid)), torch.full((len(grid),), 40)).numpy() * ds.scale
+        want = -model.ema.module(torch.from_numpy(ds.standardise(grid)),
+                                 torch.full((len(grid),), 40)).numpy() * ds.scale
     x, y = view.field_item.getData()
     drawn = np.column_stack([x, y]).reshape(-1, 2, 2)
     drawn = drawn[:, 1] - drawn[:, 0]

@@ -10,8 +10,15 @@ import torch
 
 from genstudio import data
 from genstudio.engine.events import Weights
-from genstudio.engine.explorer import (Decode, DecodeGrid, EncodeHeldOut, ExplorerError, Interpolate, Replica,
-                                       interpolation_codes)
+from genstudio.engine.explorer import (
+    Decode,
+    DecodeGrid,
+    EncodeHeldOut,
+    ExplorerError,
+    Interpolate,
+    Replica,
+    interpolation_codes,
+)
 from genstudio.engine.trainer import Cadence, Trainer
 from genstudio.live.explorer import Explorer
 

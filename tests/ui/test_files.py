@@ -21,7 +21,8 @@ def _close_problem(window):
 
 def _paused_after(window, qtbot, exp, steps, snapshots=1):
     start(window, qtbot, exp)
-    qtbot.waitUntil(lambda: window.run.step >= steps and len(window.pane.timeline.snapshots) >= snapshots, timeout=TIMEOUT_MS)
+    qtbot.waitUntil(lambda: window.run.step >= steps and len(window.pane.timeline.snapshots) >= snapshots,
+                    timeout=TIMEOUT_MS)
     window.pane.toggle_training()
     return settled_step(window, qtbot)
 
@@ -39,7 +40,8 @@ def _digits_npy(tmp_path):
 def test_open_data_previews_then_trains_on_it(window, qtbot, tmp_path):
     path = _digits_npy(tmp_path)
     window.pane.files.open_data(str(path))
-    qtbot.waitUntil(lambda: window.pane.files.preview is not None and window.pane.files.preview.isVisible(), timeout=TIMEOUT_MS)
+    qtbot.waitUntil(lambda: window.pane.files.preview is not None and window.pane.files.preview.isVisible(),
+                    timeout=TIMEOUT_MS)
     preview = window.pane.files.preview
     assert "40 images" in preview.summary.text() and "8x8" in preview.summary.text()
     assert not preview.picture.pixmap().isNull()

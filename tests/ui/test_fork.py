@@ -113,7 +113,8 @@ def test_settings_applied_to_a_fork_before_it_trains_fork_again_from_the_same_st
     assert fork.panel.apply_button.isVisibleTo(fork.panel)    # not a live knob: Apply is offered
     fork.panel.apply_button.click()
     qtbot.waitUntil(lambda: fork.run.record is not first and fork.run.state == "paused", timeout=TIMEOUT_MS)
-    assert fork.run.step == snap.step and fork.run.experiment.family.loss == "ns" and fork.run.record.forked_at == snap.step
+    assert (fork.run.step == snap.step and fork.run.experiment.family.loss == "ns"
+            and fork.run.record.forked_at == snap.step)
     state = checkpoint(fork, qtbot).state
     assert all(torch.equal(state.tensors[k], v) for k, v in kept.tensors.items() if k.startswith("model."))
     assert first not in run_log().records                      # it never trained a step of its own

@@ -31,7 +31,8 @@ def test_every_builtin_lesson_sets_up_each_step(window, qtbot):
                     assert view.pages.tabText(view.pages.currentIndex()) == step.page
             else:
                 assert window.pane.tabs.currentIndex() == 0
-            assert panel.next_button.isEnabled() == (step.reached(window.run.step, {}) and index < len(lesson.steps) - 1)
+            assert panel.next_button.isEnabled() == (step.reached(window.run.step, {})
+                                                     and index < len(lesson.steps) - 1)
     panel.end()
     assert not panel.isVisible()
 
@@ -55,7 +56,8 @@ def test_next_lights_up_when_the_wait_is_reached(window, qtbot):
 
 def test_a_malformed_lesson_is_one_message(window, qtbot, tmp_path):
     bad = tmp_path / "broken.json"
-    bad.write_text(json.dumps({"format": 1, "title": "x", "steps": [{"text": "t", "preset": "gan:9", "view": "samples"}]}))
+    bad.write_text(json.dumps({"format": 1, "title": "x",
+                               "steps": [{"text": "t", "preset": "gan:9", "view": "samples"}]}))
     assert not window.lessons.open_file(str(bad))
     assert "broken.json" in window.last_problem and "gan:9" in window.last_problem
     assert "\n" not in window.last_problem and not window.lessons.isVisible()

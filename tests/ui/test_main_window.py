@@ -1,9 +1,10 @@
 """The studio window driven as a user would: train, watch, pause, step, resume, reset, close."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
-from dataclasses import replace
 
 from genstudio.config import FAMILIES, default_experiment
 
@@ -99,7 +100,8 @@ def test_train_pause_step_resume_reset(window, qtbot, model):
     # reset: a fresh model at step 0, paused, with its untrained samples shown
     window.pane.reset()
     assert window.run.step == 0 and len(window.pane.curves.history.data) == 0
-    qtbot.waitUntil(lambda: window.run.state == "paused" and len(window.pane.timeline.snapshots) == 1, timeout=TIMEOUT_MS)
+    qtbot.waitUntil(lambda: window.run.state == "paused" and len(window.pane.timeline.snapshots) == 1,
+                    timeout=TIMEOUT_MS)
     assert window.pane.timeline.snapshots[0].step == 0
 
 
@@ -186,6 +188,7 @@ def test_bad_setting_is_a_message_not_a_crash(window, qtbot):
 
 def test_close_while_training_stops_the_thread(qtbot, tmp_path):
     from PySide6.QtCore import QSettings
+
     from genstudio.ui.main_window import MainWindow
 
     win = MainWindow(QSettings(str(tmp_path / "s.ini"), QSettings.IniFormat))
@@ -198,6 +201,7 @@ def test_close_while_training_stops_the_thread(qtbot, tmp_path):
 
 def test_settings_remember_the_experiment(qtbot, tmp_path):
     from PySide6.QtCore import QSettings
+
     from genstudio.ui.main_window import MainWindow
 
     path = str(tmp_path / "s.ini")
@@ -262,6 +266,7 @@ def test_rapid_resets_while_training_are_safe(window, qtbot):
 
 def test_user_presets_persist(qtbot, tmp_path):
     from PySide6.QtCore import QSettings
+
     from genstudio.ui.main_window import MainWindow
 
     path = str(tmp_path / "s.ini")
@@ -339,11 +344,12 @@ def test_deferred_views_are_built_after_the_first_paint(qtbot, tmp_path):
     win = MainWindow(QSettings(str(tmp_path / "s.ini"), QSettings.IniFormat), defer_views=True)
     qtbot.addWidget(win)
     assert not win.views_ready and not hasattr(win, "curves")
-    win._redraw()  # the redraw timer may fire before the plots exist
+    win.redraw()  # the redraw timer may fire before the plots exist
     with qtbot.waitSignal(win.views_built, timeout=10_000):
         win.show()
     assert win.views_ready
-    qtbot.waitUntil(lambda: win.pane.curves.isVisible() and win.pane.samples.isVisible() and win.pane.timeline.isVisible())
+    qtbot.waitUntil(lambda: (win.pane.curves.isVisible() and win.pane.samples.isVisible()
+                             and win.pane.timeline.isVisible()))
     win.close()
 
 

@@ -31,14 +31,16 @@ def test_presenter_mode_hides_the_controls_and_restores_the_layout(window, qtbot
     assert presenter.active and window.isFullScreen()
     assert not window.pane.splitter.widget(0).isVisible() and not window.menuBar().isVisible()
     assert not window.statusBar().isVisible()
-    assert window.pane.transport_bar.isVisible() and window.pane.train_button.isVisible() and window.pane.tabs.isVisible()
+    assert (window.pane.transport_bar.isVisible() and window.pane.train_button.isVisible()
+            and window.pane.tabs.isVisible())
     assert QApplication.font().pointSizeF() == font * presenter.scale
     assert axis.pen().widthF() > max(width, 1.0) and axis.style["tickFont"].pointSize() > 9
     qtbot.waitUntil(lambda: status.width() > status_width, timeout=5000)  # refitted to the bigger text
 
     presenter.set_active(False)  # as Escape does
     qtbot.waitUntil(lambda: not window.isFullScreen(), timeout=TIMEOUT_MS)
-    assert window.pane.splitter.widget(0).isVisible() and window.menuBar().isVisible() and window.statusBar().isVisible()
+    assert (window.pane.splitter.widget(0).isVisible() and window.menuBar().isVisible()
+            and window.statusBar().isVisible())
     assert QApplication.font().pointSizeF() == font and axis.pen().widthF() == width
     qtbot.waitUntil(lambda: status.width() == status_width, timeout=5000)
     qtbot.waitUntil(lambda: window.size() == size, timeout=5000)

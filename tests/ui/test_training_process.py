@@ -6,7 +6,7 @@ import pickle
 
 import numpy as np
 
-from genstudio.ui import training_process
+from genstudio.live import training_process
 
 from .test_main_window import TIMEOUT_MS, start, tiny
 

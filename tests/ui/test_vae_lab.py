@@ -19,7 +19,8 @@ def _lab_on_a_paused_vae(window, qtbot, latent_dim=2):
     qtbot.waitUntil(lambda: window.run.step > 30 and lab.map is not None, timeout=TIMEOUT_MS)
     window.pane.toggle_training()
     step = settled_step(window, qtbot)
-    qtbot.waitUntil(lambda: window.run.weights_step == step and window.run.explorer.weights_step == step, timeout=TIMEOUT_MS)
+    qtbot.waitUntil(lambda: window.run.weights_step == step and window.run.explorer.weights_step == step,
+                    timeout=TIMEOUT_MS)
     qtbot.waitUntil(lambda: lab.shown_step.get("map") == step and lab.shown_step.get("code") == step,
                     timeout=TIMEOUT_MS)
     return lab, running_model(window, qtbot)

@@ -50,6 +50,7 @@ def wait_until(predicate, timeout_s: float = 60.0) -> None:
 
 def new_window(folder: str):
     from PySide6.QtCore import QSettings
+
     from genstudio.ui.main_window import MainWindow
     win = MainWindow(QSettings(os.path.join(folder, "settings.ini"), QSettings.IniFormat))
     win.show()
@@ -86,6 +87,7 @@ def main(argv=None) -> int:
     import torch
     torch.set_num_threads(1)
     from PySide6.QtWidgets import QApplication
+
     from genstudio.config import FAMILIES
 
     app = QApplication.instance() or QApplication(sys.argv[:1])  # noqa: F841 (kept alive)

@@ -14,8 +14,19 @@ import time
 
 import numpy as np
 from PySide6.QtCore import QRectF, Qt, QTimer
-from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QHBoxLayout, QLabel, QLineEdit, QPushButton, QSlider,
-                               QSpinBox, QStackedWidget, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDoubleSpinBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSlider,
+    QSpinBox,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
 from ...engine.render import image_grid
 from ..steady_label import steady_label
@@ -374,7 +385,8 @@ class ARView(ExplorerView):
         self.baseline_lines = []
         for name, colour in (("uniform", "#888888"), ("bigram", "#2ca02c")):
             line = self.pg.InfiniteLine(values[name], angle=0, pen=self.pg.mkPen(colour, width=1.5, style=Qt.DashLine),
-                                        label=f"{name} {values[name]:.3f}", labelOpts={"position": 0.6, "color": colour})
+                                        label=f"{name} {values[name]:.3f}",
+                                        labelOpts={"position": 0.6, "color": colour})
             self.loss_plot.addItem(line)
             self.baseline_lines.append(line)
 
@@ -448,7 +460,8 @@ class ARView(ExplorerView):
                          " <span style='color:#2ca02c'>(new)</span>")
             rows.append(cell)
         self.lines.setText("<br>".join(rows))
-        self.novelty.setText(f"{new} of {finished} finished lines are new (not in the training set)" if finished else "")
+        self.novelty.setText(f"{new} of {finished} finished lines are new "
+                             "(not in the training set)" if finished else "")
         self.focus = focus
         at = min(position, ends[focus])
         labels = ["end" if c == "." else c for c in alphabet]

@@ -13,8 +13,22 @@ import time
 
 import numpy as np
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QHBoxLayout, QHeaderView, QLabel, QPushButton,
-                               QSlider, QSpinBox, QStackedWidget, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QSlider,
+    QSpinBox,
+    QStackedWidget,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
 
 from ...engine.render import image_grid
 from ..steady_label import steady_label
@@ -333,7 +347,8 @@ class DiffusionView(ExplorerView):
                     eta=self.eta.value(), count=PARTICLES if self.points else IMAGES, seed=self.seed)
 
     def _ask_forward(self):
-        self.submit("forward", "Forward", t=self.t_slider.value(), count=FORWARD_POINTS if self.points else FORWARD_IMAGES)
+        self.submit("forward", "Forward", t=self.t_slider.value(),
+                    count=FORWARD_POINTS if self.points else FORWARD_IMAGES)
         self._ask_field()
 
     def _ask_field(self, *_):
@@ -421,7 +436,8 @@ class DiffusionView(ExplorerView):
             self.table.setItem(row, col, QTableWidgetItem(cell))
         self.table.resizeRowToContents(row)
         self.table.scrollToBottom()
-        self.quality_label.setText(f"The last trajectory: {text}, {values['seconds']:.2f} s for {values['steps']} steps "
+        self.quality_label.setText(f"The last trajectory: {text}, {values['seconds']:.2f} s "
+                                   f"for {values['steps']} steps "
                                    f"(the model at step {self.shown_step.get('denoise', 0):,}).")
 
     # showing a frame -------------------------------------------------------------------------------

@@ -13,8 +13,16 @@ import time
 
 import numpy as np
 from PySide6.QtCore import QRectF, QTimer
-from PySide6.QtWidgets import (QCheckBox, QGridLayout, QHBoxLayout, QLabel, QSpinBox, QStackedWidget,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QSpinBox,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
 from ...engine.render import image_grid
 from ..steady_label import steady_label
@@ -124,14 +132,16 @@ class GANView(ExplorerView):
         self.colour_bar.setImageItem(self.heat, insert_in=self.plane.getPlotItem())
         self.mesh_item = pg.PlotCurveItem(pen=pg.mkPen(90, 90, 90, 110, width=1))
         self.real_item = pg.ScatterPlotItem(size=4, pen=None, brush=pg.mkBrush(*REAL, 150))
-        self.fake_item = pg.ScatterPlotItem(size=5, pen=pg.mkPen(70, 30, 90, 200, width=0.6), brush=pg.mkBrush(*FAKE, 200))
+        self.fake_item = pg.ScatterPlotItem(size=5, pen=pg.mkPen(70, 30, 90, 200, width=0.6),
+                                            brush=pg.mkBrush(*FAKE, 200))
         self.arrow_item = pg.PlotCurveItem(connect="pairs", pen=pg.mkPen(20, 20, 20, 220, width=1.5))
         self.plane.addItem(self.real_item)
         for item in (self.mesh_item, self.fake_item, self.arrow_item):
             self.plane.addItem(item, ignoreBounds=True)
         self.layers = {}
         for key, label, item in (("heat", "discriminator's view", self.heat), ("real", "real data", self.real_item),
-                                 ("fake", "generated", self.fake_item), ("mesh", "generator's manifold", self.mesh_item),
+                                 ("fake", "generated", self.fake_item),
+                                 ("mesh", "generator's manifold", self.mesh_item),
                                  ("arrows", "gradient arrows", self.arrow_item)):
             box = QCheckBox(label)
             box.setChecked(True)
@@ -188,7 +198,8 @@ class GANView(ExplorerView):
         self.grid_box.addItem(self.pick_marker)
         self.grid_widget.scene().sigMouseClicked.connect(self._grid_clicked)
         near = ImagePanel(pg, "Nearest training images", fit=False)
-        self.near_widget, self.near_title, self.near_box, self.near_image = near.widget, near.title, near.box, near.image
+        self.near_widget, self.near_title, self.near_box, self.near_image = (near.widget, near.title, near.box,
+                                                                             near.image)
         self.near_shown = None
         self.hist_plot = pg.PlotWidget(background="w", title="D(x) on real (green) and generated (purple)")
         self.hist_plot.setMouseEnabled(False, False)
@@ -299,7 +310,8 @@ class GANView(ExplorerView):
         for name, value in wanted.items():
             self.curve_data.setdefault(name, []).append((event.step, float(value)))
             if name not in self.curve_items:
-                plot = self.plane_curves if self.points else self.fd_curves if name == "Frechet distance" else self.image_curves
+                plot = (self.plane_curves if self.points
+                        else self.fd_curves if name == "Frechet distance" else self.image_curves)
                 self.curve_items[name] = plot.plot(pen=colours[len(self.curve_items) % 3], symbol="o", symbolSize=5,
                                                    name=name)
             xs, ys = zip(*self.curve_data[name])
@@ -359,7 +371,8 @@ class GANView(ExplorerView):
 
     def _answer_histogram(self, values, step):
         real, fake = values["real"], values["fake"]
-        lo, hi = (0.0, 1.0) if not values["score"] else (float(min(real.min(), fake.min())), float(max(real.max(), fake.max())) + 1e-6)
+        lo, hi = (0.0, 1.0) if not values["score"] else (float(min(real.min(), fake.min())),
+                                                          float(max(real.max(), fake.max())) + 1e-6)
         edges = np.linspace(lo, hi, 31)
         self.hist_real.setData(edges, np.histogram(real, edges)[0].astype(float))
         self.hist_fake.setData(edges, np.histogram(fake, edges)[0].astype(float))
@@ -368,7 +381,8 @@ class GANView(ExplorerView):
         images = np.concatenate([values["example"][None], values["nearest"]])
         first = self.near_shown is None
         self.near_shown = values
-        self.near_image.setImage(image_grid(images, scale=1, pad=1, cols=len(images)), autoLevels=False, levels=(0, 255))
+        self.near_image.setImage(image_grid(images, scale=1, pad=1, cols=len(images)), autoLevels=False,
+                                 levels=(0, 255))
         if first:  # a new title or range re-lays out the page: once a run
             self.near_box.autoRange(padding=0.02)
             self.near_title.setText(f"Picked (left) and its {len(values['nearest'])} nearest training images, "

@@ -11,8 +11,18 @@ import time
 
 import numpy as np
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QGridLayout, QHBoxLayout, QLabel, QPushButton,
-                               QSlider, QSpinBox, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDoubleSpinBox,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSlider,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
 
 from ...engine.render import image_grid
 from ..steady_label import steady_label
@@ -30,8 +40,9 @@ LABEL_COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b
 
 TEXT = {
     "map": "Each dot is a held-out example, placed at the mean of the code the encoder gives it (and coloured "
-           "by its label, when the data has labels): examples the model finds alike land close together. Click anywhere: the decoder "
-           "turns that code into the picture on the right (the cross marks it; the sliders move it too).",
+           "by its label, when the data has labels): examples the model finds alike land close together. "
+           "Click anywhere: the decoder turns that code into the picture on the right (the cross marks it; "
+           "the sliders move it too).",
     "pca": "The code has {d} numbers: the map shows the plane of its two main directions (PCA of the codes), "
            "so clicks move along that plane only.",
     "manifold": "The decoder's output over a {g} x {g} grid of codes covering the visible part of the map. Pan or "
