@@ -106,16 +106,18 @@ def test_the_collapse_rule():
 
 def test_the_collapse_warning_fires_on_the_collapse_preset_and_not_on_the_healthy_one():
     """The view's rule, fed what its plane answers carry (the training generator's points on fixed
-    noise), on the two lesson presets trained headless."""
+    noise), on the two lesson presets trained headless: the collapsing run is warned about while it
+    trains (its learning rate never lets it settle, so a lucky moment may cover modes again), the
+    healthy one never."""
     from genstudio.config import lesson_experiment
     from genstudio.engine.metrics import mode_metrics
     from genstudio.engine.trainer import Cadence, Trainer
 
     noise = torch.from_numpy(np.random.default_rng(0).standard_normal((512, 8)).astype(np.float32))
-    verdicts = []
+    warned = []
     for index in (0, 1):  # healthy, collapse
         trainer = Trainer(lesson_experiment("gan", index, threads=1), Cadence(snapshot_s=None, evaluate_at_end=False))
-        ds, history = trainer.dataset, []
+        ds, history, warnings = trainer.dataset, [], []
         for block in range(24):
             for _ in trainer.run(steps=100):
                 pass
@@ -123,5 +125,6 @@ def test_the_collapse_warning_fires_on_the_collapse_preset_and_not_on_the_health
                 fake = ds.unstandardise(trainer.model.generator(noise).numpy())
             m = mode_metrics(fake, ds.modes, ds.mode_std)
             history.append((block * 0.5, trainer.step, m["modes_captured"] / m["modes_total"]))
-        verdicts.append(collapse_warning(history, trainer.step))
-    assert verdicts == [False, True]
+            warnings.append(collapse_warning(history, trainer.step))
+        warned.append(sum(warnings))
+    assert warned[0] == 0 and warned[1] >= 5

@@ -108,7 +108,7 @@ def test_the_lab_says_when_the_weights_diverged(window, qtbot):
 
     lab, model = _lab_on_a_paused_vae(window, qtbot)
     state = {k: v.numpy() * np.nan for k, v in model.explorer_state().items()}
-    window._weights(Weights(window.run.step, window.run.seconds, state))
+    window.run._weights(Weights(window.run.step, window.run.seconds, state))
     qtbot.waitUntil(lambda: "not finite" in lab.message.text(), timeout=TIMEOUT_MS)
 
 
