@@ -9,8 +9,6 @@ timeline is hidden meanwhile).
 """
 from __future__ import annotations
 
-import bisect
-
 from PySide6.QtCore import QObject, Qt
 from PySide6.QtGui import QColor, QIcon, QPixmap
 from PySide6.QtWidgets import (
@@ -159,9 +157,7 @@ class Comparison(QObject):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(columns, 1)
         layout.addWidget(self.timeline)
-        host.right.insertWidget(0, self.area)
-        height = max(sum(host.right.sizes()), 600)
-        host.right.setSizes([int(height * 0.64), int(height * 0.36)])
+        host.set_top_view(self.area)
         columns.setSizes([1000, 1000])   # halves
         self.columns = columns
         self.timeline.slider.valueChanged.connect(self._scrubbed)
@@ -271,18 +267,8 @@ class Comparison(QObject):
 
     def show_at(self, x: float | None) -> None:
         """Each run shows its last snapshot at or before step (or second) x; None: both live."""
-        by_seconds = self.timeline.by.currentIndex() == 1
         for pane in self.panes():
-            timeline = pane.timeline
-            timeline.held = x is not None
-            snaps = timeline.snapshots
-            if not snaps:
-                continue
-            if x is None:
-                timeline.slider.setValue(len(snaps) - 1)
-                continue
-            keys = [s.seconds if by_seconds else s.step for s in snaps]
-            timeline.slider.setValue(max(0, bisect.bisect_right(keys, x) - 1))
+            pane.timeline.hold_at(x, by_seconds=self.timeline.by.currentIndex() == 1)
 
     def shown(self):
         """The snapshot each run shows now (host, guest)."""
@@ -316,15 +302,12 @@ class Comparison(QObject):
             signal.disconnect(slot)
         self.connections = []
         host, guest = self.host, self.guest
-        for pane in self.panes():
-            pane.timeline.held = False
-        host.right.insertWidget(0, host.tabs)
+        host.timeline.hold_at(None)   # back to live
+        host.set_top_view(None)
         self.area.hide()
         self.area.setParent(None)
         self.area.deleteLater()
-        host.right.setSizes([520, 300])
         host.timeline.show()
-        host.timeline.slider.setValue(host.timeline.slider.maximum())   # back to live
         host.samples.set_sample_colour(None)
         host.show_settings(self.panel_was_visible)
         host.curves.compare([])

@@ -190,6 +190,12 @@ class RunPane(QWidget, RunListener):
         self.reset_button.clicked.connect(self.reset)
         return bar
 
+    def set_top_view(self, widget: QWidget | None) -> None:
+        """`widget` above the curves in place of this run's tabs (two runs' columns); None: the tabs again."""
+        self.right.insertWidget(0, widget if widget is not None else self.tabs)
+        height = max(sum(self.right.sizes()), 600)
+        self.right.setSizes([int(height * 0.64), int(height * 0.36)] if widget is not None else [520, 300])
+
     def show_settings(self, on: bool) -> None:
         self.settings_area.setVisible(on)
 

@@ -1,6 +1,8 @@
 """The sample view (a scatter over the data, an image grid or a word list) and the timeline."""
 from __future__ import annotations
 
+import bisect
+
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
@@ -158,6 +160,18 @@ class Timeline(QWidget):
     def forkable(self) -> set[int]:
         """The steps whose whole state the run keeps now."""
         return self.snapshots.forkable
+
+    def hold_at(self, x: float | None, by_seconds: bool = False) -> None:
+        """A shared timeline's position (ui/compare.py): the last snapshot at or before step (or
+        training second) x, held there while new ones come; None: live again."""
+        self.held = x is not None
+        if not self.snapshots:
+            return
+        if x is None:
+            self.slider.setValue(len(self.snapshots) - 1)
+            return
+        keys = [s.seconds if by_seconds else s.step for s in self.snapshots]
+        self.slider.setValue(max(0, bisect.bisect_right(keys, x) - 1))
 
     def refill(self) -> None:
         """The run's snapshots were cleared or filled anew: live at the newest, if any."""
