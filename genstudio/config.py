@@ -23,6 +23,24 @@ class ConfigError(ValueError):
     """A config value a user gave is invalid; the message says which and why."""
 
 
+MAX_SEED = 2**31 - 1       # what the settings panel can show
+MAX_THREADS = 256
+MAX_STEPS = 2**53          # (a step count stays exact as a float)
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _short(value) -> str:
+    """A value for a message, cut short (a file may hold a 5,000-digit number)."""
+    try:
+        text = repr(value)
+    except ValueError:   # an int too long to turn into digits
+        return "a number too long to show"
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
 def knob(default, help: str, low=None, high=None, choices=None):
     return field(default=default, metadata={"help": help, "low": low, "high": high, "choices": choices})
 
@@ -70,19 +88,22 @@ def _parse(f: dataclasses.Field, text: str):
 def _check_value(obj, f: dataclasses.Field, value) -> None:
     kind = _type_of(f)
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
-        object.__setattr__(obj, f.name, float(value))
-        value = float(value)
+        try:
+            value = float(value)
+        except OverflowError:
+            raise ConfigError(f"{f.name}={_short(value)}: too large") from None
+        object.__setattr__(obj, f.name, value)
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-        raise ConfigError(f"{f.name}={value!r}: expected {kind.__name__}")
+        raise ConfigError(f"{f.name}={_short(value)}: expected {kind.__name__}")
     meta = f.metadata
     if kind is float and not math.isfinite(value):
-        raise ConfigError(f"{f.name}={value!r}: must be a finite number")
+        raise ConfigError(f"{f.name}={_short(value)}: must be a finite number")
     if meta.get("choices") and value not in meta["choices"]:
-        raise ConfigError(f"{f.name}={value!r}: choose one of {', '.join(map(str, meta['choices']))}")
+        raise ConfigError(f"{f.name}={_short(value)}: choose one of {', '.join(map(str, meta['choices']))}")
     if meta.get("low") is not None and value < meta["low"]:
-        raise ConfigError(f"{f.name}={value!r}: must be >= {meta['low']}")
+        raise ConfigError(f"{f.name}={_short(value)}: must be >= {meta['low']}")
     if meta.get("high") is not None and value > meta["high"]:
-        raise ConfigError(f"{f.name}={value!r}: must be <= {meta['high']}")
+        raise ConfigError(f"{f.name}={_short(value)}: must be <= {meta['high']}")
 
 
 @dataclass(frozen=True)
@@ -183,18 +204,21 @@ class Experiment:
                               "or give a file or folder")
         if not isinstance(self.family, FAMILY_CONFIGS[self.model]):
             raise ConfigError(f"family config {type(self.family).__name__} does not match model {self.model!r}")
-        if self.steps is not None and (not isinstance(self.steps, int) or self.steps <= 0):
-            raise ConfigError(f"steps must be a positive integer, got {self.steps!r}")
-        if self.seconds is not None and not self.seconds > 0:
-            raise ConfigError(f"seconds must be positive, got {self.seconds!r}")
-        if self.device not in DEVICES:
-            raise ConfigError(f"unknown device {self.device!r}; choose one of: {', '.join(DEVICES)}")
-        if self.threads < 0:
-            raise ConfigError(f"threads must be >= 0, got {self.threads}")
-        if self.data_size not in IMAGE_SIZES:
+        if self.steps is not None and not (_is_int(self.steps) and 0 < self.steps <= MAX_STEPS):
+            raise ConfigError(f"steps must be a whole number from 1 to {MAX_STEPS:,}, got {_short(self.steps)}")
+        if self.seconds is not None and not (isinstance(self.seconds, (int, float)) and not isinstance(
+                self.seconds, bool) and math.isfinite(self.seconds) and self.seconds > 0):
+            raise ConfigError(f"seconds must be a positive number, got {_short(self.seconds)}")
+        if not (_is_int(self.seed) and 0 <= self.seed <= MAX_SEED):
+            raise ConfigError(f"seed must be a whole number from 0 to {MAX_SEED:,}, got {_short(self.seed)}")
+        if not isinstance(self.device, str) or self.device not in DEVICES:
+            raise ConfigError(f"unknown device {_short(self.device)}; choose one of: {', '.join(DEVICES)}")
+        if not (_is_int(self.threads) and 0 <= self.threads <= MAX_THREADS):
+            raise ConfigError(f"threads must be a whole number from 0 to {MAX_THREADS}, got {_short(self.threads)}")
+        if not _is_int(self.data_size) or self.data_size not in IMAGE_SIZES:
             raise ConfigError(f"data_size must be one of {', '.join(map(str, IMAGE_SIZES))} (0 = automatic), "
                               f"got {self.data_size!r}")
-        if self.data_color not in COLORS:
+        if not isinstance(self.data_color, str) or self.data_color not in COLORS:
             raise ConfigError(f"data_color must be one of {', '.join(COLORS)}, got {self.data_color!r}")
 
     def to_dict(self) -> dict:
@@ -207,15 +231,19 @@ class Experiment:
 
     @classmethod
     def from_dict(cls, d: dict) -> "Experiment":
+        if not isinstance(d, dict) or not isinstance(d.get("family"), dict):
+            raise ConfigError("malformed config: not a dictionary of settings with a family")
         d = dict(d)
         version = d.pop("version", CONFIG_VERSION)
+        if not _is_int(version) or version < 1:
+            raise ConfigError(f"malformed config: version {_short(version)}")
         if version > CONFIG_VERSION:
             raise ConfigError(f"config version {version} is newer than this GenStudio understands ({CONFIG_VERSION})")
         try:
             family = FAMILY_CONFIGS[d["model"]](**d.pop("family"))
             return cls(family=family, **d)
         except (KeyError, TypeError) as exc:
-            raise ConfigError(f"malformed config: {exc}") from None
+            raise ConfigError(f"malformed config: {_short(exc)}") from None
 
     @classmethod
     def from_json(cls, text: str) -> "Experiment":

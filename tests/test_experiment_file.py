@@ -153,6 +153,13 @@ BAD = {  # corpus entry -> what the message must say
     "missing-weights.genstudio": "do not fit",
     "pickle-payload.genstudio": "not a readable",
     "torch-save-payload.genstudio": "not a readable",
+    # well-formed, with hostile values
+    "negative-step.genstudio": "step: not a whole number",
+    "infinite-step.genstudio": "step: not a whole number",
+    "text-seed.genstudio": "seed must be a whole number",
+    "million-threads.genstudio": "threads must be a whole number from 0 to 256",
+    "long-number.genstudio": "not a readable",
+    "uneven-history.genstudio": "columns differ in length",
 }
 
 
@@ -317,3 +324,32 @@ def test_imported_text_embeds_exactly(tmp_path):
                                                           trainer.dataset.alphabet)
     resumed = Trainer(doc.experiment, QUIET, dataset=ds, state=doc.state)
     assert resumed.snapshot().samples == trainer.snapshot().samples
+
+
+def test_a_files_data_key_never_names_a_cache_path(tmp_path, monkeypatch):
+    """An embedded data set's key comes from its data, not from the file: a key aimed outside the cache
+    (or at a built-in set's classifier) names nothing."""
+    from dataclasses import replace
+
+    from genstudio import data
+    from genstudio.config import default_experiment
+    from genstudio.engine import classifier
+
+    ds = data.load("digits")
+    folder = tmp_path / "imported.npz"
+    np.savez(folder, x=(ds.x[:300] * 255).astype(np.uint8).reshape(-1, 8, 8), y=ds.labels[:300])
+    exp = default_experiment("vae", str(folder), threads=1)
+    trainer = Trainer(exp, QUIET)
+    written = []
+    for key in ("../../outside", "digits", "mnist-28-grey"):
+        path = str(tmp_path / f"{len(written)}.genstudio")
+        ef.save(path, ef.ExperimentFile(exp, trainer.state(), dataset=replace(trainer.dataset, key=key)))
+        written.append(ef.load(path).dataset.key)
+    assert len(set(written)) == 1 and written[0].startswith("file-") and "/" not in written[0]
+    saved = []
+    monkeypatch.setattr(classifier, "save_file", lambda state, path: saved.append(path))
+    monkeypatch.setattr(classifier, "_train", lambda ds: classifier.Classifier(64, 10))
+    classifier.load_classifier(replace(trainer.dataset, key="../../outside"))
+    assert saved
+    cache = os.path.realpath(os.environ["GENSTUDIO_CACHE"])
+    assert os.path.realpath(saved[0]).startswith(cache + os.sep) and ".." not in os.path.basename(saved[0])

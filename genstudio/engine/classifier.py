@@ -4,7 +4,9 @@ Its penultimate features stand in for Inception's in the Frechet distance (share
 """
 from __future__ import annotations
 
+import hashlib
 import os
+import re
 
 import numpy as np
 import torch
@@ -47,9 +49,16 @@ def _train(ds: Dataset) -> Classifier:
     return model.eval()
 
 
+def _file_name(key: str) -> str:
+    """The key itself where it is a plain name, else its digest: nothing in it can leave the cache folder."""
+    if re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}", key):
+        return key
+    return "key-" + hashlib.sha1(key.encode("utf-8", "replace")).hexdigest()[:16]
+
+
 def load_classifier(ds: Dataset) -> Classifier:
     """The cached classifier for this data set, training (about 2 s on a CPU) on first use."""
-    path = os.path.join(cache_dir(), f"classifier-{ds.key or ds.name}-v{CLASSIFIER_VERSION}.safetensors")
+    path = os.path.join(cache_dir(), f"classifier-{_file_name(ds.key or ds.name)}-v{CLASSIFIER_VERSION}.safetensors")
     model = Classifier(int(np.prod(ds.image_shape)), len(ds.label_names))
     if os.path.exists(path):
         try:

@@ -8,6 +8,7 @@ file and the problem. Saves are atomic (a temporary file, then a rename).
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from dataclasses import dataclass, field
@@ -17,7 +18,7 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
-from ..config import ConfigError, Experiment
+from ..config import MAX_STEPS, ConfigError, Experiment
 from ..data import Dataset, looks_like_path
 from ..storage import atomic_path
 from .events import Metrics, Snapshot
@@ -169,8 +170,8 @@ def load(path: str) -> ExperimentFile:
         raise ExperimentFileError(f"{name}: {exc}") from None
     except ValueError as exc:
         raise ExperimentFileError(f"{name}: {exc}") from None
-    except (KeyError, TypeError, IndexError, AttributeError) as exc:  # a header that lacks or garbles a part
-        raise ExperimentFileError(f"{name}: damaged experiment file ({type(exc).__name__}: {exc})") from None
+    except (KeyError, TypeError, IndexError, AttributeError, ArithmeticError) as exc:  # a part lacking or garbled
+        raise ExperimentFileError(f"{name}: damaged experiment file ({type(exc).__name__}: {_reason(exc)})") from None
 
 
 def _reason(exc: Exception) -> str:
@@ -186,21 +187,25 @@ def _decode(header: dict, tensors: dict) -> ExperimentFile:
         raise ExperimentFileError(f"written by a newer GenStudio (file version {version}; this one reads up to "
                                   f"{FILE_VERSION}): update GenStudio to open it")
     exp = Experiment.from_dict(header["experiment"])
-    state = TrainerState(int(header["step"]), float(header["seconds"]),
+    if not isinstance(header["state"], dict):
+        raise ExperimentFileError("damaged experiment file (the state's description is not a dictionary)")
+    state = TrainerState(_step(header["step"], "step"), _seconds(header["seconds"], "seconds"),
                          {k[len("state."):]: v for k, v in tensors.items() if k.startswith("state.")},
                          header["state"])
     hist = header.get("history", {})
     history = History(tensors["history.steps"].numpy(), tensors["history.seconds"].numpy(),
-                      {n: tensors[f"history.values.{n}"].numpy() for n in hist.get("names", [])},
-                      tuple(Metrics(int(m["step"]), float(m["seconds"]), m["values"]) for m in hist.get("metrics", [])))
+                      {n: tensors[f"history.values.{n}"].numpy() for n in _strings(hist.get("names", []), "names")},
+                      tuple(_metrics(m) for m in hist.get("metrics", [])))
+    _check_history(history)
     timeline = []
     for i, entry in enumerate(header.get("timeline", [])):
         if "words" in entry:
-            samples = list(entry["words"])
+            samples = _strings(entry["words"], "timeline words")
         else:
             t = tensors[f"timeline.{i}"]
             samples = t.numpy().astype(np.float32) / 255 if t.dtype == torch.uint8 else t.numpy()
-        timeline.append(Snapshot(int(entry["step"]), float(entry["seconds"]), samples))
+        timeline.append(Snapshot(_step(entry["step"], "a timeline step"), _seconds(entry["seconds"], "a timeline time"),
+                                 samples))
     dataset = _unpack_dataset(header["dataset"], tensors) if "dataset" in header else None
     if embeds_data(exp) and dataset is None:
         raise ExperimentFileError("the imported data is missing from the file")
@@ -211,8 +216,48 @@ def _decode(header: dict, tensors: dict) -> ExperimentFile:
         weights = {k for k in kept if k.startswith("model.")}   # (no optimiser moments before the first step)
         if weights != {k for k in state.tensors if k.startswith("model.")}:
             raise ExperimentFileError(f"the kept state at step {entry['step']} does not match the run's weights")
-        fork_points.append(TrainerState(int(entry["step"]), float(entry["seconds"]), kept, entry["state"]))
+        fork_points.append(TrainerState(_step(entry["step"], "a kept step"), _seconds(entry["seconds"], "a kept time"),
+                                        kept, entry["state"]))
     return ExperimentFile(exp, state, history, tuple(timeline), dataset, tuple(fork_points))
+
+
+# Every field of a file is checked for meaning and range before it is used: a file may come from anyone.
+def _step(value, what: str) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_STEPS:
+        raise ExperimentFileError(f"damaged experiment file ({what}: not a whole number from 0 to {MAX_STEPS:,})")
+    return value
+
+
+def _seconds(value, what: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1e12:
+        raise ExperimentFileError(f"damaged experiment file ({what}: not a number of seconds)")
+    return float(value)
+
+
+def _strings(values, what: str) -> list:
+    if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+        raise ExperimentFileError(f"damaged experiment file ({what} are not a list of texts)")
+    return values
+
+
+def _number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and abs(value) < 1e300
+
+
+def _metrics(entry) -> Metrics:
+    values = entry["values"]
+    if not isinstance(values, dict) or not all(
+            isinstance(k, str) and (_number(v) or isinstance(v, list) and all(map(_number, v)))
+            for k, v in values.items()):
+        raise ExperimentFileError("damaged experiment file (an evaluation's values are not numbers by name)")
+    return Metrics(_step(entry["step"], "an evaluation's step"), _seconds(entry["seconds"], "an evaluation's time"),
+                   values)
+
+
+def _check_history(h: History) -> None:
+    columns = [h.steps, h.seconds, *h.values.values()]
+    if any(c.ndim != 1 or len(c) != len(h.steps) for c in columns):
+        raise ExperimentFileError("damaged experiment file (the loss history's columns differ in length)")
 
 
 def _check_fits(doc: ExperimentFile) -> None:
@@ -242,7 +287,16 @@ def _unpack_dataset(meta: dict, tensors: dict) -> Dataset:
         if t is not None:
             a = t.numpy()
             arrays[name] = a.astype(np.float32) / 255 if a.dtype == np.uint8 else a
-    return Dataset(meta["name"], meta["kind"], label_names=tuple(meta["label_names"]), levels=int(meta["levels"]),
-                   scale=float(meta["scale"]), words=tuple(meta["words"]),
-                   held_out_words=tuple(meta["held_out_words"]), alphabet=meta["alphabet"],
-                   source=meta["source"], key=meta["key"], **arrays)
+    # the key names this data in the cache (its classifier): taken from the data itself, never from the file,
+    # so a file can neither aim a path nor stand in for another data set
+    digest = hashlib.sha1()
+    for name in sorted(arrays):
+        digest.update(f"{name}{arrays[name].dtype}{arrays[name].shape}".encode())
+        digest.update(np.ascontiguousarray(arrays[name]).tobytes())
+    digest.update(json.dumps([meta["label_names"], meta["words"], meta["held_out_words"]]).encode())
+    return Dataset(str(meta["name"]), meta["kind"], label_names=tuple(_strings(meta["label_names"], "label names")),
+                   levels=int(meta["levels"]), scale=float(meta["scale"]),
+                   words=tuple(_strings(meta["words"], "words")),
+                   held_out_words=tuple(_strings(meta["held_out_words"], "held-out words")),
+                   alphabet=str(meta["alphabet"]), source=str(meta["source"]), key="file-" + digest.hexdigest()[:16],
+                   **arrays)

@@ -235,32 +235,34 @@ class ExperimentPanel(QWidget):
                       self.image_color)
         for w in signalling:
             w.blockSignals(True)
-        self.family.setCurrentIndex(self.family.findData(exp.model))
-        if looks_like_path(exp.data) and exp.data not in self.user_data:
-            self.user_data.append(exp.data)
-        self.data.clear()
-        for d in data_sets_for(exp.model):
-            self.data.addItem(data_label(d), d)
-        if self.user_data:
-            self.data.insertSeparator(self.data.count())
-        for d in self.user_data:  # the user's files, named by their file name (the path in the tooltip)
-            self.data.addItem(data_label(d), d)
-            self.data.setItemData(self.data.count() - 1, d, Qt.ToolTipRole)
-        self.data.setCurrentIndex(self.data.findData(exp.data))
-        self.image_size.setCurrentIndex(self.image_size.findData(exp.data_size))
-        self.image_color.setCurrentIndex(self.image_color.findData(exp.data_color))
-        for w in self.image_widgets:
-            w.setVisible(takes_image_options(exp.data))
-        self._fill_presets(exp)
-        self.seed.setValue(exp.seed)
-        self.threads.setValue(exp.threads)
-        index = self.device.findData(exp.device)
-        if index < 0:
-            self.device.addItem(exp.device, exp.device)
+        try:   # (whatever happens, the panel's signals are on again afterwards)
+            self.family.setCurrentIndex(self.family.findData(exp.model))
+            if looks_like_path(exp.data) and exp.data not in self.user_data:
+                self.user_data.append(exp.data)
+            self.data.clear()
+            for d in data_sets_for(exp.model):
+                self.data.addItem(data_label(d), d)
+            if self.user_data:
+                self.data.insertSeparator(self.data.count())
+            for d in self.user_data:  # the user's files, named by their file name (the path in the tooltip)
+                self.data.addItem(data_label(d), d)
+                self.data.setItemData(self.data.count() - 1, d, Qt.ToolTipRole)
+            self.data.setCurrentIndex(self.data.findData(exp.data))
+            self.image_size.setCurrentIndex(self.image_size.findData(exp.data_size))
+            self.image_color.setCurrentIndex(self.image_color.findData(exp.data_color))
+            for w in self.image_widgets:
+                w.setVisible(takes_image_options(exp.data))
+            self._fill_presets(exp)
+            self.seed.setValue(exp.seed)
+            self.threads.setValue(exp.threads)
             index = self.device.findData(exp.device)
-        self.device.setCurrentIndex(index)
-        for w in signalling:
-            w.blockSignals(False)
+            if index < 0:
+                self.device.addItem(exp.device, exp.device)
+                index = self.device.findData(exp.device)
+            self.device.setCurrentIndex(index)
+        finally:
+            for w in signalling:
+                w.blockSignals(False)
         self._build_knobs(exp.family)
 
     # reading it back -------------------------------------------------------------------------

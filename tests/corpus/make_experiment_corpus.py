@@ -23,7 +23,7 @@ class Payload:
         return (open, ("genstudio-pwned.txt", "w"))
 
 
-def good_file(path: str, drop_weights: bool = False) -> None:
+def good_file(path: str, drop_weights: bool = False, history=None) -> None:
     from dataclasses import replace
 
     from genstudio.config import default_experiment
@@ -36,16 +36,22 @@ def good_file(path: str, drop_weights: bool = False) -> None:
     state = trainer.state()
     if drop_weights:
         state = replace(state, tensors={k: v for k, v in state.tensors.items() if not k.startswith("model.")})
-    experiment_file.save(path, experiment_file.ExperimentFile(exp, state))
+    doc = experiment_file.ExperimentFile(exp, state)
+    experiment_file.save(path, doc if history is None else replace(doc, history=history))
 
 
-def with_header(src: str, dst: str, edit) -> None:
-    """Rewrite a safetensors file's JSON header (8-byte little-endian length, then the JSON)."""
+def with_header(src: str, dst: str, edit, literal: tuple[str, str] | None = None) -> None:
+    """Rewrite a safetensors file's JSON header (8-byte little-endian length, then the JSON);
+    `literal`: (what to find, what to put) in the header's text as it is: a number JSON can write but
+    Python's json does not (the experiment's own JSON is a string inside the header's)."""
     raw = open(src, "rb").read()
     n = int.from_bytes(raw[:8], "little")
     header = json.loads(raw[8:8 + n])
     edit(header)
     text = json.dumps(header).encode()
+    if literal is not None:
+        assert literal[0].encode() in text
+        text = text.replace(literal[0].encode(), literal[1].encode())
     text += b" " * (-len(text) % 8)
     open(dst, "wb").write(len(text).to_bytes(8, "little") + text + raw[8 + n:])
 
@@ -68,6 +74,27 @@ def main() -> None:
     def foreign(h):
         del h["__metadata__"]["genstudio"]
 
+    def meta_edit(change):
+        def edit(h):
+            meta = json.loads(h["__metadata__"]["genstudio"])
+            change(meta)
+            h["__metadata__"]["genstudio"] = json.dumps(meta)
+        return edit
+
+    # well-formed files whose values are hostile: each once ended in a traceback or worse
+    with_header(good, os.path.join(HERE, "negative-step.genstudio"), meta_edit(lambda m: m.update(step=-1)))
+    with_header(good, os.path.join(HERE, "infinite-step.genstudio"),
+                meta_edit(lambda m: m.update(step="STEP")), ('\\"STEP\\"', "1e999"))
+    with_header(good, os.path.join(HERE, "text-seed.genstudio"),
+                meta_edit(lambda m: m["experiment"].update(seed="7")))
+    with_header(good, os.path.join(HERE, "million-threads.genstudio"),
+                meta_edit(lambda m: m["experiment"].update(threads=1_000_000)))
+    with_header(good, os.path.join(HERE, "long-number.genstudio"),
+                meta_edit(lambda m: m["experiment"]["family"].update(lr="LR")), ('\\"LR\\"', "9" * 5000))
+    import numpy as np
+    from genstudio.engine.experiment_file import History
+    good_file(os.path.join(HERE, "uneven-history.genstudio"),
+              history=History(np.arange(3), np.zeros(3), {"loss": np.zeros(2)}))
     with_header(good, os.path.join(HERE, "newer-version.genstudio"), newer)
     with_header(good, os.path.join(HERE, "garbled-header.genstudio"), garbled)
     with_header(good, os.path.join(HERE, "plain-safetensors.genstudio"), foreign)
