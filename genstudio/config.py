@@ -32,7 +32,7 @@ def _is_int(value) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _short(value) -> str:
+def short_repr(value) -> str:
     """A value for a message, cut short (a file may hold a 5,000-digit number)."""
     try:
         text = repr(value)
@@ -91,19 +91,19 @@ def _check_value(obj, f: dataclasses.Field, value) -> None:
         try:
             value = float(value)
         except OverflowError:
-            raise ConfigError(f"{f.name}={_short(value)}: too large") from None
+            raise ConfigError(f"{f.name}={short_repr(value)}: too large") from None
         object.__setattr__(obj, f.name, value)
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-        raise ConfigError(f"{f.name}={_short(value)}: expected {kind.__name__}")
+        raise ConfigError(f"{f.name}={short_repr(value)}: expected {kind.__name__}")
     meta = f.metadata
     if kind is float and not math.isfinite(value):
-        raise ConfigError(f"{f.name}={_short(value)}: must be a finite number")
+        raise ConfigError(f"{f.name}={short_repr(value)}: must be a finite number")
     if meta.get("choices") and value not in meta["choices"]:
-        raise ConfigError(f"{f.name}={_short(value)}: choose one of {', '.join(map(str, meta['choices']))}")
+        raise ConfigError(f"{f.name}={short_repr(value)}: choose one of {', '.join(map(str, meta['choices']))}")
     if meta.get("low") is not None and value < meta["low"]:
-        raise ConfigError(f"{f.name}={_short(value)}: must be >= {meta['low']}")
+        raise ConfigError(f"{f.name}={short_repr(value)}: must be >= {meta['low']}")
     if meta.get("high") is not None and value > meta["high"]:
-        raise ConfigError(f"{f.name}={_short(value)}: must be <= {meta['high']}")
+        raise ConfigError(f"{f.name}={short_repr(value)}: must be <= {meta['high']}")
 
 
 @dataclass(frozen=True)
@@ -205,16 +205,16 @@ class Experiment:
         if not isinstance(self.family, FAMILY_CONFIGS[self.model]):
             raise ConfigError(f"family config {type(self.family).__name__} does not match model {self.model!r}")
         if self.steps is not None and not (_is_int(self.steps) and 0 < self.steps <= MAX_STEPS):
-            raise ConfigError(f"steps must be a whole number from 1 to {MAX_STEPS:,}, got {_short(self.steps)}")
+            raise ConfigError(f"steps must be a whole number from 1 to {MAX_STEPS:,}, got {short_repr(self.steps)}")
         if self.seconds is not None and not (isinstance(self.seconds, (int, float)) and not isinstance(
                 self.seconds, bool) and math.isfinite(self.seconds) and self.seconds > 0):
-            raise ConfigError(f"seconds must be a positive number, got {_short(self.seconds)}")
+            raise ConfigError(f"seconds must be a positive number, got {short_repr(self.seconds)}")
         if not (_is_int(self.seed) and 0 <= self.seed <= MAX_SEED):
-            raise ConfigError(f"seed must be a whole number from 0 to {MAX_SEED:,}, got {_short(self.seed)}")
+            raise ConfigError(f"seed must be a whole number from 0 to {MAX_SEED:,}, got {short_repr(self.seed)}")
         if not isinstance(self.device, str) or self.device not in DEVICES:
-            raise ConfigError(f"unknown device {_short(self.device)}; choose one of: {', '.join(DEVICES)}")
+            raise ConfigError(f"unknown device {short_repr(self.device)}; choose one of: {', '.join(DEVICES)}")
         if not (_is_int(self.threads) and 0 <= self.threads <= MAX_THREADS):
-            raise ConfigError(f"threads must be a whole number from 0 to {MAX_THREADS}, got {_short(self.threads)}")
+            raise ConfigError(f"threads must be a whole number from 0 to {MAX_THREADS}, got {short_repr(self.threads)}")
         if not _is_int(self.data_size) or self.data_size not in IMAGE_SIZES:
             raise ConfigError(f"data_size must be one of {', '.join(map(str, IMAGE_SIZES))} (0 = automatic), "
                               f"got {self.data_size!r}")
@@ -236,14 +236,14 @@ class Experiment:
         d = dict(d)
         version = d.pop("version", CONFIG_VERSION)
         if not _is_int(version) or version < 1:
-            raise ConfigError(f"malformed config: version {_short(version)}")
+            raise ConfigError(f"malformed config: version {short_repr(version)}")
         if version > CONFIG_VERSION:
             raise ConfigError(f"config version {version} is newer than this GenStudio understands ({CONFIG_VERSION})")
         try:
             family = FAMILY_CONFIGS[d["model"]](**d.pop("family"))
             return cls(family=family, **d)
         except (KeyError, TypeError) as exc:
-            raise ConfigError(f"malformed config: {_short(exc)}") from None
+            raise ConfigError(f"malformed config: {short_repr(exc)}") from None
 
     @classmethod
     def from_json(cls, text: str) -> "Experiment":

@@ -25,11 +25,10 @@ from __future__ import annotations
 
 import glob
 import json
-import math
 import os
 from dataclasses import dataclass
 
-from .config import LESSON_PRESETS, Experiment, lesson_experiment
+from .config import LESSON_PRESETS, MAX_STEPS, Experiment, lesson_experiment, short_repr
 from .paths import resource
 
 FORMAT = 1
@@ -161,12 +160,14 @@ def load_lesson(path) -> Lesson:
         fail(f"not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}")
     except RecursionError:
         fail("not valid JSON: nested too deeply")
+    except ValueError:   # Python refuses to read an integer of thousands of digits
+        fail("not valid JSON here: a number with too many digits")
 
     if not isinstance(doc, dict):
         fail("expected a JSON object {...} with format, title and steps")
     _check_keys(doc, ("format", "title", "steps"), ("format", "title", "steps"), fail)
     if _kind(doc["format"]) != "int" or doc["format"] != FORMAT:
-        fail(f"format {doc['format']!r} is not supported (this GenStudio reads format {FORMAT})")
+        fail(f"format {short_repr(doc['format'])} is not supported (this GenStudio reads format {FORMAT})")
     title = doc["title"]
     if not isinstance(title, str) or not title.strip():
         fail("title must be a non-empty string")
@@ -195,10 +196,10 @@ def _kind(value) -> str:
 def _check_keys(d: dict, allowed: tuple[str, ...], required: tuple[str, ...], fail) -> None:
     for key in d:
         if key not in allowed:
-            fail(f"unknown key {key!r} (expected {', '.join(allowed)})")
+            fail(f"unknown key {short_repr(key)} (expected {', '.join(allowed)})")
     for key in required:
         if key not in d:
-            fail(f"missing {key!r}")
+            fail(f"missing {short_repr(key)}")
 
 
 def _parse_step(d, fail) -> LessonStep:
@@ -214,13 +215,13 @@ def _parse_step(d, fail) -> LessonStep:
 
     view = d["view"]
     if view not in VIEWS:
-        fail(f"unknown view {view!r} (choose {', '.join(VIEWS)})")
+        fail(f"unknown view {short_repr(view)} (choose {', '.join(VIEWS)})")
     page = d.get("page")
     if page is not None:
         if view != "family":
-            fail(f"page {page!r} needs view \"family\" (the view is {view!r})")
+            fail(f"page {short_repr(page)} needs view \"family\" (the view is {short_repr(view)})")
         if page not in VIEW_PAGES[family]:
-            fail(f"unknown page {page!r} for {family} (choose {', '.join(map(repr, VIEW_PAGES[family]))})")
+            fail(f"unknown page {short_repr(page)} for {family} (choose {', '.join(map(repr, VIEW_PAGES[family]))})")
 
     wait = d.get("wait")
     wait_step = metric = at_least = at_most = None
@@ -230,22 +231,22 @@ def _parse_step(d, fail) -> LessonStep:
         if "step" in wait:
             _check_keys(wait, ("step",), (), lambda p: fail(f"wait: {p}"))
             wait_step = wait["step"]
-            if _kind(wait_step) != "int" or wait_step < 1:
-                fail(f"wait step must be a positive whole number, got {wait_step!r}")
+            if _kind(wait_step) != "int" or not 1 <= wait_step <= MAX_STEPS:
+                fail(f"wait step must be a whole number from 1 to {MAX_STEPS:,}, got {short_repr(wait_step)}")
         elif "metric" in wait:
             _check_keys(wait, ("metric", "at_least", "at_most"), (), lambda p: fail(f"wait: {p}"))
             metric = wait["metric"]
             reported = preset_metrics(family, index)
             if metric not in METRICS[family]:
-                fail(f"unknown metric {metric!r} for {family} (choose {', '.join(reported)})")
+                fail(f"unknown metric {short_repr(metric)} for {family} (choose {', '.join(reported)})")
             if metric not in reported:
                 data = LESSON_PRESETS[family][index][1]
-                fail(f"metric {metric!r} is not measured on {data} (choose {', '.join(reported)})")
+                fail(f"metric {short_repr(metric)} is not measured on {data} (choose {', '.join(reported)})")
             if ("at_least" in wait) == ("at_most" in wait):
-                fail(f"wait on {metric!r} needs one bound: at_least or at_most")
+                fail(f"wait on {short_repr(metric)} needs one bound: at_least or at_most")
             bound = wait.get("at_least", wait.get("at_most"))
-            if _kind(bound) not in ("int", "number") or not math.isfinite(bound):
-                fail(f"wait bound must be a number, got {bound!r}")
+            if _kind(bound) not in ("int", "number") or not abs(bound) <= 1e300:   # (inf and nan fail too)
+                fail(f"wait bound must be a number, got {short_repr(bound)}")
             if "at_least" in wait:
                 at_least = float(bound)
             else:
@@ -257,11 +258,11 @@ def _parse_step(d, fail) -> LessonStep:
 
 def _parse_preset(preset, fail) -> tuple[str, int]:
     if not isinstance(preset, str) or preset.count(":") != 1:
-        fail(f"preset must be a string \"FAMILY:INDEX\" like \"gan:0\", got {preset!r}")
+        fail(f"preset must be a string \"FAMILY:INDEX\" like \"gan:0\", got {short_repr(preset)}")
     family, _, index = preset.partition(":")
     if family not in LESSON_PRESETS:
-        fail(f"unknown family {family!r} in preset {preset!r} (choose {', '.join(LESSON_PRESETS)})")
+        fail(f"unknown family {short_repr(family)} in preset {short_repr(preset)} (choose {', '.join(LESSON_PRESETS)})")
     count = len(LESSON_PRESETS[family])
-    if not (index.isdigit() and int(index) < count):
-        fail(f"unknown preset {preset!r} ({family} has lessons 0-{count - 1})")
+    if not (index.isascii() and index.isdecimal() and len(index) <= 4 and int(index) < count):
+        fail(f"unknown preset {short_repr(preset)} ({family} has lessons 0-{count - 1})")
     return family, int(index)
