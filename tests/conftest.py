@@ -12,6 +12,8 @@ import http.server
 import os
 import struct
 import threading
+import time
+import urllib.parse
 
 os.environ["QT_QPA_PLATFORM"] = "offscreen"  # before anything can import Qt
 
@@ -116,18 +118,43 @@ def idx_gz(arr: np.ndarray) -> bytes:
 
 
 class Handler(http.server.SimpleHTTPRequestHandler):
-    """Serves the folder; /short/<file> promises more bytes than it sends, then hangs up."""
+    """Serves the folder, and mirrors that misbehave (<route>/<file>):
+    short/     promises more bytes than it sends, then hangs up;
+    endless/   sends zeros until the client hangs up (64 MB at most, so a test that fails still ends);
+    drip/      sends one byte every 50 ms until the client hangs up (200 bytes at most);
+    length/V/  sends the file with "Content-Length: V" (V unquoted: %C2%B2 is a superscript two)."""
 
     def do_GET(self):
-        if self.path.startswith("/short/"):
+        route, _, rest = self.path.lstrip("/").partition("/")
+        if route == "short":
             self.send_response(200)
             self.send_header("Content-Length", "100000")
             self.end_headers()
             self.wfile.write(b"\x1f\x8b" + bytes(100))
             self.wfile.flush()
             self.close_connection = True
-            return
-        super().do_GET()
+        elif route in ("endless", "drip"):
+            self.send_response(200)
+            self.end_headers()  # no length: the body ends when the connection does
+            block, times, pause = (bytes(64 * 1024), 1024, 0) if route == "endless" else (b"\0", 200, 0.05)
+            for _ in range(times):
+                try:
+                    self.wfile.write(block)
+                except OSError:  # the client hung up
+                    break
+                time.sleep(pause)
+            self.close_connection = True
+        elif route == "length":
+            value, _, fname = rest.partition("/")
+            with open(os.path.join(self.directory, fname), "rb") as fh:
+                data = fh.read()
+            self.send_response(200)
+            self.send_header("Content-Length", urllib.parse.unquote(value))
+            self.end_headers()
+            self.wfile.write(data)
+            self.close_connection = True
+        else:
+            super().do_GET()
 
     def log_message(self, *args):
         pass

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import socket
 import time
 
@@ -81,7 +82,7 @@ def test_bad_checksum_leaves_nothing(served, tmp_path):
     with pytest.raises(DataError) as info:
         fetch("mnist", folder=folder, mirrors=[server.url], checksums=wrong)
     message = str(info.value)
-    assert "checksum mismatch for train-labels-idx1-ubyte.gz" in message and server.url in message
+    assert f"{server.url}train-labels-idx1-ubyte.gz: checksum mismatch (the download is damaged). Try again" in message
     assert "\n" not in message
     assert listing(folder) == ["train-images-idx3-ubyte.gz"]  # the good file before it; no temp file, no bad file
 
@@ -134,19 +135,134 @@ def test_damaged_cached_file_is_downloaded_again(served, tmp_path):
     assert hashlib.md5((folder / "t10k-labels-idx1-ubyte.gz").read_bytes()).hexdigest() == md5[FILES[3]]
 
 
-def test_a_cancelled_download_leaves_nothing(served, tmp_path):
+class Cancelled(Exception):
+    pass
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("stop", [Cancelled, KeyboardInterrupt])
+@pytest.mark.parametrize("route, at", [("", 1), ("", 0), ("endless/", 300_000)])
+def test_a_cancelled_download_leaves_nothing(served, tmp_path, stop, route, at):
+    """A cancel from the progress callback passes through unchanged (it is no failure of a mirror), from the first
+    call (0 bytes) or in the middle of a body, and leaves no temporary file."""
     server, md5, _ = served
     folder = str(tmp_path / "m")
 
-    class Cancelled(Exception):
-        pass
+    def progress(done, total, name):
+        if done >= at:
+            raise stop()
+    with pytest.raises(stop):
+        fetch("mnist", folder=folder, mirrors=[server.url + route, server.url], checksums=md5, progress=progress)
+    assert listing(folder) == []
+
+
+def test_a_cancel_in_the_second_file_keeps_the_first(served, tmp_path):
+    server, md5, _ = served
+    folder = str(tmp_path / "m")
 
     def progress(done, total, name):
-        if done > 0:
-            raise Cancelled()
-    with pytest.raises(Cancelled):
+        if name == FILES[1]:
+            raise KeyboardInterrupt()
+    with pytest.raises(KeyboardInterrupt):
         fetch("mnist", folder=folder, mirrors=[server.url], checksums=md5, progress=progress)
+    assert listing(folder) == [FILES[0]]
+
+
+@pytest.mark.timeout(60)
+def test_an_endless_body_stops_at_the_cap(served, tmp_path, monkeypatch):
+    server, md5, _ = served
+    monkeypatch.setattr(download, "MAX_BYTES", 2**20)
+    folder = str(tmp_path / "m")
+    seen = []
+    start = time.monotonic()
+    with pytest.raises(DataError) as info:
+        fetch("mnist", folder=folder, mirrors=[server.url + "endless/"], checksums=md5,
+              progress=lambda done, total, name: seen.append((done, total)))
+    assert time.monotonic() - start < 10
+    assert f"{server.url}endless/{FILES[0]}: sent more than 1 MB. Check the internet connection" in str(info.value)
+    assert max(done for done, _ in seen) <= 2**20 and {total for _, total in seen} == {None}
     assert listing(folder) == []
+    fetch("mnist", folder=folder, mirrors=[server.url + "endless/", server.url], checksums=md5)  # the next mirror
+    assert listing(folder) == sorted(FILES)
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("limits, why", [({"DEADLINE": 0.5, "MIN_RATE": 0}, "(the limit is 0.5 s)"),
+                                         ({"DEADLINE": 60.0, "RATE_GRACE": 0.5, "MIN_RATE": 2048}, "(under 2 KB/s)")])
+def test_a_slow_drip_ends_and_the_next_mirror_is_tried(served, tmp_path, monkeypatch, limits, why):
+    """The server sends a byte every 50 ms: each read answers well within the timeout, the whole never would."""
+    server, md5, _ = served
+    for name, value in limits.items():
+        monkeypatch.setattr(download, name, value)
+    folder = str(tmp_path / "m")
+    start = time.monotonic()
+    with pytest.raises(DataError) as info:
+        fetch("mnist", folder=folder, mirrors=[server.url + "drip/"], checksums=md5)
+    assert 0.5 <= time.monotonic() - start < 3
+    message = str(info.value)
+    url = re.escape(f"{server.url}drip/{FILES[0]}")
+    assert re.search(rf"{url}: too slow: \d+ bytes in [\d.]+ s {re.escape(why)}\. Check", message)
+    assert listing(folder) == []
+    start = time.monotonic()
+    fetch("mnist", folder=folder, mirrors=[server.url + "drip/", server.url], checksums=md5)
+    assert time.monotonic() - start < 4 * 2.5 and listing(folder) == sorted(FILES)
+
+
+@pytest.mark.parametrize("value", ["%C2%B2", "-5", "12abc", "%20", "1e3"])
+def test_a_bad_content_length_is_an_unknown_size(served, tmp_path, value):
+    """A malformed or negative length is no error: the file downloads from that same mirror, and progress
+    goes without a total."""
+    server, md5, _ = served
+    folder = str(tmp_path / "m")
+    totals = set()
+    fetch("mnist", folder=folder, mirrors=[server.url + f"length/{value}/", server.url], checksums=md5,
+          progress=lambda done, total, name: totals.add(total))
+    assert totals == {None} and listing(folder) == sorted(FILES)  # the good mirror would have given totals
+
+
+def test_a_bad_content_length_still_falls_back(served, tmp_path):
+    server, md5, _ = served
+    folder = str(tmp_path / "m")
+    wrong = {**md5, FILES[0]: "0" * 32}
+    with pytest.raises(DataError) as info:
+        fetch("mnist", folder=folder, mirrors=[server.url + "length/%C2%B2/", server.url], checksums=wrong)
+    message = str(info.value)
+    assert message.count("checksum mismatch") == 2 and f"{server.url}length/%C2%B2/{FILES[0]}: " in message
+    assert listing(folder) == []
+
+
+@pytest.mark.timeout(60)
+def test_every_mirror_is_named_with_its_reason(served, tmp_path, monkeypatch):
+    server, md5, _ = served
+    monkeypatch.setattr(download, "MAX_BYTES", 2**20)
+    monkeypatch.setattr(download, "DEADLINE", 0.5)
+    dead, folder = dead_url(), str(tmp_path / "m")
+    mirrors = [dead, server.url + "missing/", server.url + "short/", server.url + "endless/", server.url + "drip/"]
+    with pytest.raises(DataError) as info:
+        fetch("mnist", folder=folder, mirrors=mirrors, checksums=md5, timeout=2)
+    message = str(info.value)
+    assert message.startswith(f"cannot download MNIST: {dead}{FILES[0]}: the connection was refused; "
+                              f"{server.url}missing/{FILES[0]}: the server answered HTTP 404 File not found; "
+                              f"{server.url}short/{FILES[0]}: the connection broke after 102 of 100,000 bytes; "
+                              f"{server.url}endless/{FILES[0]}: sent more than 1 MB; "
+                              f"{server.url}drip/{FILES[0]}: too slow: ")
+    assert message.endswith(f". Check the internet connection, or put the 4 files from {dead} into {folder}")
+    assert "\n" not in message and listing(folder) == []
+
+
+def test_stale_temporary_files_are_removed(served, tmp_path):
+    """Leftovers of a crashed download go; a fresh one (another process downloading now) and files that are
+    not this module's own stay."""
+    server, md5, _ = served
+    folder = tmp_path / "m"
+    folder.mkdir()
+    hours_ago = time.time() - 2 * 3600
+    for name in (".tmp-crashed1.gz", ".tmp-running.gz", ".tmp-notes.txt", "mine.gz"):
+        (folder / name).write_bytes(b"x")
+        if name != ".tmp-running.gz":
+            os.utime(folder / name, (hours_ago, hours_ago))
+    fetch("mnist", folder=str(folder), mirrors=[server.url], checksums=md5)
+    assert listing(folder) == sorted([*FILES, ".tmp-running.gz", ".tmp-notes.txt", "mine.gz"])
 
 
 def test_reasons_read_plainly():

@@ -1,14 +1,18 @@
 """MNIST and Fashion-MNIST for users who are online: downloaded once into the cache folder, checked by MD5.
 
 A download streams into a temporary file beside the target and is renamed only once its checksum
-matches, so a failed, partial or damaged download never sits under a final name.
+matches, so a failed, partial or damaged download never sits under a final name. One file from one
+mirror may take at most MAX_BYTES and DEADLINE seconds; past either, the next mirror is tried.
 """
 from __future__ import annotations
 
+import contextlib
+import fnmatch
 import hashlib
 import http.client
 import os
 import socket
+import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -21,6 +25,12 @@ if TYPE_CHECKING:
     from . import Dataset
 
 CHUNK = 64 * 1024
+MAX_BYTES = 64 * 2**20   # per file: the largest real one (the train images) is under 10 MB
+DEADLINE = 10 * 60.0     # seconds for one file from one mirror, however steadily the bytes drip in
+MIN_RATE = 4 * 2**10     # bytes a second on average, once RATE_GRACE seconds have passed: a drip fails early
+RATE_GRACE = 60.0
+TMP_PATTERN = ".tmp-*.gz"  # the temporary files atomic_path makes for the .gz files here
+STALE_AGE = 60 * 60.0    # seconds: an older temporary file belongs to a download that crashed
 FILES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
          "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
 
@@ -108,11 +118,33 @@ def _reason(exc: BaseException, timeout: float) -> str:
     return " ".join(str(getattr(exc, "reason", None) or exc).split()) or type(exc).__name__
 
 
+def _length(value: str | None) -> int | None:
+    """A Content-Length header as http.client reads it: None when missing, malformed or negative."""
+    try:
+        length = int(value)
+    except (TypeError, ValueError):
+        return None
+    return length if length >= 0 else None
+
+
+def _remove_stale(folder: str) -> None:
+    """Remove the temporary files of downloads that crashed (killed, power cut) over STALE_AGE ago; a
+    download running now in another process keeps its file."""
+    with contextlib.suppress(OSError), os.scandir(folder) as entries:
+        for entry in entries:
+            if fnmatch.fnmatchcase(entry.name, TMP_PATTERN) and entry.is_file(follow_symlinks=False):
+                with contextlib.suppress(OSError):
+                    if time.time() - entry.stat(follow_symlinks=False).st_mtime > STALE_AGE:
+                        os.unlink(entry.path)
+
+
 def _download(url: str, path: str, md5: str, progress: Progress | None, timeout: float) -> None:
-    """Stream `url` into `path` (atomically) and check its MD5; raises _Failed. Errors raised by
-    `progress` (a cancel button) pass through unchanged, and leave nothing under `path`."""
+    """Stream `url` into `path` (atomically) and check its MD5; raises _Failed, also past MAX_BYTES or
+    DEADLINE. Errors raised by `progress` (a cancel button) pass through unchanged, and leave nothing
+    under `path`; so does every other way out."""
     fname = os.path.basename(path)
     request = urllib.request.Request(url, headers={"User-Agent": "GenStudio"})
+    start = time.monotonic()
     with atomic_path(path) as tmp:
         digest = hashlib.md5(usedforsecurity=False)
         done = 0
@@ -121,27 +153,32 @@ def _download(url: str, path: str, md5: str, progress: Progress | None, timeout:
         except (OSError, http.client.HTTPException, ValueError) as exc:
             raise _Failed(_reason(exc, timeout)) from None
         with response, open(tmp, "wb") as out:
-            length = response.headers.get("Content-Length")
-            total = int(length) if length and length.isdigit() else None
+            total = _length(response.headers.get("Content-Length"))
             if progress:
                 progress(0, total, fname)
             while True:
                 try:
-                    block = response.read(CHUNK)
-                except (OSError, http.client.HTTPException) as exc:
+                    block = response.read1(CHUNK)  # whatever has arrived: read() would wait for all CHUNK bytes
+                except (OSError, http.client.HTTPException, ValueError) as exc:
                     raise _Failed(f"{_reason(exc, timeout)} after {done:,} bytes") from None
                 if not block:
                     break
+                done += len(block)
+                if done > MAX_BYTES:
+                    raise _Failed(f"sent more than {MAX_BYTES / 2**20:g} MB")
                 out.write(block)
                 digest.update(block)
-                done += len(block)
                 if progress:
                     progress(done, total, fname)
+                elapsed = time.monotonic() - start  # checked between reads: at most `timeout` late
+                if elapsed > DEADLINE:
+                    raise _Failed(f"too slow: {done:,} bytes in {elapsed:.1f} s (the limit is {DEADLINE:g} s)")
+                if elapsed > RATE_GRACE and done < MIN_RATE * elapsed:
+                    raise _Failed(f"too slow: {done:,} bytes in {elapsed:.1f} s (under {MIN_RATE / 1024:g} KB/s)")
         if total is not None and done != total:
             raise _Failed(f"the connection broke after {done:,} of {total:,} bytes")
         if digest.hexdigest() != md5.lower():
-            raise _Failed(f"checksum mismatch for {fname} from {url}: the download is damaged; try again",
-                          checksum=True)
+            raise _Failed("checksum mismatch (the download is damaged)", checksum=True)
 
 
 def fetch(name: str, folder: str | None = None, mirrors=None, checksums: dict | None = None,
@@ -157,6 +194,7 @@ def fetch(name: str, folder: str | None = None, mirrors=None, checksums: dict | 
         os.makedirs(folder, exist_ok=True)
     except OSError as exc:
         raise DataError(f"{folder}: cannot create the download folder ({exc.strerror or exc})") from None
+    _remove_stale(folder)
     for fname in FILES:
         path = os.path.join(folder, fname)
         md5 = checksums[fname]
@@ -171,16 +209,14 @@ def fetch(name: str, folder: str | None = None, mirrors=None, checksums: dict | 
             try:
                 _download(url, path, md5, progress, timeout)
                 break
-            except _Failed as exc:
-                failures.append(exc)
+            except _Failed as exc:  # whatever went wrong with this mirror: the next one may do
+                failures.append((url, exc))
             except OSError as exc:  # writing into the folder failed: no mirror can fix that
                 raise DataError(f"{path}: cannot write the download ({exc.strerror or exc})") from None
         else:
-            damaged = [f for f in failures if f.checksum]
-            if damaged:
-                raise DataError(str(damaged[-1]))
-            reason = str(failures[-1]) if failures else "no mirror to download from"
-            raise DataError(f"cannot download {remote.label}: {reason}. Check the internet connection, or put the "
+            reasons = "; ".join(f"{url}: {exc}" for url, exc in failures) or "no mirror to download from"
+            advice = "Try again" if any(exc.checksum for _, exc in failures) else "Check the internet connection"
+            raise DataError(f"cannot download {remote.label}: {reasons}. {advice}, or put the "
                             f"4 files from {mirrors[0] if mirrors else remote.mirrors[0]} into {folder}")
     return folder
 
