@@ -17,10 +17,15 @@ Like worker.py, this module never touches Qt (ui/threads.py).
 """
 from __future__ import annotations
 
+import ctypes
+import multiprocessing
+import multiprocessing.connection
 import os
 import pickle
 import signal
+import sys
 import threading
+import time
 
 from .forkserver import context
 from .messages import Commands, Failed, Ready, Stopped
@@ -28,6 +33,7 @@ from .worker import TrainingWorker
 
 TRAINING_NICENESS = 10  # the training process's priority below the window's (POSIX nice)
 KILL_AFTER_S = 2.0  # a child that has not ended this long after it was told to stop is killed
+PR_SET_PDEATHSIG = 1  # prctl(2): the signal a Linux process gets when its parent ends
 KNOWN_DATA = 2      # data sets a child loaded that are handed to the next ones (an import can take seconds)
 
 _known_data: dict[str, object] = {}   # data.cache_key -> Dataset, the newest last
@@ -81,43 +87,58 @@ class TrainingProcess(Commands):
         ctx = context()
         events_in, events_out = ctx.Pipe(duplex=False)
         commands_in, commands_out = ctx.Pipe(duplex=False)
+        pipes = (events_in, events_out, commands_in, commands_out)
         try:
             with self._lock:
-                if self._stopped:
-                    return
-                self._process = ctx.Process(target=child_main, args=(events_out, commands_in, self._args),
-                                            name="genstudio-training", daemon=True)
-                self._commands = commands_out
-            self._process.start()
+                stopped = self._stopped
+                if not stopped:
+                    self._process = ctx.Process(target=child_main, args=(events_out, commands_in, self._args),
+                                                name="genstudio-training", daemon=True)
+                    self._commands = commands_out
+            if not stopped:
+                self._process.start()
+        except Exception as exc:  # the process could not start: one message, the window stays up
+            self.report(self, Failed(f"the training process could not start: {type(exc).__name__}: {exc}"))
+            stopped = True
+        if stopped:
+            self._end(*pipes)
+            return
+        try:
             events_out.close()
             commands_in.close()
-            said_stopped = False
-            while not said_stopped:
-                try:
-                    message = pickle.loads(events_in.recv_bytes())
-                except EOFError:
-                    break
-                said_stopped = isinstance(message, Stopped)
-                if isinstance(message, Ready) and self._data_key is not None:
-                    _remember_data(self._data_key, message.dataset)
-                if not said_stopped:
-                    self.report(self, message)
+            said_stopped = self._relay(events_in)
             self._process.join(KILL_AFTER_S)  # here, so that the window's join does not wait for it
             if self._process.is_alive():
                 self._process.kill()
-                self._process.join()
+            self._process.join()   # reaped: no zombie is left, whatever happened
             if not (said_stopped or self._stopped):
                 self.report(self, Failed(f"the training process ended unexpectedly "
                                          f"(exit code {self._process.exitcode})"))
-        except Exception as exc:  # the process could not start: one message, the window stays up
-            self.report(self, Failed(f"the training process could not start: {type(exc).__name__}: {exc}"))
         finally:
-            with self._lock:
-                self._commands = None
-                commands_out.close()
-            for end in (events_in, events_out, commands_in):
-                end.close()
-            self.report(self, Stopped())
+            self._end(*pipes)
+
+    def _relay(self, events_in) -> bool:
+        """Hand the child's messages on until it says Stopped (True) or its pipe ends (False): a child
+        killed halfway through a message leaves a truncated one, which ends the relay too."""
+        while True:
+            try:
+                message = pickle.loads(events_in.recv_bytes())
+            except Exception:   # EOF, a broken pipe, or the tail of a message cut short
+                return False
+            if isinstance(message, Stopped):
+                return True
+            if isinstance(message, Ready) and self._data_key is not None:
+                _remember_data(self._data_key, message.dataset)
+            self.report(self, message)
+
+    def _end(self, events_in, events_out, commands_in, commands_out) -> None:
+        """The reader's last act: the pipes closed, Stopped reported."""
+        with self._lock:
+            self._commands = None
+            commands_out.close()
+        for end in (events_in, events_out, commands_in):
+            end.close()
+        self.report(self, Stopped())
 
     def command(self, name: str, *args) -> None:
         """From the GUI thread: the command goes down the pipe to the child's worker."""
@@ -179,4 +200,28 @@ def child_main(events, commands, arguments: bytes) -> None:
                 return
 
     threading.Thread(target=obey, name="genstudio-commands", daemon=True).start()
+    _die_with_parent(worker)
     worker.run()
+
+
+def _die_with_parent(worker) -> None:
+    """A child whose window's process has gone (killed, say) must not train or download on: when the
+    parent's sentinel fires it stops its worker, and ends KILL_AFTER_S later if that did not end it (a
+    download does not look at the stop flag). On Linux the kernel also kills it when its own parent,
+    the forkserver, goes (which happens when the window's process goes)."""
+    if sys.platform.startswith("linux"):
+        try:
+            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        except (OSError, AttributeError):
+            pass
+    parent = multiprocessing.parent_process()
+    if parent is None:
+        return
+
+    def watch():
+        multiprocessing.connection.wait([parent.sentinel])
+        worker.stop()
+        time.sleep(KILL_AFTER_S)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="genstudio-parent-watch", daemon=True).start()
