@@ -21,21 +21,50 @@ NEW_FILE_MODE = 0o666 & ~_read_umask()
 
 @contextlib.contextmanager
 def atomic_path(path: str):
-    """Yield a temporary path in the target's folder; on success it replaces `path` atomically, with the
-    permissions the user's umask gives a new file."""
+    """Yield a temporary path in the target's folder; on success it replaces `path` atomically. The new
+    file keeps the mode of the file it replaces (else the user's umask gives it one), and its bytes and
+    the rename are on the disk before this returns, so a power cut leaves the old file or the new one.
+    An error names `path` (the user's file), not the temporary one."""
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):  # say so about the folder, not about the temporary file's name
         raise FileNotFoundError(errno.ENOENT, "no such folder", folder)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=os.path.splitext(path)[1], dir=folder)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=os.path.splitext(path)[1], dir=folder)
+    except OSError as exc:   # a read-only folder, a full disk
+        raise OSError(exc.errno, exc.strerror, path) from None
     os.close(fd)
     try:
         yield tmp
-        os.chmod(tmp, NEW_FILE_MODE)
+        try:
+            mode = os.stat(path).st_mode & 0o7777
+        except OSError:
+            mode = NEW_FILE_MODE
+        os.chmod(tmp, mode)
+        _fsync(tmp)
         os.replace(tmp, path)
-    except BaseException:
+        _fsync_folder(folder)
+    except BaseException as exc:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
+        if isinstance(exc, OSError) and exc.filename == tmp:
+            raise OSError(exc.errno, exc.strerror, path) from None
         raise
+
+
+def _fsync(path: str) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_folder(folder: str) -> None:
+    """The rename itself on the disk (POSIX; Windows cannot open a folder, and its rename is journalled)."""
+    if os.name != "posix":
+        return
+    with contextlib.suppress(OSError):
+        _fsync(folder)
 
 
 def write_text(path: str, text: str) -> None:

@@ -45,3 +45,38 @@ def test_a_failed_write_keeps_the_old_file_and_leaves_nothing_behind(tmp_path):
             raise RuntimeError("the disk filled up")
     assert target.read_text() == "old"
     assert os.listdir(tmp_path) == ["kept.txt"]
+
+
+def test_a_replaced_file_keeps_its_mode_and_the_write_reaches_the_disk(tmp_path, monkeypatch):
+    target = tmp_path / "shared.genstudio"
+    write_text(str(target), "old")
+    os.chmod(target, 0o640)                       # a teacher made it readable by the class group only
+    synced = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: synced.append(os.readlink(f"/proc/self/fd/{fd}")) or real_fsync(fd))
+    write_text(str(target), "new")
+    assert target.read_text() == "new" and stat.S_IMODE(os.stat(target).st_mode) == 0o640
+    if sys.platform.startswith("linux"):          # the file's bytes before the rename, then the folder
+        assert synced[-1] == str(tmp_path) and os.path.basename(synced[-2]).startswith(".tmp-")
+
+
+@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="root writes into read-only folders")
+def test_an_error_names_the_users_file_not_the_temporary_one(tmp_path):
+    folder = tmp_path / "read-only"
+    folder.mkdir()
+    os.chmod(folder, 0o555)
+    try:
+        with pytest.raises(OSError) as info:
+            write_text(str(folder / "run.csv"), "x")
+    finally:
+        os.chmod(folder, 0o755)
+    assert info.value.filename == str(folder / "run.csv") and ".tmp-" not in str(info.value)
+
+
+def test_an_error_while_writing_names_the_users_file(tmp_path):
+    target = tmp_path / "run.csv"
+    with pytest.raises(OSError) as info:
+        with atomic_path(str(target)) as tmp:
+            raise OSError(28, "No space left on device", tmp)
+    assert info.value.filename == str(target) and info.value.errno == 28
+    assert os.listdir(tmp_path) == []
