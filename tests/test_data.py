@@ -156,3 +156,19 @@ def test_shapes_factors_align_with_train_images():
     # a larger scale factor means more ink in the sprite
     ink = ds.x.sum(axis=(1, 2, 3))
     assert np.corrcoef(ds.factors["scale"], ink)[0, 1] > 0.5
+
+
+def test_the_data_cache_keeps_the_recently_used_sets_within_its_budget(monkeypatch):
+    from genstudio import data
+
+    cache = data.DataCache()
+    sets = {name: data.load(name) for name in ("ring8", "grid25", "digits", "shapes")}
+    monkeypatch.setattr(data, "CACHE_BYTES", data.dataset_bytes(sets["digits"]) + data.dataset_bytes(sets["ring8"]))
+    cache["ring8"], cache["digits"] = sets["ring8"], sets["digits"]
+    assert list(cache) == ["ring8", "digits"]
+    assert cache["ring8"] is sets["ring8"]                 # used: now the newest
+    cache["grid25"] = sets["grid25"]                       # over the budget: the least recently used goes
+    assert list(cache) == ["ring8", "grid25"]
+    cache["shapes"] = sets["shapes"]                       # the newest is kept, even alone over the budget
+    kept = sum(data.dataset_bytes(sets[name]) for name in cache)
+    assert list(cache)[-1] == "shapes" and (kept <= data.CACHE_BYTES or list(cache) == ["shapes"])

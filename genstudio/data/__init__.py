@@ -6,6 +6,8 @@ kind "text":   `words`, a list of strings over `alphabet`.
 """
 from __future__ import annotations
 
+import collections
+import dataclasses
 import os
 from dataclasses import dataclass, field
 
@@ -93,7 +95,38 @@ def _text(name: str, words: list[str]) -> Dataset:
     return Dataset(name, "text", words=tuple(w), held_out_words=tuple(wh), alphabet=alphabet)
 
 
-_CACHE: dict[str, Dataset] = {}
+CACHE_BYTES = 1 << 30   # data sets kept loaded in one process; past this the least recently used go
+
+
+def dataset_bytes(ds: Dataset) -> int:
+    """About how much memory a data set holds (its arrays, and its words at ~50 bytes each)."""
+    total = 0
+    for f in dataclasses.fields(ds):
+        value = getattr(ds, f.name)
+        if isinstance(value, np.ndarray):
+            total += value.nbytes
+        elif isinstance(value, tuple):
+            total += 50 * len(value)
+    return total
+
+
+class DataCache(collections.OrderedDict):
+    """Loaded data sets by key, newest use last: a lesson that goes through twenty data sets keeps at
+    most CACHE_BYTES of them (always the one just loaded)."""
+
+    def __getitem__(self, key):
+        value = super().__getitem__(key)
+        self.move_to_end(key)
+        return value
+
+    def __setitem__(self, key, value) -> None:
+        super().__setitem__(key, value)
+        self.move_to_end(key)
+        while len(self) > 1 and sum(map(dataset_bytes, dict.values(self))) > CACHE_BYTES:
+            self.popitem(last=False)
+
+
+_CACHE: DataCache = DataCache()
 
 
 def remember(known: dict) -> None:

@@ -13,7 +13,7 @@ import threading
 
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QKeySequence
-from PySide6.QtWidgets import QFileDialog
+from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from ..config import ConfigError
 from ..storage import atomic_path, write_text
@@ -160,10 +160,18 @@ class RunFiles(QObject):
 
     def save_experiment_as(self):
         path, _ = QFileDialog.getSaveFileName(self.pane, "Save experiment", "experiment.genstudio", EXPERIMENT_FILTER)
+        if path and not path.endswith(EXPERIMENT_SUFFIX):
+            path += EXPERIMENT_SUFFIX   # (the dialog asked about the name without it)
+            if os.path.exists(path) and not self.may_replace(path):
+                return
         if path:
-            if not path.endswith(EXPERIMENT_SUFFIX):
-                path += EXPERIMENT_SUFFIX
             self.save_to(path)
+
+    def may_replace(self, path: str) -> bool:
+        answer = QMessageBox.question(self.pane, "Save experiment",
+                                      f"{os.path.basename(path)} already exists. Replace it?",
+                                      QMessageBox.Yes | QMessageBox.Cancel, QMessageBox.Cancel)
+        return answer == QMessageBox.Yes
 
     def save_to(self, path: str) -> None:
         """Ask the training thread for its state; the write happens when it arrives (write_checkpoint)."""

@@ -276,3 +276,22 @@ def test_a_file_saved_on_a_gpu_opens_on_this_machine(window, qtbot, tmp_path, ma
     qtbot.waitUntil(lambda: window.run.state == "paused" and window.run.info is not None, timeout=TIMEOUT_MS)
     assert window.run.step == 7 and window.pane.panel.experiment().device == "auto"
     assert "cuda is not available" in window.statusBar().currentMessage()
+
+
+def test_save_as_asks_before_replacing_the_name_it_completed(window, qtbot, tmp_path, monkeypatch):
+    """The dialog asked about "run"; the file written is "run.genstudio", which exists: ask first."""
+    from PySide6.QtWidgets import QFileDialog, QMessageBox
+
+    existing = tmp_path / "run.genstudio"
+    existing.write_bytes(b"a teacher's experiment")
+    files = window.pane.files
+    saved, asked = [], []
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(tmp_path / "run"), ""))
+    monkeypatch.setattr(files, "save_to", saved.append)
+    for answer in (QMessageBox.Cancel, QMessageBox.Yes):
+        monkeypatch.setattr(QMessageBox, "question", lambda *a, answer=answer, **k: asked.append(a[2]) or answer)
+        files.save_experiment_as()
+    assert saved == [str(existing)] and len(asked) == 2 and "run.genstudio already exists" in asked[0]
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(tmp_path / "new"), ""))
+    files.save_experiment_as()                          # nothing there: no question
+    assert saved[-1] == str(tmp_path / "new.genstudio") and len(asked) == 2
