@@ -200,3 +200,32 @@ def test_a_training_process_obeys_the_commands():
     assert run.set_knob("lr", 0.004) and run.experiment.family.lr == 0.004
     assert not run.set_knob("beta", 2.0)            # not a GAN's knob
     run.close()
+
+
+def test_the_runs_log_keeps_the_newest_ended_states_only():
+    """Twenty forks in a lesson: the newest KEPT_STATES ended ones keep their state, the rest reopen
+    from their settings; a live run's is never dropped."""
+    from dataclasses import dataclass
+
+    import numpy as np
+
+    from genstudio.engine.state import TrainerState
+    from genstudio.live.history import CurveHistory
+    from genstudio.live.records import KEPT_STATES, RunLog
+
+    @dataclass(frozen=True)
+    class Document:
+        state: TrainerState
+        dataset: object = None
+
+    class FakeRun:
+        experiment, step, seconds, evaluations, history = tiny(), 50, 1.0, [], CurveHistory()
+
+    log, runs = RunLog(), [FakeRun() for _ in range(20)]
+    for run in runs:
+        run.record = log.start(run, run.experiment, "fork", Document(TrainerState(10, 0.1, {"w": np.zeros(3)}, {})))
+    for run in runs[1:]:                       # the first is still live
+        log.end(run.record, run)
+    kept = [r.number for r in log.records if r.document is not None]
+    assert kept == [1] + list(range(21 - KEPT_STATES, 21)) and len(log.records) == 20
+    assert runs[0].record.live_run() is runs[0]

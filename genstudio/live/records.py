@@ -14,6 +14,7 @@ import io
 import weakref
 from dataclasses import dataclass, field
 
+KEPT_STATES = 8        # ended runs whose starting state (a fork's kept state) is kept for reopening
 RECENT_LOSSES = 100    # a run's final loss is the mean of its last this many points (one is noise)
 
 
@@ -87,6 +88,11 @@ class RunLog:
             record.document = None   # reopened from its file
         elif record.step <= (record.document.state.step if record.document is not None else 0):
             self.records.remove(record)
+        # an hour of forking keeps the newest ended runs' states only (each holds weights and a timeline);
+        # an older one reopens from step 0 with its settings
+        ended = [r for r in self.records if r.document is not None and r.run is None]
+        for old in ended[:-KEPT_STATES]:
+            old.document = None
 
     def find(self, number: int) -> RunRecord:
         return next(r for r in self.records if r.number == number)
