@@ -67,6 +67,7 @@ class Run:
         self.snapshots = SnapshotLog()
         self.evaluations: list = []      # every Metrics event (saved in experiment files)
         self.step, self.seconds = 0, 0.0
+        self.saved_step = 0              # the step last saved to (or opened from) a file
         self.problem: str | None = None  # why the run failed (None: it did not)
         self.diverged = False
         self.pending_train = False       # Train pressed while building
@@ -121,6 +122,7 @@ class Run:
         for snap in timeline:
             self.snapshots.add(snap)
         self.step, self.seconds, self._rate_window = step, seconds, []
+        self.saved_step = step
         self.info, self.diverged, self.problem = None, False, None
 
     def _launch(self, experiment, origin, document, **options) -> None:
@@ -202,6 +204,15 @@ class Run:
             return False
         self.worker.request_checkpoint()
         return True
+
+    def saved_at(self, step: int) -> None:
+        """Its state at `step` is in a file now."""
+        self.saved_step = max(self.saved_step, step)
+
+    @property
+    def unsaved(self) -> bool:
+        """Whether it trained since it was last saved (or opened, or built)."""
+        return self.step > self.saved_step
 
     @property
     def rate(self) -> float | None:

@@ -198,8 +198,11 @@ class RunFiles(QObject):
         self._set_path(path)
         kept = f", with {len(fork_points)} points to fork from" if fork_points else ""
 
+        post, run = self.pane.post, self.pane.run
+
         def work():
             experiment_file.save(path, doc)
+            post(run.saved_at, state.step)
             return f"Saved {os.path.basename(path)} at step {state.step:,}{kept}"
 
         return self._background(work)

@@ -43,14 +43,14 @@ class MainWindow(QMainWindow):
         `training_process`: train in a child process (live/training_process.py), else in a thread of
         this one (tests that patch the model in this process use that)."""
         super().__init__()
-        self.setWindowTitle("GenStudio")
+        self.setWindowTitle("GenStudio[*]")   # [*]: Qt shows "*" there while the run has unsaved training
         self.settings = settings or QSettings("GenStudio", "GenStudio")
         GuiThreadGarbageCollector.install(QApplication.instance())
         self.inbox = Inbox(self)       # background threads reach the GUI thread only through this
         self.training_process = training_process
         self.pane = self._new_pane()
         self.pane.title_changed.connect(
-            lambda name: self.setWindowTitle(f"GenStudio — {name}" if name else "GenStudio"))
+            lambda name: self.setWindowTitle(f"GenStudio — {name}[*]" if name else "GenStudio[*]"))
         self.pane.fork_ready.connect(self._fork_ready)
         self.pane.panel.presets_changed.connect(self._save_settings)
         self.setCentralWidget(self.pane)
@@ -258,6 +258,7 @@ class MainWindow(QMainWindow):
             self.comparison.refresh()   # first: it remakes the plot's items when a run was reset
         for pane in self.panes():
             pane.redraw()
+        self.setWindowModified(self.run.unsaved)
 
     def report_problem(self, message: str):
         """A problem with something the user asked for (a bad file, nothing to save): one message,

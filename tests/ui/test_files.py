@@ -112,16 +112,20 @@ def test_save_open_resume(window, qtbot, tmp_path):
     weights = running_model(window, qtbot).state_dict()
     history_len, timeline_len = len(window.pane.curves.history.data), len(window.pane.timeline.snapshots)
     path = str(tmp_path / "vae.genstudio")
+    window.redraw()
+    assert window.run.unsaved and window.isWindowModified()     # the title's "*": trained, not saved
     with qtbot.waitSignal(window.pane.files.job_done, timeout=TIMEOUT_MS) as saved:
         window.pane.files.save_to(path)
     assert saved.args[1] is True and "Saved" in saved.args[0]
-    assert window.windowTitle().endswith("vae.genstudio")
+    assert window.windowTitle() == "GenStudio — vae.genstudio[*]"
+    window.redraw()
+    assert not window.run.unsaved and not window.isWindowModified()
 
     window.pane.reset()  # something else is open now
     qtbot.waitUntil(lambda: window.run.state == "paused" and window.run.step == 0, timeout=TIMEOUT_MS)
     assert window.pane.files.open_experiment(path)
     qtbot.waitUntil(lambda: window.run.state == "paused" and window.run.info is not None, timeout=TIMEOUT_MS)
-    assert window.run.step == at
+    assert window.run.step == at and not window.run.unsaved    # as it was saved
     restored = running_model(window, qtbot).state_dict()
     assert all(torch.equal(weights[k], restored[k]) for k in weights)
     assert len(window.pane.curves.history.data) == history_len
