@@ -64,7 +64,7 @@ class RunRecord:
 
 
 class RunLog:
-    """The records of one app session, numbered from 1."""
+    """The records of every run since the app started, numbered from 1."""
 
     def __init__(self):
         self.records: list[RunRecord] = []
