@@ -6,6 +6,7 @@ immutable CPU value, so it can cross a thread or (pickled) a process.
 """
 from __future__ import annotations
 
+import abc
 from dataclasses import dataclass
 
 
@@ -44,12 +45,13 @@ class Stopped:
     """The worker's loop has ended: always its last message."""
 
 
-class Commands:
+class Commands(abc.ABC):
     """The commands a run's training loop obeys, written once. Each goes to `command(name, *args)`:
     a worker calls the trainer's method of that name, a training process sends it to its child."""
 
+    @abc.abstractmethod
     def command(self, name: str, *args) -> None:
-        raise NotImplementedError
+        """Carry out (or pass on) the command `name`."""
 
     def pause(self):
         self.command("pause")

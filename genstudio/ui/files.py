@@ -198,7 +198,7 @@ class RunFiles(QObject):
         self._set_path(path)
         kept = f", with {len(fork_points)} points to fork from" if fork_points else ""
 
-        post, run = self.pane.post, self.pane.run
+        post = self.pane.post
 
         def work():
             experiment_file.save(path, doc)
