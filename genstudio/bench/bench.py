@@ -26,6 +26,8 @@ same process, alternating, median of the repeats, because the machines are share
                   final evaluation's seconds; and the VAE beside the pytorch/examples MNIST VAE, the
                   same data and 120 s each (--quick: 20 s)
   memory          peak RSS of an app run (10 minutes; --quick: 60 s) and its growth in the last half
+  long-use        only when asked for (--only long-use): RSS at the start and end of 30 minutes of
+                  use (--quick: 5) with 20 forks and 20 data changes (long_use.py)
 
 --json FILE writes the rows as a JSON list of {name, value, unit, goal, meets}; meets is null where
 no goal applies. A row that misses its goal says MISSES GOAL.
@@ -50,7 +52,9 @@ import genstudio
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-SECTIONS = ("engine", "overhead", "responsiveness", "startup", "interaction", "quality", "images", "memory")
+SECTIONS = ("engine", "overhead", "responsiveness", "startup", "interaction", "quality", "images", "memory",
+            "long-use")
+ON_REQUEST = ("long-use",)   # not part of a plain `genstudio bench`
 APP_SECTIONS = ("overhead", "responsiveness", "interaction")   # measured in one window, one pass
 SMALL_GOAL, LARGE_GOAL = ">= 1.5", ">= 1.0"                      # MLPs vs compute-bound conv/transformer
 TIMER_MS = 10
@@ -71,6 +75,7 @@ class Budget:
     images_s: float          # training seconds per family on 28x28 digits
     tutorial_s: float        # training seconds of each VAE in the tutorial comparison
     text_s: float            # training seconds of the transformer on the built-in names
+    long_use_s: float        # the long-use run
 
     def scaled(self, k: float) -> "Budget":
         """Every duration times k (at least one repeat, a few steps): what the test runs."""
@@ -82,15 +87,15 @@ class Budget:
                        scrubs=max(5, int(self.scrubs * k)), target_scale=self.target_scale * k,
                        fd_s=self.fd_s * k, memory_s=max(2.0, self.memory_s * k),
                        images_s=max(2.0, self.images_s * k), tutorial_s=max(1.0, self.tutorial_s * k),
-                       text_s=max(1.0, self.text_s * k))
+                       text_s=max(1.0, self.text_s * k), long_use_s=max(20.0, self.long_use_s * k))
 
 
 FULL = Budget(engine_s=3.0, engine_repeats=5, app_s=5.0, app_repeats=3, warmup_steps=50, startup_runs=3,
               scrubs=60, target_scale=1.0, fd_s=60.0, memory_s=600.0, images_s=300.0, tutorial_s=120.0,
-              text_s=300.0)
+              text_s=300.0, long_use_s=1800.0)
 QUICK = Budget(engine_s=1.0, engine_repeats=3, app_s=2.0, app_repeats=2, warmup_steps=30, startup_runs=2,
                scrubs=30, target_scale=1.0, fd_s=15.0, memory_s=60.0, images_s=30.0, tutorial_s=20.0,
-               text_s=30.0)
+               text_s=30.0, long_use_s=300.0)
 
 
 @dataclass
@@ -783,6 +788,7 @@ def section_app(budget: Budget, wanted: set[str], families=None):
                 if family == "ar":
                     yield from generation_rows()
     finally:
+        window.discard_on_close = True
         window.close()
         app.processEvents()
 
@@ -933,6 +939,7 @@ def memory_probe(seconds: float, family: str, data: str = "ring8") -> None:
         samples.append((now, current, len(window.pane.timeline.forkable)))
         if now >= seconds:
             timer.stop()
+            window.discard_on_close = True
             window.close()
             app.quit()
 
@@ -1001,6 +1008,9 @@ def run_sections(wanted: list[str], budget: Budget):
         yield from section_images(budget)
     if "memory" in wanted:
         yield from section_memory(budget)
+    if "long-use" in wanted:
+        from .long_use import section_long_use
+        yield from section_long_use(budget)
 
 
 def report(title: str, rows, json_path: str | None = None) -> list[Row]:
@@ -1034,7 +1044,7 @@ def main(argv=None) -> int:
                         help="multiply every duration by K (the test uses 0.02: checks the table, not the speed)")
     args = parser.parse_args(argv)
     budget = (QUICK if args.quick else FULL).scaled(args.budget_scale)
-    wanted = [s for s in SECTIONS if not args.only or s in args.only]
+    wanted = [s for s in SECTIONS if s in args.only] if args.only else [s for s in SECTIONS if s not in ON_REQUEST]
     title = (f"genstudio bench{' --quick' if args.quick else ''}, sections: {', '.join(wanted)}"
              + (f", budget x{args.budget_scale:g}" if args.budget_scale != 1 else ""))
     from genstudio.ui.threads import SlotErrors

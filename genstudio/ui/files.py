@@ -15,7 +15,6 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
-from ..config import ConfigError
 from ..storage import atomic_path, write_text
 
 EXPERIMENT_FILTER = "GenStudio experiment (*.genstudio)"
@@ -57,28 +56,36 @@ class RunFiles(QObject):
         exports.addAction("Plot as PNG…", export("curves.png", "PNG (*.png)", self.export_plot))
 
     # background work -----------------------------------------------------------------------------
-    def _background(self, work) -> threading.Thread:
-        """Run work() -> message in a thread; its outcome arrives as job_done(message, ok)."""
+    def _background(self, work, then=None, failed=None) -> threading.Thread:
+        """Run work() -> message in a thread; its outcome arrives in the GUI thread as job_done(message,
+        ok), followed by then() when it succeeded, or by failed(message) instead of the problem box."""
         post = self.pane.post
 
         def run():
             try:
-                post(self._job_done, work(), True)
+                message = work()
             except (OSError, ValueError) as exc:  # DataError, ConfigError and disk errors: say what happened
                 text = f"{exc.filename}: {exc.strerror}" if isinstance(exc, OSError) and exc.strerror else str(exc)
-                post(self._job_done, text.splitlines()[0] if text else type(exc).__name__, False)
+                post(self._job_done, text.splitlines()[0] if text else type(exc).__name__, False, failed)
             except Exception as exc:  # anything else still ends as a message, never a silent thread
-                post(self._job_done, f"{type(exc).__name__}: {exc}".splitlines()[0], False)
+                post(self._job_done, f"{type(exc).__name__}: {exc}".splitlines()[0], False, failed)
+            else:
+                post(self._job_done, message, True)
+                if then is not None:
+                    post(then)
 
         thread = threading.Thread(target=run, daemon=True)
         self.jobs = [t for t in self.jobs if t.is_alive()] + [thread]
         thread.start()
         return thread
 
-    def _job_done(self, message: str, ok: bool):
+    def _job_done(self, message: str, ok: bool, failed=None):
         self.job_done.emit(message, ok)
         if ok:
-            self.pane.message.emit(message, 8000)
+            if message:
+                self.pane.message.emit(message, 8000)
+        elif failed is not None:
+            failed(message)
         else:
             self.pane.report_problem(message)
 
@@ -119,9 +126,13 @@ class RunFiles(QObject):
             self.preview.close()
         self.preview = DataPreview(path, ds, self.pane)
         self.preview.options_changed.connect(lambda size, color: self.open_data(path, size, color))
-        self.preview.accepted.connect(lambda: self.pane.use_data(path, *self.preview.options()))
+        self.preview.accepted.connect(lambda: self._use_data(path, *self.preview.options()))
         self.preview.finished.connect(self._preview_closed)
         self.preview.open()
+
+    def _use_data(self, path: str, size: int, color: str) -> None:
+        name = os.path.basename(os.path.normpath(path))
+        self.pane.ask_first(f"training on {name}", lambda: self.pane.use_data(path, size, color))
 
     def _preview_closed(self, *_):
         self.preview.deleteLater()
@@ -133,13 +144,23 @@ class RunFiles(QObject):
         if path:
             self.open_experiment(path)
 
-    def open_experiment(self, path: str) -> bool:
+    def open_experiment(self, path: str, opened=None, failed=None) -> threading.Thread:
+        """Read and check the file in the background; only a good file replaces the open run (after
+        the user has saved or discarded its unsaved training). `opened` follows a good file,
+        `failed(message)` replaces the problem message of a bad one."""
         from ..engine import experiment_file
-        try:
+
+        self.pane.message.emit(f"Reading {os.path.basename(path)}…", 0)
+        post = self.pane.post
+
+        def work():
             doc = experiment_file.load(path)
-        except ConfigError as exc:
-            self.pane.report_problem(str(exc))
-            return False
+            post(self.pane.ask_first, f"opening {os.path.basename(path)}", lambda: self._show_opened(path, doc, opened))
+            return ""
+
+        return self._background(work, failed=failed)
+
+    def _show_opened(self, path: str, doc, opened=None) -> None:
         device, note = doc.experiment.device, ""
         if device not in ("auto", "cpu"):
             from ..engine.device import available_devices
@@ -149,23 +170,26 @@ class RunFiles(QObject):
         self.pane.open_document(doc, f"opened {os.path.basename(path)}")
         self._set_path(path)
         self.pane.message.emit(f"Opened {os.path.basename(path)} at step {doc.state.step:,}: "
-                                            f"press Train to continue{note}", 8000)
-        return True
+                               f"press Train to continue{note}", 8000)
+        if opened is not None:
+            opened()
 
-    def save_experiment(self) -> None:
+    def save_experiment(self, then=None) -> None:
+        """Save to the file last opened or saved (asking for a name the first time); then() follows
+        once the file is written."""
         if self.path is None:
-            self.save_experiment_as()
+            self.save_experiment_as(then)
         else:
-            self.save_to(self.path)
+            self.save_to(self.path, then)
 
-    def save_experiment_as(self):
+    def save_experiment_as(self, then=None):
         path, _ = QFileDialog.getSaveFileName(self.pane, "Save experiment", "experiment.genstudio", EXPERIMENT_FILTER)
         if path and not path.endswith(EXPERIMENT_SUFFIX):
             path += EXPERIMENT_SUFFIX   # (the dialog asked about the name without it)
             if os.path.exists(path) and not self.may_replace(path):
                 return
         if path:
-            self.save_to(path)
+            self.save_to(path, then)
 
     def may_replace(self, path: str) -> bool:
         answer = QMessageBox.question(self.pane, "Save experiment",
@@ -173,11 +197,11 @@ class RunFiles(QObject):
                                       QMessageBox.Yes | QMessageBox.Cancel, QMessageBox.Cancel)
         return answer == QMessageBox.Yes
 
-    def save_to(self, path: str) -> None:
+    def save_to(self, path: str, then=None) -> None:
         """Ask the training thread for its state; the write happens when it arrives (write_checkpoint)."""
         run = self.pane.run
         if run.request_checkpoint():  # also after an error: the model is kept, paused
-            self.pending_save = path
+            self.pending_save = (path, then)
         elif run.diverged:
             self.pane.report_problem("This run diverged (its weights are NaN): there is nothing to save. Press Reset.")
         else:
@@ -186,10 +210,10 @@ class RunFiles(QObject):
 
     def write_checkpoint(self, event) -> None:
         if self.pending_save is not None:
-            path, self.pending_save = self.pending_save, None
-            self._write(path, self.pane.run.experiment, event.state, event.fork_points)
+            (path, then), self.pending_save = self.pending_save, None
+            self._write(path, self.pane.run.experiment, event.state, event.fork_points, then)
 
-    def _write(self, path, exp, state, fork_points=()) -> threading.Thread:
+    def _write(self, path, exp, state, fork_points=(), then=None) -> threading.Thread:
         from ..engine import experiment_file
         run = self.pane.run
         ds = run.info.dataset if run.info is not None else None
@@ -205,7 +229,7 @@ class RunFiles(QObject):
             post(run.saved_at, state.step)
             return f"Saved {os.path.basename(path)} at step {state.step:,}{kept}"
 
-        return self._background(work)
+        return self._background(work, then)
 
     def forget_path(self):
         """A new run is not the file that was open: the next Save asks for a name."""

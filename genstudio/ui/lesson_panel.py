@@ -69,18 +69,22 @@ class LessonPanel(QDockWidget):
             self.open_file(path)
 
     def open_file(self, path: str) -> bool:
-        """Start the lesson in `path`; a bad file gets one message and changes nothing."""
+        """Start the lesson in `path` (once the user has saved or discarded the run's unsaved training);
+        a bad file gets one message and changes nothing."""
         try:
             lesson = load_lesson(path)
         except LessonError as exc:
             self.window.report_problem(f"Could not open the lesson: {exc}")
             return False
+        self.window.pane.ask_first(f'starting the lesson "{lesson.title}"', lambda: self._start(lesson))
+        return True
+
+    def _start(self, lesson) -> None:
         self.lesson, self.prepared = lesson, None
         self.title.setText(lesson.title)
         self.show()
         self.go(0)
         self.timer.start()
-        return True
 
     def end(self) -> None:
         self.timer.stop()

@@ -15,6 +15,7 @@ from .lesson_panel import LessonPanel
 from .run_pane import RunPane
 from .runs_table import RunsTable
 from .threads import GuiThreadGarbageCollector, Inbox
+from .unsaved_work import UnsavedWork
 
 REDRAW_MS = 200         # coalesce redraws: curves and counters at 5 frames a second (painting holds the GIL)
 
@@ -47,6 +48,8 @@ class MainWindow(QMainWindow):
         self.settings = settings or QSettings("GenStudio", "GenStudio")
         GuiThreadGarbageCollector.install(QApplication.instance())
         self.inbox = Inbox(self)       # background threads reach the GUI thread only through this
+        self.unsaved_work = UnsavedWork(self, self.settings)
+        self.discard_on_close = False  # the user has saved or discarded what the runs held (or a script closes)
         self.training_process = training_process
         self.pane = self._new_pane()
         self.pane.title_changed.connect(
@@ -82,6 +85,7 @@ class MainWindow(QMainWindow):
 
     def _new_pane(self) -> RunPane:
         pane = RunPane(self.inbox.post, self.training_process)
+        pane.unsaved_work = self.unsaved_work
         pane.message.connect(self.statusBar().showMessage)
         pane.problem.connect(self.report_problem)
         return pane
@@ -114,7 +118,7 @@ class MainWindow(QMainWindow):
     def _build_menus(self):
         self.addToolBar(self.pane.transport_bar)
         for keys, slot in ((Qt.Key_Space, self._space), (Qt.Key_Right, self._right),
-                           (QKeySequence("Ctrl+R"), lambda: self.pane.reset())):
+                           (QKeySequence("Ctrl+R"), lambda: self.pane.reset_asking())):
             action = QAction(self)
             action.setShortcut(QKeySequence(keys))
             action.setShortcutContext(Qt.WindowShortcut)
@@ -125,6 +129,11 @@ class MainWindow(QMainWindow):
         self.lessons = LessonPanel(self)
         file_menu.addAction("Open lesson…", self.lessons.open_dialog)
         file_menu.addSeparator()
+        ask = file_menu.addAction("Ask before discarding training")
+        ask.setToolTip("Reset, Apply, new data, Open, a lesson and Quit ask to save a run's unsaved training first")
+        ask.setCheckable(True)
+        file_menu.aboutToShow.connect(lambda: ask.setChecked(self.unsaved_work.asking))
+        ask.toggled.connect(self.unsaved_work.set_asking)
         file_menu.addAction("Quit", self.close, QKeySequence.Quit)
         runs = self.menuBar().addMenu("&Runs")
         runs.addAction("New run beside this one", self.run_beside, QKeySequence("Ctrl+Shift+N"))
@@ -213,15 +222,24 @@ class MainWindow(QMainWindow):
             self.report_problem(f"Run {record.number} is on screen now.")
             return None
         other = self.compare_with()
-        opened = record.path is not None and os.path.isfile(record.path) and other.files.open_experiment(record.path)
-        if not opened and record.document is not None:
-            other.open_fork(record.document, "", record.forked_at)
-        elif not opened:
-            other.panel.set_experiment(record.experiment)
-            other.reset()
-        if other.run.record is not None:
-            other.run.record.origin = (f"run {record.number} again"
-                                       + (f" ({os.path.basename(record.path)})" if opened else ""))
+
+        def note_origin(source: str = "") -> None:
+            if other.run.record is not None:
+                other.run.record.origin = f"run {record.number} again" + source
+
+        def without_file(_problem: str = "") -> None:
+            if record.document is not None:
+                other.open_fork(record.document, "", record.forked_at)
+            else:
+                other.panel.set_experiment(record.experiment)
+                other.reset()
+            note_origin()
+
+        if record.path is not None and os.path.isfile(record.path):
+            other.files.open_experiment(record.path, opened=lambda: note_origin(f" ({os.path.basename(record.path)})"),
+                                        failed=without_file)
+        else:
+            without_file()
         return other
 
     def compare_with(self) -> RunPane:
@@ -284,9 +302,22 @@ class MainWindow(QMainWindow):
 
     # closing ---------------------------------------------------------------------------------
     def closeEvent(self, event):
+        unsaved = [pane for pane in self.panes() if pane.run.unsaved]
+        if unsaved and not self.discard_on_close and self.unsaved_work.asking:
+            event.ignore()   # ask for each run with unsaved training, then close
+            self._close_after(unsaved)
+            return
         self.end_comparison()
         self._save_settings()
         self.redraw_timer.stop()
         self.pane.close_run()
         self.inbox.close()
         super().closeEvent(event)
+
+    def _close_after(self, panes: list[RunPane]) -> None:
+        if not panes:
+            self.discard_on_close = True
+            self.close()
+            return
+        doing = "closing the window" + (" (the run on the right)" if panes[0] is not self.pane else "")
+        panes[0].ask_first(doing, lambda: self._close_after(panes[1:]))

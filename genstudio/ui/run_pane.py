@@ -49,6 +49,7 @@ class RunPane(QWidget, RunListener):
         self.run = Run(post, self, TrainingProcess if training_process else TrainingWorker)
         self.post = post
         self.files = RunFiles(self)
+        self.unsaved_work = None       # the window's UnsavedWork: asks before a click discards training
         self.shown_snapshot = None     # what the sample view shows (live, or scrubbed to)
         self.views_ready = False
         self._build()
@@ -101,7 +102,7 @@ class RunPane(QWidget, RunListener):
         self.download_bar.hide()
         self.panel.changed.connect(self._experiment_edited)
         self.panel.live_changed.connect(self._live_edit)
-        self.panel.apply_requested.connect(lambda: self.reset(start=self.run.state == "training"))
+        self.panel.apply_requested.connect(self._apply)
 
     def status_widgets(self) -> tuple:
         """What the window's status bar shows of this run: download progress, device, speed, state."""
@@ -146,7 +147,7 @@ class RunPane(QWidget, RunListener):
         row.addStretch(1)
         self.draw_button.toggled.connect(self.drawer.set_active)
         self.draw_clear.clicked.connect(self.drawer.clear)
-        self.draw_use.clicked.connect(self.train_on_drawing)
+        self.draw_use.clicked.connect(lambda: self.ask_first("training on the drawing", self.train_on_drawing))
         self.drawer.changed.connect(self._drawing_changed)
         self._drawing_changed(0)
         self.draw_bar = bar
@@ -187,7 +188,7 @@ class RunPane(QWidget, RunListener):
         self.step_button.clicked.connect(lambda: self.single_step("all"))
         self.d_button.clicked.connect(lambda: self.single_step("d"))
         self.g_button.clicked.connect(lambda: self.single_step("g"))
-        self.reset_button.clicked.connect(self.reset)
+        self.reset_button.clicked.connect(self.reset_asking)
         return bar
 
     def set_top_view(self, widget: QWidget | None) -> None:
@@ -203,6 +204,21 @@ class RunPane(QWidget, RunListener):
         return self.settings_area.isVisible()
 
     # what the user asks for --------------------------------------------------------------------
+    def ask_first(self, doing: str, action) -> None:
+        """action() now, or once the user has saved or discarded this run's unsaved training."""
+        if self.unsaved_work is None:
+            action()
+        else:
+            self.unsaved_work.then(self, doing, action)
+
+    def reset_asking(self) -> None:
+        """Reset (its button, Ctrl+R), asking first when the training since the last save would be lost."""
+        self.ask_first("resetting it", self.reset)
+
+    def _apply(self) -> None:
+        start = self.run.state == "training"
+        self.ask_first("applying the new settings", lambda: self.reset(start=start))
+
     def reset(self, start: bool = False):
         """A fresh model from the panel's settings, paused at step 0 (training with `start`)."""
         try:

@@ -26,7 +26,7 @@ import time
 from dataclasses import replace
 
 from PySide6.QtCore import QEventLoop, QTimer
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QMessageBox
 
 from ..config import FAMILIES, default_experiment, lesson_experiment
 from .threads import SlotErrors
@@ -68,11 +68,14 @@ class SelfTest:
             self.check(widget.grab().save(path), f"saving {path}")
 
     def start(self) -> None:
+        asking = self.window.unsaved_work.asking
         with SlotErrors() as slots:
             try:
                 self.run_all()
             except Exception as exc:  # report, never hang
                 self.check(False, f"{type(exc).__name__}: {exc}")
+            self.window.unsaved_work.set_asking(asking)
+            self.window.discard_on_close = True
             self.window.close()
         for error in slots.errors:   # Qt only prints these: here they fail the test
             self.check(False, f"an exception in a Qt slot or callback: {error}")
@@ -230,22 +233,34 @@ class SelfTest:
         self.check(not win.isFullScreen() and win.menuBar().isVisible(), "presenter mode left")
 
     def experiment_file_round_trip(self) -> None:
-        """Save the paused run as an experiment file, open it again: the same step, ready to train."""
+        """Reset with unsaved training asks first (Cancel keeps the run); save the paused run as an
+        experiment file, open it again: the same step, ready to train."""
         import tempfile
         win = self.window
+        step = win.run.step
+        win.pane.reset_asking()
+        box = win.unsaved_work.box
+        if self.check(box is not None and box.isVisible(), "Reset with unsaved training asks first"):
+            wait(300)
+            self.save(box, "unsaved-question.png")
+            box.button(QMessageBox.Cancel).click()
+            self.check(wait_until(lambda: win.unsaved_work.box is None, 10) and win.run.step == step,
+                       "Cancel keeps the run")
+        win.unsaved_work.set_asking(False)   # from here on the script resets and opens lessons freely
         with tempfile.TemporaryDirectory(prefix="genstudio-self-test-") as folder:
             path = os.path.join(folder, "self-test.genstudio")
-            step = win.run.step
             win.pane.files.save_to(path)
-            if not self.check(wait_until(lambda: os.path.exists(path), 60), "experiment file written"):
+            if not self.check(wait_until(lambda: not win.run.unsaved, 60), "experiment file written"):
                 return
             from ..engine import experiment_file
             saved = experiment_file.load(path)
-            opened = win.pane.files.open_experiment(path)
-            self.check(opened and wait_until(lambda: win.run.state == "paused", 60) and saved.state.step >= step
+            outcome = []   # None once opened, else the problem
+            win.pane.files.open_experiment(path, opened=lambda: outcome.append(None), failed=outcome.append)
+            self.check(wait_until(lambda: outcome, 60) and outcome[0] is None
+                       and wait_until(lambda: win.run.state == "paused", 60) and saved.state.step >= step
                        and win.run.step == saved.state.step and win.run.experiment == saved.experiment,
                        f"experiment file saved at step {saved.state.step} and reopened "
-                       f"(window at step {win.run.step}, {win.run.state})")
+                       f"(window at step {win.run.step}, {win.run.state}: {outcome})")
         print(f"self-test: experiment file saved and reopened at step {saved.state.step}")
 
     def start_view(self, exp):

@@ -17,9 +17,11 @@ from genstudio.ui.main_window import MainWindow
 def window(qtbot, tmp_path, request):
     settings = QSettings(str(tmp_path / "settings.ini"), QSettings.IniFormat)
     win = MainWindow(settings, training_process=request.node.get_closest_marker("training_thread") is None)
+    win.unsaved_work.set_asking(False)   # tests of the question turn it on
     qtbot.addWidget(win)
     win.show()
     yield win
+    win.discard_on_close = True
     win.close()
     assert not any(worker.is_alive() for worker in win.run.retired), "a training thread or process outlived the window"
     assert not any(e.is_alive() for e in win.run.retired_explorers), "an explorer thread outlived the window"

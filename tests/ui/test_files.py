@@ -14,6 +14,13 @@ from .test_main_window import TIMEOUT_MS, running_model, settled_step, start, ti
 CORPUS = os.path.join(os.path.dirname(os.path.dirname(__file__)), "corpus")
 
 
+
+def open_experiment(window, qtbot, path: str) -> bool:
+    """Open an experiment file (read in the background) and wait for the outcome: whether it opened."""
+    with qtbot.waitSignal(window.pane.files.job_done, timeout=TIMEOUT_MS) as done:
+        window.pane.files.open_experiment(path)
+    return done.args[1]
+
 def _close_problem(window):
     if window.problem_box is not None:
         window.problem_box.close()
@@ -123,7 +130,7 @@ def test_save_open_resume(window, qtbot, tmp_path):
 
     window.pane.reset()  # something else is open now
     qtbot.waitUntil(lambda: window.run.state == "paused" and window.run.step == 0, timeout=TIMEOUT_MS)
-    assert window.pane.files.open_experiment(path)
+    assert open_experiment(window, qtbot, path)
     qtbot.waitUntil(lambda: window.run.state == "paused" and window.run.info is not None, timeout=TIMEOUT_MS)
     assert window.run.step == at and not window.run.unsaved    # as it was saved
     restored = running_model(window, qtbot).state_dict()
@@ -151,7 +158,7 @@ def test_every_bad_experiment_file_keeps_what_is_open(window, qtbot, tmp_path, m
     worker, snapshots = window.run.worker, len(window.pane.timeline.snapshots)
     names = sorted(os.listdir(os.path.join(CORPUS, "experiments")))
     for name in names:
-        assert not window.pane.files.open_experiment(os.path.join(CORPUS, "experiments", name))
+        assert not open_experiment(window, qtbot, os.path.join(CORPUS, "experiments", name))
         assert window.last_problem.startswith(name) and window.problem_box.isVisible()
     assert len(names) == 15
     assert window.run.worker is worker and window.run.step == at and len(window.pane.timeline.snapshots) == snapshots
@@ -276,7 +283,7 @@ def test_a_file_saved_on_a_gpu_opens_on_this_machine(window, qtbot, tmp_path, ma
     list(trainer.run(steps=7))
     path = str(tmp_path / "from-gpu.genstudio")
     ef.save(path, ef.ExperimentFile(replace(exp, device="cuda"), trainer.state()))
-    assert window.pane.files.open_experiment(path)
+    assert open_experiment(window, qtbot, path)
     qtbot.waitUntil(lambda: window.run.state == "paused" and window.run.info is not None, timeout=TIMEOUT_MS)
     assert window.run.step == 7 and window.pane.panel.experiment().device == "auto"
     assert "cuda is not available" in window.statusBar().currentMessage()
@@ -291,7 +298,7 @@ def test_save_as_asks_before_replacing_the_name_it_completed(window, qtbot, tmp_
     files = window.pane.files
     saved, asked = [], []
     monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(tmp_path / "run"), ""))
-    monkeypatch.setattr(files, "save_to", saved.append)
+    monkeypatch.setattr(files, "save_to", lambda path, then=None: saved.append(path))
     for answer in (QMessageBox.Cancel, QMessageBox.Yes):
         monkeypatch.setattr(QMessageBox, "question", lambda *a, answer=answer, **k: asked.append(a[2]) or answer)
         files.save_experiment_as()

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import collections
 import faulthandler
+import functools
 import gc
 import os
 import random
@@ -53,6 +54,7 @@ def new_window(folder: str):
 
     from genstudio.ui.main_window import MainWindow
     win = MainWindow(QSettings(os.path.join(folder, "settings.ini"), QSettings.IniFormat))
+    win.unsaved_work.set_asking(False)   # the stress resets, opens and closes without a question
     win.show()
     return win
 
@@ -113,8 +115,12 @@ def main(argv=None) -> int:
             pump(rng.randrange(0, 30))
             win.pane.reset(start=True)
         elif action == "open":
-            if not win.pane.files.open_experiment(path):
-                raise SystemExit(f"stress: could not open {path}: {win.last_problem}")
+            outcome = []   # None once opened, else the problem
+            win.pane.files.open_experiment(path, opened=functools.partial(outcome.append, None), failed=outcome.append)
+            while not outcome:
+                pump(5)
+            if outcome[0] is not None:
+                raise SystemExit(f"stress: could not open {path}: {outcome[0]}")
             win.pane.toggle_training()
         else:  # close the window while it trains, open a new one
             win.close()
