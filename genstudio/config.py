@@ -169,6 +169,8 @@ class ARConfig(FamilyConfig):
     temperature: float = knob(1.0, "Sampling temperature: below 1 sharpens, above 1 flattens.", 0.01, 10.0)
     ema: float = knob(0.0, "Decay of the weight average used for sampling (0 = off: the live weights).", 0.0, 0.99999)
     top_k: int = knob(0, "Sample only from the k most likely tokens (0 = all).", 0, 100000)
+    top_p: float = knob(1.0, "Sample only from the likeliest tokens that together reach this probability "
+                             "(nucleus sampling; 1 = all).", 0.01, 1.0)
 
     def __post_init__(self):
         super().__post_init__()

@@ -22,6 +22,7 @@ class Snapshot:
     samples: object
     state: dict[str, np.ndarray] | None = None   # CPU copy of the weights, when asked for
     forkable: tuple[int, ...] = ()               # the steps whose whole state is kept now (fork points)
+    probe: dict | None = None                    # what the model shows of itself (models/base.py probe)
 
 
 @dataclass(frozen=True)

@@ -18,14 +18,17 @@ import torch
 from ..config import Experiment
 from ..data import Dataset
 from ..models import build_model
+from .attention import pca_2d
 from .events import Weights
 from .requests import (
     Answer,
+    Attention,
     CriticHistogram,
     Decode,
     DecodeGrid,
     Denoise,
     DenoiseField,
+    Embeddings,
     EncodeHeldOut,
     ExplorerError,
     Forward,
@@ -296,7 +299,7 @@ class Replica:
         uniforms = torch.rand(req.count, tok.length, generator=torch.Generator().manual_seed(req.seed))
         tokens, probs, sent = [], [], 0
         began = last = time.perf_counter()
-        for step in model.generate(uniforms, req.temperature, req.top_k, forced):
+        for step in model.generate(uniforms, req.temperature, req.top_k, forced, req.top_p):
             tokens.append(step.tokens.numpy())
             probs.append(step.probs.numpy().astype(np.float32))
             now, done = time.perf_counter(), step.position == tok.length - 1
@@ -311,6 +314,17 @@ class Replica:
                         known = set(ds.words)
                         values["in_training"] = np.array([w in known for w in decoded])
                 yield values, done
+
+    def _Attention(self, req: Attention):
+        tokens = np.asarray(req.tokens, np.int64).reshape(-1)
+        tok = self.model.tok
+        if len(tokens) != tok.length or tokens.min(initial=0) < 0 or tokens.max(initial=0) >= tok.vocab:
+            raise ExplorerError("these tokens are not a sample of this model")
+        yield self.model.attention(torch.from_numpy(tokens)), True
+
+    def _Embeddings(self, req: Embeddings):
+        vectors = self.model.embeddings()
+        yield {"vectors": vectors, "map": pca_2d(vectors)}, True
 
     def _TokenLoss(self, req: TokenLoss):
         model, ds = self.model, self.dataset

@@ -143,11 +143,25 @@ class Generate(Request):
     priority = 1
     temperature: float = 1.0
     top_k: int = 0
+    top_p: float = 1.0
     count: int = 16
     seed: int = 0
     prompt: str = ""
     complete: int = -1
     mask: np.ndarray | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class Attention(Request):
+    """Every head's attention while the model reads `tokens` (a written sample, length,): the model's
+    `attention` maps by stage ("sequence"; a large image's "rows" and "pixels")."""
+    tokens: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+
+
+@dataclass(frozen=True, eq=False)
+class Embeddings(Request):
+    """The learned token embeddings (vocab, width) and their first two principal components."""
+    priority = 2
 
 
 @dataclass(frozen=True, eq=False)

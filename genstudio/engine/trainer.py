@@ -190,6 +190,7 @@ class Trainer:
         # (4-9% faster snapshots for the diffusion MLP and the transformer)
         with torch.random.fork_rng(devices=self._rng_devices()), torch.inference_mode():
             samples = self.model.decode(self.model.sample(self.fixed_noise), self.dataset)
+            probe = self.model.probe(self.dataset)
         state = None
         if self.cadence.snapshot_weights:
             state = {k: v.detach().cpu().numpy().copy() for k, v in self.model.state_dict().items()}
@@ -197,7 +198,7 @@ class Trainer:
         if self.fork_points is not None:
             self.fork_points.add(self.state())
             forkable = tuple(self.fork_points.steps())
-        return Snapshot(self.step, self.seconds, samples, state, forkable)
+        return Snapshot(self.step, self.seconds, samples, state, forkable, probe)
 
     def evaluate(self) -> Metrics:
         # eval mode: dropout off while scoring (it had made the transformer's held-out NLL pessimistic)

@@ -10,6 +10,7 @@ writes each row pixel by pixel (MEGABYTE, Yu et al. 2023, with a row as the patc
 from __future__ import annotations
 
 import contextlib
+import math
 from dataclasses import dataclass
 from typing import Iterator
 
@@ -134,6 +135,15 @@ class CausalSelfAttention(nn.Module):
         y = F.scaled_dot_product_attention(q, k, v, is_causal=causal, dropout_p=self.dropout if self.training else 0.0)
         return self.proj(y.transpose(1, 2).reshape(n, length, width))
 
+    def weights(self, x) -> torch.Tensor:
+        """The attention weights (N, heads, L, L) of inputs x (N, L, width): softmax(q k^T / sqrt(d)) with
+        the causal mask, row i over the positions 0..i (what forward computes inside its fused kernel)."""
+        n, length, width = x.shape
+        q, k, _ = self.qkv(x).view(n, length, 3, self.n_head, width // self.n_head).permute(2, 0, 3, 1, 4)
+        scores = q @ k.transpose(-1, -2) / math.sqrt(q.shape[-1])
+        ahead = torch.ones(length, length, dtype=torch.bool, device=x.device).triu(1)
+        return scores.masked_fill(ahead, float("-inf")).softmax(-1)
+
 
 class Block(nn.Module):
     def __init__(self, width: int, n_head: int, dropout: float):
@@ -149,10 +159,28 @@ class Block(nn.Module):
         return x + self.mlp(self.ln2(x))
 
 
+def attention_through(blocks, x) -> tuple[torch.Tensor, torch.Tensor]:
+    """Run x through `blocks`: (the output, every block's attention weights (N, blocks, heads, L, L))."""
+    maps = []
+    for block in blocks:
+        maps.append(block.attn.weights(block.ln1(x)))
+        x = block(x)
+    return x, torch.stack(maps, 1)
+
+
+def nucleus(probs: torch.Tensor, top_p: float) -> torch.Tensor:
+    """Which tokens top-p keeps (N, vocab) bool: the smallest set of the likeliest tokens whose
+    probability reaches top_p (ties at the edge all kept)."""
+    ordered, _ = probs.sort(1, descending=True)
+    before = ordered.cumsum(1) - ordered          # the probability of the likelier tokens
+    edge = ordered.masked_fill(before >= top_p, float("inf")).min(1, keepdim=True).values
+    return probs >= edge
+
+
 def choose(logits: torch.Tensor, uniforms: torch.Tensor, temperature: float, top_k: int,
-           forced: torch.Tensor | None = None):
-    """The next-token distribution after temperature and top-k, and the token each uniform picks
-    by inverse-CDF sampling: (probs (N, vocab), tokens (N,)). Temperature 0 is greedy: all the
+           forced: torch.Tensor | None = None, top_p: float = 1.0):
+    """The next-token distribution after temperature, top-k and top-p, and the token each uniform
+    picks by inverse-CDF sampling: (probs (N, vocab), tokens (N,)). Temperature 0 is greedy: all the
     probability on the likeliest token. `forced` (N,): a token to take instead where it is >= 0
     (a prompt, or the kept pixels of an image being completed)."""
     if temperature <= 0:
@@ -163,8 +191,13 @@ def choose(logits: torch.Tensor, uniforms: torch.Tensor, temperature: float, top
             kth = logits.topk(top_k, dim=1).values[:, -1:]
             logits = logits.masked_fill(logits < kth, float("-inf"))
         probs = logits.softmax(dim=1)
+        if top_p < 1.0:
+            probs = probs * nucleus(probs, top_p)
+            probs = probs / probs.sum(1, keepdim=True)
     cdf = probs.cumsum(1)
-    tokens = torch.searchsorted(cdf, uniforms[:, None] * cdf[:, -1:]).squeeze(1).clamp(max=probs.shape[1] - 1)
+    # right: a uniform of exactly 0 takes the first token with probability, never one that top-k or top-p dropped
+    picked = torch.searchsorted(cdf, uniforms[:, None] * cdf[:, -1:], right=True)
+    tokens = picked.squeeze(1).clamp(max=probs.shape[1] - 1)
     if forced is not None:
         tokens = torch.where(forced >= 0, forced, tokens)
     return probs, tokens
@@ -188,6 +221,7 @@ class Transformer(GenerativeModel):
         self.build_networks(cfg)
         self._average: list[torch.Tensor] | None = None  # the weight average (cfg.ema), made on the first step
         self._average_updates = 0
+        self._probe_tokens: torch.Tensor | None = None   # the timeline's probe: the first held-out item
 
     def build_networks(self, cfg: ARConfig) -> None:
         n = self.tok.length
@@ -287,12 +321,13 @@ class Transformer(GenerativeModel):
         return torch.rand(n, self.tok.length, generator=generator, device=generator.device)
 
     @torch.no_grad()
-    def generate(self, uniforms: torch.Tensor, temperature: float | None = None,
-                 top_k: int | None = None, forced: torch.Tensor | None = None) -> Iterator[TokenStep]:
+    def generate(self, uniforms: torch.Tensor, temperature: float | None = None, top_k: int | None = None,
+                 forced: torch.Tensor | None = None, top_p: float | None = None) -> Iterator[TokenStep]:
         """Yield the next-token distribution and the chosen token at each position. `forced` (N, length):
         the token to take at each position where it is >= 0 instead of sampling one."""
         temperature = self.cfg.temperature if temperature is None else temperature
         top_k = self.cfg.top_k if top_k is None else top_k
+        top_p = self.cfg.top_p if top_p is None else top_p
         was_training = self.training
         self.eval()
         n = uniforms.shape[0]
@@ -300,7 +335,7 @@ class Transformer(GenerativeModel):
         caches: list[dict] = [{} for _ in self.blocks]
         for pos in range(self.tok.length):
             probs, tokens = choose(self(token, caches, start=pos)[:, -1], uniforms[:, pos], temperature, top_k,
-                                   None if forced is None else forced[:, pos])
+                                   None if forced is None else forced[:, pos], top_p)
             token = tokens[:, None]
             yield TokenStep(pos, probs, tokens)
         self.train(was_training)
@@ -309,6 +344,34 @@ class Transformer(GenerativeModel):
     def sample(self, noise):
         with self.averaged_weights():
             return torch.stack([step.tokens for step in self.generate(noise)], dim=1)
+
+    # what the model looks at ---------------------------------------------------------------------
+    @torch.no_grad()
+    def attention(self, tokens: torch.Tensor) -> dict[str, np.ndarray]:
+        """Every head's attention while the model reads `tokens` (length,), the BOS first:
+        {"sequence": (layers, heads, L, L)}, row i the weights with which position i (predicting token i,
+        having read BOS and tokens 0..i-1) looks at BOS (column 0) and token j-1 (column j)."""
+        inputs = torch.cat([tokens.new_full((1,), self.tok.bos), tokens[:-1].clamp(min=0)])[None]
+        x = self.token_emb(inputs) + self.pos_emb[:, :inputs.shape[1]]
+        _, maps = attention_through(self.blocks, x)
+        return {"sequence": maps[0].float().cpu().numpy()}
+
+    def probe(self, dataset) -> dict | None:
+        """For the timeline: every head's attention on the first held-out item, with the weights that
+        sample (the heads forming over training)."""
+        if self._probe_tokens is None:
+            held_out = self.encode_data(dataset, "held_out")
+            self._probe_tokens = held_out[0, 1:] if len(held_out) else held_out.new_zeros(0)
+        if not len(self._probe_tokens):
+            return None
+        with self.averaged_weights():
+            maps = self.attention(self._probe_tokens.to(self.head.weight.device))
+        return {"input": self._probe_tokens.cpu().numpy()} | {k: v.astype(np.float16) for k, v in maps.items()}
+
+    def embeddings(self) -> np.ndarray:
+        """The learned embedding of each token the model writes (vocab, width)."""
+        with self.averaged_weights():
+            return self.token_emb.weight[: self.tok.vocab].detach().cpu().numpy().copy()
 
 
 class RowTransformer(Transformer):
@@ -379,6 +442,28 @@ class RowTransformer(Transformer):
         logits = self._local(self._offsets(context.flatten(0, 1)), shifted.flatten(0, 1))
         return logits.view(n, -1, self.tok.vocab), targets
 
+    @torch.no_grad()
+    def attention(self, tokens: torch.Tensor) -> dict[str, np.ndarray]:
+        """The two models' heads while they read an image's `tokens` (length,) in raster order:
+        {"rows": (layers, heads, H, H)}, the global model's row r (writing row r) over the start (column
+        0) and rows 0..r-1 (column j: row j-1); {"pixels": (layers, heads, H, W, W)}, the local model
+        writing row r, its position p over the row's start (column 0) and the row's pixels before p."""
+        rows = tokens.view(1, self.rows, self.row_len)
+        n = 1
+        x = self.row_in(self.row_emb(rows).flatten(2))
+        x = torch.cat([self.row_start.expand(n, 1, -1), x[:, :-1]], 1) + self.row_pos
+        context, global_maps = attention_through(self.global_blocks, x)
+        shifted = torch.cat([rows.new_full((n, self.rows, 1), self.tok.vocab), rows[..., :-1]], 2)
+        offsets = self._offsets(self.global_ln(context).flatten(0, 1))
+        local = self.token_emb(shifted.flatten(0, 1)) + self.pos_emb + offsets
+        _, local_maps = attention_through(self.blocks, local)   # (H, layers, heads, W, W)
+        return {"rows": global_maps[0].float().cpu().numpy(),
+                "pixels": local_maps.permute(1, 2, 0, 3, 4).float().cpu().numpy()}
+
+    def embeddings(self) -> np.ndarray:
+        with self.averaged_weights():   # the local model's token embeddings (its row-start token left out)
+            return self.token_emb.weight[: self.tok.vocab].detach().cpu().numpy().copy()
+
     def train_step(self, draw):
         logits, targets = self._logits(draw())
         loss = F.cross_entropy(logits.flatten(0, 1), targets.flatten())
@@ -393,9 +478,10 @@ class RowTransformer(Transformer):
         return F.cross_entropy(logits.transpose(1, 2), targets, reduction="none"), targets
 
     @torch.no_grad()
-    def generate(self, uniforms, temperature=None, top_k=None, forced=None):
+    def generate(self, uniforms, temperature=None, top_k=None, forced=None, top_p=None):
         temperature = self.cfg.temperature if temperature is None else temperature
         top_k = self.cfg.top_k if top_k is None else top_k
+        top_p = self.cfg.top_p if top_p is None else top_p
         was_training = self.training
         self.eval()
         n = uniforms.shape[0]
@@ -416,7 +502,8 @@ class RowTransformer(Transformer):
             for p in range(self.row_len):
                 pos = r * self.row_len + p
                 probs, tokens = choose(self._local(offsets[:, p:p + 1], token, local_caches, start=p)[:, -1],
-                                       uniforms[:, pos], temperature, top_k, None if forced is None else forced[:, pos])
+                                       uniforms[:, pos], temperature, top_k, None if forced is None else forced[:, pos],
+                                       top_p)
                 token = tokens[:, None]
                 chosen.append(tokens)
                 yield TokenStep(pos, probs, tokens)

@@ -103,6 +103,10 @@ class GenerativeModel(nn.Module):
         """Per-example negative log-likelihood (or its ELBO bound) in nats; None when not defined."""
         return None
 
+    def probe(self, dataset) -> dict | None:
+        """What the timeline keeps of the model itself at a snapshot (small numpy arrays); None: nothing."""
+        return None
+
 
 class WeightAverage(nn.Module):
     """Exponential moving average of a module's weights, used for sampling (decay 0 = a live view)."""
