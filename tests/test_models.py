@@ -12,7 +12,7 @@ from genstudio.config import FAMILIES, ARConfig, DiffusionConfig
 from genstudio.engine.metrics import energy_distance
 from genstudio.engine.trainer import Cadence, Trainer
 from genstudio.models import build_model
-from genstudio.models.autoregressive import TokenStep, Transformer
+from genstudio.models.autoregressive import TokenStep, Transformer, nucleus
 from genstudio.models.base import DataSpec
 from genstudio.models.diffusion import Diffusion, StepOutput
 
@@ -302,6 +302,22 @@ def test_top_k_keeps_k_tokens():
     model = _transformer()
     step = next(model.generate(model.make_noise(4, torch.Generator().manual_seed(0)), top_k=3))
     assert ((step.probs > 0).sum(1) == 3).all()
+
+
+@pytest.mark.parametrize("rows", [False, True], ids=["flat", "rows"])
+def test_top_p_steps_carry_the_distribution_before_truncation(rows):
+    model = _row_transformer() if rows else _transformer()
+    uniforms = model.make_noise(4, torch.Generator().manual_seed(0))
+    steps = list(itertools.islice(model.generate(uniforms, temperature=2.0, top_p=0.5), 5))
+    assert torch.allclose(steps[0].raw, next(model.generate(uniforms, temperature=2.0)).probs, atol=1e-6)
+    for step in steps:
+        kept = nucleus(step.raw, 0.5)
+        assert (step.probs[~kept] == 0).all()
+        assert torch.allclose(step.probs, step.raw * kept / (step.raw * kept).sum(1, keepdim=True), atol=1e-6)
+    assert any(not nucleus(step.raw, 0.5).all() for step in steps)  # something was dropped
+    assert next(model.generate(uniforms, top_k=2)).raw is not None
+    assert all(step.raw is None for step in model.generate(uniforms, top_k=0, top_p=1.0))
+    assert next(model.generate(uniforms, temperature=0.0, top_p=0.5)).raw is None  # greedy: nothing to truncate
 
 
 def test_temperature_shapes_the_distribution():

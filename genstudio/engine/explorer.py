@@ -297,15 +297,19 @@ class Replica:
         model, ds, tok = self.model, self.dataset, self.model.tok
         forced, extra = self._forced(req)
         uniforms = torch.rand(req.count, tok.length, generator=torch.Generator().manual_seed(req.seed))
-        tokens, probs, sent = [], [], 0
+        tokens, probs, raw, sent = [], [], [], 0
         began = last = time.perf_counter()
         for step in model.generate(uniforms, req.temperature, req.top_k, forced, req.top_p):
             tokens.append(step.tokens.numpy())
             probs.append(step.probs.numpy().astype(np.float32))
+            if step.raw is not None:  # top-k or top-p on: the distribution before they dropped tokens
+                raw.append(step.raw.numpy().astype(np.float32))
             now, done = time.perf_counter(), step.position == tok.length - 1
             if len(tokens) == 1 or now - last >= DENOISE_CHUNK_S or done:
                 values = {"first": sent, "tokens": np.stack(tokens[sent:], 1), "probs": np.stack(probs[sent:], 1),
                           "length": tok.length, "order": "hwc" if tok.pixel_major else "chw"}
+                if raw:
+                    values["raw"] = np.stack(raw[sent:], 1)
                 sent, last = len(tokens), now
                 if done:
                     decoded = model.decode(torch.from_numpy(np.stack(tokens, 1)), ds)

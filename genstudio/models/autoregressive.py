@@ -177,37 +177,48 @@ def nucleus(probs: torch.Tensor, top_p: float) -> torch.Tensor:
     return probs >= edge
 
 
-def choose(logits: torch.Tensor, uniforms: torch.Tensor, temperature: float, top_k: int,
-           forced: torch.Tensor | None = None, top_p: float = 1.0):
-    """The next-token distribution after temperature, top-k and top-p, and the token each uniform
-    picks by inverse-CDF sampling: (probs (N, vocab), tokens (N,)). Temperature 0 is greedy: all the
-    probability on the likeliest token. `forced` (N,): a token to take instead where it is >= 0
-    (a prompt, or the kept pixels of an image being completed)."""
+def distribution(logits: torch.Tensor, temperature: float, top_k: int, top_p: float = 1.0):
+    """The next-token distribution after temperature, top-k and top-p (N, vocab), and the one before
+    top-k and top-p (temperature only) when either is on, else None. Temperature 0 is greedy: all the
+    probability on the likeliest token."""
     if temperature <= 0:
-        probs = F.one_hot(logits.argmax(1), logits.shape[1]).to(logits.dtype)
-    else:
-        logits = logits / temperature
-        if 0 < top_k < logits.shape[1]:
-            kth = logits.topk(top_k, dim=1).values[:, -1:]
-            logits = logits.masked_fill(logits < kth, float("-inf"))
-        probs = logits.softmax(dim=1)
-        if top_p < 1.0:
-            probs = probs * nucleus(probs, top_p)
-            probs = probs / probs.sum(1, keepdim=True)
+        return F.one_hot(logits.argmax(1), logits.shape[1]).to(logits.dtype), None
+    logits = logits / temperature
+    probs = raw = logits.softmax(dim=1)
+    truncated = 0 < top_k < logits.shape[1]
+    if truncated:
+        kth = logits.topk(top_k, dim=1).values[:, -1:]
+        probs = logits.masked_fill(logits < kth, float("-inf")).softmax(dim=1)
+    if top_p < 1.0:
+        truncated = True
+        probs = probs * nucleus(probs, top_p)
+        probs = probs / probs.sum(1, keepdim=True)
+    return probs, raw if truncated else None
+
+
+def draw(probs: torch.Tensor, uniforms: torch.Tensor, forced: torch.Tensor | None = None) -> torch.Tensor:
+    """The token (N,) each uniform picks from `probs` by inverse-CDF sampling. `forced` (N,): a token to
+    take instead where it is >= 0 (a prompt, or the kept pixels of an image being completed)."""
     cdf = probs.cumsum(1)
     # right: a uniform of exactly 0 takes the first token with probability, never one that top-k or top-p dropped
     picked = torch.searchsorted(cdf, uniforms[:, None] * cdf[:, -1:], right=True)
     tokens = picked.squeeze(1).clamp(max=probs.shape[1] - 1)
-    if forced is not None:
-        tokens = torch.where(forced >= 0, forced, tokens)
-    return probs, tokens
+    return tokens if forced is None else torch.where(forced >= 0, forced, tokens)
+
+
+def choose(logits: torch.Tensor, uniforms: torch.Tensor, temperature: float, top_k: int,
+           forced: torch.Tensor | None = None, top_p: float = 1.0):
+    """(probs (N, vocab), tokens (N,)): the `distribution` and the token `draw` takes from it."""
+    probs, _ = distribution(logits, temperature, top_k, top_p)
+    return probs, draw(probs, uniforms, forced)
 
 
 @dataclass(frozen=True)
 class TokenStep:
     position: int
-    probs: torch.Tensor      # (N, vocab) next-token distribution after temperature / top-k
+    probs: torch.Tensor      # (N, vocab) next-token distribution after temperature / top-k / top-p
     tokens: torch.Tensor     # (N,) the tokens chosen
+    raw: torch.Tensor | None = None  # (N, vocab) before top-k / top-p (temperature only), when either is on
 
 
 class Transformer(GenerativeModel):
@@ -334,10 +345,10 @@ class Transformer(GenerativeModel):
         token = torch.full((n, 1), self.tok.bos, dtype=torch.long, device=uniforms.device)
         caches: list[dict] = [{} for _ in self.blocks]
         for pos in range(self.tok.length):
-            probs, tokens = choose(self(token, caches, start=pos)[:, -1], uniforms[:, pos], temperature, top_k,
-                                   None if forced is None else forced[:, pos], top_p)
+            probs, raw = distribution(self(token, caches, start=pos)[:, -1], temperature, top_k, top_p)
+            tokens = draw(probs, uniforms[:, pos], None if forced is None else forced[:, pos])
             token = tokens[:, None]
-            yield TokenStep(pos, probs, tokens)
+            yield TokenStep(pos, probs, tokens, raw)
         self.train(was_training)
 
     @torch.no_grad()
@@ -501,11 +512,11 @@ class RowTransformer(Transformer):
             chosen = []
             for p in range(self.row_len):
                 pos = r * self.row_len + p
-                probs, tokens = choose(self._local(offsets[:, p:p + 1], token, local_caches, start=p)[:, -1],
-                                       uniforms[:, pos], temperature, top_k, None if forced is None else forced[:, pos],
-                                       top_p)
+                probs, raw = distribution(self._local(offsets[:, p:p + 1], token, local_caches, start=p)[:, -1],
+                                          temperature, top_k, top_p)
+                tokens = draw(probs, uniforms[:, pos], None if forced is None else forced[:, pos])
                 token = tokens[:, None]
                 chosen.append(tokens)
-                yield TokenStep(pos, probs, tokens)
+                yield TokenStep(pos, probs, tokens, raw)
             row = torch.stack(chosen, 1)
         self.train(was_training)

@@ -8,6 +8,7 @@ import numpy as np
 import torch
 
 from genstudio.config import default_experiment
+from genstudio.ui.views.autoregressive import CHOSEN, DROPPED, OTHER
 
 from .test_main_window import TIMEOUT_MS, paused_view, running_model
 
@@ -46,6 +47,34 @@ def test_the_bars_are_the_models_softmax_for_the_shown_context(window, qtbot):
     assert tuple(image[1 + row, 1 + col]) == (40, 60, 110)  # the first unwritten pixel
     level = round(tokens[20] / 16 * 255)
     assert abs(int(image[1 + 20 // 8, 1 + 20 % 8, 0]) - level) <= 1
+
+
+def test_top_p_bars_are_the_distribution_before_it_with_the_dropped_tokens_grey(window, qtbot, monkeypatch):
+    view, model, step = _paused_view(window, qtbot, "digits")
+    sent, submit = [], view.explorer.submit
+    monkeypatch.setattr(view.explorer, "submit", lambda request: sent.append(request) or submit(request))
+    _generated(view, qtbot, step, lambda: view.top_p.setValue(0.5))  # live: a new batch
+    assert [r.top_p for r in sent if r.control == "generate"] == [0.5]
+    view.play_button.setChecked(False)
+    tokens = view.tokens[view.focus]
+    dropped = 0
+    for position in (0, 9, 40, 63):
+        view.show_position(position)
+        raw, probs = view.raw[view.focus, position], view.probs[view.focus, position]
+        context = torch.tensor([[model.tok.bos, *tokens[:position]]])
+        with torch.no_grad():
+            np.testing.assert_allclose(raw, torch.softmax(model(context)[0, -1], 0).numpy(), rtol=1e-4, atol=1e-6)
+        order, heights = view.shown_bars
+        np.testing.assert_array_equal(heights, raw[order])
+        kept = probs[order] > 0
+        brushes = view.bars.opts["brushes"]
+        assert [b in (OTHER, CHOSEN) for b in brushes] == list(kept)
+        assert [b == DROPPED for b in brushes] == list(~kept)
+        assert brushes[list(order).index(tokens[position])] == CHOSEN
+        dropped += int((~kept).sum())
+    assert dropped > 0
+    view.complete()
+    assert sent[-1].control == "complete" and sent[-1].top_p == 0.5
 
 
 def test_greedy_is_deterministic_and_completion_keeps_the_pixels(window, qtbot):

@@ -2,10 +2,11 @@
 
 Pages: Write (press Generate: the explorer writes a batch of samples token by token and sends each
 position's next-token distribution as it goes; the view keeps them and plays them back at the chosen
-speed, the bars showing the distribution the model chose each token from; temperature, top-k and,
-for text, a prompt), Complete (images: the model fills a region of a held-out image, the rest kept),
-and Loss (bits per dimension or nats per character, training and held-out, with a text corpus's
-uniform and bigram baselines). Every picture is an explorer answer.
+speed, the bars showing the distribution the model chose each token from, grey where top-k or top-p
+dropped a token; temperature, top-k, top-p and, for text, a prompt), Complete (images: the model
+fills a region of a held-out image, the rest kept), and Loss (bits per dimension or nats per
+character, training and held-out, with a text corpus's uniform and bigram baselines). Every picture
+is an explorer answer.
 """
 from __future__ import annotations
 
@@ -39,14 +40,16 @@ TOP_CANDIDATES = 10   # text: the bars show this many likeliest characters
 LOSS_EVERY_S = 2.0
 SPEEDS = {"10 tokens/s": (100, 1), "60 tokens/s": (16, 1), "250 tokens/s": (16, 4), "all at once": (16, 10 ** 6)}
 UNWRITTEN = (40, 60, 110)     # pixels not written yet
-CHOSEN, OTHER = "#e8730e", "#5aa0e6"
+CHOSEN, OTHER, DROPPED = "#e8730e", "#5aa0e6", "#cccccc"  # drawn, kept, dropped by top-k / top-p
 
 TEXT = {
     "next": "The bars are the model's next-token distribution: given everything written so far, how likely "
             "each possible next {unit} is. The orange bar is the one drawn (at random, in proportion to its bar).",
     "temperature": "Temperature divides the model's scores before they become probabilities: below 1 the likely "
                    "tokens get likelier (safer, duller samples), above 1 the bars flatten (wilder samples). 0 always "
-                   "takes the tallest bar (greedy): the same sample every time. Top-k keeps only the k tallest bars.",
+                   "takes the tallest bar (greedy): the same sample every time. Top-k keeps only the k tallest bars; "
+                   "top-p keeps the likeliest tokens until their probabilities add up to p. The grey bars are the "
+                   "tokens they drop.",
     "teacher": "Training is teacher forcing: the model sees real {items} and is scored on each next token, all "
                "positions at once. Sampling is different: it feeds the model its own choices, one at a time, so "
                "an early mistake stays in the context.",
@@ -92,6 +95,7 @@ class ARView(ExplorerView):
     def _reset_state(self):
         self.tokens = None        # (count, received) chosen tokens of the kept batch
         self.probs = None         # (count, received, vocab) their distributions
+        self.raw = None           # the same before top-k / top-p (None when both are off)
         self.length = 0
         self.final = None         # the last chunk's values (decoded samples, marks)
         self.position = -1        # the last position shown as written
@@ -120,15 +124,20 @@ class ARView(ExplorerView):
         self.top_k = QSpinBox()
         self.top_k.setRange(0, 1000)
         self.top_k.setToolTip("Sample from the k likeliest tokens only (0: all)")
+        self.top_p = QDoubleSpinBox()
+        self.top_p.setRange(0.05, 1.0)
+        self.top_p.setSingleStep(0.05)
+        self.top_p.setValue(1.0)
+        self.top_p.setToolTip("Sample from the likeliest tokens that together reach probability p only (1: all)")
         self.prompt = QLineEdit()
         self.prompt.setPlaceholderText("a prompt to continue (optional)")
         self.prompt.returnPressed.connect(self.generate)
         self.prompt_label = QLabel("prompt")
-        for widget in (self.temperature, self.top_k):
+        for widget in (self.temperature, self.top_k, self.top_p):
             widget.valueChanged.connect(lambda _: self.generate())  # live: a new batch with the new setting
         controls = QHBoxLayout()
         for widget in (self.generate_button, QLabel("temperature"), self.temperature, QLabel("top-k"), self.top_k,
-                       self.prompt_label, self.prompt):
+                       QLabel("top-p"), self.top_p, self.prompt_label, self.prompt):
             controls.addWidget(widget)
         controls.addStretch(1)
         self.position_label = steady_label("token 10000 of 10000", "")
@@ -267,7 +276,7 @@ class ARView(ExplorerView):
             widget.setVisible(text)
         self.pages.setTabVisible(1, ds.kind == "image")
         cfg = explorer.experiment.family
-        for spin, value in ((self.temperature, cfg.temperature), (self.top_k, cfg.top_k)):
+        for spin, value in ((self.temperature, cfg.temperature), (self.top_k, cfg.top_k), (self.top_p, cfg.top_p)):
             spin.blockSignals(True)
             spin.setValue(value)
             spin.blockSignals(False)
@@ -321,14 +330,14 @@ class ARView(ExplorerView):
 
     # requests ----------------------------------------------------------------------------------
     def generate(self) -> None:
-        """A new batch written with the current temperature, top-k and prompt (a new seed)."""
+        """A new batch written with the current temperature, top-k, top-p and prompt (a new seed)."""
         if self.explorer is None or not self.built:
             return
         self.seed += 1
-        self.tokens, self.probs, self.final, self.position = None, None, None, -1
+        self.tokens, self.probs, self.raw, self.final, self.position = None, None, None, None, -1
         self.play_button.setChecked(True)
         self.submit("generate", "Generate", temperature=self.temperature.value(), top_k=self.top_k.value(),
-                    count=LINES if self.kind == "text" else IMAGES, seed=self.seed,
+                    top_p=self.top_p.value(), count=LINES if self.kind == "text" else IMAGES, seed=self.seed,
                     prompt=self.prompt.text() if self.kind == "text" else "")
 
     def mask(self) -> np.ndarray:
@@ -344,16 +353,20 @@ class ARView(ExplorerView):
             return
         self.complete_status.setText("writing…")
         self.submit("complete", "Generate", temperature=self.temperature.value(), top_k=self.top_k.value(),
-                    count=COMPLETIONS, seed=self.seed + 1000, complete=self.example.value(), mask=self.mask())
+                    top_p=self.top_p.value(), count=COMPLETIONS, seed=self.seed + 1000, complete=self.example.value(),
+                    mask=self.mask())
 
     # answers -------------------------------------------------------------------------------------
     def _answer_generate(self, values, step):
+        raw = values.get("raw")  # every chunk of an answer has it or none does
         if values["first"] == 0:
-            self.tokens, self.probs = values["tokens"], values["probs"]
+            self.tokens, self.probs, self.raw = values["tokens"], values["probs"], raw
             self.length, self.order = values["length"], values["order"]
         else:
             self.tokens = np.concatenate([self.tokens, values["tokens"]], 1)
             self.probs = np.concatenate([self.probs, values["probs"]], 1)
+            if raw is not None:
+                self.raw = np.concatenate([self.raw, raw], 1)
         if "seconds" in values:
             self.final = values
         self.scrub.blockSignals(True)
@@ -407,12 +420,16 @@ class ARView(ExplorerView):
         else:
             self._show_images(position)
 
-    def _bars(self, probs: np.ndarray, chosen: int, labels: list[str] | None = None) -> None:
-        order = np.arange(len(probs)) if labels is None else np.argsort(-probs)[:TOP_CANDIDATES]
+    def _bars(self, sample: int, position: int, labels: list[str] | None = None) -> None:
+        """The distribution `sample`'s token at `position` came from: before top-k / top-p when they are
+        on, the tokens they dropped in grey."""
+        probs, chosen = self.probs[sample, position], int(self.tokens[sample, position])
+        heights = probs if self.raw is None else self.raw[sample, position]
+        order = np.arange(len(heights)) if labels is None else np.argsort(-heights)[:TOP_CANDIDATES]
         if labels is not None and chosen not in order:
             order = np.append(order[:-1], chosen)
-        brushes = [CHOSEN if i == chosen else OTHER for i in order]
-        self.bars.setOpts(x=np.arange(len(order)), height=probs[order], brushes=brushes)
+        brushes = [CHOSEN if i == chosen else OTHER if probs[i] > 0 else DROPPED for i in order]
+        self.bars.setOpts(x=np.arange(len(order)), height=heights[order], brushes=brushes)
         if labels is None:  # grey levels: a label every few bars
             ticks = [(int(i), str(i)) for i in order[::max(1, len(order) // 5)]]
         else:
@@ -420,7 +437,7 @@ class ARView(ExplorerView):
         if ticks != self.ticks:  # new ticks redraw the axis: only when they change
             self.ticks = ticks
             self.bars_plot.getAxis("bottom").setTicks([ticks])
-        self.shown_bars = (order, probs[order])
+        self.shown_bars = (order, heights[order])
 
     def _show_images(self, position: int) -> None:
         ds = self.info.dataset
@@ -435,7 +452,7 @@ class ARView(ExplorerView):
         y, x = divmod(pixel, w)
         x0, y0 = x + 1, y + 1  # the grid's 1-pixel margin
         self.cursor.setData([x0, x0 + 1, x0 + 1, x0, x0], [y0, y0, y0 + 1, y0 + 1, y0])
-        self._bars(self.probs[self.focus, position], int(self.tokens[self.focus, position]))
+        self._bars(self.focus, position)
         self._title(f"next pixel: {vocab} grey levels" if c == 1 else f"next colour value: {vocab} levels")
 
     def _show_text(self, position: int) -> None:
@@ -465,7 +482,7 @@ class ARView(ExplorerView):
         self.focus = focus
         at = min(position, ends[focus])
         labels = ["end" if c == "." else c for c in alphabet]
-        self._bars(self.probs[focus, at], int(self.tokens[focus, at]), labels)
+        self._bars(focus, at, labels)
         self._title(f"next after \"{''.join(alphabet[t] for t in self.tokens[focus, :at])}\"")
     def _title(self, text: str) -> None:
         if text != self.bars_plot.getPlotItem().titleLabel.text:  # a new title re-lays out the plot: only on change
