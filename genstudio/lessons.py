@@ -16,7 +16,9 @@ Each step:
   page    optional, with view "family" only: a page of that view (VIEW_PAGES)
   wait    optional, what lights up "Next": {"step": N} (the run reaches step N), or
           {"metric": NAME, "at_least": X} / {"metric": NAME, "at_most": X} on the latest evaluation,
-          NAME one of METRICS[family] that the preset's data set reports.
+          NAME one of METRICS[family] that the preset's data set reports, or (the transformer only)
+          {"head": PATTERN, "at_least": X}: some attention head, on the latest snapshot's probe, gives
+          at least X of its attention to PATTERN, one of HEAD_PATTERNS (engine/attention.py).
 Unknown keys are errors, so a typo never passes silently.
 
 No Qt and no torch here: the CLI, the tests and the window all read lessons through this module.
@@ -42,7 +44,7 @@ VIEW_PAGES: dict[str, tuple[str, ...]] = {
     "gan": ("Generator vs discriminator", "Quality"),
     "vae": ("Latent map", "Sliders", "Interpolation", "KL and beta", "Quality"),
     "diffusion": ("Denoise", "Forward: adding noise", "Schedule and loss", "Quality"),
-    "ar": ("Write", "Complete an image", "Loss", "Quality"),
+    "ar": ("Write", "Complete an image", "Loss", "What it looks at", "Embeddings", "Quality"),
 }
 
 # What genstudio/engine/evaluate.py reports, by kind of data set. Left out: modes_total and
@@ -78,6 +80,10 @@ def preset_metrics(family: str, index: int) -> tuple[str, ...]:
     return tuple(m for m in METRICS[family] if m in KIND_METRICS[kind])
 
 
+# what a head may look at (engine/attention.py's PATTERNS), as a wait names it and as the student reads it
+HEAD_PATTERNS = {"previous": "one position back", "first": "the start", "self": "the token just read"}
+
+
 class LessonError(Exception):
     """A lesson file that cannot be used; the message is one line naming the file and the problem."""
 
@@ -93,14 +99,18 @@ class LessonStep:
     wait_metric: str | None = None
     wait_at_least: float | None = None
     wait_at_most: float | None = None
+    wait_head: str | None = None
 
     def experiment(self, **overrides) -> Experiment:
         return lesson_experiment(self.family, self.preset, **overrides)
 
-    def reached(self, step: int, metrics: dict[str, float]) -> bool:
-        """Whether "Next" may light up, given the run's step and its latest evaluation."""
+    def reached(self, step: int, metrics: dict[str, float], heads: dict[str, float] | None = None) -> bool:
+        """Whether "Next" may light up, given the run's step, its latest evaluation and the largest share
+        any head gives each pattern (engine/attention.py's strongest)."""
         if self.wait_step is not None:
             return step >= self.wait_step
+        if self.wait_head is not None:
+            return (heads or {}).get(self.wait_head, 0.0) >= self.wait_at_least
         if self.wait_metric is None:
             return True
         value = metrics.get(self.wait_metric)
@@ -113,6 +123,9 @@ class LessonStep:
     def wait_text(self) -> str:
         if self.wait_step is not None:
             return f"train to step {self.wait_step}"
+        if self.wait_head is not None:
+            looks = HEAD_PATTERNS[self.wait_head]
+            return f"train until a head puts {self.wait_at_least:.0%} of its attention on {looks}"
         if self.wait_metric is None:
             return ""
         if self.wait_at_least is not None:
@@ -224,7 +237,7 @@ def _parse_step(d, fail) -> LessonStep:
             fail(f"unknown page {short_repr(page)} for {family} (choose {', '.join(map(repr, VIEW_PAGES[family]))})")
 
     wait = d.get("wait")
-    wait_step = metric = at_least = at_most = None
+    wait_step = metric = at_least = at_most = head = None
     if wait is not None:
         if not isinstance(wait, dict):
             fail(f"wait must be an object like {{\"step\": 300}}, got {_kind(wait)}")
@@ -251,9 +264,19 @@ def _parse_step(d, fail) -> LessonStep:
                 at_least = float(bound)
             else:
                 at_most = float(bound)
+        elif "head" in wait:
+            _check_keys(wait, ("head", "at_least"), ("head", "at_least"), lambda p: fail(f"wait: {p}"))
+            head, at_least = wait["head"], wait["at_least"]
+            if family != "ar":
+                fail("wait on a head needs a transformer preset (ar:...)")
+            if head not in HEAD_PATTERNS:
+                fail(f"unknown head pattern {short_repr(head)} (choose {', '.join(HEAD_PATTERNS)})")
+            if _kind(at_least) not in ("int", "number") or not 0 < at_least <= 1:
+                fail(f"wait at_least must be a share from 0 to 1, got {short_repr(at_least)}")
+            at_least = float(at_least)
         else:
-            fail("wait needs \"step\" or \"metric\"")
-    return LessonStep(text.strip(), family, index, view, page, wait_step, metric, at_least, at_most)
+            fail("wait needs \"step\", \"metric\" or \"head\"")
+    return LessonStep(text.strip(), family, index, view, page, wait_step, metric, at_least, at_most, head)
 
 
 def _parse_preset(preset, fail) -> tuple[str, int]:

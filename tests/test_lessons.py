@@ -14,6 +14,7 @@ import pytest
 import genstudio
 from genstudio.config import LESSON_PRESETS, Experiment
 from genstudio.lessons import (
+    HEAD_PATTERNS,
     KIND_METRICS,
     METRICS,
     VIEW_PAGES,
@@ -26,7 +27,8 @@ from genstudio.lessons import (
 )
 
 TITLES = ["A GAN on a ring: what the discriminator sees", "Mode collapse, and how it looks", "A VAE's latent space",
-          "Diffusion: from noise to data, step by step", "Next-token prediction, one character at a time"]
+          "Diffusion: from noise to data, step by step", "Next-token prediction, one character at a time",
+          "What a transformer looks at"]
 VIEW_FILES = {"gan": "gan.py", "vae": "vae.py", "diffusion": "diffusion.py", "ar": "autoregressive.py"}
 
 
@@ -35,7 +37,7 @@ def test_builtin_lessons_load_in_teaching_order():
     assert [lesson.title for lesson in lessons] == TITLES
     for lesson in lessons:
         assert 3 <= len(lesson.steps) <= 5, lesson.title
-        assert os.path.basename(lesson.path)[0] in "12345"
+        assert os.path.basename(lesson.path)[0] in "123456"
 
 
 @pytest.mark.parametrize("lesson", builtin_lessons(), ids=lambda lesson: os.path.basename(lesson.path))
@@ -108,12 +110,25 @@ def test_wait_conditions():
     assert at_most.wait_text() == "train until nats_per_char <= 2.3"
 
 
+def test_head_waits():
+    from genstudio.engine.attention import PATTERNS
+
+    assert set(HEAD_PATTERNS) == set(PATTERNS)
+    head = LessonStep("t", "ar", 2, "family", wait_head="previous", wait_at_least=0.6)
+    assert not head.reached(10_000, {}) and not head.reached(10_000, {}, {})      # no snapshot yet
+    assert not head.reached(1, {}, {"previous": 0.59, "first": 0.9})
+    assert head.reached(1, {}, {"previous": 0.6})
+    assert head.wait_text() == "train until a head puts 60% of its attention on one position back"
+
+
 def test_loaded_wait_fields(tmp_path):
     path = write(tmp_path, "ok.json", lesson(
         step(wait={"step": 300}),
         step(preset="ar:2", view="family", page="Loss", wait={"metric": "nats_per_char", "at_most": 2}),
-        step(wait={"metric": "modes_captured", "at_least": 6})))
-    first, second, third = load_lesson(path).steps
+        step(wait={"metric": "modes_captured", "at_least": 6}),
+        step(preset="ar:2", wait={"head": "self", "at_least": 1})))
+    first, second, third, fourth = load_lesson(path).steps
+    assert (fourth.wait_head, fourth.wait_at_least) == ("self", 1.0)
     assert (first.wait_step, first.page, first.family, first.preset) == (300, None, "gan", 0)
     assert (second.family, second.preset, second.page, second.wait_metric, second.wait_at_most) == \
         ("ar", 2, "Loss", "nats_per_char", 2.0)
@@ -187,7 +202,13 @@ BAD = {
                              "a number with too many digits"),
     "a wait step past any run": (lesson(step(wait={"step": 10**30})), "wait step must be a whole number from 1"),
     "wait step and metric": (lesson(step(wait={"step": 3, "metric": "hq_fraction"})), "wait: unknown key 'metric'"),
-    "wait unknown key": (lesson(step(wait={"until": 3})), "step 1: wait needs \"step\" or \"metric\""),
+    "wait unknown key": (lesson(step(wait={"until": 3})), "step 1: wait needs \"step\", \"metric\" or \"head\""),
+    "head wait on a GAN": (lesson(step(wait={"head": "previous", "at_least": 0.5})), "needs a transformer preset"),
+    "unknown head pattern": (lesson(step(preset="ar:2", wait={"head": "induction", "at_least": 0.5})),
+                             "unknown head pattern 'induction' (choose previous, first, self)"),
+    "head share over 1": (lesson(step(preset="ar:2", wait={"head": "first", "at_least": 50})),
+                          "wait at_least must be a share from 0 to 1, got 50"),
+    "head wait without a share": (lesson(step(preset="ar:2", wait={"head": "first"})), "wait: missing 'at_least'"),
     "wait a number": (lesson(step(wait=300)), "step 1: wait must be an object"),
 }
 

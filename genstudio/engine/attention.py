@@ -26,6 +26,31 @@ def attention_shares(weights: np.ndarray) -> dict[str, float]:
             "self": float(a[..., i, i].mean())}
 
 
+def probe_maps(probe: dict) -> dict[str, np.ndarray]:
+    """A snapshot's probe (models' `probe`) as float maps by stage, cut to the probe's own tokens (a
+    text's padding after its end left out)."""
+    valid = int((np.asarray(probe["input"]) >= 0).sum())   # the positions that write its tokens (and its end)
+    maps = {}
+    for stage, weights in probe.items():
+        if stage == "input":
+            continue
+        a = np.asarray(weights, np.float32)
+        maps[stage] = a[..., :valid, :valid] if stage == "sequence" else a
+    return maps
+
+
+def head_shares(maps: dict[str, np.ndarray]) -> dict[tuple[str, int, int], dict[str, float]]:
+    """attention_shares of every head: {(stage, layer, head): shares}."""
+    return {(stage, layer, head): attention_shares(a[layer, head])
+            for stage, a in maps.items() for layer in range(a.shape[0]) for head in range(a.shape[1])}
+
+
+def strongest(maps: dict[str, np.ndarray]) -> dict[str, float]:
+    """For each pattern, the largest share any head gives it (what a lesson waits for)."""
+    shares = head_shares(maps).values()
+    return {name: max((s[name] for s in shares), default=0.0) for name in PATTERNS}
+
+
 def pattern_name(weights: np.ndarray) -> str:
     """One line naming a head's pattern when it is clear, with its share."""
     shares = attention_shares(weights)

@@ -133,7 +133,12 @@ class LessonPanel(QDockWidget):
     def reached(self) -> bool:
         w = self.window
         metrics = w.run.evaluations[-1].values if w.run.evaluations else {}
-        return self.step.reached(w.run.step, metrics)
+        heads = None
+        if self.step.wait_head is not None:
+            from ..engine.attention import probe_maps, strongest
+            probe = next((s.probe for s in reversed(w.run.snapshots) if s.probe is not None), None)
+            heads = strongest(probe_maps(probe)) if probe is not None else {}
+        return self.step.reached(w.run.step, metrics, heads)
 
     def _poll(self) -> None:
         if self.lesson is None:

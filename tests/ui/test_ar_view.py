@@ -122,3 +122,80 @@ def test_text_marks_prompt_and_baselines(window, qtbot):
     uniform, bigram = (line.value() for line in view.baseline_lines)
     assert abs(uniform - np.log(27)) < 1e-6
     assert 2.0 < bigram < 2.7
+
+
+def _attention_shown(view, qtbot, step):
+    _generated(view, qtbot, step)
+    view.pages.setCurrentWidget(view.attention_page)      # asks for the first sample's maps
+    qtbot.waitUntil(lambda: view.shown_step.get("attention") == step, timeout=TIMEOUT_MS)
+    return view.attention_page
+
+
+def test_the_attention_page_shows_the_models_own_heads(window, qtbot):
+    from genstudio.ui.views.attention import key_weights, weight_picture
+
+    view, model, step = _paused_view(window, qtbot, "digits", n_head=2)
+    page = _attention_shown(view, qtbot, step)
+    tokens = view.tokens[0]
+    with torch.no_grad():
+        want = model.attention(torch.from_numpy(tokens))["sequence"]
+    np.testing.assert_allclose(page.maps["sequence"], want, atol=1e-5)
+    page.head.setCurrentIndex(2)                             # head 2 alone
+    for position in (0, 17, 63):
+        page.scrub.setValue(position)
+        weights = want[0, 1, position, :position + 1]
+        assert abs(weights.sum() - 1) < 1e-5
+        (picture,) = page.shown_pictures                     # the written pixels carry the weights, the rest none
+        expected = weight_picture(key_weights(page.maps, "sequence", 0, 1, position, 8), "sequence", position,
+                                  (1, 8, 8), "chw", 8)
+        np.testing.assert_allclose(expected.ravel()[:position], weights[1:], atol=1e-6)
+        assert not expected.ravel()[position:].any()
+        assert tuple(picture[divmod(position, 8)]) == (90, 200, 255)   # the pixel being written
+        np.testing.assert_allclose(page.bars.opts["height"], view.probs[0, position], atol=1e-6)
+    page.head.setCurrentIndex(0)                             # all heads: one picture each
+    assert len(page.shown_pictures) == 2
+
+
+def test_text_attention_shades_each_character_by_its_weight(window, qtbot):
+    view, model, step = _paused_view(window, qtbot, "names")
+    page = _attention_shown(view, qtbot, step)
+    tokens = view.tokens[0]
+    end = int(np.flatnonzero(tokens == 0)[0]) if (tokens == 0).any() else len(tokens) - 1
+    assert page.scrub.maximum() == end                      # a line ends at its end token
+    page.layer.setCurrentIndex(0)
+    page.head.setCurrentIndex(1)
+    page.scrub.setValue(min(3, end))
+    position = page.scrub.value()
+    weights = page.maps["sequence"][0, 0, position, :position + 1]
+    (row,) = page.shown_text
+    shown = [float(x.split(")")[0].split(",")[-1]) for x in row.split("background:rgba(")[1:]]
+    np.testing.assert_allclose(shown, weights / weights.max(), atol=0.006)   # two decimals in the HTML
+
+
+def test_heads_forming_and_embeddings_are_the_runs_own(window, qtbot):
+    from genstudio.engine.attention import attention_shares, pca_2d, probe_maps
+
+    view, model, step = _paused_view(window, qtbot, "names")
+    page = view.attention_page
+    qtbot.waitUntil(lambda: len(page.probes) >= 1, timeout=TIMEOUT_MS)
+    snap = next(s for s in reversed(window.run.snapshots) if s.probe is not None)
+    assert page.probes[-1][0] == snap.step
+    view.pages.setCurrentWidget(page)
+    page.probe_scrub.setValue(page.probe_scrub.maximum())
+    page.layer.setCurrentIndex(0)
+    page.head.setCurrentIndex(2)
+    probe = probe_maps(snap.probe)["sequence"][0, 1]
+    shown_step, shown = page.shown_probe
+    assert shown_step == snap.step
+    np.testing.assert_array_equal(shown, probe)
+    xs, ys = page.share_curves["previous"].getData()
+    assert xs[-1] == snap.step and abs(ys[-1] - attention_shares(probe)["previous"]) < 1e-9
+    view.pages.setCurrentWidget(view.embeddings_page)         # asks for the embeddings
+    qtbot.waitUntil(lambda: view.shown_step.get("embeddings") == step, timeout=TIMEOUT_MS)
+    vectors = model.token_emb.weight[: model.tok.vocab].detach().numpy()
+    emb = view.embeddings_page
+    np.testing.assert_allclose(emb.vectors, vectors, atol=1e-6)
+    np.testing.assert_allclose(emb.scatter.data["x"], pca_2d(vectors)[:, 0], atol=1e-5)
+    a = window.run.info.dataset.alphabet.index("a")
+    near = emb.pick(a)
+    assert "Nearest to <b>a</b>" in emb.neighbours.text() and len(near) == 5

@@ -13,7 +13,7 @@ def test_every_builtin_lesson_sets_up_each_step(window, qtbot):
     qtbot.waitUntil(lambda: window.views_ready, timeout=TIMEOUT_MS)
     panel = window.lessons
     lessons = builtin_lessons()
-    assert len(lessons) == 5
+    assert len(lessons) == 6
     for lesson in lessons:
         assert panel.open_file(lesson.path) and panel.isVisible()
         for index, step in enumerate(lesson.steps):
@@ -62,3 +62,31 @@ def test_a_malformed_lesson_is_one_message(window, qtbot, tmp_path):
     assert "broken.json" in window.last_problem and "gan:9" in window.last_problem
     assert "\n" not in window.last_problem and not window.lessons.isVisible()
     window.problem_box.close()
+
+
+def test_a_head_wait_lights_next_once_a_head_shows_the_pattern(window, qtbot):
+    import numpy as np
+
+    from genstudio.engine.events import Snapshot
+
+    lesson = next(lesson for lesson in builtin_lessons() if lesson.title == "What a transformer looks at")
+    index = next(i for i, step in enumerate(lesson.steps) if step.wait_head == "previous")
+    panel = window.lessons
+    assert panel.open_file(lesson.path)
+    panel.go(index)
+    qtbot.waitUntil(lambda: window.run.state == "paused", timeout=TIMEOUT_MS)
+    assert not panel.next_button.isEnabled()
+    n = 6
+    spread = np.tril(np.ones((2, 2, n, n), np.float16))
+    spread /= spread.sum(-1, keepdims=True)
+    previous = spread.copy()
+    previous[1, 0] = np.eye(n, k=-1) + np.eye(n)[0] * (np.arange(n)[:, None] == 0)   # one head looks one back
+    tokens = np.array([3, 4, 5, 6, 7, 0, -1])
+    window.run.snapshots.add(Snapshot(10, 1.0, None, probe={"input": tokens, "sequence": spread}))
+    panel._poll()
+    assert not panel.next_button.isEnabled()
+    window.run.snapshots.add(Snapshot(20, 2.0, None, probe={"input": tokens, "sequence": previous}))
+    panel._poll()
+    assert panel.next_button.isEnabled()
+    assert "60% of its attention on one position back" in lesson.steps[index].wait_text()
+    panel.end()

@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
 
 from ...engine.render import image_grid
 from ..steady_label import steady_label
+from .attention import AttentionPage, EmbeddingsPage
 from .base import ExplorerView, ImagePanel, help_area, help_label
 
 IMAGES = 16           # samples written at once (images)
@@ -38,6 +39,7 @@ LINES = 16            # and lines of text
 COMPLETIONS = 8
 TOP_CANDIDATES = 10   # text: the bars show this many likeliest characters
 LOSS_EVERY_S = 2.0
+EMBEDDINGS_EVERY_S = 2.0
 SPEEDS = {"10 tokens/s": (100, 1), "60 tokens/s": (16, 1), "250 tokens/s": (16, 4), "all at once": (16, 10 ** 6)}
 UNWRITTEN = (40, 60, 110)     # pixels not written yet
 CHOSEN, OTHER, DROPPED = "#e8730e", "#5aa0e6", "#cccccc"  # drawn, kept, dropped by top-k / top-p
@@ -104,6 +106,8 @@ class ARView(ExplorerView):
         self.completion = None
         self.loss_points: dict[str, list[tuple[int, float]]] = {}
         self.loss_asked = 0.0
+        self.embeddings_asked = 0.0
+        self.attention_asked = None   # (tokens, probs) of the sample whose maps were asked for
         self.generated = False
         self.shown_step.clear()
 
@@ -251,8 +255,21 @@ class ARView(ExplorerView):
         col.addWidget(self.loss_plot, 1)
         col.addWidget(self.loss_help)
         self.pages.addTab(page, "Loss")
+        self.attention_page = AttentionPage(pg, self._ask_attention)
+        self.pages.addTab(self.attention_page, "What it looks at")
+        self.embeddings_page = EmbeddingsPage(pg)
+        self.pages.addTab(self.embeddings_page, "Embeddings")
         self.pages.addTab(self.quality, "Quality")
-        self.pages.currentChanged.connect(lambda index: self.complete() if index == 1 else None)
+        self.pages.currentChanged.connect(self._page_changed)
+
+    def _page_changed(self, index: int) -> None:
+        page = self.pages.widget(index)
+        if page is self.complete_page:
+            self.complete()
+        elif page is self.attention_page:
+            self._ask_attention(self.attention_page.sample.value() - 1)
+        elif page is self.embeddings_page:
+            self._ask_embeddings()
 
     def _set_help(self, area, texts):
         col = area.widget().layout()
@@ -312,7 +329,13 @@ class ARView(ExplorerView):
             self.mask_roi.blockSignals(False)
             self._show_example()
         self.play_timer.setInterval(SPEEDS[self.speed.currentText()][0])
+        self.attention_page.on_run(info, cfg)
+        self.embeddings_page.on_run(info)
         self.message.setText("Waiting for the model's weights…")
+
+    def on_snapshot(self, snap) -> None:
+        if self.built and snap.probe is not None:
+            self.attention_page.add_probe(snap.step, snap.probe)
 
     def on_weights(self, step) -> None:
         if not self.built or self.info is None:
@@ -327,6 +350,21 @@ class ARView(ExplorerView):
         if time.perf_counter() - self.loss_asked >= LOSS_EVERY_S and step is not None:
             self.loss_asked = time.perf_counter()
             self.submit("loss", "TokenLoss", count=256)
+        if (self.pages.currentWidget() is self.embeddings_page and step is not None
+                and time.perf_counter() - self.embeddings_asked >= EMBEDDINGS_EVERY_S):
+            self._ask_embeddings()
+
+    def _ask_embeddings(self) -> None:
+        self.embeddings_asked = time.perf_counter()
+        self.submit("embeddings", "Embeddings")
+
+    def _ask_attention(self, index: int) -> None:
+        """The maps of sample `index` of the written batch (once it is written)."""
+        if self.final is None or self.tokens is None:
+            return
+        index = max(0, min(index, len(self.tokens) - 1))
+        self.attention_asked = (self.tokens[index], self.probs[index])
+        self.submit("attention", "Attention", tokens=self.tokens[index])
 
     # requests ----------------------------------------------------------------------------------
     def generate(self) -> None:
@@ -369,11 +407,21 @@ class ARView(ExplorerView):
                 self.raw = np.concatenate([self.raw, raw], 1)
         if "seconds" in values:
             self.final = values
+            self.attention_page.set_batch(len(self.tokens))
+            if self.pages.currentWidget() is self.attention_page:
+                self._ask_attention(self.attention_page.sample.value() - 1)
         self.scrub.blockSignals(True)
         self.scrub.setRange(0, self.tokens.shape[1] - 1)
         self.scrub.blockSignals(False)
         if self.position < 0:
             self.show_position(0)
+
+    def _answer_attention(self, values, step):
+        tokens, probs = self.attention_asked
+        self.attention_page.show_maps(values, tokens, probs)
+
+    def _answer_embeddings(self, values, step):
+        self.embeddings_page.show_embeddings(values["vectors"], values["map"], step)
 
     def _answer_complete(self, values, step):
         if "seconds" not in values:
