@@ -51,6 +51,9 @@ def test_quick_bench_on_a_tiny_budget(tmp_path):
                      "64-sample 50-step DDIM trajectory while training", "forward page + denoising field on screen",
                      "ar next token -> sample and bars latency p95, ar/digits",
                      "ar next token -> sample and bars latency p95, ar/names", "time to write one 28x28 image",
+                     "ar attention scrub -> heads and bars latency p95, ar/names",
+                     "ar attention scrub -> heads and bars latency p95, ar/digits28",
+                     "every head's attention for a 28x28 image", "every head's attention for a 100-character line",
                      "time to write 100 characters", "Write page animating", "held-out nats/char, ar/names",
                      "held-out nats/char, bigram baseline"):
         assert any(fragment in name for name in names), f"no {fragment!r} row"

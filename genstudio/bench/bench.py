@@ -639,6 +639,31 @@ def next_token_latency(window, moves: int) -> list[float]:
     return times
 
 
+def attention_scrub_latency(window, moves: int) -> list[float]:
+    """Autoregressive, "What it looks at": the scrub moved one token -> every head's attention and the
+    next-token bars repainted (ms)."""
+    from PySide6.QtWidgets import QApplication
+
+    from genstudio.ui.self_test import wait, wait_until
+
+    view = _ar_view(window)
+    if view is None:
+        return []
+    page = view.attention_page
+    view.pages.setCurrentWidget(page)
+    if not wait_until(lambda: page.maps is not None, 60):
+        return []
+    times = []
+    for i in range(moves):
+        began = time.perf_counter()
+        page.scrub.setValue(i % (page.scrub.maximum() + 1))
+        QApplication.processEvents()
+        times.append((time.perf_counter() - began) * 1000)
+        wait(16)
+    view.pages.setCurrentIndex(0)
+    return times
+
+
 @contextlib.contextmanager
 def ar_view_writing(window):
     """The transformer's Write page on screen, writing at 60 tokens a second, a new batch after each."""
@@ -679,6 +704,60 @@ def generation_rows():
         if label == "100 characters":
             seconds *= 100 / model.tok.length
         yield Row(f"time to write {label}, ar (batches of 16, 1 thread)", seconds * 1000, "ms")
+    yield from attention_rows()
+
+
+def attention_rows():
+    """Milliseconds the default transformer takes to compute every head's attention for one written
+    sample (what the "What it looks at" page asks for): a 28x28 image (its two models) and a
+    100-character line, on one CPU thread, median of 20."""
+    import torch
+
+    from genstudio import data as data_sets
+    from genstudio.bench.images28 import digits28_path
+    from genstudio.config import default_experiment
+    from genstudio.models import build_model
+    from genstudio.models.autoregressive import Transformer
+    from genstudio.models.base import DataSpec
+
+    torch.set_num_threads(1)
+    exp = default_experiment("ar", digits28_path())
+    image_model = build_model(exp, data_sets.load(exp.data, exp.data_size, exp.data_color)).eval()
+    text = data_sets.load("names")
+    line_model = Transformer(default_experiment("ar", "names").family, DataSpec("text", (100,), alphabet=text.alphabet))
+    for label, model in (("a 28x28 image", image_model), ("a 100-character line", line_model.eval())):
+        tokens = torch.randint(0, model.tok.vocab, (model.tok.length,), generator=torch.Generator().manual_seed(0))
+        times = []
+        for _ in range(20):
+            began = time.perf_counter()
+            model.attention(tokens)
+            times.append((time.perf_counter() - began) * 1000)
+        yield Row(f"every head's attention for {label}, ar (1 thread)", statistics.median(times), "ms", "<= 50")
+    for data in ("names", "digits", digits28_path()):
+        yield probe_cost_row(data)
+
+
+def probe_cost_row(data: str, repeats: int = 20) -> Row:
+    """What the heads' probe costs (every snapshot keeps one, whether or not its page is on screen): its
+    median milliseconds over the window's snapshot interval (0.5 s of training), untrained default model."""
+    import torch
+
+    from genstudio import data as data_sets
+    from genstudio.config import default_experiment
+    from genstudio.engine.trainer import Cadence, Trainer
+
+    exp = default_experiment("ar", data)
+    cadence = Cadence(snapshot_s=None, evaluate_at_end=False)
+    trainer = Trainer(exp, cadence, data_sets.load(exp.data, exp.data_size, exp.data_color))
+    times = []
+    with torch.inference_mode():
+        for _ in range(repeats):
+            began = time.perf_counter()
+            trainer.model.probe(trainer.dataset)
+            times.append(time.perf_counter() - began)
+    name = "digits28" if os.path.sep in data else data
+    share = 100 * statistics.median(times) / Cadence().snapshot_s
+    return Row(f"the heads' probe's share of training time (one per snapshot), ar/{name}", share, "%", "<= 1")
 
 
 # Every interactive control: name -> f(window, moves) -> latencies in ms while the app trains ([] when
@@ -688,12 +767,15 @@ CONTROLS = {"timeline scrub": scrub_latency, "vae latent slider -> image": slide
             "gan nearest-neighbour click -> images": nearest_latency,
             "diffusion scrub (100-step trajectory kept)": denoise_scrub_latency,
             "diffusion Sample -> first denoising frame": first_frame_latency,
-            "ar next token -> sample and bars": next_token_latency}
+            "ar next token -> sample and bars": next_token_latency,
+            "ar attention scrub -> heads and bars": attention_scrub_latency}
 CONTROL_GOALS = {"vae latent slider -> image": "<= 16", "vae map click -> image": "<= 16",
                  "diffusion scrub (100-step trajectory kept)": "<= 16",
-                 "diffusion Sample -> first denoising frame": "<= 300", "ar next token -> sample and bars": "<= 16"}
-# Data sets a family's interaction rows also run on, for controls its default data lacks
-MORE_INTERACTION_DATA = {"gan": "digits", "diffusion": "digits", "ar": "names"}
+                 "diffusion Sample -> first denoising frame": "<= 300", "ar next token -> sample and bars": "<= 16",
+                 "ar attention scrub -> heads and bars": "<= 16"}
+# Data sets a family's interaction rows also run on, for controls its default data lacks ("digits28":
+# the 28x28 digits of images28.py, whose transformer is the two-model RowTransformer)
+MORE_INTERACTION_DATA = {"gan": ("digits",), "diffusion": ("digits",), "ar": ("names", "digits28")}
 
 
 def lab_rows(window, exp, budget: Budget, wanted: set[str], copy_ms: float | None):
@@ -772,8 +854,12 @@ def section_app(budget: Budget, wanted: set[str], families=None):
                 yield Row(f"10 ms timer lateness p95, {where}", _percentile(late, 0.95), "ms", "<= 8")
                 yield Row(f"10 ms timer lateness max, {where}", max(late), "ms", "<= 33")
             if "interaction" in wanted:
-                for data in [exp.data] + ([MORE_INTERACTION_DATA[family]] if family in MORE_INTERACTION_DATA else []):
-                    window.pane.panel.set_experiment(default_experiment(family, data))
+                for data in (exp.data, *MORE_INTERACTION_DATA.get(family, ())):
+                    if data == "digits28":
+                        from genstudio.bench.images28 import digits28_path
+                        window.pane.panel.set_experiment(default_experiment(family, digits28_path()))
+                    else:
+                        window.pane.panel.set_experiment(default_experiment(family, data))
                     window.pane.reset(start=True)
                     for control, measure in CONTROLS.items():
                         if data != exp.data and control == "timeline scrub":

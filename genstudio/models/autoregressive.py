@@ -135,14 +135,15 @@ class CausalSelfAttention(nn.Module):
         y = F.scaled_dot_product_attention(q, k, v, is_causal=causal, dropout_p=self.dropout if self.training else 0.0)
         return self.proj(y.transpose(1, 2).reshape(n, length, width))
 
-    def weights(self, x) -> torch.Tensor:
-        """The attention weights (N, heads, L, L) of inputs x (N, L, width): softmax(q k^T / sqrt(d)) with
-        the causal mask, row i over the positions 0..i (what forward computes inside its fused kernel)."""
+    def attend(self, x) -> tuple[torch.Tensor, torch.Tensor]:
+        """forward's output and the attention weights (N, heads, L, L) behind it: softmax(q k^T / sqrt(d))
+        with the causal mask, row i over the positions 0..i (forward computes them inside a fused kernel)."""
         n, length, width = x.shape
-        q, k, _ = self.qkv(x).view(n, length, 3, self.n_head, width // self.n_head).permute(2, 0, 3, 1, 4)
+        q, k, v = self.qkv(x).view(n, length, 3, self.n_head, width // self.n_head).permute(2, 0, 3, 1, 4)
         scores = q @ k.transpose(-1, -2) / math.sqrt(q.shape[-1])
         ahead = torch.ones(length, length, dtype=torch.bool, device=x.device).triu(1)
-        return scores.masked_fill(ahead, float("-inf")).softmax(-1)
+        weights = scores.masked_fill(ahead, float("-inf")).softmax(-1)
+        return self.proj((weights @ v).transpose(1, 2).reshape(n, length, width)), weights
 
 
 class Block(nn.Module):
@@ -159,13 +160,17 @@ class Block(nn.Module):
         return x + self.mlp(self.ln2(x))
 
 
-def attention_through(blocks, x) -> tuple[torch.Tensor, torch.Tensor]:
-    """Run x through `blocks`: (the output, every block's attention weights (N, blocks, heads, L, L))."""
+def attention_through(blocks, x, output: bool = True) -> tuple[torch.Tensor | None, torch.Tensor]:
+    """Run x through `blocks`: (the output, or None without `output`; every block's attention weights
+    (N, blocks, heads, L, L))."""
     maps = []
-    for block in blocks:
-        maps.append(block.attn.weights(block.ln1(x)))
-        x = block(x)
-    return x, torch.stack(maps, 1)
+    for i, block in enumerate(blocks):
+        out, weights = block.attn.attend(block.ln1(x))
+        maps.append(weights)
+        if output or i < len(blocks) - 1:
+            x = x + out
+            x = x + block.mlp(block.ln2(x))
+    return (x if output else None), torch.stack(maps, 1)
 
 
 def nucleus(probs: torch.Tensor, top_p: float) -> torch.Tensor:
@@ -364,7 +369,7 @@ class Transformer(GenerativeModel):
         having read BOS and tokens 0..i-1) looks at BOS (column 0) and token j-1 (column j)."""
         inputs = torch.cat([tokens.new_full((1,), self.tok.bos), tokens[:-1].clamp(min=0)])[None]
         x = self.token_emb(inputs) + self.pos_emb[:, :inputs.shape[1]]
-        _, maps = attention_through(self.blocks, x)
+        _, maps = attention_through(self.blocks, x, output=False)
         return {"sequence": maps[0].float().cpu().numpy()}
 
     def probe(self, dataset) -> dict | None:
@@ -467,7 +472,7 @@ class RowTransformer(Transformer):
         shifted = torch.cat([rows.new_full((n, self.rows, 1), self.tok.vocab), rows[..., :-1]], 2)
         offsets = self._offsets(self.global_ln(context).flatten(0, 1))
         local = self.token_emb(shifted.flatten(0, 1)) + self.pos_emb + offsets
-        _, local_maps = attention_through(self.blocks, local)   # (H, layers, heads, W, W)
+        _, local_maps = attention_through(self.blocks, local, output=False)   # (H, layers, heads, W, W)
         return {"rows": global_maps[0].float().cpu().numpy(),
                 "pixels": local_maps.permute(1, 2, 0, 3, 4).float().cpu().numpy()}
 

@@ -10,7 +10,9 @@ with a sample clicked (gan-images.png). Then the diffusion view: a DDPM trajecto
 scrubbed to mid-denoise (diffusion-digits.png), and on ring8 the particles' DDIM paths, the
 denoising field and the loss per timestep range (diffusion-trajectories.png, diffusion-forward.png,
 diffusion-schedule.png). Then the transformer's view: a half-written digit with its next-pixel
-bars and a completion (ar-digits.png, ar-complete.png), and names being written (ar-names.png).
+bars and a completion (ar-digits.png, ar-complete.png), and names being written (ar-names.png), with
+what each writes looks at (ar-attention-pixels.png, ar-attention-text.png) and the names' letter
+embeddings (ar-embeddings.png).
 Then every built-in lesson walked through, the first one trained to its first wait
 (lesson-gan-samples.png, lesson-gan-view.png), and presenter mode (presenter-*.png). Last, a GAN
 forked from its past with another learning rate, both futures side by side (fork.png), and a GAN
@@ -237,6 +239,7 @@ class SelfTest:
         experiment file, open it again: the same step, ready to train."""
         import tempfile
         win = self.window
+        wait(500)   # the paused run's last losses have come in
         step = win.run.step
         win.pane.reset_asking()
         box = win.unsaved_work.box
@@ -244,8 +247,10 @@ class SelfTest:
             wait(300)
             self.save(box, "unsaved-question.png")
             box.button(QMessageBox.Cancel).click()
-            self.check(wait_until(lambda: win.unsaved_work.box is None, 10) and win.run.step == step,
-                       "Cancel keeps the run")
+            closed = wait_until(lambda: win.unsaved_work.box is None, 10)
+            self.check(closed and win.run.step == step,
+                       f"Cancel keeps the run (question closed: {closed}, step {step} -> {win.run.step}, "
+                       f"{win.run.state})")
         win.unsaved_work.set_asking(False)   # from here on the script resets and opens lessons freely
         with tempfile.TemporaryDirectory(prefix="genstudio-self-test-") as folder:
             path = os.path.join(folder, "self-test.genstudio")
@@ -351,7 +356,28 @@ class SelfTest:
                 self.check(wait_until(lambda: view.completion is not None, 60), "ar view: a digit completed")
                 wait(200)
                 self.save(win, "ar-complete.png")
+            self.ar_attention(view, "pixels" if name == "digits" else "text")
+            if name == "names":
+                view.pages.setCurrentWidget(view.embeddings_page)
+                self.check(wait_until(lambda: view.embeddings_page.vectors is not None, 60),
+                           "ar view: the embeddings mapped")
+                view.embeddings_page.pick(win.run.info.dataset.alphabet.index("a"))
+                wait(200)
+                self.save(win, "ar-embeddings.png")
             print(f"self-test: ar view on {name} at step {win.run.step}")
+
+    def ar_attention(self, view, kind: str) -> None:
+        """The attention page on the written batch's first sample, scrubbed, one head (ar-attention-KIND.png)."""
+        page = view.attention_page
+        view.pages.setCurrentWidget(page)
+        if not self.check(wait_until(lambda: page.maps is not None and len(page.probes) > 0, 60),
+                          f"ar view: attention of a {kind} sample and the heads on the probe"):
+            return
+        page.scrub.setValue(page.scrub.maximum() // 2)
+        page.layer.setCurrentIndex(page.layer.count() - 1)
+        page.head.setCurrentIndex(1)
+        wait(200)
+        self.save(self.window, f"ar-attention-{kind}.png")
 
     def vae_lab(self) -> None:
         """The latent lab driven as a student would, on a VAE with a 2-d latent (a readable map)."""

@@ -199,3 +199,12 @@ def test_heads_forming_and_embeddings_are_the_runs_own(window, qtbot):
     a = window.run.info.dataset.alphabet.index("a")
     near = emb.pick(a)
     assert "Nearest to <b>a</b>" in emb.neighbours.text() and len(near) == 5
+
+
+def test_the_attention_page_follows_a_new_run_with_shorter_samples(window, qtbot):
+    view, _, step = _paused_view(window, qtbot, "digits")
+    page = _attention_shown(view, qtbot, step)
+    page.scrub.setValue(60)                                   # far into an 8x8 digit's 64 tokens
+    view, _, step = _paused_view(window, qtbot, "names")      # names are much shorter
+    page = _attention_shown(view, qtbot, step)
+    assert page.scrub.value() <= page.scrub.maximum() < 60 and page.shown_text

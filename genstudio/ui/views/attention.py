@@ -282,12 +282,11 @@ class AttentionPage(QWidget):
 
     def show_maps(self, maps: dict, tokens: np.ndarray, probs: np.ndarray) -> None:
         self.maps, self.sample_tokens, self.probs = maps, tokens, probs
-        self._know_stages(maps)
-        self._fill_heads()
         self.scrub.blockSignals(True)
         self.scrub.setRange(0, self._last_position())
         self.scrub.blockSignals(False)
-        self.show_position(self.scrub.value())
+        self._know_stages(maps)
+        self._fill_heads()
 
     def _last_position(self) -> int:
         tokens = self.sample_tokens
