@@ -72,6 +72,6 @@ def test_long_use_forks_and_changes_data_with_one_process_per_run():
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     assert result["done"] == {"fork": 2, "data": 2, "fork skipped": 0}
-    _, rss, processes = result["samples"][-1]
-    assert rss > 100 and processes == 5     # window, forkserver, resource tracker, the run and its fork
+    _, window_rss, rss, processes = result["samples"][-1]
+    assert rss > window_rss > 100 and processes == 5     # window, forkserver, resource tracker, the run and its fork
     assert result["runs"] == 5              # the first run, two forks, two data changes

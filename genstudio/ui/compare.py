@@ -313,4 +313,4 @@ class Comparison(QObject):
         host.curves.compare([])
         host.show_timeline_position()
         guest.close_run()
-        guest.deleteLater()
+        guest.dispose()

@@ -227,7 +227,9 @@ class MainWindow(QMainWindow):
             if other.run.record is not None:
                 other.run.record.origin = f"run {record.number} again" + source
 
-        def without_file(_problem: str = "") -> None:
+        def without_file(problem: str = "") -> None:
+            if problem:   # the file changed or went bad since: the record still holds the run
+                self.statusBar().showMessage(f"{problem}: started again from the runs table instead", 10000)
             if record.document is not None:
                 other.open_fork(record.document, "", record.forked_at)
             else:

@@ -242,3 +242,21 @@ def test_after_a_comparison_ends_nothing_it_connected_still_fires(window, qtbot)
         qtbot.wait(300)
     assert window.run.state == "paused" and slots.errors == []
     assert window.comparison is None and window.pane.timeline.isVisible() and window.pane.settings_shown()
+
+
+def test_a_second_run_leaves_no_widgets_behind(window, qtbot):
+    """pyqtgraph's menus and a pane's status widgets have no parent: the pane deletes them itself."""
+    from PySide6.QtCore import QEvent
+    from PySide6.QtWidgets import QApplication
+
+    def widgets_after(replacements: int) -> int:
+        for _ in range(replacements):
+            window.compare_with()
+            window.end_comparison()
+        QApplication.sendPostedEvents(None, QEvent.DeferredDelete)
+        QApplication.processEvents()
+        return len(QApplication.allWidgets())
+
+    qtbot.waitUntil(lambda: window.views_ready, timeout=TIMEOUT_MS)
+    before = widgets_after(1)
+    assert widgets_after(3) == before
