@@ -10,8 +10,10 @@ NAME = "GenStudio"
 ENTRY = os.path.join(ROOT, "build_scripts", "launcher.py")
 ICON_PNG = os.path.join(ROOT, "genstudio", "resources", "icon.png")
 
-# (source, folder inside the bundle): GenStudio's resources, found at run time by genstudio/paths.py
-DATAS = [(os.path.join(ROOT, "genstudio", "resources"), os.path.join("genstudio", "resources"))]
+# (source, folder inside the bundle): GenStudio's resources, found at run time by genstudio/paths.py,
+# and the licences: GenStudio's and the notices of what the bundle ships
+DATAS = [(os.path.join(ROOT, "genstudio", "resources"), os.path.join("genstudio", "resources")),
+         (os.path.join(ROOT, "LICENSE"), "."), (os.path.join(ROOT, "THIRD_PARTY_NOTICES.md"), ".")]
 
 # packages whose data files the app reads (the names corpus); PyInstaller's hooks do not collect them
 DATA_PACKAGES = ["names"]

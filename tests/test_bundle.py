@@ -22,7 +22,7 @@ import bundle  # noqa: E402
 def test_every_file_and_module_the_spec_names_exists():
     assert os.path.isfile(bundle.ENTRY) and os.path.isfile(bundle.ICON_PNG)
     for source, _ in bundle.DATAS:
-        assert os.path.isdir(source), source
+        assert os.path.exists(source), source
     for name in bundle.HIDDEN_IMPORTS + bundle.DATA_PACKAGES:
         assert importlib.util.find_spec(name) is not None, name
     with open(os.path.join(ROOT, "build_scripts", "genstudio.spec"), encoding="utf-8") as fh:

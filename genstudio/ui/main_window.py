@@ -7,10 +7,11 @@ import os
 
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QApplication, QMainWindow, QMessageBox
+from PySide6.QtWidgets import QApplication, QMainWindow, QMenu, QMessageBox
 
 from ..config import ConfigError, Experiment, default_experiment
 from ..data import looks_like_path
+from .keys import KeysForFocus, name_controls, show_about, show_shortcuts
 from .lesson_panel import LessonPanel
 from .run_pane import RunPane
 from .runs_table import RunsTable
@@ -48,6 +49,7 @@ class MainWindow(QMainWindow):
         self.settings = settings or QSettings("GenStudio", "GenStudio")
         GuiThreadGarbageCollector.install(QApplication.instance())
         self.inbox = Inbox(self)       # background threads reach the GUI thread only through this
+        QApplication.instance().installEventFilter(KeysForFocus(self))
         self.unsaved_work = UnsavedWork(self, self.settings)
         self.discard_on_close = False  # the user has saved or discarded what the runs held (or a script closes)
         self.training_process = training_process
@@ -100,7 +102,10 @@ class MainWindow(QMainWindow):
         pg.setConfigOptions(antialias=False, imageAxisOrder="row-major")
         self.pane.build_views()
         self.presenter = Presenter(self, self.settings)
-        self.presenter.build_menu(self.menuBar().addMenu("&View"))
+        view_menu = QMenu("&View", self)
+        self.menuBar().insertMenu(self.help_menu.menuAction(), view_menu)   # before Help, as menus go
+        self.presenter.build_menu(view_menu)
+        name_controls(self)
         self.views_built.emit()
         if self.settings.value("presenter/on", False, type=bool):
             self.presenter.set_active(True)
@@ -117,9 +122,11 @@ class MainWindow(QMainWindow):
 
     def _build_menus(self):
         self.addToolBar(self.pane.transport_bar)
-        for keys, slot in ((Qt.Key_Space, self._space), (Qt.Key_Right, self._right),
-                           (QKeySequence("Ctrl+R"), lambda: self.pane.reset_asking())):
-            action = QAction(self)
+        for text, keys, slot in (("Train or pause (both runs when two are on screen)", Qt.Key_Space, self._space),
+                                 ("One training step (both runs)", Qt.Key_Right, self._right),
+                                 ("Reset: a fresh model from the settings", QKeySequence("Ctrl+R"),
+                                  lambda: self.pane.reset_asking())):
+            action = QAction(text, self)
             action.setShortcut(QKeySequence(keys))
             action.setShortcutContext(Qt.WindowShortcut)
             action.triggered.connect(slot)
@@ -141,6 +148,9 @@ class MainWindow(QMainWindow):
         self.end_comparison_action = runs.addAction("Close the second run", self.end_comparison)
         self.end_comparison_action.setEnabled(False)
         self.lessons.build_menu(self.menuBar().addMenu("&Lessons"))
+        self.help_menu = self.menuBar().addMenu("&Help")
+        self.help_menu.addAction("Keyboard shortcuts…", lambda: show_shortcuts(self), QKeySequence.HelpContents)
+        self.help_menu.addAction("About GenStudio", lambda: show_about(self, self.pane.device_label.text()))
 
     def _space(self):
         """Space: train or pause (both runs when two are on screen)."""

@@ -54,14 +54,16 @@ class Presenter(QObject):
         menu.addSeparator()
         menu.addAction("Export view as PNG (2x)…", lambda: self._export_dialog("png"))
         menu.addAction("Export view as SVG…", lambda: self._export_dialog("svg"))
-        leave = QAction(w)
+        leave = QAction("Leave presenter mode", w)
         leave.setShortcut(QKeySequence(Qt.Key_Escape))
         leave.triggered.connect(lambda: self.set_active(False))
         w.addAction(leave)
-        for keys, slot in (("Ctrl+1", lambda: w.pane.tabs.setCurrentIndex(0)),
-                           ("Ctrl+2", lambda: w.pane.tabs.setCurrentWidget(w.pane.family_tab)),
-                           ("Ctrl+PgDown", lambda: self._page(+1)), ("Ctrl+PgUp", lambda: self._page(-1))):
-            action = QAction(w)
+        for text, keys, slot in (("Show the samples", "Ctrl+1", lambda: w.pane.tabs.setCurrentIndex(0)),
+                                 ("Show the family view", "Ctrl+2",
+                                  lambda: w.pane.tabs.setCurrentWidget(w.pane.family_tab)),
+                                 ("Next page of the family view", "Ctrl+PgDown", lambda: self._page(+1)),
+                                 ("Previous page of the family view", "Ctrl+PgUp", lambda: self._page(-1))):
+            action = QAction(text, w)
             action.setShortcut(QKeySequence(keys))
             action.triggered.connect(slot)
             w.addAction(action)

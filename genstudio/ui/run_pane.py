@@ -26,6 +26,7 @@ from ..live.worker import TrainingWorker
 from ..storage import cache_dir
 from .experiment_panel import FAMILY_LABELS, LIVE_KNOBS, ExperimentPanel
 from .files import RunFiles
+from .keys import name_controls
 from .views import make_view
 
 PANEL_FIELDS = ("model", "data", "family", "seed", "device", "threads", "data_size", "data_color")
@@ -356,6 +357,7 @@ class RunPane(QWidget, RunListener):
         if view.interactive:
             self.run.start_explorer()
         view.on_run(info, self.run.explorer)
+        name_controls(view)   # its widgets are built on its first run
         self.weights_timer.stop()
         if view.interactive:
             self.weights_timer.start(view.weights_ms)
