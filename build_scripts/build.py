@@ -55,20 +55,6 @@ def platform_icon() -> str | None:
     return out
 
 
-def write_desktop_file(folder: str) -> str:
-    """A Linux launcher entry beside the executable; %k is the entry's own path, so the folder can
-    be moved. Copy it to ~/.local/share/applications to list GenStudio in the desktop's menu."""
-    path = os.path.join(folder, "GenStudio.desktop")
-    icon = os.path.join(folder, "_internal", "genstudio", "resources", "icon.png")
-    with open(path, "w", encoding="utf-8") as fh:
-        fh.write("[Desktop Entry]\nType=Application\nName=GenStudio\n"
-                 "Comment=Watch generative models learn, live\n"
-                 f"Exec=sh -c '\"$(dirname \"%k\")/{bundle.NAME}\"'\nIcon={icon}\n"
-                 "Terminal=false\nCategories=Education;Science;\n")
-    os.chmod(path, 0o755)
-    return path
-
-
 def build() -> float:
     if importlib.util.find_spec("PyInstaller") is None:
         sys.exit('build.py: error: PyInstaller is not installed: pip install -c constraints.txt -e ".[bundle]"')
@@ -131,8 +117,6 @@ def main(argv: list[str] | None = None) -> int:
     if not args.smoke_only:
         took = build()
         folder = os.path.dirname(exe)
-        if sys.platform.startswith("linux"):
-            write_desktop_file(folder)
         print(f"built {folder} in {took / 60:.1f} min: {folder_size(folder) / 1e6:,.0f} MB")
         if args.archive:
             packed = archive()

@@ -97,6 +97,8 @@ def build_parser() -> argparse.ArgumentParser:
     gui.add_argument("--self-test", action="store_true",
                      help="train every family for a few seconds in the real window and exit 0 when all is well")
     gui.add_argument("--screenshots", metavar="DIR", help="with --self-test: save FAMILY-PANEL.png files here")
+    gui.add_argument("path", nargs="?", metavar="FILE",
+                     help="an experiment file, a lesson or data to open (`genstudio FILE` does the same)")
 
     sample = sub.add_parser("sample", help="draw samples from a trained run")
     sample.add_argument("run", help="a run folder written by `genstudio train`, or an experiment file")
@@ -105,9 +107,14 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--device", default="auto")
     sample.add_argument("--out", required=True, help="PNG file to write")
 
+    sub.add_parser("install-desktop-entry",
+                   help="Linux: list GenStudio in the desktop's menu and open .genstudio files with it")
     sub.add_parser("bench", help="measure speed and quality side by side (genstudio/bench; --help there)",
                    add_help=False)  # main() hands every argument after `bench` to the bench itself
     return parser
+
+
+COMMANDS = ("train", "sample", "gui", "bench", "install-desktop-entry")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -122,11 +129,18 @@ def main(argv: list[str] | None = None) -> int:
         return bench_main(argv[1:])
     if argv[:1] in (["--self-test"], ["--screenshots"]):  # the packaged app's `GenStudio --self-test`
         argv = ["gui", *argv]
+    elif argv and argv[0] not in COMMANDS and not argv[0].startswith("-"):  # a double-click, "Open with"
+        if not os.path.exists(argv[0]):
+            print(f"genstudio: error: {argv[0]}: no such file, and not a command ({', '.join(COMMANDS)})",
+                  file=sys.stderr)
+            return EXIT_BAD_INPUT
+        argv = ["gui", *argv]
     try:
         args = parser.parse_args(argv)
         if args.command is None:
             args = parser.parse_args(["gui"])
-        return {"train": cmd_train, "sample": cmd_sample, "gui": cmd_gui}[args.command](args)
+        return {"train": cmd_train, "sample": cmd_sample, "gui": cmd_gui,
+                "install-desktop-entry": cmd_install_desktop_entry}[args.command](args)
     except (UsageError, ConfigError, DataError) as exc:
         print(f"genstudio: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -338,9 +352,19 @@ class _CsvRows:
                        {k: values[:, i] for i, k in enumerate(self.names)}, tuple(metrics))
 
 
+def cmd_install_desktop_entry(args) -> int:
+    from .desktop_entry import install
+    try:
+        written = install()
+    except OSError as exc:
+        raise UsageError(f"could not write the desktop entry: {exc}") from exc
+    print("\n".join(["Wrote:", *written]))
+    return 0
+
+
 def cmd_gui(args) -> int:
     from .ui.app import run
-    return run(self_test=args.self_test, screenshots=args.screenshots)
+    return run(self_test=args.self_test, screenshots=args.screenshots, open_path=args.path)
 
 
 # sample ---------------------------------------------------------------------------------------

@@ -346,3 +346,19 @@ def test_python_m_genstudio_train(tmp_path, genstudio_cache):
                           "--steps", "0", "--out", str(tmp_path / "bad")], capture_output=True, text=True, timeout=300)
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1
     assert not (tmp_path / "bad").exists()
+
+
+def test_a_file_as_the_only_argument_opens_it_in_the_window(tmp_path, monkeypatch, capsys):
+    """What a double-click or "Open with" runs: `genstudio FILE` (and `genstudio gui FILE`)."""
+    from genstudio import cli
+    from genstudio.ui import app
+
+    opened = []
+    monkeypatch.setattr(app, "run", lambda **kwargs: opened.append(kwargs) or 0)
+    path = tmp_path / "run.genstudio"
+    path.write_bytes(b"not read here")
+    assert cli.main([str(path)]) == 0 and cli.main(["gui", str(path)]) == 0
+    assert [k["open_path"] for k in opened] == [str(path)] * 2 and not opened[0]["self_test"]
+    assert cli.main([str(tmp_path / "gone.genstudio")]) == 2
+    assert "gone.genstudio: no such file, and not a command" in capsys.readouterr().err
+    assert cli.main([]) == 0 and opened[-1]["open_path"] is None

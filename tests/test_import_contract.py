@@ -133,8 +133,9 @@ def test_the_thread_modules_do_not_load_qt():
 
 
 # The layers, lowest first: a module may import its own layer and those below, never one above.
-LAYERS = {"__init__": 0, "storage": 0, "paths": 0, "resources": 0, "data": 1, "config": 1, "lessons": 1,
-          "models": 2, "engine": 3, "live": 4, "ui": 5, "bench": 6, "cli": 7, "__main__": 7}
+LAYERS = {"__init__": 0, "storage": 0, "paths": 0, "resources": 0, "desktop_entry": 0,
+          "data": 1, "config": 1, "lessons": 1, "models": 2, "engine": 3, "live": 4, "ui": 5, "bench": 6,
+          "cli": 7, "__main__": 7}
 
 
 def _genstudio_imports(tree: ast.AST, parts: list[str]) -> set[str]:

@@ -11,7 +11,10 @@ def has_screen() -> bool:
     return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
 
-def run(self_test: bool = False, screenshots: str | None = None, settings_path: str | None = None) -> int:
+def run(self_test: bool = False, screenshots: str | None = None, settings_path: str | None = None,
+        open_path: str | None = None) -> int:
+    """The window; `open_path`: an experiment file, a lesson or data to open once it is up (what a
+    double-click or "Open with" passes)."""
     if not has_screen():
         if not self_test:
             print("genstudio: error: no screen to open the window on (DISPLAY is not set); "
@@ -35,6 +38,8 @@ def run(self_test: bool = False, screenshots: str | None = None, settings_path: 
     settings = QSettings(settings_path, QSettings.IniFormat) if settings_path else None
     window = MainWindow(settings, defer_views=True)  # the plots are built once the window is painted
     window.views_built.connect(window.pane.reset)  # the worker imports torch and builds the model off the GUI thread
+    if open_path:
+        window.views_built.connect(lambda: window.open_path(os.path.abspath(open_path)))
     window.show()
     from . import startup_probe
     if os.environ.get(startup_probe.ENVIRONMENT_VARIABLE) == "1":

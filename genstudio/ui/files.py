@@ -55,6 +55,17 @@ class RunFiles(QObject):
         exports.addAction("Loss curves as CSV…", export("metrics.csv", "CSV (*.csv)", self.export_metrics_csv))
         exports.addAction("Plot as PNG…", export("curves.png", "PNG (*.png)", self.export_plot))
 
+    # where files are -------------------------------------------------------------------------------
+    def folder(self) -> str:
+        return self.pane.recent.folder() if self.pane.recent is not None else ""
+
+    def in_folder(self, name: str) -> str:
+        return self.pane.recent.in_folder(name) if self.pane.recent is not None else name
+
+    def used(self, path: str, recent: bool = True) -> None:
+        if self.pane.recent is not None:
+            self.pane.recent.used(path, recent)
+
     # background work -----------------------------------------------------------------------------
     def _background(self, work, then=None, failed=None) -> threading.Thread:
         """Run work() -> message in a thread; its outcome arrives in the GUI thread as job_done(message,
@@ -93,12 +104,14 @@ class RunFiles(QObject):
     def open_data_dialog(self):
         from ..data.importers import DATA_EXTENSIONS
         patterns = " ".join(f"*{e}" for e in DATA_EXTENSIONS if e.startswith(".")) + " *-ubyte"
-        path, _ = QFileDialog.getOpenFileName(self.pane, "Open data", "", f"Data ({patterns});;All files (*)")
+        path, _ = QFileDialog.getOpenFileName(self.pane, "Open data", self.folder(),
+                                              f"Data ({patterns});;All files (*)")
         if path:
             self.open_data(path)
 
     def open_folder_dialog(self):
-        path = QFileDialog.getExistingDirectory(self.pane, "Open a folder of images (subfolders as labels)")
+        path = QFileDialog.getExistingDirectory(self.pane, "Open a folder of images (subfolders as labels)",
+                                                self.folder())
         if path:
             self.open_data(path)
 
@@ -111,6 +124,7 @@ class RunFiles(QObject):
 
         def work():
             ds = data.load(path, size, color)
+            post(self.used, path)
             post(self._show_preview, path, ds)
             return f"Read {os.path.basename(os.path.normpath(path))}"
 
@@ -140,7 +154,8 @@ class RunFiles(QObject):
 
     # experiment files -----------------------------------------------------------------------------
     def open_experiment_dialog(self):
-        path, _ = QFileDialog.getOpenFileName(self.pane, "Open experiment", "", f"{EXPERIMENT_FILTER};;All files (*)")
+        path, _ = QFileDialog.getOpenFileName(self.pane, "Open experiment", self.folder(),
+                                              f"{EXPERIMENT_FILTER};;All files (*)")
         if path:
             self.open_experiment(path)
 
@@ -169,6 +184,7 @@ class RunFiles(QObject):
                 note = f" ({device} is not available here: using auto)"
         self.pane.open_document(doc, f"opened {os.path.basename(path)}")
         self._set_path(path)
+        self.used(path)
         self.pane.message.emit(f"Opened {os.path.basename(path)} at step {doc.state.step:,}: "
                                f"press Train to continue{note}", 8000)
         if opened is not None:
@@ -183,7 +199,8 @@ class RunFiles(QObject):
             self.save_to(self.path, then)
 
     def save_experiment_as(self, then=None):
-        path, _ = QFileDialog.getSaveFileName(self.pane, "Save experiment", "experiment.genstudio", EXPERIMENT_FILTER)
+        path, _ = QFileDialog.getSaveFileName(self.pane, "Save experiment", self.in_folder("experiment.genstudio"),
+                                              EXPERIMENT_FILTER)
         if path and not path.endswith(EXPERIMENT_SUFFIX):
             path += EXPERIMENT_SUFFIX   # (the dialog asked about the name without it)
             if os.path.exists(path) and not self.may_replace(path):
@@ -227,6 +244,7 @@ class RunFiles(QObject):
         def work():
             experiment_file.save(path, doc)
             post(run.saved_at, state.step)
+            post(self.used, path)
             return f"Saved {os.path.basename(path)} at step {state.step:,}{kept}"
 
         return self._background(work, then)
@@ -244,8 +262,9 @@ class RunFiles(QObject):
 
     # exports ------------------------------------------------------------------------------------------
     def export_dialog(self, name, pattern, export):
-        path, _ = QFileDialog.getSaveFileName(self.pane, "Export", name, pattern)
+        path, _ = QFileDialog.getSaveFileName(self.pane, "Export", self.in_folder(name), pattern)
         if path:
+            self.used(path, recent=False)
             export(path)
 
     def _nothing_yet(self) -> bool:
@@ -306,11 +325,3 @@ class RunFiles(QObject):
             return False
         self.pane.message.emit(f"Wrote the plot to {path}", 8000)
         return True
-
-    # drag and drop -------------------------------------------------------------------------------------
-    def open_dropped(self, path: str) -> None:
-        if path.endswith(EXPERIMENT_SUFFIX):
-            self.open_experiment(path)
-        else:
-            self.open_data(path)
-

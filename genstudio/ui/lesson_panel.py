@@ -3,10 +3,13 @@ and showing its view and page; "Next" lights up once the step's wait (a training
 metric crossing a value) is reached. The lesson files are read by genstudio/lessons.py."""
 from __future__ import annotations
 
+import os
+
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QDockWidget, QFileDialog, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from ..lessons import Lesson, LessonError, builtin_lessons, load_lesson
+from ..paths import resource
 
 POLL_MS = 250
 
@@ -64,7 +67,8 @@ class LessonPanel(QDockWidget):
         menu.addAction("Open lesson file…", self.open_dialog)
 
     def open_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self.window, "Open lesson", "", "Lessons (*.json);;All files (*)")
+        path, _ = QFileDialog.getOpenFileName(self.window, "Open lesson", self.window.recent.folder(),
+                                              "Lessons (*.json);;All files (*)")
         if path:
             self.open_file(path)
 
@@ -76,6 +80,8 @@ class LessonPanel(QDockWidget):
         except LessonError as exc:
             self.window.report_problem(f"Could not open the lesson: {exc}")
             return False
+        if os.path.dirname(os.path.abspath(path)) != os.path.abspath(resource("lessons")):
+            self.window.recent.used(path)   # a teacher's own file (the built-in ones are in the Lessons menu)
         self.window.pane.ask_first(f'starting the lesson "{lesson.title}"', lambda: self._start(lesson))
         return True
 

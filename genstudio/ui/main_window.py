@@ -13,6 +13,7 @@ from ..config import ConfigError, Experiment, default_experiment
 from ..data import looks_like_path
 from .keys import KeysForFocus, name_controls, show_about, show_shortcuts
 from .lesson_panel import LessonPanel
+from .recent import RecentFiles
 from .run_pane import RunPane
 from .runs_table import RunsTable
 from .threads import GuiThreadGarbageCollector, Inbox
@@ -51,6 +52,7 @@ class MainWindow(QMainWindow):
         self.inbox = Inbox(self)       # background threads reach the GUI thread only through this
         QApplication.instance().installEventFilter(KeysForFocus(self))
         self.unsaved_work = UnsavedWork(self, self.settings)
+        self.recent = RecentFiles(self.settings)
         self.discard_on_close = False  # the user has saved or discarded what the runs held (or a script closes)
         self.training_process = training_process
         self.pane = self._new_pane()
@@ -88,6 +90,7 @@ class MainWindow(QMainWindow):
     def _new_pane(self) -> RunPane:
         pane = RunPane(self.inbox.post, self.training_process)
         pane.unsaved_work = self.unsaved_work
+        pane.recent = self.recent
         pane.message.connect(self.statusBar().showMessage)
         pane.problem.connect(self.report_problem)
         return pane
@@ -135,6 +138,8 @@ class MainWindow(QMainWindow):
         self.pane.files.build_menu(file_menu)
         self.lessons = LessonPanel(self)
         file_menu.addAction("Open lesson…", self.lessons.open_dialog)
+        recent = file_menu.addMenu("Open recent")
+        recent.aboutToShow.connect(lambda: self.recent.fill_menu(recent, self.open_path))
         file_menu.addSeparator()
         ask = file_menu.addAction("Ask before discarding training")
         ask.setToolTip("Reset, Apply, new data, Open, a lesson and Quit ask to save a run's unsaved training first")
@@ -300,7 +305,18 @@ class MainWindow(QMainWindow):
         self.problem_box.setText(message)
         self.problem_box.open()
 
-    # drag and drop ---------------------------------------------------------------------------
+    # files from outside: the command line, Open Recent, drag and drop ----------------------------
+    def open_path(self, path: str) -> None:
+        """Open what `path` is: an experiment file, a lesson (.json), else data (with its preview)."""
+        if not os.path.exists(path):
+            self.report_problem(f"{path}: no such file or folder")
+        elif path.endswith(".genstudio"):
+            self.pane.files.open_experiment(path)
+        elif path.lower().endswith(".json"):
+            self.lessons.open_file(path)
+        else:
+            self.pane.files.open_data(path)
+
     def dragEnterEvent(self, event):
         urls = event.mimeData().urls()
         if urls and urls[0].isLocalFile():
@@ -309,7 +325,7 @@ class MainWindow(QMainWindow):
     def dropEvent(self, event):
         urls = event.mimeData().urls()
         if urls and urls[0].isLocalFile():
-            self.pane.files.open_dropped(urls[0].toLocalFile())
+            self.open_path(urls[0].toLocalFile())
             event.acceptProposedAction()
 
     # closing ---------------------------------------------------------------------------------

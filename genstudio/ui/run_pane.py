@@ -51,6 +51,7 @@ class RunPane(QWidget, RunListener):
         self.post = post
         self.files = RunFiles(self)
         self.unsaved_work = None       # the window's UnsavedWork: asks before a click discards training
+        self.recent = None             # the window's RecentFiles: where dialogs start, Open Recent
         self.shown_snapshot = None     # what the sample view shows (live, or scrubbed to)
         self.views_ready = False
         self._build()

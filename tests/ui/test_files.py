@@ -306,3 +306,38 @@ def test_save_as_asks_before_replacing_the_name_it_completed(window, qtbot, tmp_
     monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(tmp_path / "new"), ""))
     files.save_experiment_as()                          # nothing there: no question
     assert saved[-1] == str(tmp_path / "new.genstudio") and len(asked) == 2
+
+
+def test_a_path_from_outside_opens_as_what_it_is_and_is_remembered(window, qtbot, tmp_path):
+    """`genstudio FILE`, Open Recent and a drop all come through open_path: an experiment opens paused
+    at its step, a lesson starts, data shows its preview; each goes on the recent list and the
+    dialogs start in its folder."""
+    from genstudio.lessons import builtin_lessons
+
+    at = _paused_after(window, qtbot, tiny("gan"), 5)
+    path = str(tmp_path / "run.genstudio")
+    with qtbot.waitSignal(window.pane.files.job_done, timeout=TIMEOUT_MS):
+        window.pane.files.save_to(path)
+    window.pane.reset()
+    qtbot.waitUntil(lambda: window.run.step == 0, timeout=TIMEOUT_MS)
+    with qtbot.waitSignal(window.pane.files.job_done, timeout=TIMEOUT_MS):
+        window.open_path(path)
+    qtbot.waitUntil(lambda: window.run.state == "paused" and window.run.step == at, timeout=TIMEOUT_MS)
+    npy = _digits_npy(tmp_path)
+    window.open_path(str(npy))
+    qtbot.waitUntil(lambda: window.pane.files.preview is not None, timeout=TIMEOUT_MS)
+    window.pane.files.preview.reject()
+    assert window.recent.paths()[:2] == [str(npy), path]
+    assert window.recent.folder() == str(tmp_path) and window.pane.files.folder() == str(tmp_path)
+    lesson = tmp_path / "mine.json"
+    lesson.write_text(open(builtin_lessons()[0].path, encoding="utf-8").read(), encoding="utf-8")
+    window.open_path(str(lesson))
+    assert window.lessons.isVisible() and window.recent.paths()[0] == str(lesson)
+    window.lessons.end()
+    window.open_path(str(tmp_path / "gone.genstudio"))
+    assert window.last_problem.endswith("gone.genstudio: no such file or folder")
+    _close_problem(window)
+    from PySide6.QtWidgets import QMenu
+    menu = QMenu()
+    window.recent.fill_menu(menu, window.open_path)
+    assert [a.text() for a in menu.actions()][:3] == ["mine.json", npy.name, "run.genstudio"]
