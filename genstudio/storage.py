@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import sys
 import tempfile
 
 
@@ -73,11 +74,22 @@ def write_text(path: str, text: str) -> None:
             fh.write(text)
 
 
+def cache_root() -> str:
+    """Where the platform keeps an application's caches (GENSTUDIO_CACHE overrides): Windows
+    %LOCALAPPDATA%\\GenStudio\\Cache, macOS ~/Library/Caches/GenStudio, elsewhere $XDG_CACHE_HOME
+    (~/.cache)/genstudio."""
+    if os.environ.get("GENSTUDIO_CACHE"):
+        return os.environ["GENSTUDIO_CACHE"]
+    if sys.platform == "win32":
+        base = os.environ.get("LOCALAPPDATA") or os.path.join(os.path.expanduser("~"), "AppData", "Local")
+        return os.path.join(base, "GenStudio", "Cache")
+    if sys.platform == "darwin":
+        return os.path.join(os.path.expanduser("~"), "Library", "Caches", "GenStudio")
+    return os.path.join(os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "genstudio")
+
+
 def cache_dir(*parts: str) -> str:
-    """The user's GenStudio cache folder (GENSTUDIO_CACHE, else XDG_CACHE_HOME or ~/.cache, then
-    genstudio), or a subfolder of it; created if missing."""
-    root = os.environ.get("GENSTUDIO_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "genstudio")
-    folder = os.path.join(root, *parts)
+    """The user's GenStudio cache folder (cache_root), or a subfolder of it; created if missing."""
+    folder = os.path.join(cache_root(), *parts)
     os.makedirs(folder, exist_ok=True)
     return folder

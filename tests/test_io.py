@@ -80,3 +80,20 @@ def test_an_error_while_writing_names_the_users_file(tmp_path):
             raise OSError(28, "No space left on device", tmp)
     assert info.value.filename == str(target) and info.value.errno == 28
     assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.parametrize("platform,env,expected", [
+    ("win32", {"LOCALAPPDATA": "C:/Users/t/Local"}, os.path.join("C:/Users/t/Local", "GenStudio", "Cache")),
+    ("darwin", {}, os.path.join(os.path.expanduser("~"), "Library", "Caches", "GenStudio")),
+    ("linux", {"XDG_CACHE_HOME": "/x/cache"}, os.path.join("/x/cache", "genstudio")),
+    ("linux", {"GENSTUDIO_CACHE": "/mine"}, "/mine"),
+])
+def test_the_cache_is_where_each_platform_keeps_caches(monkeypatch, platform, env, expected):
+    from genstudio import storage
+
+    for name in ("GENSTUDIO_CACHE", "XDG_CACHE_HOME", "LOCALAPPDATA"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr(storage.sys, "platform", platform)
+    assert storage.cache_root() == expected
