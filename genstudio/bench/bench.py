@@ -996,7 +996,7 @@ def rss_mib(pid: int | str = "self") -> tuple[float, float]:
 def memory_probe(seconds: float, family: str, data: str = "ring8") -> None:
     """Child process: the app trains `family` on `data` for `seconds`; prints RSS samples (the window's
     process and its training process together) and the number of states kept to fork from, as JSON."""
-    from PySide6.QtCore import QSettings, QTimer
+    from PySide6.QtCore import QSettings
     from PySide6.QtWidgets import QApplication
 
     from genstudio.config import default_experiment
@@ -1009,8 +1009,6 @@ def memory_probe(seconds: float, family: str, data: str = "ring8") -> None:
     window.pane.panel.set_experiment(default_experiment(family, data))
     window.pane.reset(start=True)
     samples: list[tuple[float, float]] = []
-    began = time.perf_counter()
-
     peak = [0.0]
 
     def both() -> tuple[float, float]:
@@ -1019,10 +1017,24 @@ def memory_probe(seconds: float, family: str, data: str = "ring8") -> None:
         mine = rss_mib()
         return mine[0] + child[0], mine[1] + child[1]
 
-    def sample():
-        now = time.perf_counter() - began
+    def sample(now: float) -> None:
         current, peak[0] = both()
         samples.append((now, current, len(window.pane.timeline.forkable)))
+
+    run_window_for(app, window, seconds, max(100, int(seconds * 1000 / 300)), sample)
+    print(json.dumps({"samples": samples, "peak": peak[0], "steps": window.run.step}))
+
+
+def run_window_for(app, window, seconds: float, every_ms: int, each) -> None:
+    """Run the app for `seconds`, calling each(seconds so far) every `every_ms`; then close the window
+    (whatever it holds) and return."""
+    from PySide6.QtCore import QTimer
+
+    began = time.perf_counter()
+
+    def tick():
+        now = time.perf_counter() - began
+        each(now)
         if now >= seconds:
             timer.stop()
             window.discard_on_close = True
@@ -1030,10 +1042,9 @@ def memory_probe(seconds: float, family: str, data: str = "ring8") -> None:
             app.quit()
 
     timer = QTimer()
-    timer.timeout.connect(sample)
-    timer.start(max(100, int(seconds * 1000 / 300)))
+    timer.timeout.connect(tick)
+    timer.start(every_ms)
     app.exec()
-    print(json.dumps({"samples": samples, "peak": peak[0], "steps": window.run.step}))
 
 
 FORK_POINTS_CAP_MB = 32   # below the default 256 MB, so that the run reaches the cap within its first minutes

@@ -12,7 +12,6 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 
 import numpy as np
 
@@ -64,12 +63,14 @@ def imported_files(folder: str) -> dict[str, str]:
 def long_use_probe(seconds: float, forks: int, changes: int) -> None:
     """Child process: the app for `seconds`, with `forks` forks and `changes` data changes spread evenly;
     prints RSS samples and what was done, as JSON."""
-    from PySide6.QtCore import QSettings, QTimer
+    from PySide6.QtCore import QSettings
     from PySide6.QtWidgets import QApplication
 
     from genstudio.config import default_experiment
     from genstudio.live.records import run_log
     from genstudio.ui.main_window import MainWindow
+
+    from .bench import run_window_for
 
     app = QApplication([])
     tmp = tempfile.mkdtemp(prefix="genstudio-long-use-")
@@ -85,7 +86,6 @@ def long_use_probe(seconds: float, forks: int, changes: int) -> None:
     every = seconds / (len(events) + 1)
     done = {"fork": 0, "data": 0, "fork skipped": 0}   # skipped: the run kept no state to fork from yet
     samples: list[tuple[float, float, float, int]] = []   # seconds, the window's MiB, with its processes, processes
-    began = time.perf_counter()
 
     def act(kind: str) -> None:
         if kind == "fork":
@@ -105,23 +105,14 @@ def long_use_probe(seconds: float, forks: int, changes: int) -> None:
             pane.toggle_training()
         done[kind] += 1
 
-    def tick():
-        now = time.perf_counter() - began
+    def tick(now: float) -> None:
         samples.append((now, *process_tree()))
         if window.comparison is not None and window.comparison.guest.run.state == "paused":
             window.comparison.guest.toggle_training()     # the fork trains too
         if events and now >= every * (sum(done.values()) + 1):
             act(events.pop(0))
-        if now >= seconds:
-            timer.stop()
-            window.discard_on_close = True
-            window.close()
-            app.quit()
 
-    timer = QTimer()
-    timer.timeout.connect(tick)
-    timer.start(1000)
-    app.exec()
+    run_window_for(app, window, seconds, 1000, tick)
     print(json.dumps({"samples": samples, "done": done, "runs": len(run_log().records),
                       "kept states": sum(r.document is not None for r in run_log().records)}))
 
