@@ -136,6 +136,7 @@ class AttentionPage(QWidget):
         self.sample_tokens = None
         self.probs = None               # (positions, vocab): the sample's next-token distributions
         self.info = None
+        self.ticks = None
         self.probes: deque = deque(maxlen=PROBES_KEPT)   # (step, maps, shares by head, the probe's tokens)
         self.sample = QSpinBox()
         self.sample.setMinimum(1)
@@ -349,7 +350,7 @@ class AttentionPage(QWidget):
                                                                    self._row_len()), cursor)
                     for wgt in weights]
         self.shown_pictures = pictures
-        self.panel.show(tiles(pictures, scale=max(1, 160 // max(h, w))))
+        self.panel.show(tiles(pictures, scale=max(1, 64 // max(h, w))))   # the view scales the rest
         starts = " ".join(f"{wgt[0]:.0%}" for wgt in weights)
         self.panel.title.setText(f"head{'s' if len(heads) > 1 else ''} {' '.join(str(x + 1) for x in heads)}"
                                  f" · on the start: {starts}")
@@ -368,7 +369,10 @@ class AttentionPage(QWidget):
         self.bars.setOpts(x=np.arange(len(order)), height=probs[order],
                           brushes=["#e8730e" if i == chosen else "#5aa0e6" for i in order])
         step = max(1, len(order) // 8)
-        self.bars_plot.getAxis("bottom").setTicks([[(k, labels[k]) for k in range(0, len(order), step)]])
+        ticks = [(k, labels[k]) for k in range(0, len(order), step)]
+        if ticks != self.ticks:   # new ticks lay the axis out again: only when they change
+            self.ticks = ticks
+            self.bars_plot.getAxis("bottom").setTicks([ticks])
 
     # the heads forming -------------------------------------------------------------------------------
     def add_probe(self, step: int, probe: dict) -> None:
@@ -395,7 +399,7 @@ class AttentionPage(QWidget):
             return
         a = maps[stage][layer, head]
         a = a.mean(0) if a.ndim == 3 else a            # the local model: averaged over the rows
-        self.probe_panel.show(tiles([matrix_picture(a)], scale=max(1, 200 // a.shape[-1])))
+        self.probe_panel.show(tiles([matrix_picture(a)], scale=max(1, 64 // a.shape[-1])))
         self.probe_panel.title.setText(f"layer {layer + 1}, head {head + 1} at step {step:,}{self._probe_name()}")
         self.pattern.setText(f"Layer {layer + 1}, head {head + 1} at step {step:,}: {pattern_name(a)}")
         steps = [probe[0] for probe in self.probes]
