@@ -9,6 +9,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QCheckBox, QComboBox, QGraphicsItem, QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget
 
 from ..live.history import CurveHistory
+from .theme import add_legend, plot_widget
 
 COLOURS = ["#e8730e", "#1f77b4", "#2ca02c", "#d62728", "#9467bd"]
 TERM_STYLES = (Qt.SolidLine, Qt.DashLine, Qt.DotLine, Qt.DashDotLine)   # runs overlaid: a style per loss term
@@ -39,9 +40,9 @@ def ema(values: np.ndarray, weight: float) -> np.ndarray:
 class CurvesView(QWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
-        self.plot = pg.PlotWidget(background="w")
+        self.plot = plot_widget(pg)
         self.plot.showGrid(x=True, y=True, alpha=0.2)
-        self.plot.addLegend(offset=(-10, 10), brush=pg.mkBrush(255, 255, 255, 210), labelTextColor="#333")
+        add_legend(pg, self.plot, offset=(-10, 10))
         self.plot.setLabel("bottom", "step")
         # Painting the axes' text is the costly part of a redraw (and holds the GIL the training
         # thread needs): cache them as pixmaps and move the range in coarse steps (nice_range)

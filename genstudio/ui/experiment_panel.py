@@ -35,6 +35,7 @@ from ..config import (
     lesson_experiment,
 )
 from ..data import DATASETS, REMOTE_DATASETS, looks_like_path
+from .theme import quiet_css
 
 FAMILY_LABELS = {"gan": "GAN", "vae": "VAE", "diffusion": "Diffusion", "ar": "Autoregressive"}
 TEXT_SETS = ("names",)
@@ -176,7 +177,7 @@ class ExperimentPanel(QWidget):
         self.hint = QLabel("The learning rate (and a VAE's beta) change while training; other changes "
                            "start a fresh model when you apply them.")
         self.hint.setWordWrap(True)
-        self.hint.setStyleSheet("color: #666;")
+        self.hint.setStyleSheet(quiet_css())
         self.apply_button = QPushButton("Apply: fresh model")
         self.apply_button.setToolTip("The settings above differ from the model that is training. Apply them: "
                                      "a fresh model starts (the one training now is discarded)")

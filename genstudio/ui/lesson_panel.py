@@ -10,6 +10,7 @@ from PySide6.QtWidgets import QDockWidget, QFileDialog, QHBoxLayout, QLabel, QPu
 
 from ..lessons import Lesson, LessonError, builtin_lessons, load_lesson
 from ..paths import resource
+from .theme import quiet_css
 
 POLL_MS = 250
 
@@ -30,7 +31,7 @@ class LessonPanel(QDockWidget):
         self.title.setWordWrap(True)
         self.title.setStyleSheet("font-weight: bold;")
         self.counter = QLabel()
-        self.counter.setStyleSheet("color: #555;")
+        self.counter.setStyleSheet(quiet_css())
         self.text = QLabel()
         self.text.setWordWrap(True)
         self.text.setTextInteractionFlags(Qt.TextSelectableByMouse)

@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
 from ..engine.render import image_grid
 from ..live.history import SnapshotLog
 from .steady_label import steady_label
+from .theme import plot_widget
 
 
 class SampleView(QStackedWidget):
@@ -28,7 +29,7 @@ class SampleView(QStackedWidget):
 
     def __init__(self, parent=None):
         super().__init__(parent)
-        self.plot = pg.PlotWidget(background="w")
+        self.plot = plot_widget(pg)
         self.plot.setAspectLocked(True)
         self.plot.showGrid(x=True, y=True, alpha=0.15)
         self.data_item = pg.ScatterPlotItem(size=3, pen=None, brush=pg.mkBrush(150, 150, 150, 90))

@@ -16,6 +16,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSlider, QSpinBox, QVBoxLayout, QWidget
 
 from ...engine.attention import head_shares, nearest_tokens, pattern_name, probe_maps
+from ..theme import plot_widget, text_area_css
 from .base import ImagePanel, help_area, help_label
 
 LOOK = np.array([232, 115, 14], np.float32)      # attention, on the pictures and the letters
@@ -165,9 +166,9 @@ class AttentionPage(QWidget):
         self.lines = QLabel("")
         self.lines.setTextFormat(Qt.RichText)
         self.lines.setAlignment(Qt.AlignTop | Qt.AlignLeft)
-        self.lines.setStyleSheet("font-family: monospace; font-size: 13pt; background: white; padding: 6px;")
+        self.lines.setStyleSheet("font-family: monospace; font-size: 13pt; " + text_area_css() + " padding: 6px;")
         self.panel = ImagePanel(pg, "")
-        self.bars_plot = pg.PlotWidget(background="w", title="next-token distribution")
+        self.bars_plot = plot_widget(pg, title="next-token distribution")
         self.bars_plot.setMouseEnabled(False, False)
         self.bars_plot.setYRange(0, 1)
         self.bars = pg.BarGraphItem(x=[0], height=[0], width=0.8, brush="#5aa0e6")
@@ -181,7 +182,7 @@ class AttentionPage(QWidget):
         # the heads forming: the chosen head on the probe, and its shares over training
         self.probe_panel = ImagePanel(pg, "on the probe")
         self.probe_panel.widget.setMinimumHeight(170)
-        self.share_plot = pg.PlotWidget(background="w", title="the head's attention over training")
+        self.share_plot = plot_widget(pg, title="the head's attention over training")
         self.share_plot.setMinimumHeight(130)
         self.share_plot.setYRange(0, 1)
         self.share_plot.getAxis("bottom").setLabel("step")
@@ -426,7 +427,7 @@ class EmbeddingsPage(QWidget):
         self.pg = pg
         self.vectors = None
         self.labels: list[str] = []
-        self.plot = pg.PlotWidget(background="w", title="token embeddings (PCA)")
+        self.plot = plot_widget(pg, title="token embeddings (PCA)")
         self.plot.getAxis("bottom").setLabel("first principal component")
         self.plot.getAxis("left").setLabel("second principal component")
         self.scatter = pg.ScatterPlotItem(size=9, pen=None)

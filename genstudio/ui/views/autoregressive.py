@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
 
 from ...engine.render import image_grid
 from ..steady_label import steady_label
+from ..theme import add_legend, plot_widget, text_area_css
 from .attention import AttentionPage, EmbeddingsPage
 from .base import ExplorerView, ImagePanel, help_area, help_label
 
@@ -162,7 +163,7 @@ class ARView(ExplorerView):
         scrub_row.addWidget(self.speed)
         scrub_row.addWidget(self.scrub, 1)
         # the next-token bars
-        self.bars_plot = pg.PlotWidget(background="w", title="Next-token distribution")
+        self.bars_plot = plot_widget(pg, title="Next-token distribution")
         self.bars_plot.setMouseEnabled(False, False)
         self.bars_plot.setYRange(0, 1)
         self.bars = pg.BarGraphItem(x=[0], height=[0], width=0.8, brushes=[OTHER])
@@ -182,7 +183,7 @@ class ARView(ExplorerView):
         self.lines = QLabel("")
         self.lines.setTextFormat(Qt.RichText)
         self.lines.setAlignment(Qt.AlignTop | Qt.AlignLeft)
-        self.lines.setStyleSheet("font-family: monospace; font-size: 12pt; background: white; padding: 6px;")
+        self.lines.setStyleSheet("font-family: monospace; font-size: 12pt; " + text_area_css() + " padding: 6px;")
         self.novelty = QLabel("")
         text = QWidget()
         col = QVBoxLayout(text)
@@ -241,8 +242,8 @@ class ARView(ExplorerView):
         self.pages.addTab(page, "Complete an image")
 
         # Loss ----------------------------------------------------------------------------------
-        self.loss_plot = pg.PlotWidget(background="w", title="Loss per token")
-        self.loss_plot.addLegend(offset=(-5, 5))
+        self.loss_plot = plot_widget(pg, title="Loss per token")
+        add_legend(pg, self.loss_plot, offset=(-5, 5))
         self.loss_plot.getAxis("bottom").setLabel("step")
         self.loss_curves = {name: self.loss_plot.plot(pen=pg.mkPen(colour, width=2), symbol="o", symbolSize=4,
                                                       name=label)

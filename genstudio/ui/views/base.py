@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from ..steady_label import steady_label
+from ..theme import quiet_css
 
 METRIC_LABELS = {
     "modes_captured": "modes captured", "modes_total": "modes in the data", "hq_fraction": "high-quality fraction",
@@ -121,7 +122,7 @@ def help_label(text: str) -> QLabel:
     """A "what am I looking at" text for a student."""
     label = QLabel(text)
     label.setWordWrap(True)
-    label.setStyleSheet("color: #555;")
+    label.setStyleSheet(quiet_css())
     return label
 
 
@@ -176,7 +177,7 @@ class ExplorerView(FamilyView):
         self.message = QLabel("")
         self.message.setStyleSheet("color: #7a1010;")
         self.status = steady_label("the model at step 100,000,000", "")
-        self.status.setStyleSheet("color: #555;")
+        self.status.setStyleSheet(quiet_css())
         line = QHBoxLayout()
         line.addWidget(self.message, 1)
         line.addWidget(self.status)

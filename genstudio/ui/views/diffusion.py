@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 
 from ...engine.render import image_grid
 from ..steady_label import steady_label
+from ..theme import add_legend, plot_widget
 from .base import ExplorerView, ImagePanel, help_area
 
 IMAGES = 64           # samples denoised at once (an 8 x 8 grid)
@@ -145,7 +146,7 @@ class DiffusionView(ExplorerView):
         scrub_row.addWidget(self.scrub, 1)
         self.x_panel = ImagePanel(pg, "x_t at this step")
         self.x0_panel = ImagePanel(pg, "predicted x_0")
-        self.reverse_plot = pg.PlotWidget(background="w", title="Particles from noise (purple) to data (grey)")
+        self.reverse_plot = plot_widget(pg, title="Particles from noise (purple) to data (grey)")
         self.reverse_plot.setAspectLocked(True)
         self.reverse_data = pg.ScatterPlotItem(size=3, pen=None, brush=pg.mkBrush(*DATA, 120))
         self.reverse_data.setZValue(1)  # the data over the paths, under the particles
@@ -223,7 +224,7 @@ class DiffusionView(ExplorerView):
         t_row.addWidget(self.t_label)
         t_row.addWidget(self.show_field)
         self.forward_panel = ImagePanel(pg, "held-out x_0 (top), the noise (middle), x_t (bottom)")
-        self.forward_plot = pg.PlotWidget(background="w", title="x_t: held-out points noised to t")
+        self.forward_plot = plot_widget(pg, title="x_t: held-out points noised to t")
         self.forward_plot.setAspectLocked(True)
         self.forward_data = pg.ScatterPlotItem(size=3, pen=None, brush=pg.mkBrush(*DATA, 120))
         self.forward_data.setZValue(1)
@@ -250,8 +251,8 @@ class DiffusionView(ExplorerView):
         plots = QHBoxLayout()
         for key, title in (("beta", "beta_t (noise added at t)"), ("alpha_bar", "alpha-bar_t (signal left)"),
                            ("snr", "signal-to-noise ratio (log10)")):
-            plot = pg.PlotWidget(background="w", title=title)
-            plot.addLegend(offset=(5, 5))
+            plot = plot_widget(pg, title=title)
+            add_legend(pg, plot, offset=(5, 5))
             plot.getAxis("bottom").setLabel("t")
             plot.setMouseEnabled(False, False)
             self.schedule_plots[key] = plot
@@ -261,7 +262,7 @@ class DiffusionView(ExplorerView):
             line = pg.InfiniteLine(angle=90, pen=pg.mkPen("#888", style=Qt.DashLine))
             plot.addItem(line, ignoreBounds=True)
             self.t_lines.append(line)
-        self.loss_plot = pg.PlotWidget(background="w", title="Held-out loss per range of timesteps (live)")
+        self.loss_plot = plot_widget(pg, title="Held-out loss per range of timesteps (live)")
         self.loss_plot.setMouseEnabled(False, False)
         self.loss_plot.getAxis("bottom").setLabel("t")
         self.loss_bars = pg.BarGraphItem(x=[0], height=[0], width=1, brush="#5aa0e6")

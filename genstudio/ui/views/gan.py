@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 
 from ...engine.render import image_grid
 from ..steady_label import steady_label
+from ..theme import add_legend, plot_widget
 from .base import ExplorerView, ImagePanel, help_area
 
 RESOLUTION = 64       # the heat map: RESOLUTION x RESOLUTION discriminator outputs over the visible plane
@@ -120,7 +121,7 @@ class GANView(ExplorerView):
         self.built = True
         self.kinds = QStackedWidget()
         # the plane (2D data)
-        self.plane = pg.PlotWidget(background="w")
+        self.plane = plot_widget(pg)
         self.plane.setAspectLocked(True)
         self.plane.getPlotItem().hideButtons()
         self.cmap = pg.ColorMap([0.0, 0.5, 1.0], [FAKE, (245, 245, 245), REAL])
@@ -164,8 +165,8 @@ class GANView(ExplorerView):
         self.warning = QLabel("")
         self.warning.setWordWrap(True)
         self.warning.setStyleSheet("color: #a01010; font-weight: bold;")
-        self.plane_curves = pg.PlotWidget(background="w", title="Quality over training")
-        self.plane_curves.addLegend(offset=(5, 5))
+        self.plane_curves = plot_widget(pg, title="Quality over training")
+        add_legend(pg, self.plane_curves, offset=(5, 5))
         self.plane_curves.getAxis("bottom").setLabel("step")
         self.curve_items = {}
         side = QVBoxLayout()
@@ -201,7 +202,7 @@ class GANView(ExplorerView):
         self.near_widget, self.near_title, self.near_box, self.near_image = (near.widget, near.title, near.box,
                                                                              near.image)
         self.near_shown = None
-        self.hist_plot = pg.PlotWidget(background="w", title="D(x) on real (green) and generated (purple)")
+        self.hist_plot = plot_widget(pg, title="D(x) on real (green) and generated (purple)")
         self.hist_plot.setMouseEnabled(False, False)
         self.hist_real = pg.PlotCurveItem([0, 1], [0], stepMode="center", fillLevel=0, pen=pg.mkPen(REAL, width=2),
                                           brush=pg.mkBrush(*REAL, 70))
@@ -209,10 +210,10 @@ class GANView(ExplorerView):
                                           brush=pg.mkBrush(*FAKE, 70))
         self.hist_plot.addItem(self.hist_real)
         self.hist_plot.addItem(self.hist_fake)
-        self.image_curves = pg.PlotWidget(background="w", title="Share of classes covered")
-        self.fd_curves = pg.PlotWidget(background="w", title="Frechet distance (lower: better)")
+        self.image_curves = plot_widget(pg, title="Share of classes covered")
+        self.fd_curves = plot_widget(pg, title="Frechet distance (lower: better)")
         for plot in (self.image_curves, self.fd_curves):
-            plot.addLegend(offset=(5, 5))
+            add_legend(pg, plot, offset=(5, 5))
             plot.getAxis("bottom").setLabel("step")
         left = QVBoxLayout()
         left.addWidget(self.grid_widget, 3)

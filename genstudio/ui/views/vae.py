@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 
 from ...engine.render import image_grid
 from ..steady_label import steady_label
+from ..theme import ink_pen_colour, plot_widget
 from .base import ExplorerView, ImagePanel, help_label
 
 SLIDERS = 16          # latent dimensions with a slider on screen at once (a picker pages through the rest)
@@ -147,12 +148,12 @@ class VAELab(ExplorerView):
 
         self.built = True
         # the map page: map | manifold | decoded; reconstructions below
-        self.map_plot = pg.PlotWidget(background="w", title="Latent map (held-out examples)")
+        self.map_plot = plot_widget(pg, title="Latent map (held-out examples)")
         self.map_plot.setAspectLocked(True)
         self.map_plot.showGrid(x=True, y=True, alpha=0.15)
         # one item a label, each with one brush: pyqtgraph's fast path (a brush per point re-renders every symbol)
         self.map_groups = [pg.ScatterPlotItem(size=5, pen=None, brush=pg.mkBrush(c)) for c in LABEL_COLOURS]
-        self.map_marker = pg.ScatterPlotItem(size=16, symbol="+", pen=pg.mkPen("k", width=2.5), brush=None)
+        self.map_marker = pg.ScatterPlotItem(size=16, symbol="+", pen=pg.mkPen(ink_pen_colour(), width=2.5), brush=None)
         for item in self.map_groups:
             self.map_plot.addItem(item)
         # the marker does not move the map's auto-range: a click in the margin would re-zoom the map
@@ -264,7 +265,7 @@ class VAELab(ExplorerView):
         self.t_slider.valueChanged.connect(lambda _: (self._moved(), ask_t()))
 
         # the KL and beta page
-        self.kl_plot = pg.PlotWidget(background="w", title="KL per latent dimension (nats)")
+        self.kl_plot = plot_widget(pg, title="KL per latent dimension (nats)")
         self.kl_plot.setMouseEnabled(False, False)
         self.kl_plot.getAxis("bottom").setLabel("latent dimension")
         self.kl_bars = pg.BarGraphItem(x=[], height=[], width=0.8, brush="#4c72b0")
