@@ -17,7 +17,8 @@ Then every built-in lesson walked through, the first one trained to its first wa
 (lesson-gan-samples.png, lesson-gan-view.png), and presenter mode (presenter-*.png). Last, a GAN
 forked from its past with another learning rate, both futures side by side (fork.png), and a GAN
 beside itself with a 3x learning rate, the shared timeline scrubbed back, and the runs table
-(compare-live.png, compare-scrubbed.png, compare-runs-table.png).
+(compare-live.png, compare-scrubbed.png, compare-runs-table.png). Then a second window under a dark
+palette at 1366x768: each family's view (dark-FAMILY.png).
 Exit code 0 when every check passed: the packaged app's smoke test.
 """
 from __future__ import annotations
@@ -131,6 +132,42 @@ class SelfTest:
             self.compare()
         finally:
             win.resize(size)
+        self.dark_views()
+
+    def dark_views(self) -> None:
+        """A second window under a dark palette, at a school laptop's 1366x768: each family's view after
+        a few seconds of training (dark-FAMILY.png), its plots on a dark ground."""
+        import tempfile
+
+        from PySide6.QtCore import QSettings
+
+        from .main_window import MainWindow
+        from .theme import dark_palette, plot_background
+
+        app = QApplication.instance()
+        light = app.palette()
+        app.setPalette(dark_palette())
+        folder = tempfile.mkdtemp(prefix="genstudio-self-test-")
+        dark = MainWindow(QSettings(os.path.join(folder, "settings.ini"), QSettings.IniFormat))
+        try:
+            dark.unsaved_work.set_asking(False)
+            dark.resize(1366, 768)
+            dark.show()
+            for family in FAMILIES:
+                dark.pane.panel.set_experiment(default_experiment(family))
+                dark.pane.reset(start=True)
+                if self.check(wait_until(lambda: dark.run.state == "training", 120), f"dark {family}: training"):
+                    wait(int(TRAIN_SECONDS * 1000))
+                dark.pane.tabs.setCurrentWidget(dark.pane.family_tab)
+                wait(500)
+                self.save(dark, f"dark-{family}.png")
+            self.check(plot_background().lightness() < 64 and
+                       dark.pane.curves.plot.backgroundBrush().color().lightness() < 64, "dark: plots on a dark ground")
+        finally:
+            dark.discard_on_close = True
+            dark.close()
+            app.setPalette(light)
+        print("self-test: dark views saved")
 
     def fork(self) -> None:
         """A GAN on ring8 forked from a marked point of its past with a 3x learning rate: both futures

@@ -68,3 +68,15 @@ def add_legend(pg, plot, **options):
     ground = plot_background()
     return plot.addLegend(brush=pg.mkBrush(ground.red(), ground.green(), ground.blue(), 210),
                           labelTextColor=text_colour().name(), **options)
+
+
+def dark_palette() -> QPalette:
+    """A dark palette, as a dark desktop gives one (the self-test's dark pictures use it)."""
+    palette = QPalette()
+    for role, colour in ((QPalette.Window, "#2b2b2b"), (QPalette.WindowText, "#e6e6e6"), (QPalette.Base, "#1e1e1e"),
+                         (QPalette.AlternateBase, "#262626"), (QPalette.Text, "#e6e6e6"), (QPalette.Button, "#353535"),
+                         (QPalette.ButtonText, "#e6e6e6"), (QPalette.Highlight, "#3d7bd9"),
+                         (QPalette.HighlightedText, "#ffffff"), (QPalette.ToolTipBase, "#353535"),
+                         (QPalette.ToolTipText, "#e6e6e6"), (QPalette.PlaceholderText, "#9a9a9a")):
+        palette.setColor(role, QColor(colour))
+    return palette

@@ -5,11 +5,12 @@ import os
 import re
 
 from PySide6.QtCore import QSettings
-from PySide6.QtGui import QColor, QPalette
+from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QApplication
 
 import genstudio
 from genstudio.ui.main_window import MainWindow
+from genstudio.ui.theme import dark_palette
 
 FIXED_LIGHT = re.compile(r'background="w"|background: ?white|color: ?#(555|666)\b|setBackground\("w"\)')
 
@@ -23,14 +24,6 @@ def test_no_widget_sets_a_fixed_light_colour():
                 with open(os.path.join(root, name), encoding="utf-8") as fh:
                     found += [f"{name}: {m.group(0)}" for m in FIXED_LIGHT.finditer(fh.read())]
     assert not found, found
-
-
-def dark_palette() -> QPalette:
-    palette = QPalette()
-    for role, colour in ((QPalette.Window, "#2b2b2b"), (QPalette.WindowText, "#e6e6e6"), (QPalette.Base, "#1e1e1e"),
-                         (QPalette.Text, "#e6e6e6"), (QPalette.Button, "#353535"), (QPalette.ButtonText, "#e6e6e6")):
-        palette.setColor(role, QColor(colour))
-    return palette
 
 
 def test_a_dark_palette_gives_dark_plots_and_light_text(qtbot, tmp_path):
