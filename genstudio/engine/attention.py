@@ -27,14 +27,14 @@ def attention_shares(weights: np.ndarray) -> dict[str, float]:
 
 
 def probe_maps(probe: dict) -> dict[str, np.ndarray]:
-    """A snapshot's probe (models' `probe`) as float maps by stage, cut to the probe's own tokens (a
-    text's padding after its end left out)."""
+    """A snapshot's probe (models' `probe`) as maps by stage, cut to the probe's own tokens (a text's
+    padding after its end left out)."""
     valid = int((np.asarray(probe["input"]) >= 0).sum())   # the positions that write its tokens (and its end)
     maps = {}
     for stage, weights in probe.items():
         if stage == "input":
             continue
-        a = np.asarray(weights, np.float32)
+        a = np.asarray(weights)   # no copy: the timeline already holds these (float16)
         maps[stage] = a[..., :valid, :valid] if stage == "sequence" else a
     return maps
 

@@ -398,7 +398,7 @@ class AttentionPage(QWidget):
         step, maps = self.probes[index][:2]
         if stage not in maps:
             return
-        a = maps[stage][layer, head]
+        a = maps[stage][layer, head].astype(np.float32)
         a = a.mean(0) if a.ndim == 3 else a            # the local model: averaged over the rows
         self.probe_panel.show(tiles([matrix_picture(a)], scale=max(1, 64 // a.shape[-1])))
         self.probe_panel.title.setText(f"layer {layer + 1}, head {head + 1} at step {step:,}{self._probe_name()}")
