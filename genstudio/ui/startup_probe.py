@@ -25,6 +25,7 @@ def attach(window) -> None:
         if any(s.step > 0 for s in window.pane.timeline.snapshots):
             print("sample", time.time(), flush=True)
             timer.stop()
+            window.discard_on_close = True   # a measurement: no question about the training it did
             window.close()
             QApplication.instance().quit()
 
