@@ -476,10 +476,6 @@ class RowTransformer(Transformer):
         return {"rows": global_maps[0].float().cpu().numpy(),
                 "pixels": local_maps.permute(1, 2, 0, 3, 4).float().cpu().numpy()}
 
-    def embeddings(self) -> np.ndarray:
-        with self.averaged_weights():   # the local model's token embeddings (its row-start token left out)
-            return self.token_emb.weight[: self.tok.vocab].detach().cpu().numpy().copy()
-
     def train_step(self, draw):
         logits, targets = self._logits(draw())
         loss = F.cross_entropy(logits.flatten(0, 1), targets.flatten())

@@ -17,7 +17,7 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSlider, QSpinBox,
 
 from ...engine.attention import head_shares, nearest_tokens, pattern_name, probe_maps
 from ..theme import plot_widget, text_area_css
-from .base import ImagePanel, help_area, help_label
+from .base import ImagePanel, help_area, set_help
 
 LOOK = np.array([232, 115, 14], np.float32)      # attention, on the pictures and the letters
 CURSOR = np.array([90, 200, 255], np.float32)    # the position being written
@@ -41,14 +41,6 @@ TEXT = {
                   "the vectors differ most (PCA). Tokens the model uses alike end up close. Click one to list "
                   "its nearest neighbours.",
 }
-
-
-def set_help(area, texts: list[str]) -> None:
-    col = area.widget().layout()
-    while col.count():
-        col.takeAt(0).widget().deleteLater()
-    for text in texts:
-        col.addWidget(help_label(text))
 
 
 # drawing (numpy only: the tests check these) -------------------------------------------------------

@@ -33,7 +33,7 @@ from ...engine.render import image_grid
 from ..steady_label import steady_label
 from ..theme import add_legend, plot_widget, text_area_css
 from .attention import AttentionPage, EmbeddingsPage
-from .base import ExplorerView, ImagePanel, help_area, help_label
+from .base import ExplorerView, ImagePanel, help_area, set_help
 
 IMAGES = 16           # samples written at once (images)
 LINES = 16            # and lines of text
@@ -272,13 +272,6 @@ class ARView(ExplorerView):
         elif page is self.embeddings_page:
             self._ask_embeddings()
 
-    def _set_help(self, area, texts):
-        col = area.widget().layout()
-        while col.count():
-            col.takeAt(0).widget().deleteLater()
-        for t in texts:
-            col.addWidget(help_label(t))
-
     # the contract ----------------------------------------------------------------------------------
     def clear(self) -> None:
         super().clear()
@@ -300,9 +293,9 @@ class ARView(ExplorerView):
             spin.blockSignals(False)
         unit, items, units = (("character", "lines", "nats per character") if text else
                               ("pixel value", "images", "bits per dimension"))
-        self._set_help(self.write_help, [TEXT["next"].format(unit=unit), TEXT["temperature"],
+        set_help(self.write_help, [TEXT["next"].format(unit=unit), TEXT["temperature"],
                                          TEXT["teacher"].format(items=items)])
-        self._set_help(self.loss_help, [TEXT["loss"].format(units=units)] +
+        set_help(self.loss_help, [TEXT["loss"].format(units=units)] +
                        ([TEXT["baselines"].format(v=len(ds.alphabet))] if text else []))
         self.loss_plot.getAxis("left").setLabel(units)
         for curve in self.loss_curves.values():

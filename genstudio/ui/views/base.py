@@ -126,6 +126,15 @@ def help_label(text: str) -> QLabel:
     return label
 
 
+def set_help(area: QScrollArea, texts: list[str]) -> None:
+    """Replace the texts of a help_area."""
+    col = area.widget().layout()
+    while col.count():
+        col.takeAt(0).widget().deleteLater()
+    for text in texts:
+        col.addWidget(help_label(text))
+
+
 def help_area(texts: list[str], height: int = 110) -> QScrollArea:
     """Help texts in a short scrolling box: wrapped labels in a crowded layout would overlap."""
     inner = QWidget()
