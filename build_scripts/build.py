@@ -28,9 +28,11 @@ WORK = os.path.join(bundle.ROOT, "build", "pyinstaller")
 SMOKE_TIMEOUT_S = 1200
 
 
-def launcher(dist: str = DIST) -> str:
-    name = bundle.NAME + (".exe" if sys.platform == "win32" else "")
-    return os.path.join(dist, bundle.NAME, name)
+def launcher(dist: str = DIST, console: bool = False) -> str:
+    """The app's launcher; `console`: the one whose output reaches a terminal (its own on Windows)."""
+    if sys.platform == "win32":
+        return os.path.join(dist, bundle.NAME, (bundle.CONSOLE_NAME if console else bundle.NAME) + ".exe")
+    return os.path.join(dist, bundle.NAME, bundle.NAME)
 
 
 def folder_size(path: str) -> int:
@@ -124,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"launch it: {exe}")
     if args.no_smoke:
         return 0
-    return 0 if smoke_test(exe, args.screenshots) else 1
+    return 0 if smoke_test(launcher(console=True), args.screenshots) else 1
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ import subprocess
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NAME = "GenStudio"
+CONSOLE_NAME = "genstudio-cli"   # Windows only: the command line's launcher, with a console
 ENTRY = os.path.join(ROOT, "build_scripts", "launcher.py")
 ICON_PNG = os.path.join(ROOT, "genstudio", "resources", "icon.png")
 
@@ -14,9 +15,6 @@ ICON_PNG = os.path.join(ROOT, "genstudio", "resources", "icon.png")
 # and the licences: GenStudio's and the notices of what the bundle ships
 DATAS = [(os.path.join(ROOT, "genstudio", "resources"), os.path.join("genstudio", "resources")),
          (os.path.join(ROOT, "LICENSE"), "."), (os.path.join(ROOT, "THIRD_PARTY_NOTICES.md"), ".")]
-
-# packages whose data files the app reads (the names corpus); PyInstaller's hooks do not collect them
-DATA_PACKAGES = ["names"]
 
 # imported by name at run time, where PyInstaller's scan cannot see them: the training processes'
 # forkserver preloads modules from a list of strings (genstudio/live/forkserver.py, PRELOAD)

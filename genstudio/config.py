@@ -9,6 +9,7 @@ import dataclasses
 import json
 import math
 from dataclasses import dataclass, field, fields
+from typing import NamedTuple
 
 from .data import DATASETS, REMOTE_DATASETS, looks_like_path
 
@@ -274,33 +275,55 @@ def _preset_key(data: str) -> str:
 
 
 # Lessons: named settings on top of a data set's known-good ones, each showing one idea.
-LESSON_PRESETS: dict[str, list[tuple[str, str, dict]]] = {
-    "gan": [("healthy: the ring's 8 modes, R1 penalty", "ring8", {}),
-            ("mode collapse on purpose: no penalty, Adam beta1 0.9", "ring8",
-             {"loss": "ns", "penalty": 0.0, "lr": 2e-3, "beta1": 0.9, "ema": 0.0}),
-            ("never settles on purpose: learning rate 0.3", "ring8",
-             {"loss": "ns", "penalty": 0.0, "lr": 0.3, "ema": 0.0})],
-    "vae": [("2-d latent: the whole map on screen", "digits", {"latent_dim": 2}),
-            ("high beta (2): tidy map, blurry rebuilds", "digits", {"latent_dim": 2, "beta": 2.0}),
-            ("low beta (0.25): sharp rebuilds, patchy map", "digits", {"latent_dim": 2, "beta": 0.25}),
-            ("5-d latent for the 5 factors of shapes: which does it use?", "shapes", {"latent_dim": 5})],
-    "diffusion": [("ring8: watch the particles split into the 8 modes (DDIM, 50 steps)", "ring8",
-                   {"sampler": "ddim", "sample_steps": 50}),
-                  ("swiss roll: noise pulled onto a thin curve", "swissroll", {"sampler": "ddim", "sample_steps": 50}),
-                  ("digits: denoise step by step (DDPM, 100 steps)", "digits", {}),
-                  ("digits, cosine schedule: compare the schedules' plots", "digits", {"schedule": "cosine"})],
-    "ar": [("digits: pixel by pixel, the bars over 17 grey levels", "digits", {}),
-           ("28x28 MNIST digits (downloaded once): rows of 4 grey levels", "mnist", {}),
-           ("names: one character at a time", "names", {}),
-           ("names at temperature 0.5: safer, duller names", "names", {"temperature": 0.5})],
+class LessonPreset(NamedTuple):
+    name: str     # what a lesson file calls it ("FAMILY:NAME"); never renamed
+    label: str    # what the settings panel shows
+    data: str
+    knobs: dict
+
+
+LESSON_PRESETS: dict[str, list[LessonPreset]] = {
+    "gan": [LessonPreset("ring", "healthy: the ring's 8 modes, R1 penalty", "ring8", {}),
+            LessonPreset("mode-collapse", "mode collapse on purpose: no penalty, Adam beta1 0.9", "ring8",
+                         {"loss": "ns", "penalty": 0.0, "lr": 2e-3, "beta1": 0.9, "ema": 0.0}),
+            LessonPreset("never-settles", "never settles on purpose: learning rate 0.3", "ring8",
+                         {"loss": "ns", "penalty": 0.0, "lr": 0.3, "ema": 0.0})],
+    "vae": [LessonPreset("latent-2d", "2-d latent: the whole map on screen", "digits", {"latent_dim": 2}),
+            LessonPreset("high-beta", "high beta (2): tidy map, blurry rebuilds", "digits",
+                         {"latent_dim": 2, "beta": 2.0}),
+            LessonPreset("low-beta", "low beta (0.25): sharp rebuilds, patchy map", "digits",
+                         {"latent_dim": 2, "beta": 0.25}),
+            LessonPreset("shapes-5d", "5-d latent for the 5 factors of shapes: which does it use?", "shapes",
+                         {"latent_dim": 5})],
+    "diffusion": [LessonPreset("ring8", "ring8: watch the particles split into the 8 modes (DDIM, 50 steps)", "ring8",
+                               {"sampler": "ddim", "sample_steps": 50}),
+                  LessonPreset("swissroll", "swiss roll: noise pulled onto a thin curve", "swissroll",
+                               {"sampler": "ddim", "sample_steps": 50}),
+                  LessonPreset("digits", "digits: denoise step by step (DDPM, 100 steps)", "digits", {}),
+                  LessonPreset("digits-cosine", "digits, cosine schedule: compare the schedules' plots", "digits",
+                               {"schedule": "cosine"})],
+    "ar": [LessonPreset("digits", "digits: pixel by pixel, the bars over 17 grey levels", "digits", {}),
+           LessonPreset("mnist", "28x28 MNIST digits (downloaded once): rows of 4 grey levels", "mnist", {}),
+           LessonPreset("names", "names: one character at a time", "names", {}),
+           LessonPreset("names-cold", "names at temperature 0.5: safer, duller names", "names", {"temperature": 0.5})],
 }
 
 
-def lesson_experiment(model: str, index: int, **overrides) -> Experiment:
-    """The `index`-th lesson preset of a family, as an experiment."""
-    _, data, knobs = LESSON_PRESETS[model][index]
-    exp = default_experiment(model, data, **overrides)
-    return dataclasses.replace(exp, family=dataclasses.replace(exp.family, **knobs))
+def lesson_preset(model: str, name: str) -> LessonPreset:
+    """A family's lesson preset by name (KeyError when there is none)."""
+    for preset in LESSON_PRESETS[model]:
+        if preset.name == name:
+            return preset
+    raise KeyError(name)
+
+
+def lesson_experiment(model: str, name: str, data: str | None = None, knobs: dict | None = None,
+                      **overrides) -> Experiment:
+    """A family's lesson preset as an experiment; `data` and `knobs` (a lesson step's own) replace the
+    preset's data set and add to its knobs. ConfigError when a knob's value is out of range."""
+    preset = lesson_preset(model, name)
+    exp = default_experiment(model, data or preset.data, **overrides)
+    return dataclasses.replace(exp, family=dataclasses.replace(exp.family, **{**preset.knobs, **(knobs or {})}))
 
 
 # Known-good settings where the family default is not the best choice for a data set.

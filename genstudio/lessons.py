@@ -4,19 +4,24 @@ A lesson is a UTF-8 JSON file (at most 1 MB):
 
     {"format": 1,
      "title": "A GAN on a ring: what the discriminator sees",
-     "steps": [{"text": "Watch the purple points ...", "preset": "gan:0", "view": "family",
+     "steps": [{"text": "Watch the purple points ...", "preset": "gan:ring", "view": "family",
                 "page": "Generator vs discriminator", "wait": {"step": 300}},
-               {"text": "...", "preset": "gan:0", "view": "family", "page": "Quality",
-                "wait": {"metric": "hq_fraction", "at_least": 0.5}}]}
+               {"text": "...", "preset": "gan:ring", "data": "grid25", "knobs": {"lr": 0.001},
+                "view": "family", "page": "Quality", "wait": {"metric": "hq_fraction", "at_least": 0.5}}]}
 
 Each step:
   text    what the student reads (at most MAX_TEXT characters)
-  preset  "FAMILY:INDEX" into genstudio.config.LESSON_PRESETS, e.g. "gan:0"
+  preset  "FAMILY:NAME", a preset of genstudio.config.LESSON_PRESETS, e.g. "gan:ring" (files written
+          before presets had names say "FAMILY:INDEX", e.g. "gan:0": still read)
+  data    optional, a built-in data set in place of the preset's (genstudio.data.DATASETS, or a
+          downloaded set: mnist, fashion-mnist)
+  knobs   optional, the family's settings on top of the preset's, e.g. {"lr": 0.001, "width": 64}
+          (the names `genstudio train --help` lists, in their ranges)
   view    "samples" (the samples tab), "family" (the family's own view) or "curves" (the loss curves)
   page    optional, with view "family" only: a page of that view (VIEW_PAGES)
   wait    optional, what lights up "Next": {"step": N} (the run reaches step N), or
           {"metric": NAME, "at_least": X} / {"metric": NAME, "at_most": X} on the latest evaluation,
-          NAME one of METRICS[family] that the preset's data set reports, or (the transformer only)
+          NAME one of METRICS[family] that the step's data set reports, or (the transformer only)
           {"head": PATTERN, "at_least": X}: some attention head, on the latest snapshot's probe, gives
           at least X of its attention to PATTERN, one of HEAD_PATTERNS (engine/attention.py).
 Unknown keys are errors, so a typo never passes silently.
@@ -30,7 +35,16 @@ import json
 import os
 from dataclasses import dataclass
 
-from .config import LESSON_PRESETS, MAX_STEPS, Experiment, lesson_experiment, short_repr
+from .config import (
+    FAMILY_CONFIGS,
+    LESSON_PRESETS,
+    MAX_STEPS,
+    ConfigError,
+    Experiment,
+    lesson_experiment,
+    short_repr,
+)
+from .data import DATASETS, REMOTE_DATASETS
 from .paths import resource
 
 FORMAT = 1
@@ -74,9 +88,9 @@ def data_kind(data: str) -> str:
     return _DATA_KINDS.get(data, "points")
 
 
-def preset_metrics(family: str, index: int) -> tuple[str, ...]:
-    """The metrics an evaluation of this lesson preset reports."""
-    kind = data_kind(LESSON_PRESETS[family][index][1])
+def reported_metrics(family: str, data: str) -> tuple[str, ...]:
+    """The metrics an evaluation of this family on this built-in data set reports."""
+    kind = data_kind(data)
     return tuple(m for m in METRICS[family] if m in KIND_METRICS[kind])
 
 
@@ -92,8 +106,10 @@ class LessonError(Exception):
 class LessonStep:
     text: str
     family: str
-    preset: int
+    preset: str
     view: str
+    data: str | None = None              # the step's own data set, in place of the preset's
+    knobs: tuple[tuple[str, object], ...] = ()   # the step's own knobs, on top of the preset's
     page: str | None = None
     wait_step: int | None = None
     wait_metric: str | None = None
@@ -102,7 +118,7 @@ class LessonStep:
     wait_head: str | None = None
 
     def experiment(self, **overrides) -> Experiment:
-        return lesson_experiment(self.family, self.preset, **overrides)
+        return lesson_experiment(self.family, self.preset, self.data, dict(self.knobs), **overrides)
 
     def reached(self, step: int, metrics: dict[str, float], heads: dict[str, float] | None = None) -> bool:
         """Whether "Next" may light up, given the run's step, its latest evaluation and the largest share
@@ -218,13 +234,22 @@ def _check_keys(d: dict, allowed: tuple[str, ...], required: tuple[str, ...], fa
 def _parse_step(d, fail) -> LessonStep:
     if not isinstance(d, dict):
         fail(f"expected an object {{...}}, got {_kind(d)}")
-    _check_keys(d, ("text", "preset", "view", "page", "wait"), ("text", "preset", "view"), fail)
+    _check_keys(d, ("text", "preset", "data", "knobs", "view", "page", "wait"), ("text", "preset", "view"), fail)
     text = d["text"]
     if not isinstance(text, str) or not text.strip():
         fail("text must be a non-empty string")
     if len(text) > MAX_TEXT:
         fail(f"text is {len(text)} characters long (at most {MAX_TEXT}): split the step")
-    family, index = _parse_preset(d["preset"], fail)
+    family, preset = _parse_preset(d["preset"], fail)
+    data = d.get("data")
+    if data is not None and data not in DATASETS + REMOTE_DATASETS:
+        fail(f"unknown data set {short_repr(data)} (choose {', '.join(DATASETS + REMOTE_DATASETS)})")
+    knobs = _parse_knobs(d.get("knobs", {}), family, fail)
+    try:
+        lesson_experiment(family, preset, data, dict(knobs))
+    except ConfigError as exc:
+        fail(f"knobs: {exc}")
+    data = data or next(p.data for p in LESSON_PRESETS[family] if p.name == preset)
 
     view = d["view"]
     if view not in VIEWS:
@@ -249,11 +274,10 @@ def _parse_step(d, fail) -> LessonStep:
         elif "metric" in wait:
             _check_keys(wait, ("metric", "at_least", "at_most"), (), lambda p: fail(f"wait: {p}"))
             metric = wait["metric"]
-            reported = preset_metrics(family, index)
+            reported = reported_metrics(family, data)
             if metric not in METRICS[family]:
                 fail(f"unknown metric {short_repr(metric)} for {family} (choose {', '.join(reported)})")
             if metric not in reported:
-                data = LESSON_PRESETS[family][index][1]
                 fail(f"metric {short_repr(metric)} is not measured on {data} (choose {', '.join(reported)})")
             if ("at_least" in wait) == ("at_most" in wait):
                 fail(f"wait on {short_repr(metric)} needs one bound: at_least or at_most")
@@ -276,16 +300,31 @@ def _parse_step(d, fail) -> LessonStep:
             at_least = float(at_least)
         else:
             fail("wait needs \"step\", \"metric\" or \"head\"")
-    return LessonStep(text.strip(), family, index, view, page, wait_step, metric, at_least, at_most, head)
+    own_data = d.get("data")
+    return LessonStep(text.strip(), family, preset, view, own_data, knobs, page, wait_step, metric, at_least,
+                      at_most, head)
 
 
-def _parse_preset(preset, fail) -> tuple[str, int]:
+def _parse_preset(preset, fail) -> tuple[str, str]:
+    """(family, preset name) from "FAMILY:NAME" (or the older "FAMILY:INDEX")."""
     if not isinstance(preset, str) or preset.count(":") != 1:
-        fail(f"preset must be a string \"FAMILY:INDEX\" like \"gan:0\", got {short_repr(preset)}")
-    family, _, index = preset.partition(":")
+        fail(f"preset must be a string \"FAMILY:NAME\" like \"gan:ring\", got {short_repr(preset)}")
+    family, _, name = preset.partition(":")
     if family not in LESSON_PRESETS:
         fail(f"unknown family {short_repr(family)} in preset {short_repr(preset)} (choose {', '.join(LESSON_PRESETS)})")
-    count = len(LESSON_PRESETS[family])
-    if not (index.isascii() and index.isdecimal() and len(index) <= 4 and int(index) < count):
-        fail(f"unknown preset {short_repr(preset)} ({family} has lessons 0-{count - 1})")
-    return family, int(index)
+    names = [p.name for p in LESSON_PRESETS[family]]
+    if name.isascii() and name.isdecimal() and len(name) <= 4 and int(name) < len(names):
+        return family, names[int(name)]
+    if name not in names:
+        fail(f"unknown preset {short_repr(preset)} (choose {', '.join(f'{family}:{n}' for n in names)})")
+    return family, name
+
+
+def _parse_knobs(knobs, family: str, fail) -> tuple[tuple[str, object], ...]:
+    if not isinstance(knobs, dict):
+        fail(f"knobs must be an object like {{\"lr\": 0.001}}, got {_kind(knobs)}")
+    allowed = [f.name for f in FAMILY_CONFIGS[family].knobs()]
+    for key in knobs:
+        if key not in allowed:
+            fail(f"knobs: {short_repr(key)} is not a {family} setting (choose {', '.join(allowed)})")
+    return tuple(knobs.items())

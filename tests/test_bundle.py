@@ -23,13 +23,13 @@ def test_every_file_and_module_the_spec_names_exists():
     assert os.path.isfile(bundle.ENTRY) and os.path.isfile(bundle.ICON_PNG)
     for source, _ in bundle.DATAS:
         assert os.path.exists(source), source
-    for name in bundle.HIDDEN_IMPORTS + bundle.DATA_PACKAGES:
+    for name in bundle.HIDDEN_IMPORTS:
         assert importlib.util.find_spec(name) is not None, name
     with open(os.path.join(ROOT, "build_scripts", "genstudio.spec"), encoding="utf-8") as fh:
         spec = ast.parse(fh.read())
     used = {node.attr for node in ast.walk(spec) if isinstance(node, ast.Attribute)
             and isinstance(node.value, ast.Name) and node.value.id == "bundle"}
-    assert {"ENTRY", "DATAS", "DATA_PACKAGES", "HIDDEN_IMPORTS", "EXCLUDES", "dropped"} <= used
+    assert {"ENTRY", "DATAS", "HIDDEN_IMPORTS", "EXCLUDES", "dropped"} <= used
 
 
 def test_the_app_never_imports_what_the_bundle_leaves_out(tmp_path, genstudio_cache):
@@ -106,7 +106,8 @@ def test_the_wheel_holds_only_genstudio(tmp_path):
     (wheel,) = (tmp_path / "wheel").glob("*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     assert {n.split("/")[0] for n in names} == {"genstudio", f"genstudio-{wheel.name.split('-')[1]}.dist-info"}
-    assert "genstudio/resources/icon.png" in names and "genstudio/resources/digits.csv.gz" in names
+    resources = {f"genstudio/resources/{name}" for name in ("icon.png", "digits.csv.gz", "names.txt.gz")}
+    assert resources <= set(names)
 
 
 BUILD_ASKED = os.environ.get("GENSTUDIO_BUILD_BUNDLE") == "1"

@@ -12,7 +12,7 @@ import sys
 import pytest
 
 import genstudio
-from genstudio.config import LESSON_PRESETS, Experiment
+from genstudio.config import LESSON_PRESETS, Experiment, lesson_preset
 from genstudio.lessons import (
     HEAD_PATTERNS,
     KIND_METRICS,
@@ -23,7 +23,7 @@ from genstudio.lessons import (
     builtin_lessons,
     data_kind,
     load_lesson,
-    preset_metrics,
+    reported_metrics,
 )
 
 TITLES = ["A GAN on a ring: what the discriminator sees", "Mode collapse, and how it looks", "A VAE's latent space",
@@ -45,7 +45,7 @@ def test_every_builtin_step_builds_its_experiment(lesson):
     for step in lesson.steps:
         exp = step.experiment(device="cpu")
         assert isinstance(exp, Experiment) and exp.model == step.family and exp.device == "cpu"
-        assert exp.data == LESSON_PRESETS[step.family][step.preset][1]
+        assert exp.data == (step.data or lesson_preset(step.family, step.preset).data)
 
 
 def test_view_pages_match_the_views():
@@ -57,15 +57,16 @@ def test_view_pages_match_the_views():
         assert tuple(titles) == VIEW_PAGES[family], family
 
 
-@pytest.mark.parametrize("family,index", [("gan", 0), ("vae", 0), ("diffusion", 1), ("ar", 2)])
-def test_metrics_match_what_evaluation_reports(family, index):
+@pytest.mark.parametrize("family,preset", [("gan", "ring"), ("vae", "latent-2d"), ("diffusion", "swissroll"),
+                                           ("ar", "names")])
+def test_metrics_match_what_evaluation_reports(family, preset):
     """One preset per kind of data (mixture, image, points, text): METRICS names what evaluate() reports."""
     from genstudio.engine.trainer import Cadence, Trainer
 
-    exp = small(LessonStep("t", family, index, "samples").experiment(device="cpu", threads=1))
+    exp = small(LessonStep("t", family, preset, "samples").experiment(device="cpu", threads=1))
     values = Trainer(exp, Cadence(snapshot_s=None)).evaluate().values
     scalars = {k for k, v in values.items() if not isinstance(v, list)} - {"modes_total", "class_total"}
-    assert scalars == set(preset_metrics(family, index))
+    assert scalars == set(reported_metrics(family, exp.data))
     assert scalars <= set(METRICS[family])
 
 
@@ -79,7 +80,7 @@ def test_data_kinds_match_the_data_sets():
     from genstudio.data import load
 
     for _family, presets in LESSON_PRESETS.items():
-        for _, data, _ in presets:
+        for _, _, data, _ in presets:
             if data in ("mnist", "fashion-mnist"):
                 continue  # downloaded: not in a test
             ds = load(data)
@@ -89,22 +90,22 @@ def test_data_kinds_match_the_data_sets():
 
 
 def test_wait_conditions():
-    free = LessonStep("t", "gan", 0, "samples")
+    free = LessonStep("t", "gan", "ring", "samples")
     assert free.reached(0, {}) and free.wait_text() == ""
 
-    by_step = LessonStep("t", "gan", 0, "samples", wait_step=300)
+    by_step = LessonStep("t", "gan", "ring", "samples", wait_step=300)
     assert not by_step.reached(299, {"modes_captured": 8})
     assert by_step.reached(300, {}) and by_step.reached(5000, {})
     assert by_step.wait_text() == "train to step 300"
 
-    at_least = LessonStep("t", "gan", 0, "samples", wait_metric="modes_captured", wait_at_least=6)
+    at_least = LessonStep("t", "gan", "ring", "samples", wait_metric="modes_captured", wait_at_least=6)
     assert not at_least.reached(10_000, {})                      # no evaluation yet
     assert not at_least.reached(10, {"modes_captured": 5, "hq_fraction": 0.9})
     assert at_least.reached(10, {"modes_captured": 6}) and at_least.reached(10, {"modes_captured": 8})
     assert not at_least.reached(10, {"modes_captured": float("nan")})
     assert at_least.wait_text() == "train until modes_captured >= 6"
 
-    at_most = LessonStep("t", "ar", 2, "samples", wait_metric="nats_per_char", wait_at_most=2.3)
+    at_most = LessonStep("t", "ar", "names", "samples", wait_metric="nats_per_char", wait_at_most=2.3)
     assert not at_most.reached(1, {"nats_per_char": 2.31})
     assert at_most.reached(1, {"nats_per_char": 2.3}) and at_most.reached(1, {"nats_per_char": 1.9})
     assert at_most.wait_text() == "train until nats_per_char <= 2.3"
@@ -114,7 +115,7 @@ def test_head_waits():
     from genstudio.engine.attention import PATTERNS
 
     assert set(HEAD_PATTERNS) == set(PATTERNS)
-    head = LessonStep("t", "ar", 2, "family", wait_head="previous", wait_at_least=0.6)
+    head = LessonStep("t", "ar", "names", "family", wait_head="previous", wait_at_least=0.6)
     assert not head.reached(10_000, {}) and not head.reached(10_000, {}, {})      # no snapshot yet
     assert not head.reached(1, {}, {"previous": 0.59, "first": 0.9})
     assert head.reached(1, {}, {"previous": 0.6})
@@ -124,15 +125,33 @@ def test_head_waits():
 def test_loaded_wait_fields(tmp_path):
     path = write(tmp_path, "ok.json", lesson(
         step(wait={"step": 300}),
-        step(preset="ar:2", view="family", page="Loss", wait={"metric": "nats_per_char", "at_most": 2}),
+        step(preset="ar:names", view="family", page="Loss", wait={"metric": "nats_per_char", "at_most": 2}),
         step(wait={"metric": "modes_captured", "at_least": 6}),
-        step(preset="ar:2", wait={"head": "self", "at_least": 1})))
+        step(preset="ar:names", wait={"head": "self", "at_least": 1})))
     first, second, third, fourth = load_lesson(path).steps
     assert (fourth.wait_head, fourth.wait_at_least) == ("self", 1.0)
-    assert (first.wait_step, first.page, first.family, first.preset) == (300, None, "gan", 0)
+    assert (first.wait_step, first.page, first.family, first.preset) == (300, None, "gan", "ring")
     assert (second.family, second.preset, second.page, second.wait_metric, second.wait_at_most) == \
-        ("ar", 2, "Loss", "nats_per_char", 2.0)
+        ("ar", "names", "Loss", "nats_per_char", 2.0)
     assert third.reached(1, {"modes_captured": 7}) and not third.reached(1, {"modes_captured": 2})
+
+
+def test_a_step_sets_its_own_data_and_knobs_on_a_named_preset(tmp_path):
+    path = write(tmp_path, "own.json", lesson(
+        step(preset="gan:mode-collapse", data="grid25", knobs={"lr": 0.001, "width": 48}),
+        step(preset="gan:1")))   # a file from before presets had names: the same preset
+    own, indexed = load_lesson(path).steps
+    exp = own.experiment(device="cpu")
+    assert (exp.data, exp.family.lr, exp.family.width, exp.family.beta1) == ("grid25", 0.001, 48, 0.9)
+    assert indexed.preset == "mode-collapse" and indexed.experiment().data == "ring8"
+
+
+def test_preset_names_are_unique_and_ordered_as_before():
+    """Lesson files name presets; files written earlier give their position: both must keep meaning."""
+    assert [p.name for p in LESSON_PRESETS["gan"]] == ["ring", "mode-collapse", "never-settles"]
+    assert [p.name for p in LESSON_PRESETS["ar"]][:3] == ["digits", "mnist", "names"]
+    for presets in LESSON_PRESETS.values():
+        assert len({p.name for p in presets}) == len(presets)
 
 
 def test_a_byte_order_mark_is_accepted(tmp_path):
@@ -144,7 +163,7 @@ def test_a_byte_order_mark_is_accepted(tmp_path):
 # malformed lessons ---------------------------------------------------------------------------------
 
 def step(**fields):
-    return {"text": "Watch the points.", "preset": "gan:0", "view": "samples", **fields}
+    return {"text": "Watch the points.", "preset": "gan:ring", "view": "samples", **fields}
 
 
 def lesson(*steps, **fields):
@@ -170,14 +189,25 @@ BAD = {
     "unknown top key": (lesson(step(), author="me"), "unknown key 'author'"),
     "unknown step key": (lesson(step(), step(pgae="Quality")), "step 2: unknown key 'pgae'"),
     "step a string": (lesson("hello"), "step 1: expected an object"),
-    "missing text": (lesson({"preset": "gan:0", "view": "samples"}), "step 1: missing 'text'"),
+    "missing text": (lesson({"preset": "gan:ring", "view": "samples"}), "step 1: missing 'text'"),
     "empty text": (lesson(step(text=" ")), "step 1: text must be a non-empty string"),
     "text a list": (lesson(step(text=["a"])), "step 1: text must be a non-empty string"),
     "text too long": (lesson(step(text="x" * 601)), "step 1: text is 601 characters long (at most 600)"),
-    "unknown preset": (lesson(step(), step(preset="gan:9")), "step 2: unknown preset 'gan:9' (gan has lessons 0-2)"),
+    "unknown preset": (lesson(step(), step(preset="gan:9")),
+                       "step 2: unknown preset 'gan:9' (choose gan:ring, gan:mode-collapse, gan:never-settles)"),
+    "unknown preset name": (lesson(step(preset="gan:rign")), "step 1: unknown preset 'gan:rign' (choose gan:ring,"),
     "unknown family": (lesson(step(preset="flow:0")), "step 1: unknown family 'flow'"),
-    "preset a number": (lesson(step(preset=0)), "step 1: preset must be a string \"FAMILY:INDEX\""),
-    "negative preset": (lesson(step(preset="vae:-1")), "step 1: unknown preset 'vae:-1' (vae has lessons 0-3)"),
+    "preset a number": (lesson(step(preset=0)), "step 1: preset must be a string \"FAMILY:NAME\""),
+    "negative preset": (lesson(step(preset="vae:-1")), "step 1: unknown preset 'vae:-1' (choose vae:latent-2d,"),
+    "unknown data": (lesson(step(data="cifar")), "step 1: unknown data set 'cifar' (choose ring8,"),
+    "data a path": (lesson(step(data="/etc/passwd")), "step 1: unknown data set '/etc/passwd'"),
+    "knobs a list": (lesson(step(knobs=[1])), "step 1: knobs must be an object"),
+    "unknown knob": (lesson(step(knobs={"width": 64, "lerning_rate": 1})),
+                     "step 1: knobs: 'lerning_rate' is not a gan setting (choose"),
+    "knob out of range": (lesson(step(knobs={"lr": -1})), "step 1: knobs: lr=-1"),
+    "knob of the wrong type": (lesson(step(knobs={"width": "wide"})), "step 1: knobs: width='wide': expected int"),
+    "metric the step's data lacks": (lesson(step(data="moons", wait={"metric": "modes_captured", "at_least": 8})),
+                                     "metric 'modes_captured' is not measured on moons"),
     "bad view": (lesson(step(view="plane")), "step 1: unknown view 'plane' (choose samples, family, curves)"),
     "bad page": (lesson(step(view="family", page="Plane")), "step 1: unknown page 'Plane' for gan"),
     "page of another family": (lesson(step(preset="vae:0", view="family", page="Denoise")),
@@ -204,11 +234,11 @@ BAD = {
     "wait step and metric": (lesson(step(wait={"step": 3, "metric": "hq_fraction"})), "wait: unknown key 'metric'"),
     "wait unknown key": (lesson(step(wait={"until": 3})), "step 1: wait needs \"step\", \"metric\" or \"head\""),
     "head wait on a GAN": (lesson(step(wait={"head": "previous", "at_least": 0.5})), "needs a transformer preset"),
-    "unknown head pattern": (lesson(step(preset="ar:2", wait={"head": "induction", "at_least": 0.5})),
+    "unknown head pattern": (lesson(step(preset="ar:names", wait={"head": "induction", "at_least": 0.5})),
                              "unknown head pattern 'induction' (choose previous, first, self)"),
-    "head share over 1": (lesson(step(preset="ar:2", wait={"head": "first", "at_least": 50})),
+    "head share over 1": (lesson(step(preset="ar:names", wait={"head": "first", "at_least": 50})),
                           "wait at_least must be a share from 0 to 1, got 50"),
-    "head wait without a share": (lesson(step(preset="ar:2", wait={"head": "first"})), "wait: missing 'at_least'"),
+    "head wait without a share": (lesson(step(preset="ar:names", wait={"head": "first"})), "wait: missing 'at_least'"),
     "wait a number": (lesson(step(wait=300)), "step 1: wait must be an object"),
 }
 

@@ -308,8 +308,8 @@ class ExperimentPanel(QWidget):
         self.preset.clear()
         for label, d in presets_for(exp.model):
             self.preset.addItem(label, f"builtin:{d}")
-        for i, (label, _, _) in enumerate(LESSON_PRESETS.get(exp.model, [])):
-            self.preset.addItem(f"{FAMILY_LABELS[exp.model]} lesson: {label}", f"lesson:{i}")
+        for preset in LESSON_PRESETS.get(exp.model, []):
+            self.preset.addItem(f"{FAMILY_LABELS[exp.model]} lesson: {preset.label}", f"lesson:{preset.name}")
         for i, (name, saved) in enumerate(self.user_presets):
             if saved.model == exp.model:
                 self.preset.addItem(f"★ {name}", f"user:{i}")
@@ -326,7 +326,7 @@ class ExperimentPanel(QWidget):
         if kind == "user":
             exp = self.user_presets[int(value)][1]
         elif kind == "lesson":
-            exp = lesson_experiment(self.family.currentData(), int(value), seed=self.seed.value(),
+            exp = lesson_experiment(self.family.currentData(), value, seed=self.seed.value(),
                                     device=self.device.currentData() or "auto", threads=self.threads.value())
         else:
             exp = self._defaults(self.family.currentData(), value)

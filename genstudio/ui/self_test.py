@@ -340,8 +340,8 @@ class SelfTest:
         """The diffusion view on digits (a DDPM trajectory scrubbed to mid-denoise) and on ring8 (the
         particles' paths of a DDIM trajectory, and the forward page with the denoising field)."""
         win = self.window
-        for index, name in ((2, "digits"), (0, "ring8")):
-            view = self.start_view(lesson_experiment("diffusion", index))
+        for name in ("digits", "ring8"):
+            view = self.start_view(lesson_experiment("diffusion", name))
             if not self.check(wait_until(lambda: view.shown_step.get("denoise") is not None, 120),
                               f"diffusion view on {name}: a first trajectory"):
                 continue
@@ -376,8 +376,8 @@ class SelfTest:
         """The transformer's view on digits (a half-written digit with its next-pixel bars, and a
         completion) and on names (lines written with their next-character bars)."""
         win = self.window
-        for index, name in ((0, "digits"), (2, "names")):
-            view = self.start_view(lesson_experiment("ar", index))
+        for name in ("digits", "names"):
+            view = self.start_view(lesson_experiment("ar", name))
             if not self.check(wait_until(lambda: view.final is not None, 120), f"ar view on {name}: a first batch"):
                 continue
             wait(int(2 * TRAIN_SECONDS * 1000))

@@ -11,6 +11,8 @@ SETTING = "ask/before_discarding"
 
 
 class UnsavedWork(QObject):
+    ASK_UNLESS_TOLD = True   # what a fresh settings file means (tests that never answer turn it off)
+
     def __init__(self, window, settings: QSettings):
         super().__init__(window)
         self.window = window
@@ -19,7 +21,7 @@ class UnsavedWork(QObject):
 
     @property
     def asking(self) -> bool:
-        return self.settings.value(SETTING, True, type=bool)
+        return self.settings.value(SETTING, self.ASK_UNLESS_TOLD, type=bool)
 
     def set_asking(self, on: bool) -> None:
         self.settings.setValue(SETTING, bool(on))

@@ -11,13 +11,20 @@ from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QApplication
 
 from genstudio.ui.main_window import MainWindow
+from genstudio.ui.unsaved_work import UnsavedWork
+
+
+@pytest.fixture(autouse=True)
+def no_question_unless_asked(monkeypatch):
+    """Every window a test builds closes and resets without the unsaved-training question; the tests
+    of the question turn it on."""
+    monkeypatch.setattr(UnsavedWork, "ASK_UNLESS_TOLD", False)
 
 
 @pytest.fixture
 def window(qtbot, tmp_path, request):
     settings = QSettings(str(tmp_path / "settings.ini"), QSettings.IniFormat)
     win = MainWindow(settings, training_process=request.node.get_closest_marker("training_thread") is None)
-    win.unsaved_work.set_asking(False)   # tests of the question turn it on
     qtbot.addWidget(win)
     win.show()
     yield win

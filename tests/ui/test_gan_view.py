@@ -115,8 +115,8 @@ def test_the_collapse_warning_fires_on_the_collapse_preset_and_not_on_the_health
 
     noise = torch.from_numpy(np.random.default_rng(0).standard_normal((512, 8)).astype(np.float32))
     warned = []
-    for index in (0, 1):  # healthy, collapse
-        trainer = Trainer(lesson_experiment("gan", index, threads=1), Cadence(snapshot_s=None, evaluate_at_end=False))
+    for name in ("ring", "mode-collapse"):
+        trainer = Trainer(lesson_experiment("gan", name, threads=1), Cadence(snapshot_s=None, evaluate_at_end=False))
         ds, history, warnings = trainer.dataset, [], []
         for block in range(24):
             for _ in trainer.run(steps=100):
