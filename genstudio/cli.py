@@ -124,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             from genstudio.bench.bench import main as bench_main
         except ImportError:  # the desktop bundle leaves the bench out
-            print("genstudio: error: `bench` runs from a source install (README, \"Benchmarks\")", file=sys.stderr)
+            print("genstudio: error: `bench` runs from a source install (docs/benchmarks.md)", file=sys.stderr)
             return EXIT_BAD_INPUT
         return bench_main(argv[1:])
     if argv[:1] in (["--self-test"], ["--screenshots"]):  # the packaged app's `GenStudio --self-test`

@@ -340,7 +340,7 @@ PRESETS: dict[tuple[str, str], dict] = {
     # imported text, measured on the 32,000 commonest US surnames for 300 s: dropout 0 2.18 nats/char (its best,
     # 2.09, at 100 s), 0.2 2.03, 0.3 2.04, 0.5 2.07, each with the weight average (bigram 2.54)
     ("ar", "text"): {"dropout": 0.2, "ema": 0.99},
-    # 28x28 and larger (README, "Real-size images"; genstudio/bench/images28.py measures them): networks
+    # 28x28 and larger (docs/metrics.md, "Real-size images"; genstudio/bench/images28.py measures them): networks
     # sized for a lesson's minutes on one CPU core, diffusion sampled with 20 DDIM steps
     ("gan", "mnist"): {"latent_dim": 32, "width": 16, "batch_size": 64, "lr": 5e-4, "loss": "r1", "penalty": 1.0},
     ("vae", "mnist"): {"latent_dim": 32, "width": 400, "depth": 2, "lr": 2e-3},

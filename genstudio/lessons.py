@@ -44,7 +44,7 @@ from .config import (
     lesson_experiment,
     short_repr,
 )
-from .data import DATASETS, REMOTE_DATASETS
+from .data import DATASETS, REMOTE_DATASETS, TEXT_SETS
 from .paths import resource
 
 FORMAT = 1
@@ -242,8 +242,9 @@ def _parse_step(d, fail) -> LessonStep:
         fail(f"text is {len(text)} characters long (at most {MAX_TEXT}): split the step")
     family, preset = _parse_preset(d["preset"], fail)
     data = d.get("data")
-    if data is not None and data not in DATASETS + REMOTE_DATASETS:
-        fail(f"unknown data set {short_repr(data)} (choose {', '.join(DATASETS + REMOTE_DATASETS)})")
+    choices = [d for d in DATASETS + REMOTE_DATASETS if family == "ar" or d not in TEXT_SETS]
+    if data is not None and data not in choices:
+        fail(f"unknown data set {short_repr(data)} for {family} (choose {', '.join(choices)})")
     knobs = _parse_knobs(d.get("knobs", {}), family, fail)
     try:
         lesson_experiment(family, preset, data, dict(knobs))

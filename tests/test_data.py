@@ -1,4 +1,4 @@
-"""Data sets: the 2D toys as defined in shared/REFERENCE.md, digits, shapes and names."""
+"""Data sets: the 2D toys, digits, shapes and names."""
 from __future__ import annotations
 
 import itertools

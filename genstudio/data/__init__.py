@@ -55,6 +55,7 @@ class Dataset:
 
 
 DATASETS = toy2d.NAMES + ("digits", "shapes", "names")
+TEXT_SETS = ("names",)   # the built-in sets only the transformer trains on
 REMOTE_DATASETS = ("mnist", "fashion-mnist")  # downloaded once into the user's cache folder
 
 

@@ -1,4 +1,4 @@
-"""2D toy distributions, defined exactly as in shared/REFERENCE.md (data units)."""
+"""2D toy distributions, in data units: the standard sets of the GAN and diffusion literature."""
 from __future__ import annotations
 
 import math

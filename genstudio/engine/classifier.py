@@ -1,6 +1,6 @@
 """A small image classifier per labelled data set, trained once and cached on disk.
 
-Its penultimate features stand in for Inception's in the Frechet distance (shared/REFERENCE.md).
+Its penultimate features stand in for Inception's in the Frechet distance (docs/metrics.md).
 """
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Sample-quality metrics, as defined in shared/REFERENCE.md.
+"""Sample-quality metrics (docs/metrics.md defines each).
 
 2D mixtures (VEEGAN / PacGAN): HQ fraction, modes captured, reverse KL. Every 2D set: energy
 distance. Images: Frechet distance in a small classifier's feature space, class coverage, confidence.
@@ -35,7 +35,7 @@ def mode_metrics(samples: np.ndarray, modes: np.ndarray, std: float) -> dict[str
 
 
 def energy_distance(a: np.ndarray, b: np.ndarray) -> float:
-    """E|a-b| - (E|a-a'| + E|b-b'|)/2, >= 0, zero iff the distributions match (Szekely)."""
+    """2E|a-b| - E|a-a'| - E|b-b'| (Szekely's energy distance), >= 0, zero iff the distributions match."""
     def mean_dist(x, y):
         sq = (x * x).sum(1)[:, None] + (y * y).sum(1)[None] - 2 * x @ y.T
         return float(np.sqrt(np.clip(sq, 0, None)).mean())

@@ -34,11 +34,10 @@ from ..config import (
     default_experiment,
     lesson_experiment,
 )
-from ..data import DATASETS, REMOTE_DATASETS, looks_like_path
+from ..data import DATASETS, REMOTE_DATASETS, TEXT_SETS, looks_like_path
 from .theme import quiet_css
 
 FAMILY_LABELS = {"gan": "GAN", "vae": "VAE", "diffusion": "Diffusion", "ar": "Autoregressive"}
-TEXT_SETS = ("names",)
 LIVE_KNOBS = ("lr", "beta")  # applied between steps without a reset
 
 
@@ -157,6 +156,9 @@ class ExperimentPanel(QWidget):
                                 "both fast when the machine is busy")
         self.preset = QComboBox()
         self.preset.setToolTip("Known-good settings for this family, one click each, and the ones you saved")
+        for combo in (self.data, self.preset):   # long labels (a lesson preset, a file's path) do not widen the form
+            combo.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
+            combo.setMinimumContentsLength(18)
         self.save_preset = QPushButton("Save…")
         self.save_preset.setToolTip("Keep the current settings as a preset of your own")
         preset_row = QHBoxLayout()

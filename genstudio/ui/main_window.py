@@ -61,6 +61,7 @@ class MainWindow(QMainWindow):
         self.pane.fork_ready.connect(self._fork_ready)
         self.pane.panel.presets_changed.connect(self._save_settings)
         self.setCentralWidget(self.pane)
+        self.pane.setFocus()   # not the first button: Space and the arrows start out training and stepping
         for w in self.pane.status_widgets():
             self.statusBar().addPermanentWidget(w)
         self.comparison = None         # ui/compare.py: a second run beside this one, in this window
@@ -107,11 +108,33 @@ class MainWindow(QMainWindow):
         self.presenter = Presenter(self, self.settings)
         view_menu = QMenu("&View", self)
         self.menuBar().insertMenu(self.help_menu.menuAction(), view_menu)   # before Help, as menus go
+        self._build_fold_toggles(view_menu)
         self.presenter.build_menu(view_menu)
         name_controls(self)
         self.views_built.emit()
         if self.settings.value("presenter/on", False, type=bool):
             self.presenter.set_active(True)
+
+    def _build_fold_toggles(self, menu: QMenu) -> None:
+        """View > Settings panel, Loss curves and Help texts: fold them away to give the model's plots
+        the room (a laptop's 1366x768). Remembered between sessions."""
+        from .views.base import show_help_texts
+
+        for text, keys, key, shown, show in (
+                ("Settings panel", "F9", "view/settings", self.pane.settings_shown, self.pane.show_settings),
+                ("Loss curves", "Shift+F9", "view/curves", lambda: self.pane.curves.isVisible(),
+                 lambda on: self.pane.curves.setVisible(on)),
+                ("Help texts", "Shift+F1", "view/help", None, lambda on: show_help_texts(self, on))):
+            action = menu.addAction(text)
+            action.setShortcut(QKeySequence(keys))
+            action.setCheckable(True)
+            action.triggered.connect(lambda on, key=key, show=show: (show(on), self.settings.setValue(key, on)))
+            if shown is not None:   # presenter mode and two runs fold them too: the menu says what is on screen
+                menu.aboutToShow.connect(lambda action=action, shown=shown: action.setChecked(shown()))
+            self.addAction(action)   # the keys work with the menu bar hidden (presenter mode)
+            action.setChecked(self.settings.value(key, True, type=bool))
+            show(action.isChecked())
+        menu.addSeparator()
 
     @property
     def views_ready(self) -> bool:

@@ -87,12 +87,15 @@ class RunPane(QWidget, RunListener):
         self.splitter = QSplitter(Qt.Horizontal)
         self.splitter.addWidget(area)
         self.splitter.addWidget(self.right)
+        self.splitter.setStretchFactor(0, 0)   # a wider window widens the plots, not the form
+        self.splitter.setStretchFactor(1, 1)
         self.splitter.setSizes([panel_width, 900])
         self.banner = QLabel()
         self.banner.setStyleSheet("background: #fde2e1; color: #7a1010; padding: 6px; border-radius: 4px;")
         self.banner.setWordWrap(True)
         self.banner.hide()
         self.transport_bar = self._build_transport()
+        self.setFocusPolicy(Qt.ClickFocus)   # a click on a plot takes the focus back from a slider or a box
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
@@ -122,7 +125,7 @@ class RunPane(QWidget, RunListener):
         self.sample_layout.addWidget(self._build_draw_bar())
         self.sample_layout.addWidget(self.timeline)
         self.right.addWidget(self.curves)
-        self.right.setSizes([520, 300])
+        self.right.setSizes([560, 260])
         self.timeline.scrubbed.connect(self._scrub)
         self.timeline.fork_requested.connect(self.fork_from)
         self.timeline.export_requested.connect(
@@ -179,6 +182,8 @@ class RunPane(QWidget, RunListener):
         self.elapsed_label = QLabel("0.0 s")
         self.toolbar_actions = {w: bar.addWidget(w) for w in
                                 (self.train_button, self.step_button, self.d_button, self.g_button, self.reset_button)}
+        for button in self.toolbar_actions:   # a click leaves the focus where it was, as toolbar buttons do:
+            button.setFocusPolicy(Qt.TabFocus)   # Space then still trains both runs, not this one only
         holder = QWidget()
         row = QHBoxLayout(holder)
         row.setContentsMargins(12, 0, 0, 0)
@@ -197,7 +202,7 @@ class RunPane(QWidget, RunListener):
         """`widget` above the curves in place of this run's tabs (two runs' columns); None: the tabs again."""
         self.right.insertWidget(0, widget if widget is not None else self.tabs)
         height = max(sum(self.right.sizes()), 600)
-        self.right.setSizes([int(height * 0.64), int(height * 0.36)] if widget is not None else [520, 300])
+        self.right.setSizes([int(height * 0.64), int(height * 0.36)] if widget is not None else [560, 260])
 
     def show_settings(self, on: bool) -> None:
         self.settings_area.setVisible(on)

@@ -1,14 +1,41 @@
 """Training in a child process (live/training_process.py): what the window sees when the child dies,
-that no child outlives the window, and that a run's data set is handed to the next run."""
+that no child outlives the window, and that a run's data set is handed to the next run. Each test runs
+with the forkserver (Linux, macOS) and with "spawn", the only start method Windows has."""
 from __future__ import annotations
 
+import multiprocessing
 import pickle
 
 import numpy as np
+import pytest
 
-from genstudio.live import training_process
+from genstudio.live import forkserver, training_process
 
-from .test_main_window import TIMEOUT_MS, start, tiny
+from .test_main_window import TIMEOUT_MS, checkpoint, settled_step, start, tiny
+
+
+@pytest.fixture(autouse=True, params=["forkserver", "spawn"])
+def start_method(request, monkeypatch):
+    if request.param == "spawn":
+        monkeypatch.setattr(forkserver, "_context", multiprocessing.get_context("spawn"))
+    assert forkserver.context().get_start_method() == request.param
+    return request.param
+
+
+def test_train_pause_step_resume_and_reset(window, qtbot):
+    start(window, qtbot, tiny("gan"))
+    qtbot.waitUntil(lambda: window.run.step > 5, timeout=TIMEOUT_MS)
+    window.pane.toggle_training()
+    step = settled_step(window, qtbot)
+    window.pane.step_button.click()
+    qtbot.waitUntil(lambda: window.run.step == step + 1, timeout=TIMEOUT_MS)
+    assert checkpoint(window, qtbot).step == step + 1
+    window.pane.toggle_training()
+    qtbot.waitUntil(lambda: window.run.step > step + 5, timeout=TIMEOUT_MS)
+    first = window.run.worker._process.pid
+    window.pane.reset(start=True)
+    qtbot.waitUntil(lambda: window.run.info is not None and window.run.step > 5, timeout=TIMEOUT_MS)
+    assert window.run.worker._process.pid != first
 
 
 def test_a_killed_training_process_is_one_message_and_train_starts_afresh(window, qtbot):

@@ -10,7 +10,7 @@ knob of the run (`knob_edited`: the window applies it as if the panel had), ask 
 """
 from __future__ import annotations
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
@@ -118,11 +118,31 @@ class FamilyView(QWidget):
         return False
 
 
+HELP_TEXT = "genstudio_help"   # the property that marks a help text, which View > Help texts folds away
+_help_texts_shown = True
+
+
+def show_help_texts(root: QWidget, on: bool) -> None:
+    """Show or fold away every help text under `root`, and those the views make from now on."""
+    global _help_texts_shown
+    _help_texts_shown = on
+    for widget in root.findChildren(QWidget):
+        if widget.property(HELP_TEXT):
+            widget.setVisible(on)
+
+
+def _mark_help(widget: QWidget) -> None:
+    widget.setProperty(HELP_TEXT, True)
+    if not _help_texts_shown:
+        widget.hide()   # (never show() here: a widget without a parent yet would open as a window)
+
+
 def help_label(text: str) -> QLabel:
     """A "what am I looking at" text for a student."""
     label = QLabel(text)
     label.setWordWrap(True)
     label.setStyleSheet(quiet_css())
+    _mark_help(label)
     return label
 
 
@@ -147,6 +167,7 @@ def help_area(texts: list[str], height: int = 110) -> QScrollArea:
     area.setWidgetResizable(True)
     area.setFrameShape(QScrollArea.NoFrame)
     area.setMaximumHeight(height)
+    _mark_help(area)
     return area
 
 
@@ -187,11 +208,13 @@ class ExplorerView(FamilyView):
         self.message.setStyleSheet("color: #7a1010;")
         self.status = steady_label("the model at step 100,000,000", "")
         self.status.setStyleSheet(quiet_css())
-        line = QHBoxLayout()
-        line.addWidget(self.message, 1)
-        line.addWidget(self.status)
         self.pages = QTabWidget()
-        self.body.addLayout(line)
+        line = QWidget()   # beside the page tabs, where a line of its own would cost the plots its height
+        row = QHBoxLayout(line)
+        row.setContentsMargins(8, 0, 4, 0)
+        row.addWidget(self.message, 1)
+        row.addWidget(self.status)
+        self.pages.setCornerWidget(line, Qt.TopRightCorner)
         self.body.addWidget(self.pages, 1)
         self.built = False
         self.shown_step: dict[str, int] = {}   # control -> the training step of the weights behind its picture

@@ -26,8 +26,8 @@ from PySide6.QtWidgets import (
 
 from ...engine.render import image_grid
 from ..steady_label import steady_label
-from ..theme import ink_pen_colour, plot_widget
-from .base import ExplorerView, ImagePanel, help_label
+from ..theme import ink_pen_colour, plot_widget, quiet_css
+from .base import ExplorerView, ImagePanel, help_area, help_label
 
 SLIDERS = 16          # latent dimensions with a slider on screen at once (a picker pages through the rest)
 SLIDER_RANGE = 4.0    # codes from -4 to 4: the prior's standard deviations
@@ -163,29 +163,25 @@ class VAELab(ExplorerView):
         self.code_view = DecodedDisplay(pg, "Decoded at the marked code (+)")
         self.recon = DecodedDisplay(pg, "Held-out inputs (top) and their reconstructions (bottom)",
                                     points_title="Held-out points (blue) and their reconstructions (orange)")
-        self.pca_note = help_label("")
+        self.pca_note = QLabel("")   # which plane of a many-dimensional latent the map shows: not a help text
+        self.pca_note.setWordWrap(True)
+        self.pca_note.setStyleSheet(quiet_css())
         self.legend = QLabel("")
         self.legend.setWordWrap(True)
         map_column = QVBoxLayout()
         map_column.addWidget(self.map_plot, 1)
         map_column.addWidget(self.legend)
+        map_column.addWidget(self.pca_note)
         top = QHBoxLayout()
         top.addLayout(map_column, 3)
         top.addWidget(self.manifold.widget, 3)
         top.addWidget(self.code_view.widget, 2)
-        helps = QHBoxLayout()
-        map_help = QVBoxLayout()
-        map_help.addWidget(help_label(TEXT["map"]))
-        map_help.addWidget(self.pca_note)
-        helps.addLayout(map_help, 3)
-        helps.addWidget(help_label(TEXT["manifold"].format(g=GRID)), 3)
-        helps.addWidget(help_label(TEXT["recon"]), 2)
         page = QWidget()
         col = QVBoxLayout(page)
-        col.addLayout(top, 5)
-        col.addLayout(helps)
-        col.addWidget(self.recon.widget, 3)
-        self.recon.widget.setMinimumHeight(120)
+        col.addLayout(top, 2)
+        col.addWidget(help_area([TEXT["map"], TEXT["manifold"].format(g=GRID), TEXT["recon"]], height=64))
+        col.addWidget(self.recon.widget, 1)
+        self.recon.widget.setMinimumHeight(100)
         self.pages.addTab(page, "Latent map")
         self.map_plot.getViewBox().sigRangeChanged.connect(qthrottled(self._ask_manifold, 50, parent=self))
 
