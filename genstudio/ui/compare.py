@@ -314,3 +314,4 @@ class Comparison(QObject):
         host.show_timeline_position()
         guest.close_run()
         guest.dispose()
+        self.deleteLater()   # the window's child: it would keep the second run's pane and run alive

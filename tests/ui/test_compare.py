@@ -260,3 +260,26 @@ def test_a_second_run_leaves_no_widgets_behind(window, qtbot):
     qtbot.waitUntil(lambda: window.views_ready, timeout=TIMEOUT_MS)
     before = widgets_after(1)
     assert widgets_after(3) == before
+
+
+def test_an_ended_comparison_leaves_no_pane_run_or_comparison_alive(window, qtbot):
+    """An hour of lessons opens and closes second runs: each one's pane, its run and the comparison
+    itself are freed when it closes (a leftover keeps every plot of the second run in memory)."""
+    import gc
+
+    from PySide6.QtCore import QEvent
+    from PySide6.QtWidgets import QApplication
+
+    from genstudio.live.run import Run
+    from genstudio.ui.compare import Comparison
+    from genstudio.ui.run_pane import RunPane
+
+    qtbot.waitUntil(lambda: window.views_ready, timeout=TIMEOUT_MS)
+    for _ in range(3):
+        window.compare_with()
+        window.end_comparison()
+    QApplication.sendPostedEvents(None, QEvent.DeferredDelete)
+    QApplication.processEvents()
+    gc.collect()
+    alive = [o for o in gc.get_objects() if type(o) in (RunPane, Comparison, Run)]
+    assert {id(o) for o in alive} == {id(window.pane), id(window.run)}, alive

@@ -97,12 +97,13 @@ def main(argv=None) -> int:
     folder = tempfile.mkdtemp(prefix="genstudio-stress-")
     path = saved_experiment(folder)
     win = new_window(folder)
-    counts = collections.Counter()
+    counts, seconds = collections.Counter(), collections.Counter()
     start = time.perf_counter()
     for i in range(args.cycles):
         model = FAMILIES[i % len(FAMILIES)]
         action = rng.choice(ACTIONS)
         counts[action] += 1
+        began = time.perf_counter()
         if action == "reset":
             train(win, model)
         elif action == "burst":  # Reset pressed again and again: each retires a thread that is winding down
@@ -124,17 +125,19 @@ def main(argv=None) -> int:
             win.pane.toggle_training()
         else:  # close the window while it trains, open a new one
             win.close()
+            win.deleteLater()   # as pytest-qt does: a closed window's menus hold lambdas that keep it alive
             win = new_window(folder)
             train(win, model)
         pump(rng.randrange(0, 120))
         gc.collect()
+        seconds[action] += time.perf_counter() - began
     wait_until(lambda: win.run.state == "training")
     step = win.run.step
     wait_until(lambda: win.run.step > step)
     win.close()
     faulthandler.cancel_dump_traceback_later()
-    print(f"stress: {args.cycles} cycles ({', '.join(f'{k} {v}' for k, v in sorted(counts.items()))}) "
-          f"in {time.perf_counter() - start:.0f} s, no hang")
+    actions = ", ".join(f"{k} {v} in {seconds[k]:.0f} s" for k, v in sorted(counts.items()))
+    print(f"stress: {args.cycles} cycles ({actions}) in {time.perf_counter() - start:.0f} s, no hang")
     return 0
 
 
