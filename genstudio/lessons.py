@@ -42,6 +42,7 @@ from .config import (
     ConfigError,
     Experiment,
     lesson_experiment,
+    lesson_preset,
     short_repr,
 )
 from .data import DATASETS, REMOTE_DATASETS, TEXT_SETS
@@ -241,16 +242,16 @@ def _parse_step(d, fail) -> LessonStep:
     if len(text) > MAX_TEXT:
         fail(f"text is {len(text)} characters long (at most {MAX_TEXT}): split the step")
     family, preset = _parse_preset(d["preset"], fail)
-    data = d.get("data")
-    choices = [d for d in DATASETS + REMOTE_DATASETS if family == "ar" or d not in TEXT_SETS]
-    if data is not None and data not in choices:
-        fail(f"unknown data set {short_repr(data)} for {family} (choose {', '.join(choices)})")
+    own_data = d.get("data")
+    choices = [name for name in DATASETS + REMOTE_DATASETS if family == "ar" or name not in TEXT_SETS]
+    if own_data is not None and own_data not in choices:
+        fail(f"unknown data set {short_repr(own_data)} for {family} (choose {', '.join(choices)})")
     knobs = _parse_knobs(d.get("knobs", {}), family, fail)
     try:
-        lesson_experiment(family, preset, data, dict(knobs))
+        lesson_experiment(family, preset, own_data, dict(knobs))
     except ConfigError as exc:
         fail(f"knobs: {exc}")
-    data = data or next(p.data for p in LESSON_PRESETS[family] if p.name == preset)
+    data = own_data or lesson_preset(family, preset).data
 
     view = d["view"]
     if view not in VIEWS:
@@ -301,7 +302,6 @@ def _parse_step(d, fail) -> LessonStep:
             at_least = float(at_least)
         else:
             fail("wait needs \"step\", \"metric\" or \"head\"")
-    own_data = d.get("data")
     return LessonStep(text.strip(), family, preset, view, own_data, knobs, page, wait_step, metric, at_least,
                       at_most, head)
 

@@ -292,7 +292,7 @@ def test_no_command_opens_the_window(monkeypatch):
     opened = []
     monkeypatch.setattr(app, "run", lambda **kw: opened.append(kw) or 0)
     assert cli_module.main([]) == 0
-    assert opened == [{"self_test": False, "screenshots": None}]
+    assert opened == [{"self_test": False, "screenshots": None, "open_path": None}]
 
 
 # divergence ----------------------------------------------------------------------------------------
