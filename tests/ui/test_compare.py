@@ -246,6 +246,8 @@ def test_after_a_comparison_ends_nothing_it_connected_still_fires(window, qtbot)
 
 def test_a_second_run_leaves_no_widgets_behind(window, qtbot):
     """pyqtgraph's menus and a pane's status widgets have no parent: the pane deletes them itself."""
+    import gc
+
     from PySide6.QtCore import QEvent
     from PySide6.QtWidgets import QApplication
 
@@ -253,13 +255,15 @@ def test_a_second_run_leaves_no_widgets_behind(window, qtbot):
         for _ in range(replacements):
             window.compare_with()
             window.end_comparison()
-        QApplication.sendPostedEvents(None, QEvent.DeferredDelete)
-        QApplication.processEvents()
+        for _ in range(2):   # the comparison goes first, then the pane it held
+            QApplication.sendPostedEvents(None, QEvent.DeferredDelete)
+            QApplication.processEvents()
+            gc.collect()
         return len(QApplication.allWidgets())
 
     qtbot.waitUntil(lambda: window.views_ready, timeout=TIMEOUT_MS)
     before = widgets_after(1)
-    assert widgets_after(3) == before
+    assert widgets_after(3) <= before
 
 
 def test_an_ended_comparison_leaves_no_pane_run_or_comparison_alive(window, qtbot):
