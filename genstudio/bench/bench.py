@@ -69,7 +69,7 @@ class Budget:
     warmup_steps: int        # steps before a rate is measured (the app's first steps are not counted)
     startup_runs: int
     scrubs: int              # timeline moves per family
-    target_scale: float      # times the foundation issue's 60 / 120 s budget for the 2D targets
+    target_scale: float      # times the 60 / 120 s training budget of the 2D quality targets
     fd_s: float              # training seconds before the digits FD
     memory_s: float
     images_s: float          # training seconds per family on 28x28 digits

@@ -5,7 +5,7 @@
 For each family on its default data: steps/s inside the app (offscreen) / steps/s of the same config
 run headless (alternating, median of the repeats); the lateness of a 10 ms GUI timer while the app
 trains at full speed (p50 / p95 / max); the timeline's scrub latency; and process start to first
-window shown and to the first trained sample. Goals (studio window issue): ratio >= 0.95,
+window shown and to the first trained sample. Goals: ratio >= 0.95,
 p95 <= 8 ms, max <= 33 ms, window <= 0.5 s. `genstudio bench` measures the same and more.
 """
 from __future__ import annotations

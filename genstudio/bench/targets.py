@@ -1,4 +1,4 @@
-"""Quality targets of the foundation issue, measured on this machine: prints a table.
+"""Quality targets for the 2D toy sets and the digits (docs/metrics.md), measured on this machine: prints a table.
 
     python -m genstudio.bench.targets                 # every target (about 25 minutes on 2 CPU cores)
     python -m genstudio.bench.targets --only gan-ring8 --seeds 0 --set width=64
