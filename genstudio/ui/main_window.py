@@ -122,8 +122,7 @@ class MainWindow(QMainWindow):
 
         for text, keys, key, shown, show in (
                 ("Settings panel", "F9", "view/settings", self.pane.settings_shown, self.pane.show_settings),
-                ("Loss curves", "Shift+F9", "view/curves", lambda: self.pane.curves.isVisible(),
-                 lambda on: self.pane.curves.setVisible(on)),
+                ("Loss curves", "Shift+F9", "view/curves", self.pane.curves.isVisible, self.pane.curves.setVisible),
                 ("Help texts", "Shift+F1", "view/help", None, lambda on: show_help_texts(self, on))):
             action = menu.addAction(text)
             action.setShortcut(QKeySequence(keys))

@@ -32,6 +32,8 @@ from .views import make_view
 PANEL_FIELDS = ("model", "data", "family", "seed", "device", "threads", "data_size", "data_color")
 
 
+VIEW_AND_CURVES = [560, 260]   # the tabs' and the loss curves' share of the height, in pixels
+
 class RunPane(QWidget, RunListener):
     """The widgets of one run. It says what the window should show through signals: its state, status
     messages, problems for a message box, a file name for the title, and a fork to put beside it."""
@@ -125,7 +127,7 @@ class RunPane(QWidget, RunListener):
         self.sample_layout.addWidget(self._build_draw_bar())
         self.sample_layout.addWidget(self.timeline)
         self.right.addWidget(self.curves)
-        self.right.setSizes([560, 260])
+        self.right.setSizes(VIEW_AND_CURVES)
         self.timeline.scrubbed.connect(self._scrub)
         self.timeline.fork_requested.connect(self.fork_from)
         self.timeline.export_requested.connect(
@@ -202,7 +204,7 @@ class RunPane(QWidget, RunListener):
         """`widget` above the curves in place of this run's tabs (two runs' columns); None: the tabs again."""
         self.right.insertWidget(0, widget if widget is not None else self.tabs)
         height = max(sum(self.right.sizes()), 600)
-        self.right.setSizes([int(height * 0.64), int(height * 0.36)] if widget is not None else [560, 260])
+        self.right.setSizes([int(height * 0.64), int(height * 0.36)] if widget is not None else VIEW_AND_CURVES)
 
     def show_settings(self, on: bool) -> None:
         self.settings_area.setVisible(on)

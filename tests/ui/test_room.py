@@ -8,6 +8,7 @@ from PySide6.QtWidgets import QWidget
 
 from genstudio.config import default_experiment
 from genstudio.ui.main_window import MainWindow
+from genstudio.ui.views.base import HELP_TEXT
 
 from .test_main_window import start
 
@@ -37,7 +38,7 @@ def test_folded_each_family_plot_keeps_300_px_at_1366x768(window, qtbot):
         qtbot.wait(50)
         plot = main_plot(view)
         assert plot.isVisible() and min(plot.width(), plot.height()) >= 300, (family, plot.size())
-        helps = [w for w in view.findChildren(QWidget) if w.property("genstudio_help")]
+        helps = [w for w in view.findChildren(QWidget) if w.property(HELP_TEXT)]
         assert helps and not any(w.isVisible() for w in helps), family
 
 
