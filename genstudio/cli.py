@@ -88,6 +88,9 @@ def build_parser() -> argparse.ArgumentParser:
                        metavar="KEY=VALUE", help="a family option, e.g. --set beta=4 (repeatable)")
     train.add_argument("--eval-every", type=_positive_float, metavar="SECONDS",
                        help="also evaluate the metrics periodically (they are always evaluated at the end)")
+    train.add_argument("--held-out-every", type=_positive_float, default=2.0, metavar="SECONDS",
+                       help="training seconds between points of the held-out curve (default 2; the measure "
+                            "waits longer when it would take over 5%% of the time)")
     train.add_argument("--log-every", type=_positive_int, default=10, metavar="STEPS",
                        help="steps per metrics.csv row (default 10)")
     train.add_argument("--out", required=True, help="run folder to write")
@@ -233,8 +236,10 @@ def cmd_train(args) -> int:
     _check_out(args.out)
     dataset = doc.dataset if doc is not None and doc.dataset is not None else _load_data(exp, args.quiet)
     try:  # validates the device and that the model can take the data
-        trainer = Trainer(exp, Cadence(snapshot_s=None, eval_s=args.eval_every), dataset=dataset,
-                          state=doc.state if doc is not None else None)
+        trainer = Trainer(exp, Cadence(snapshot_s=None, eval_s=args.eval_every, held_out_s=args.held_out_every), dataset=dataset,
+                          state=doc.state if doc is not None else None,
+                          fork_points=doc.fork_points if doc is not None else (),
+                          held_out=doc.history.held_out if doc is not None else ())
     except ValueError as exc:
         if isinstance(exc, ConfigError):
             raise
@@ -246,12 +251,13 @@ def cmd_train(args) -> int:
 def _run(trainer, args, steps, seconds, doc=None) -> int:
     from .engine import checkpoint, experiment_file, render
     from .engine.device import describe
-    from .engine.events import Diverged, Finished, LossPoints, Metrics
+    from .engine.events import Diverged, Finished, HeldOut, LossPoints, Metrics
     from .storage import write_text
 
     exp, out = trainer.exp, args.out
     checkpoint.save_config(exp, out)
     rows = _CsvRows(trainer.loss_names, args.log_every, doc.history if doc is not None else None)
+    held_out = list(doc.history.held_out) if doc is not None else []
     start_step, start_s = trainer.step, trainer.seconds
     bar = _progress(steps, seconds, args.quiet)
     previous = signal.signal(signal.SIGINT, lambda *_: trainer.stop())  # Ctrl+C: stop and save
@@ -269,6 +275,8 @@ def _run(trainer, args, steps, seconds, doc=None) -> int:
                 evaluations.append(event)
                 if bar is not None and not args.quiet:
                     bar.write(f"step {event.step}: " + _short(event.values))
+            elif isinstance(event, HeldOut):
+                held_out.append(event)
             elif isinstance(event, Diverged):
                 diverged = event
             elif isinstance(event, Finished):
@@ -277,7 +285,8 @@ def _run(trainer, args, steps, seconds, doc=None) -> int:
         signal.signal(signal.SIGINT, previous)
         if bar is not None:
             bar.close()
-    write_text(os.path.join(out, "metrics.csv"), rows.text())
+    rows.finish()
+    write_text(os.path.join(out, "metrics.csv"), rows.text(held_out))
     summary = {"model": exp.model, "data": exp.data, "device": describe(trainer.device), "steps": trainer.step,
                "seconds": round(trainer.seconds, 3),
                "steps_per_s": round(trainer.step / trainer.seconds, 2) if trainer.seconds else 0.0,
@@ -290,13 +299,23 @@ def _run(trainer, args, steps, seconds, doc=None) -> int:
               f"kept config.json and metrics.csv up to step {diverged.step - 1}", file=sys.stderr)
         return EXIT_DIVERGED
     summary["status"] = f"finished ({finished.reason})"
-    checkpoint.save_weights(trainer.model, os.path.join(out, checkpoint.WEIGHTS_FILE))
     final = trainer.snapshot()
-    render.save_png(render.render_samples(final.samples, trainer.dataset), os.path.join(out, "samples.png"))
+    # the weights and samples a user takes away are the best held-out step's (makemore's habit); the
+    # experiment file keeps the last state, so that a resumed run goes on exactly where it stopped
+    with trainer.best_weights() as best_step:
+        checkpoint.save_weights(trainer.model, os.path.join(out, checkpoint.WEIGHTS_FILE))
+        best = trainer.snapshot() if best_step != trainer.step else final
+        if best_step != trainer.step:
+            summary["last_metrics"], summary["metrics"] = final_metrics, trainer.evaluate().values
+    if trainer.best is not None:
+        summary["best_step"] = best_step
+        summary["best_held_out"] = trainer.best.held_out
+    render.save_png(render.render_samples(best.samples, trainer.dataset), os.path.join(out, "samples.png"))
     timeline = (doc.timeline if doc is not None else ()) + (final,)
+    kept = (trainer.best_state,) if trainer.best_state is not None and best_step != trainer.step else ()
     experiment_file.save(os.path.join(out, EXPERIMENT_FILE), experiment_file.ExperimentFile(
-        exp, trainer.state(), rows.history(evaluations), timeline,
-        trainer.dataset if experiment_file.embeds_data(exp) else None))
+        exp, trainer.state(), rows.history(evaluations, held_out), timeline,
+        trainer.dataset if experiment_file.embeds_data(exp) else None, kept))
     write_text(os.path.join(out, "summary.json"), json.dumps(summary, indent=2) + "\n")
     if not args.quiet:
         print(f"{trainer.step} steps in {trainer.seconds:.1f} s ({summary['steps_per_s']} it/s) on "
@@ -335,21 +354,29 @@ class _CsvRows:
         import numpy as np
         for i, step in enumerate(points.steps):
             self.pending.append([points.values[k][i] for k in self.names])
+            self.last = (int(step), float(points.seconds[i]))
             if step % self.every == 0:
                 self.rows.append((int(step), float(points.seconds[i]), np.mean(self.pending, axis=0).tolist()))
                 self.pending = []
 
-    def text(self):
-        from .engine.experiment_file import history_csv
-        return history_csv(self.history(()))
+    def finish(self):
+        """The steps since the last row make one more row (their mean)."""
+        import numpy as np
+        if self.pending:
+            self.rows.append((self.last[0], self.last[1], np.mean(self.pending, axis=0).tolist()))
+            self.pending = []
 
-    def history(self, metrics):
+    def text(self, held_out=()):
+        from .engine.experiment_file import history_csv
+        return history_csv(self.history((), held_out))
+
+    def history(self, metrics, held_out=()):
         import numpy as np
 
         from .engine.experiment_file import History
         values = np.array([r[2] for r in self.rows], dtype=np.float64).reshape(len(self.rows), len(self.names))
         return History(np.array([r[0] for r in self.rows], np.int64), np.array([r[1] for r in self.rows]),
-                       {k: values[:, i] for i, k in enumerate(self.names)}, tuple(metrics))
+                       {k: values[:, i] for i, k in enumerate(self.names)}, tuple(metrics), tuple(held_out))
 
 
 def cmd_install_desktop_entry(args) -> int:

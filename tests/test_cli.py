@@ -60,9 +60,10 @@ def test_train_writes_a_run_folder(cli, tiny_args, tmp_path):
     assert "wrote" in stdout and str(out) in stdout
 
     rows = _read_csv(out / "metrics.csv")
-    assert rows[0] == ["step", "seconds", "loss", "recon", "kl"]
+    assert rows[0] == ["step", "seconds", "loss", "recon", "kl", "train_measure", "held_out_measure"]
     assert [int(r[0]) for r in rows[1:]] == [10, 20, 30]  # --log-every defaults to 10
-    assert all(np.isfinite([float(v) for v in r[1:]]).all() for r in rows[1:])
+    assert all(np.isfinite([float(v) for v in r[1:5]]).all() for r in rows[1:])
+    assert rows[-1][5] and rows[-1][6], "the run ends with a point of the held-out curve"
 
     width, height = _png_size(out / "samples.png")
     assert width > 8 and height > 8
@@ -85,7 +86,7 @@ def test_log_every(cli, tiny_args, tmp_path):
                           "--quiet", "--out", str(out), *tiny_args("gan", "ring8"))
     assert code == 0, stderr
     rows = _read_csv(out / "metrics.csv")
-    assert rows[0] == ["step", "seconds", "d_loss", "g_loss", "penalty"]
+    assert rows[0] == ["step", "seconds", "d_loss", "g_loss", "penalty", "train_measure", "held_out_measure"]
     assert [int(r[0]) for r in rows[1:]] == [5, 10, 15, 20]
 
 
@@ -314,7 +315,7 @@ def test_divergence_exits_1_and_keeps_no_weights(cli, tiny_args, tmp_path, monke
     assert stderr.count("\n") == 1 and "step 25" in stderr
     rows = _read_csv(out / "metrics.csv")
     assert rows[0] == ["step", "seconds", "loss", "recon", "kl"]
-    assert [int(r[0]) for r in rows[1:]] == [5, 10, 15, 20]
+    assert [int(r[0]) for r in rows[1:]] == [5, 10, 15, 20, 24]   # up to the last finite step
     assert all(np.isfinite([float(v) for v in r[2:]]).all() for r in rows[1:])
     assert not (out / "model.safetensors").exists()
     assert not (out / "samples.png").exists()

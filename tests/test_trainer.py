@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from genstudio.config import FAMILIES
-from genstudio.engine.events import Diverged, Finished, LossPoints, Metrics, Snapshot
+from genstudio.engine.events import Diverged, Finished, HeldOut, LossPoints, Metrics, Snapshot
 from genstudio.engine.trainer import Cadence, Trainer
 
 QUIET = Cadence(snapshot_s=None, evaluate_at_end=False)
@@ -102,9 +102,9 @@ def test_end_of_run_snapshot_and_metrics(make_experiment):
     trainer = Trainer(make_experiment("vae", "ring8"), Cadence(snapshot_s=60.0, evaluate_at_end=True))
     events = list(trainer.run(steps=10))
     kinds = [type(e) for e in events]
-    assert kinds[-3:] == [Snapshot, Metrics, Finished]
-    snap, metrics = events[-3], events[-2]
-    assert snap.step == 10 and snap.samples.shape == (64, 2)
+    assert kinds[-4:] == [Snapshot, HeldOut, Metrics, Finished]
+    snap, held_out, metrics = events[-4:-1]
+    assert snap.step == held_out.step == 10 and snap.samples.shape == (64, 2)
     assert {"hq_fraction", "modes_captured", "energy_distance", "nll_nats"} <= set(metrics.values)
 
 

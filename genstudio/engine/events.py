@@ -33,6 +33,19 @@ class Metrics:
 
 
 @dataclass(frozen=True)
+class HeldOut:
+    """The training objective measured the same way (eval mode, fixed noise) on a fixed subset of the
+    training items and on as many held-out items: their gap is what the model learnt that does not
+    carry over. `best_step`: the step with the lowest held-out value so far (None where the value does
+    not rank the model's weights, as a GAN discriminator's does not)."""
+    step: int
+    seconds: float
+    train: float
+    held_out: float
+    best_step: int | None = None
+
+
+@dataclass(frozen=True)
 class Finished:
     step: int
     seconds: float

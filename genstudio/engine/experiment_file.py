@@ -21,7 +21,7 @@ from safetensors.torch import save_file
 from ..config import MAX_STEPS, ConfigError, Experiment
 from ..data import Dataset, looks_like_path
 from ..storage import atomic_path
-from .events import Metrics, Snapshot
+from .events import HeldOut, Metrics, Snapshot
 from .state import TrainerState
 
 FORMAT = "genstudio-experiment"
@@ -36,11 +36,13 @@ class ExperimentFileError(ConfigError):
 
 @dataclass(frozen=True)
 class History:
-    """The loss curves (one point per step, or thinned) and the evaluated metrics of a run."""
+    """The loss curves (one point per step, or thinned), the evaluated metrics and the held-out curve
+    of a run."""
     steps: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     seconds: np.ndarray = field(default_factory=lambda: np.zeros(0))
     values: dict[str, np.ndarray] = field(default_factory=dict)
     metrics: tuple[Metrics, ...] = ()
+    held_out: tuple[HeldOut, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -65,7 +67,8 @@ def save(path: str, doc: ExperimentFile) -> None:
     for name, values in h.values.items():
         tensors[f"history.values.{name}"] = torch.from_numpy(np.asarray(values, np.float64))
     header["history"] = {"names": list(h.values),
-                         "metrics": [{"step": m.step, "seconds": m.seconds, "values": m.values} for m in h.metrics]}
+                         "metrics": [{"step": m.step, "seconds": m.seconds, "values": m.values} for m in h.metrics],
+                         "held_out": [[m.step, m.seconds, m.train, m.held_out, m.best_step] for m in h.held_out]}
     header["timeline"] = []
     for i, snap in enumerate(doc.timeline):
         entry = {"step": snap.step, "seconds": snap.seconds}
@@ -126,13 +129,25 @@ def _pack_dataset(ds: Dataset, tensors: dict) -> dict:
             "alphabet": ds.alphabet, "source": ds.source, "key": ds.key}
 
 
+HELD_OUT_COLUMNS = ("train_measure", "held_out_measure")
+
+
 def history_csv(history: History) -> str:
-    """The loss curves as CSV: step, seconds, one column per loss term."""
+    """The loss curves as CSV: step, seconds, one column per loss term; with a held-out curve, its two
+    measures (the training items', the held-out items') on the first row at or after each measure's
+    step, empty on the other rows."""
     names = list(history.values)
-    lines = [",".join(["step", "seconds", *names])]
+    extra = [""] * len(history.steps)
+    for m in history.held_out:
+        row = min(int(np.searchsorted(history.steps, m.step)), len(history.steps) - 1)
+        if row >= 0:
+            extra[row] = f",{m.train:.6g},{m.held_out:.6g}"
+    columns = ["step", "seconds", *names, *(HELD_OUT_COLUMNS if history.held_out else ())]
+    lines = [",".join(columns)]
     for i, step in enumerate(history.steps):
         values = ",".join(f"{history.values[n][i]:.6g}" for n in names)
-        lines.append(f"{int(step)},{history.seconds[i]:.3f}" + (f",{values}" if names else ""))
+        filler = extra[i] or ("," * len(HELD_OUT_COLUMNS) if history.held_out else "")
+        lines.append(f"{int(step)},{history.seconds[i]:.3f}" + (f",{values}" if names else "") + filler)
     return "\n".join(lines) + "\n"
 
 
@@ -195,7 +210,8 @@ def _decode(header: dict, tensors: dict) -> ExperimentFile:
     hist = header.get("history", {})
     history = History(tensors["history.steps"].numpy(), tensors["history.seconds"].numpy(),
                       {n: tensors[f"history.values.{n}"].numpy() for n in _strings(hist.get("names", []), "names")},
-                      tuple(_metrics(m) for m in hist.get("metrics", [])))
+                      tuple(_metrics(m) for m in hist.get("metrics", [])),
+                      tuple(_held_out(m) for m in hist.get("held_out", [])))
     _check_history(history)
     timeline = []
     for i, entry in enumerate(header.get("timeline", [])):
@@ -252,6 +268,14 @@ def _metrics(entry) -> Metrics:
         raise ExperimentFileError("damaged experiment file (an evaluation's values are not numbers by name)")
     return Metrics(_step(entry["step"], "an evaluation's step"), _seconds(entry["seconds"], "an evaluation's time"),
                    values)
+
+
+def _held_out(entry) -> HeldOut:
+    if not isinstance(entry, list) or len(entry) != 5 or not all(map(_number, entry[2:4])):
+        raise ExperimentFileError("damaged experiment file (a held-out measure is not five numbers)")
+    best = None if entry[4] is None else _step(entry[4], "a best step")
+    return HeldOut(_step(entry[0], "a held-out step"), _seconds(entry[1], "a held-out time"),
+                   float(entry[2]), float(entry[3]), best)
 
 
 def _check_history(h: History) -> None:

@@ -3,7 +3,8 @@ streams) captured at snapshots, kept in a bounded set.
 
 What is kept: over the last `recent_s` seconds of training, a state every `recent_spacing_s` (and
 always the newest); before that, one state per `spacing_s` (the first captured in each interval).
-When the states together pass `max_bytes`, the oldest go first; the newest always stays. So memory
+When the states together pass `max_bytes`, the oldest go first; the newest always stays, and so does
+the state at the run's best held-out step (`best`, outside the policy). So memory
 grows for the first minute of a run, then by one state a minute, up to the cap: a 10-minute run
 keeps about 30 + 9 states (10 MB for the GAN on ring8, 77 MB for the VAE on digits, 230 MB for the
 diffusion U-Net on digits, measured with `state_bytes`).
@@ -34,6 +35,7 @@ class ForkPoints:
     max_bytes: int = MAX_BYTES
     states: list[TrainerState] = field(default_factory=list)   # oldest first
     nbytes: int = 0                                             # their tensors' memory
+    best: TrainerState | None = None                            # kept whatever the policy drops
 
     def add(self, state: TrainerState) -> None:
         """Keep `state` (captured after every state added before) and drop what the policy no longer keeps."""
@@ -57,17 +59,23 @@ class ForkPoints:
             sizes.pop(0)
         self.states, self.nbytes = kept, sum(sizes)
 
+    def all(self) -> tuple[TrainerState, ...]:
+        """Every kept state, the best one included, oldest first."""
+        if self.best is None or any(s.step == self.best.step for s in self.states):
+            return tuple(self.states)
+        return tuple(sorted([*self.states, self.best], key=lambda s: s.step))
+
     def steps(self) -> list[int]:
-        return [s.step for s in self.states]
+        return [s.step for s in self.all()]
 
     def at(self, step: int) -> TrainerState:
         """The kept state at `step` (KeyError when it is not kept)."""
-        for s in self.states:
+        for s in self.all():
             if s.step == step:
                 return s
         raise KeyError(f"no state kept at step {step}")
 
     def nearest(self, step: int) -> TrainerState | None:
         """The kept state at or before `step`, if any (what a timeline position forks from)."""
-        before = [s for s in self.states if s.step <= step]
+        before = [s for s in self.all() if s.step <= step]
         return before[-1] if before else None

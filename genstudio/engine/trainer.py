@@ -5,6 +5,7 @@ per step). Stop, pause and hyperparameter changes are honoured between steps.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 import queue
@@ -21,7 +22,7 @@ from ..config import ConfigError, Experiment
 from ..models import build_model
 from .device import default_threads, resolve_device
 from .evaluate import Evaluator
-from .events import Checkpoint, Diverged, Finished, ForkState, LossPoints, Metrics, Snapshot, Weights
+from .events import Checkpoint, Diverged, Finished, ForkState, HeldOut, LossPoints, Metrics, Snapshot, Weights
 from .fork_points import ForkPoints
 from .state import TrainerState, capture, restore
 
@@ -29,6 +30,10 @@ LOSS_BUFFER = 4096
 # A report costing c seconds waits at least 7c seconds of training: snapshots and evaluations each
 # take at most an eighth of the wall time, together at most a quarter, at any image size.
 SLOW_REPORT_FACTOR = 7.0
+# The held-out measure costing c seconds waits at least 19c seconds: at most a twentieth of the wall time.
+HELD_OUT_FACTOR = 19.0
+HELD_OUT_ITEMS = 512     # training and held-out items each measure uses (fewer where the set is smaller)
+HELD_OUT_CHUNK = 128
 
 
 @dataclass(frozen=True)
@@ -42,6 +47,7 @@ class Cadence:
     snapshot_s: float | None = 0.5
     first_snapshot_s: float = 0.1        # a new run's first trained sample comes this soon: Train shows it moving
     eval_s: float | None = None
+    held_out_s: float | None = 2.0       # the held-out curve (measure_held_out); with snapshots on, right after one
     snapshot_count: int = 64
     snapshot_weights: bool = False       # attach a CPU copy of the weights to each snapshot
     fork_points: bool = False            # keep whole states at snapshots, to fork from (engine/fork_points.py)
@@ -50,10 +56,13 @@ class Cadence:
 
 class Trainer:
     def __init__(self, exp: Experiment, cadence: Cadence = Cadence(), dataset: data_sets.Dataset | None = None,
-                 state: TrainerState | None = None, fork_points: tuple[TrainerState, ...] = ()):
+                 state: TrainerState | None = None, fork_points: tuple[TrainerState, ...] = (),
+                 held_out: tuple[HeldOut, ...] = ()):
         """`dataset`: use this one instead of loading exp.data (an experiment file's embedded copy).
         `state`: continue from a captured state (raises ValueError when it does not fit).
-        `fork_points`: past states of the run to keep forking from (an experiment file's)."""
+        `fork_points`: past states of the run to keep forking from (an experiment file's).
+        `held_out`: the run's held-out curve so far (an experiment file's): its best step goes on being
+        the best until a lower value comes, when its state is among `fork_points`."""
         self.exp, self.cadence = exp, cadence
         self.device = resolve_device(exp.device)
         torch.set_num_threads(exp.threads or default_threads())
@@ -90,6 +99,11 @@ class Trainer:
         self.fork_points = ForkPoints() if cadence.fork_points else None
         for kept in fork_points if self.fork_points is not None else ():
             self.fork_points.add(kept)
+        self._held_out_items = self._pick_held_out_items(exp.seed)
+        self._held_out_step = -1
+        self.best: HeldOut | None = None             # the measure at the best step so far
+        self.best_state: TrainerState | None = None  # the whole state there (forkable, and what the CLI writes)
+        self._remember_best(held_out, fork_points)
 
     @classmethod
     def forked(cls, exp: Experiment, state: TrainerState, cadence: Cadence = Cadence(),
@@ -174,7 +188,7 @@ class Trainer:
         return capture(self.model, self.model.optimizers(), self.batch_gen, self.device, self.step, self.seconds)
 
     def _checkpoint(self) -> Checkpoint:
-        kept = tuple(self.fork_points.states) if self.fork_points is not None else ()
+        kept = self.fork_points.all() if self.fork_points is not None else ()
         return Checkpoint(self.step, self.seconds, self.state(), kept)
 
     def weights(self) -> Weights:
@@ -199,6 +213,75 @@ class Trainer:
             self.fork_points.add(self.state())
             forkable = tuple(self.fork_points.steps())
         return Snapshot(self.step, self.seconds, samples, state, forkable, probe)
+
+    # the held-out curve and the best weights ------------------------------------------------------
+    def _pick_held_out_items(self, seed: int) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """A fixed random subset of the training items and as many held-out ones (None: the model
+        measures nothing, or the data has no held-out part)."""
+        held = self.evaluator.held_out
+        n = min(HELD_OUT_ITEMS, len(held), len(self.train_data))
+        if self.model.held_out_name is None or self.cadence.held_out_s is None or n == 0:
+            return None
+        order = torch.randperm(len(self.train_data), generator=torch.Generator().manual_seed(seed + 2))[:n]
+        return self.train_data[order.to(self.device)], held[:n]
+
+    @property
+    def held_out_measure(self) -> str | None:
+        """What the held-out curve measures (None: this run has no held-out curve)."""
+        return self.model.held_out_name if self._held_out_items is not None else None
+
+    def _remember_best(self, past: tuple[HeldOut, ...], kept: tuple[TrainerState, ...]) -> None:
+        if not past or past[-1].best_step is None or not self.model.ranks_weights:
+            return
+        best = next((h for h in past if h.step == past[-1].best_step), None)
+        state = next((k for k in kept if k.step == past[-1].best_step), None)
+        if best is not None and state is not None:
+            self.best, self.best_state = best, state
+            if self.fork_points is not None:
+                self.fork_points.best = state
+
+    def _objective(self, items: torch.Tensor) -> float:
+        total, count = 0.0, 0
+        for chunk in items.split(HELD_OUT_CHUNK):
+            torch.manual_seed(0)   # the same random draws (a VAE's z) for the training and the held-out items
+            part_sum, part_count = self.model.held_out_loss(chunk)
+            total, count = total + float(part_sum), count + part_count
+        return total / max(count, 1)
+
+    def measure_held_out(self) -> HeldOut | None:
+        """The held-out curve's next point; a new best keeps this step's whole state."""
+        if self._held_out_items is None:
+            return None
+        self._held_out_step = self.step
+        self.model.eval()
+        try:
+            with torch.random.fork_rng(devices=self._rng_devices()), torch.inference_mode():
+                train, held = (self._objective(items) for items in self._held_out_items)
+        finally:
+            self.model.train()
+        ranks = self.model.ranks_weights and math.isfinite(held)
+        if ranks and (self.best is None or held < self.best.held_out):
+            self.best = HeldOut(self.step, self.seconds, train, held, self.step)
+            newest = self.fork_points.states[-1] if self.fork_points is not None and self.fork_points.states else None
+            self.best_state = newest if newest is not None and newest.step == self.step else self.state()
+            if self.fork_points is not None:
+                self.fork_points.best = self.best_state
+        return HeldOut(self.step, self.seconds, train, held, self.best.step if ranks and self.best else None)
+
+    @contextlib.contextmanager
+    def best_weights(self):
+        """The block runs with the weights of the best step (the last ones when there is none, or they
+        are the best); the last state comes back after it. Yields the step whose weights are in use."""
+        if self.best_state is None or self.best_state.step == self.step:
+            yield self.step
+            return
+        last = self.state()
+        optimizers = self.model.optimizers()
+        restore(self.best_state, self.model, optimizers, self.batch_gen, self.device)
+        try:
+            yield self.best_state.step
+        finally:
+            restore(last, self.model, optimizers, self.batch_gen, self.device)
 
     def evaluate(self) -> Metrics:
         # eval mode: dropout off while scoring (it had made the transformer's held-out NLL pessimistic)
@@ -284,6 +367,7 @@ class Trainer:
         else:
             next_snap = self.seconds + (min(cad.first_snapshot_s, cad.snapshot_s) if self.step == 0 else cad.snapshot_s)
         next_eval = self.seconds + cad.eval_s if cad.eval_s else math.inf
+        next_held_out = self.seconds + cad.held_out_s if self._held_out_items is not None else math.inf
         reason = "stopped"
         while not self._stop.is_set() and not self.diverged:
             if not self._running.is_set():
@@ -314,10 +398,17 @@ class Trainer:
             # Time spent drawing snapshots and evaluating is not training time. Where they are
             # slow (a diffusion model's sampling steps), they are spaced out to take at most about a
             # quarter of the wall time together, so training still moves.
-            if self.seconds >= next_snap:
+            snapped = self.seconds >= next_snap
+            if snapped:
                 cost = yield from self._timed(self.snapshot)
                 t0 += cost
                 next_snap = self.seconds + max(cad.snapshot_s, SLOW_REPORT_FACTOR * cost)
+            # with snapshots on, measured right after one: the best step is then a timeline step, and
+            # its state is the fork point the snapshot kept
+            if self.seconds >= next_held_out and (snapped or not cad.snapshot_s):
+                cost = yield from self._timed(self.measure_held_out)
+                t0 += cost
+                next_held_out = self.seconds + max(cad.held_out_s, HELD_OUT_FACTOR * cost)
             if self.seconds >= next_eval:
                 cost = yield from self._timed(self.evaluate)
                 t0 += cost
@@ -327,6 +418,8 @@ class Trainer:
             return
         if cad.snapshot_s:
             yield self.snapshot()
+        if self._held_out_items is not None and self._held_out_step != self.step:
+            yield self.measure_held_out()
         if cad.evaluate_at_end:
             yield self.evaluate()
         yield Finished(self.step, self.seconds, reason)

@@ -1,4 +1,5 @@
-"""A run's data that its widgets display: the loss history and the timeline's snapshots."""
+"""A run's data that its widgets display: the loss history (with the held-out curve) and the
+timeline's snapshots."""
 from __future__ import annotations
 
 from collections import deque
@@ -10,12 +11,23 @@ TIMELINE_LENGTH = 200    # snapshots kept for the timeline
 
 
 class CurveHistory:
-    """Bounded history of (step, seconds, values...) with older points decimated."""
+    """Bounded history of (step, seconds, values...) with older points decimated, and the held-out
+    measures (engine HeldOut events: one every few seconds, so all are kept)."""
 
-    def __init__(self, names=()):
+    def __init__(self, names=(), held_out=()):
         self.names = tuple(names)
         self.data = np.empty((0, 2 + len(self.names)))
+        self.held_out: list = list(held_out)
         self.version = 0   # changes with the data (a plot drawing it redraws then)
+
+    def add_held_out(self, measure) -> None:
+        self.held_out.append(measure)
+        self.version += 1
+
+    @property
+    def best_step(self) -> int | None:
+        """The step with the lowest held-out measure so far (None: none, or it ranks no weights)."""
+        return self.held_out[-1].best_step if self.held_out else None
 
     def extend(self, points) -> None:
         if not len(points.steps):
@@ -29,6 +41,7 @@ class CurveHistory:
 
     def clear(self):
         self.data = self.data[:0]
+        self.held_out = []
         self.version += 1
 
 
@@ -39,6 +52,7 @@ class SnapshotLog:
     def __init__(self, length: int = TIMELINE_LENGTH):
         self.snapshots: deque = deque(maxlen=length)
         self.forkable: set[int] = set()
+        self.best_step: int | None = None   # the run's best held-out step (CurveHistory.best_step)
 
     def add(self, snap) -> bool:
         """Keep `snap`; returns whether the oldest one left to make room."""
@@ -51,6 +65,14 @@ class SnapshotLog:
     def clear(self) -> None:
         self.snapshots.clear()
         self.forkable = set()
+        self.best_step = None
+
+    def best_index(self) -> int | None:
+        """The position of the last snapshot at or before the best step (None: no best, or none kept)."""
+        if self.best_step is None:
+            return None
+        before = [i for i, s in enumerate(self.snapshots) if s.step <= self.best_step]
+        return before[-1] if before else None
 
     def __len__(self) -> int:
         return len(self.snapshots)

@@ -26,6 +26,7 @@ class Ready:
     loss_names: tuple
     dataset: object
     devices: tuple
+    held_out_measure: str | None = None   # what the held-out curve measures (None: the model has none)
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ import weakref
 
 import numpy as np
 
-from ..engine.events import Checkpoint, Diverged, ForkState, LossPoints, Metrics, Snapshot, Weights
+from ..engine.events import Checkpoint, Diverged, ForkState, HeldOut, LossPoints, Metrics, Snapshot, Weights
 from .history import CurveHistory, SnapshotLog
 from .messages import DeviceMemory, Failed, Progress, Ready, Stopped
 from .records import run_log
@@ -39,6 +39,7 @@ class RunListener:
     def run_losses(self, points: LossPoints) -> None: ...
     def run_snapshot(self, snap: Snapshot, oldest_left: bool) -> None: ...
     def run_metrics(self, event: Metrics) -> None: ...
+    def run_held_out(self, event: HeldOut) -> None: ...
     def run_weights(self, step: int) -> None: ...       # the explorer has new weights
     def run_answer(self, answer) -> None: ...           # the explorer's answer to the current request
     def run_failed(self, message: str) -> None: ...     # the run failed: a banner until it goes on
@@ -78,9 +79,9 @@ class Run:
         self.weights_requests = 0        # copies of the weights asked of the training loop (bench)
         self._rate_window: list[tuple[float, int]] = []
         self.handlers = {LossPoints: self._losses, Snapshot: self._snapshot, Metrics: self._metrics,
-                          Diverged: self._diverged, Checkpoint: self._checkpoint, Weights: self._weights,
-                          ForkState: self._fork_state, Ready: self._ready, Failed: self._failed,
-                          Progress: self._progress, DeviceMemory: self._device_memory}
+                         HeldOut: self._held_out, Diverged: self._diverged, Checkpoint: self._checkpoint,
+                         Weights: self._weights, ForkState: self._fork_state, Ready: self._ready,
+                         Failed: self._failed, Progress: self._progress, DeviceMemory: self._device_memory}
 
     # starting --------------------------------------------------------------------------------
     def start(self, experiment, train: bool = False, origin: str = "") -> None:
@@ -94,9 +95,10 @@ class Run:
         `origin`: where it came from, for the runs table."""
         self._retire_worker()
         hist = document.history
-        history = CurveHistory(tuple(hist.values))
+        history = CurveHistory(tuple(hist.values), hist.held_out)
         history.extend(LossPoints(hist.steps, hist.seconds, hist.values))
         self._set_data(history, document.timeline, list(hist.metrics), document.state.step, document.state.seconds)
+        self.snapshots.best_step = history.best_step
         self._launch(document.experiment, origin, document, start_paused=True, resume=document)
 
     def open_fork(self, document, origin: str, forked_at: int | None) -> None:
@@ -223,13 +225,13 @@ class Run:
         return (s1 - s0) / max(t1 - t0, 1e-6)
 
     def file_history(self):
-        """The loss curves and evaluations so far, for an experiment file or a CSV export."""
+        """The loss curves, evaluations and held-out curve so far, for an experiment file or a CSV export."""
         from ..engine.experiment_file import History  # torch loads after the window is shown
 
         data = self.history.data
         return History(data[:, 0].astype(np.int64), data[:, 1].copy(),
                        {name: data[:, 2 + i].copy() for i, name in enumerate(self.history.names)},
-                       tuple(self.evaluations))
+                       tuple(self.evaluations), tuple(self.history.held_out))
 
     # the explorer ----------------------------------------------------------------------------
     def start_explorer(self) -> None:
@@ -309,6 +311,11 @@ class Run:
         self.evaluations.append(event)
         self.listener.run_metrics(event)
 
+    def _held_out(self, event: HeldOut) -> None:
+        self.history.add_held_out(event)
+        self.snapshots.best_step = event.best_step
+        self.listener.run_held_out(event)
+
     def _weights(self, weights: Weights) -> None:
         self.weights_asked_at, self.weights_step = None, weights.step
         if self.explorer is not None:
@@ -350,7 +357,8 @@ class Run:
         h = self.file_history()
         keep = h.steps <= event.step
         history = History(h.steps[keep], h.seconds[keep], {k: v[keep] for k, v in h.values.items()},
-                          tuple(m for m in h.metrics if m.step <= event.step))
+                          tuple(m for m in h.metrics if m.step <= event.step),
+                          tuple(m for m in h.held_out if m.step <= event.step))
         # the fork keeps states of its own future only
         timeline = tuple(dataclasses.replace(s, forkable=()) for s in self.snapshots if s.step <= event.step)
         self.listener.run_fork_ready(ExperimentFile(exp, event.state, history, timeline, self.info.dataset),

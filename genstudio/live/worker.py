@@ -63,14 +63,16 @@ class TrainingWorker(Commands):
             # snapshots carry samples only: weights reach the explorer when its view asks (request_weights)
             cadence = Cadence(snapshot_s=self.snapshot_s, eval_s=self.eval_s, evaluate_at_end=False, fork_points=True)
             self.trainer = Trainer(exp, cadence, dataset=dataset, state=doc.state if doc is not None else None,
-                                   fork_points=doc.fork_points if doc is not None else ())
+                                   fork_points=doc.fork_points if doc is not None else (),
+                                   held_out=doc.history.held_out if doc is not None else ())
             self.resume_from = None
             if self._stop_requested:
                 return
             if self.start_paused:
                 self.trainer.pause()
             self.report(self, Ready(describe(self.trainer.device), self.trainer.device.type,
-                                    tuple(self.trainer.loss_names), self.trainer.dataset, tuple(available_devices())))
+                                    tuple(self.trainer.loss_names), self.trainer.dataset, tuple(available_devices()),
+                                    self.trainer.held_out_measure))
             self.report(self, self.trainer.snapshot())
             while not self._train():
                 pass

@@ -281,6 +281,14 @@ class Transformer(GenerativeModel):
         self._update_average()
         return loss.detach().reshape(1)
 
+    held_out_name = "loss (nats per token)"
+
+    @torch.no_grad()
+    def held_out_loss(self, batch):
+        with self.averaged_weights():
+            nll, targets = self._token_nll(batch)
+        return nll.sum(), int((targets != IGNORE).sum())
+
     @torch.no_grad()
     def nll(self, batch):
         """Per-example NLL of the model that samples (the weight average, when there is one)."""

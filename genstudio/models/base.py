@@ -103,6 +103,16 @@ class GenerativeModel(nn.Module):
         """Per-example negative log-likelihood (or its ELBO bound) in nats; None when not defined."""
         return None
 
+    # What the held-out curve measures (engine/trainer.py measure_held_out): the training objective on
+    # a fixed set of items, in eval mode with fixed noise. `ranks_weights`: a lower value means a better
+    # model, so the run keeps the weights where it was lowest.
+    held_out_name: str | None = None
+    ranks_weights: bool = True
+
+    def held_out_loss(self, batch: torch.Tensor) -> tuple[torch.Tensor, int] | None:
+        """(sum of the objective's terms over `batch`, number of terms); None when not defined."""
+        return None
+
     def probe(self, dataset) -> dict | None:
         """What the timeline keeps of the model itself at a snapshot (small numpy arrays); None: nothing."""
         return None

@@ -221,6 +221,18 @@ class Diffusion(GenerativeModel):
         self.ema.update()
         return loss.detach().reshape(1)
 
+    held_out_name = "loss (noise-prediction MSE)"
+
+    @torch.no_grad()
+    def held_out_loss(self, batch):
+        """The denoising loss of the network that samples (the weight average), at noise levels and
+        noise drawn from a fixed seed: the same draws for every call with as many items."""
+        g = torch.Generator(batch.device).manual_seed(0)
+        t = torch.randint(0, self.cfg.timesteps, (batch.shape[0],), device=batch.device, generator=g)
+        eps = torch.randn(batch.shape, device=batch.device, generator=g)
+        x_t = add_noise(self.alphas_cumprod, batch, eps, t)
+        return F.mse_loss(self.ema.module(x_t, t), eps, reduction="sum"), eps.numel()
+
     def make_noise(self, n, generator):
         return torch.randn(n, *self.spec.shape, generator=generator, device=generator.device)
 

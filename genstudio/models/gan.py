@@ -140,6 +140,18 @@ class GAN(GenerativeModel):
             self._last = torch.stack([last[0], self.g_step(batch.shape[0], batch.device), last[2]])
         return self._last
 
+    # The discriminator's loss on real images: when it rises on held-out ones while it falls on the
+    # training ones, the discriminator is learning the training images by heart. It does not rank the
+    # generator's weights.
+    held_out_name = "discriminator loss on real items"
+    ranks_weights = False
+
+    @torch.no_grad()
+    def held_out_loss(self, batch):
+        d_real = self.discriminator(batch)
+        loss = -d_real if self.cfg.loss == "wgan-gp" else F.softplus(-d_real)
+        return loss.sum(), d_real.numel()
+
     @torch.no_grad()
     def sample(self, noise):
         gen = self.ema.module

@@ -90,6 +90,13 @@ class VAE(GenerativeModel):
             mean = mean + eps * self.log_sigma.exp().view(-1, *self.spec.shape)
         return mean
 
+    held_out_name = "loss (recon + beta x KL)"
+
+    @torch.no_grad()
+    def held_out_loss(self, batch):
+        recon, kl = self.terms(batch)
+        return (recon + self.cfg.beta * kl).sum(), len(batch)
+
     @torch.no_grad()
     def nll(self, batch):
         recon, kl = self.terms(batch)

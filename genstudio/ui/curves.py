@@ -1,4 +1,5 @@
-"""Live training curves: every loss term, EMA smoothing, log-y, x by step or time, bounded memory."""
+"""Live training curves: every loss term, EMA smoothing, log-y, x by step or time, bounded memory; the
+held-out curve beside the training one, their gap labelled and the best step starred."""
 from __future__ import annotations
 
 import math
@@ -9,9 +10,11 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QCheckBox, QComboBox, QGraphicsItem, QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget
 
 from ..live.history import CurveHistory
+from .steady_label import steady_label
 from .theme import add_legend, plot_widget
 
 COLOURS = ["#e8730e", "#1f77b4", "#2ca02c", "#d62728", "#9467bd"]
+HELD_OUT_COLOUR, TRAIN_MEASURE_COLOUR = "#c2185b", "#607d8b"
 TERM_STYLES = (Qt.SolidLine, Qt.DashLine, Qt.DotLine, Qt.DashDotLine)   # runs overlaid: a style per loss term
 
 
@@ -63,6 +66,22 @@ class CurvesView(QWidget):
         self.log_y = QCheckBox("log y")
         self.x_axis = QComboBox()
         self.x_axis.addItems(["step", "time (s)"])
+        self.held_out_item = self.plot.plot([], [], pen=pg.mkPen(HELD_OUT_COLOUR, width=2), symbol="o",
+                                            symbolSize=4, symbolPen=None, symbolBrush=HELD_OUT_COLOUR)
+        self.train_measure_item = self.plot.plot([], [], pen=pg.mkPen(TRAIN_MEASURE_COLOUR, width=2,
+                                                                      style=Qt.DashLine))
+        self.best_item = pg.ScatterPlotItem(size=14, symbol="star", pen=pg.mkPen("#333"), brush=HELD_OUT_COLOUR)
+        self.gap_text = pg.TextItem(color=HELD_OUT_COLOUR, anchor=(1, 1))
+        for item in (self.best_item, self.gap_text):
+            self.plot.addItem(item)
+        self.measure = None   # what the run's held-out curve measures (None: it has none)
+        self.gap_label = steady_label("held-out 000.000 · training items 000.000 · gap +000.000 · best at step "
+                                      "100,000,000", "")
+        self.gap_label.setToolTip(
+            "The same measure, in eval mode with the same noise, on a fixed set of training items and on as "
+            "many held-out items the model never trains on. A gap that grows means the model is learning its "
+            "training items by heart (overfitting). The star is the best held-out step: the weights the "
+            "command line saves, and a point the timeline can jump to and fork from.")
         controls = QHBoxLayout()
         controls.addWidget(QLabel("Smoothing"))
         controls.addWidget(self.smoothing, 1)
@@ -72,6 +91,7 @@ class CurvesView(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.plot, 1)
+        layout.addWidget(self.gap_label)
         layout.addLayout(controls)
         self.history = CurveHistory(())
         self.items: list[pg.PlotDataItem] = []
@@ -83,8 +103,13 @@ class CurvesView(QWidget):
         for signal in (self.smoothing.valueChanged, self.log_y.toggled, self.x_axis.currentIndexChanged):
             signal.connect(self._options_changed)
 
+    def set_measure(self, measure: str | None) -> None:
+        """What the run's held-out curve measures (Ready.held_out_measure; None: the run has none)."""
+        self.measure = measure
+        self.dirty = True
+
     def set_history(self, history: CurveHistory) -> None:
-        """Draw `history` (a run's): a curve per loss term."""
+        """Draw `history` (a run's): a curve per loss term, and its held-out curve."""
         if history is self.history and len(self.items) == len(history.names):
             return
         self.history = history
@@ -100,6 +125,9 @@ class CurvesView(QWidget):
             item.setDownsampling(auto=True, method="peak")
             item.setClipToView(True)
             self.items.append(item)
+        legend = self.plot.plotItem.legend
+        legend.addItem(self.held_out_item, "held-out items")
+        legend.addItem(self.train_measure_item, "training items, same measure")
         self.cursor.setVisible(False)
         self.follow = True
         self.dirty = True
@@ -119,6 +147,13 @@ class CurvesView(QWidget):
             item.setVisible(not self.runs)
             if not self.runs:
                 legend.addItem(item, name)
+        for item, name in ((self.held_out_item, "held-out items"),
+                           (self.train_measure_item, "training items, same measure")):
+            item.setVisible(not self.runs)   # runs overlaid: their loss curves only
+            if not self.runs:
+                legend.addItem(item, name)
+        self.best_item.setVisible(not self.runs)
+        self.gap_text.setVisible(not self.runs)
         for label, colour, run, first in self.runs:
             for i, name in enumerate(run.history.names):
                 pen = pg.mkPen(colour, width=1, style=TERM_STYLES[i % len(TERM_STYLES)])
@@ -199,9 +234,41 @@ class CurvesView(QWidget):
             if len(y):
                 lows.append(np.min(y))
                 highs.append(np.max(y))
+        if not self.runs:
+            self._draw_held_out(column, log, lows, highs, ends)
         if self.follow and ends and lows:
             self.plot.setXRange(*nice_range(0.0, max(ends)), padding=0)
             self.plot.setYRange(*nice_range(min(lows), max(highs)), padding=0)
+
+    def _draw_held_out(self, column: int, log: bool, lows: list, highs: list, ends: list) -> None:
+        """The held-out curve and the training items' curve of the same measure (unsmoothed: each point
+        is already a mean over hundreds of items), the gap at the newest point and the best step."""
+        measures = self.history.held_out if self.measure else []
+        x = np.array([(m.step, m.seconds)[column] for m in measures], dtype=np.float64)
+        held = np.array([m.held_out for m in measures], dtype=np.float64)
+        train = np.array([m.train for m in measures], dtype=np.float64)
+        best = next((m for m in reversed(measures) if m.step == measures[-1].best_step), None) if measures else None
+        shown = (lambda y: np.log10(np.clip(y, 1e-12, None))) if log else (lambda y: y)
+        for item, y in ((self.held_out_item, held), (self.train_measure_item, train)):
+            keep = y > 0 if log else np.isfinite(y)
+            item.setData(x[keep], y[keep])
+            if keep.any():
+                lows.append(float(np.min(shown(y[keep]))))
+                highs.append(float(np.max(shown(y[keep]))))
+                ends.append(float(x[keep][-1]))
+        self.best_item.setData([] if best is None else [(best.step, best.seconds)[column]],
+                               [] if best is None else [float(shown(np.array([best.held_out]))[0])])
+        if not measures:
+            self.gap_label.setText("")
+            self.gap_text.setText("")
+            return
+        last = measures[-1]
+        gap = last.held_out - last.train
+        self.gap_text.setText(f"gap {gap:+.3g}")
+        self.gap_text.setPos(float(x[-1]), float(shown(np.array([max(last.held_out, last.train)]))[0]))
+        best_text = f" · best at step {best.step:,}" if best is not None else ""
+        self.gap_label.setText(f"{self.measure}: held-out {last.held_out:.4g} · training items {last.train:.4g} · "
+                               f"gap {gap:+.3g}{best_text}")
 
 
 def nice_range(low: float, high: float) -> tuple[float, float]:

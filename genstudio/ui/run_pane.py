@@ -349,6 +349,7 @@ class RunPane(QWidget, RunListener):
         self.weights_timer.stop()
         self.run_view.clear()
         self.curves.set_history(self.run.history)
+        self.curves.set_measure(None)   # until the model says what its held-out curve measures
         self.timeline.refill()
         self.shown_snapshot = self.run.snapshots[-1] if len(self.run.snapshots) else None
         QTimer.singleShot(0, self.run_view, self.run_view.prepare)  # while the run's process starts
@@ -356,6 +357,7 @@ class RunPane(QWidget, RunListener):
     def run_ready(self, info):
         self.download_bar.hide()
         self.curves.set_history(self.run.history)   # (an opened file's curves stay)
+        self.curves.set_measure(info.held_out_measure)
         self.samples.set_dataset(info.dataset)
         self.draw_bar.setVisible(info.dataset.kind == "points")
         if info.dataset.kind != "points":
@@ -382,6 +384,9 @@ class RunPane(QWidget, RunListener):
 
     def run_metrics(self, event):
         self.run_view.on_metrics(event)
+
+    def run_held_out(self, event):
+        self.timeline.best_changed()
 
     def run_weights(self, step):
         self.run_view.on_weights(step)

@@ -87,18 +87,23 @@ class SampleView(QStackedWidget):
             self.text.setPlainText("\n".join(w or "(empty)" for w in snap.samples))
 
 
+BEST_COLOUR = "#c2185b"   # the curves' held-out colour
+
+
 class ForkMarks(QWidget):
-    """A thin strip under the timeline's slider: a tick at each snapshot a run can be forked from."""
+    """A thin strip under the timeline's slider: a tick at each snapshot a run can be forked from, and
+    a wider one at the best held-out step."""
 
     def __init__(self, timeline):
         super().__init__()
         self.timeline = timeline
-        self.setFixedHeight(5)
-        self.setToolTip("Marked points keep the whole training state: a run can be forked from them")
+        self.setFixedHeight(6)
+        self.setToolTip("Blue marks keep the whole training state: a run can be forked from them. The "
+                        "red mark is the best held-out step.")
 
     def paintEvent(self, event):
         snaps, kept = self.timeline.snapshots, self.timeline.forkable
-        if len(snaps) < 2 or not kept:
+        if len(snaps) < 2:
             return
         painter = QPainter(self)
         painter.setPen(QPen(QColor("#2a7ab0"), 2))
@@ -107,6 +112,11 @@ class ForkMarks(QWidget):
             if snap.step in kept:
                 x = 6 + span * i / (len(snaps) - 1)
                 painter.drawLine(int(x), 0, int(x), self.height())
+        best = snaps.best_index()
+        if best is not None:
+            painter.setPen(QPen(QColor(BEST_COLOUR), 4))
+            x = 6 + span * best / (len(snaps) - 1)
+            painter.drawLine(int(x), 0, int(x), self.height())
         painter.end()
 
 
@@ -132,6 +142,10 @@ class Timeline(QWidget):
         self.fork.setToolTip("Start a second run beside this one from this point's weights and optimiser "
                              "state, with this run's settings and a learning rate you choose")
         self.fork.setEnabled(False)
+        self.best = QPushButton("Best")
+        self.best.setToolTip("Jump to the step with the lowest held-out loss so far (the red mark): the "
+                             "weights the command line saves; fork from there to go on from them")
+        self.best.setEnabled(False)
         self.export = QPushButton("Export GIF…")
         self.export.setToolTip("Save the timeline as an animated GIF")
         track = QVBoxLayout()
@@ -143,10 +157,12 @@ class Timeline(QWidget):
         layout.addWidget(QLabel("Timeline"))
         layout.addLayout(track, 1)
         layout.addWidget(self.label)
+        layout.addWidget(self.best)
         layout.addWidget(self.fork)
         layout.addWidget(self.export)
         self.slider.valueChanged.connect(self._moved)
         self.export.clicked.connect(self.export_requested)
+        self.best.clicked.connect(self.jump_to_best)
         self.fork.clicked.connect(lambda: self.shown() is not None and self.fork_requested.emit(self.shown()))
 
     def shown(self):
@@ -174,6 +190,16 @@ class Timeline(QWidget):
         keys = [s.seconds if by_seconds else s.step for s in self.snapshots]
         self.slider.setValue(max(0, bisect.bisect_right(keys, x) - 1))
 
+    def best_changed(self) -> None:
+        """The run's best held-out step moved (or came)."""
+        self.best.setEnabled(self.snapshots.best_index() is not None)
+        self.marks.update()
+
+    def jump_to_best(self) -> None:
+        index = self.snapshots.best_index()
+        if index is not None:
+            self.slider.setValue(index)
+
     def refill(self) -> None:
         """The run's snapshots were cleared or filled anew: live at the newest, if any."""
         self.slider.blockSignals(True)
@@ -182,6 +208,7 @@ class Timeline(QWidget):
         self.slider.blockSignals(False)
         self.marks.update()
         self.fork.setEnabled(False)
+        self.best.setEnabled(self.snapshots.best_index() is not None)
         if self.snapshots:
             self._label()
         else:
