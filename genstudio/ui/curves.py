@@ -7,10 +7,19 @@ import math
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QCheckBox, QComboBox, QGraphicsItem, QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QGraphicsItem,
+    QHBoxLayout,
+    QLabel,
+    QSizePolicy,
+    QSlider,
+    QVBoxLayout,
+    QWidget,
+)
 
 from ..live.history import CurveHistory
-from .steady_label import steady_label
 from .theme import add_legend, plot_widget
 
 COLOURS = ["#e8730e", "#1f77b4", "#2ca02c", "#d62728", "#9467bd"]
@@ -71,12 +80,15 @@ class CurvesView(QWidget):
         self.train_measure_item = self.plot.plot([], [], pen=pg.mkPen(TRAIN_MEASURE_COLOUR, width=2,
                                                                       style=Qt.DashLine))
         self.best_item = pg.ScatterPlotItem(size=14, symbol="star", pen=pg.mkPen("#333"), brush=HELD_OUT_COLOUR)
-        self.gap_text = pg.TextItem(color=HELD_OUT_COLOUR, anchor=(1, 1))
+        self.gap_bracket = self.plot.plot([], [], pen=pg.mkPen(HELD_OUT_COLOUR, width=1, style=Qt.DotLine))
+        self.gap_text = pg.TextItem(color=HELD_OUT_COLOUR, anchor=(1.05, 0.5))
         for item in (self.best_item, self.gap_text):
             self.plot.addItem(item)
+        self.plot.plotItem.legend.setColumnCount(2)
         self.measure = None   # what the run's held-out curve measures (None: it has none)
-        self.gap_label = steady_label("held-out 000.000 · training items 000.000 · gap +000.000 · best at step "
-                                      "100,000,000", "")
+        # a plain label whose width the window sets: the measure's name at its end is cut on a narrow one
+        self.gap_label = QLabel()
+        self.gap_label.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Fixed)
         self.gap_label.setToolTip(
             "The same measure, in eval mode with the same noise, on a fixed set of training items and on as "
             "many held-out items the model never trains on. A gap that grows means the model is learning its "
@@ -152,8 +164,8 @@ class CurvesView(QWidget):
             item.setVisible(not self.runs)   # runs overlaid: their loss curves only
             if not self.runs:
                 legend.addItem(item, name)
-        self.best_item.setVisible(not self.runs)
-        self.gap_text.setVisible(not self.runs)
+        for item in (self.best_item, self.gap_text, self.gap_bracket, self.gap_label):
+            item.setVisible(not self.runs)
         for label, colour, run, first in self.runs:
             for i, name in enumerate(run.history.names):
                 pen = pg.mkPen(colour, width=1, style=TERM_STYLES[i % len(TERM_STYLES)])
@@ -261,14 +273,17 @@ class CurvesView(QWidget):
         if not measures:
             self.gap_label.setText("")
             self.gap_text.setText("")
+            self.gap_bracket.setData([], [])
             return
         last = measures[-1]
         gap = last.held_out - last.train
+        ends_y = shown(np.array([last.train, last.held_out]))
+        self.gap_bracket.setData([x[-1], x[-1]], ends_y)
         self.gap_text.setText(f"gap {gap:+.3g}")
-        self.gap_text.setPos(float(x[-1]), float(shown(np.array([max(last.held_out, last.train)]))[0]))
+        self.gap_text.setPos(float(x[-1]), float(ends_y.mean()))
         best_text = f" · best at step {best.step:,}" if best is not None else ""
-        self.gap_label.setText(f"{self.measure}: held-out {last.held_out:.4g} · training items {last.train:.4g} · "
-                               f"gap {gap:+.3g}{best_text}")
+        self.gap_label.setText(f"Held-out {last.held_out:.4g} · training items {last.train:.4g} · gap {gap:+.3g}"
+                               f"{best_text} — {self.measure}")
 
 
 def nice_range(low: float, high: float) -> tuple[float, float]:
