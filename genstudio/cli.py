@@ -236,7 +236,8 @@ def cmd_train(args) -> int:
     _check_out(args.out)
     dataset = doc.dataset if doc is not None and doc.dataset is not None else _load_data(exp, args.quiet)
     try:  # validates the device and that the model can take the data
-        trainer = Trainer(exp, Cadence(snapshot_s=None, eval_s=args.eval_every, held_out_s=args.held_out_every), dataset=dataset,
+        cadence = Cadence(snapshot_s=None, eval_s=args.eval_every, held_out_s=args.held_out_every)
+        trainer = Trainer(exp, cadence, dataset=dataset,
                           state=doc.state if doc is not None else None,
                           fork_points=doc.fork_points if doc is not None else (),
                           held_out=doc.history.held_out if doc is not None else ())
