@@ -23,7 +23,9 @@ Each step:
           {"metric": NAME, "at_least": X} / {"metric": NAME, "at_most": X} on the latest evaluation,
           NAME one of METRICS[family] that the step's data set reports, or (the transformer only)
           {"head": PATTERN, "at_least": X}: some attention head, on the latest snapshot's probe, gives
-          at least X of its attention to PATTERN, one of HEAD_PATTERNS (engine/attention.py).
+          at least X of its attention to PATTERN, one of HEAD_PATTERNS (engine/attention.py), or
+          {"past_best": N}: the run has trained N steps past its best held-out step (the held-out
+          curve has turned up: the model is learning its training items by heart).
 Unknown keys are errors, so a typo never passes silently.
 
 No Qt and no torch here: the CLI, the tests and the window all read lessons through this module.
@@ -117,15 +119,19 @@ class LessonStep:
     wait_at_least: float | None = None
     wait_at_most: float | None = None
     wait_head: str | None = None
+    wait_past_best: int | None = None
 
     def experiment(self, **overrides) -> Experiment:
         return lesson_experiment(self.family, self.preset, self.data, dict(self.knobs), **overrides)
 
-    def reached(self, step: int, metrics: dict[str, float], heads: dict[str, float] | None = None) -> bool:
-        """Whether "Next" may light up, given the run's step, its latest evaluation and the largest share
-        any head gives each pattern (engine/attention.py's strongest)."""
+    def reached(self, step: int, metrics: dict[str, float], heads: dict[str, float] | None = None,
+                best_step: int | None = None) -> bool:
+        """Whether "Next" may light up, given the run's step, its latest evaluation, the largest share
+        any head gives each pattern (engine/attention.py's strongest) and its best held-out step."""
         if self.wait_step is not None:
             return step >= self.wait_step
+        if self.wait_past_best is not None:
+            return best_step is not None and step - best_step >= self.wait_past_best
         if self.wait_head is not None:
             return (heads or {}).get(self.wait_head, 0.0) >= self.wait_at_least
         if self.wait_metric is None:
@@ -140,6 +146,8 @@ class LessonStep:
     def wait_text(self) -> str:
         if self.wait_step is not None:
             return f"train to step {self.wait_step}"
+        if self.wait_past_best is not None:
+            return f"train until the best held-out step is {self.wait_past_best:,} steps behind"
         if self.wait_head is not None:
             looks = HEAD_PATTERNS[self.wait_head]
             return f"train until a head puts {self.wait_at_least:.0%} of its attention on {looks}"
@@ -264,7 +272,7 @@ def _parse_step(d, fail) -> LessonStep:
             fail(f"unknown page {short_repr(page)} for {family} (choose {', '.join(map(repr, VIEW_PAGES[family]))})")
 
     wait = d.get("wait")
-    wait_step = metric = at_least = at_most = head = None
+    wait_step = metric = at_least = at_most = head = past_best = None
     if wait is not None:
         if not isinstance(wait, dict):
             fail(f"wait must be an object like {{\"step\": 300}}, got {_kind(wait)}")
@@ -300,10 +308,18 @@ def _parse_step(d, fail) -> LessonStep:
             if _kind(at_least) not in ("int", "number") or not 0 < at_least <= 1:
                 fail(f"wait at_least must be a share from 0 to 1, got {short_repr(at_least)}")
             at_least = float(at_least)
+        elif "past_best" in wait:
+            _check_keys(wait, ("past_best",), (), lambda p: fail(f"wait: {p}"))
+            past_best = wait["past_best"]
+            if family == "gan":
+                fail("wait on past_best needs a model whose held-out loss ranks its weights (not gan:...)")
+            if _kind(past_best) != "int" or not 1 <= past_best <= MAX_STEPS:
+                fail(f"wait past_best must be a whole number of steps from 1 to {MAX_STEPS:,}, "
+                     f"got {short_repr(past_best)}")
         else:
-            fail("wait needs \"step\", \"metric\" or \"head\"")
+            fail("wait needs \"step\", \"metric\", \"head\" or \"past_best\"")
     return LessonStep(text.strip(), family, preset, view, own_data, knobs, page, wait_step, metric, at_least,
-                      at_most, head)
+                      at_most, head, past_best)
 
 
 def _parse_preset(preset, fail) -> tuple[str, str]:

@@ -28,7 +28,7 @@ from genstudio.lessons import (
 
 TITLES = ["A GAN on a ring: what the discriminator sees", "Mode collapse, and how it looks", "A VAE's latent space",
           "Diffusion: from noise to data, step by step", "Next-token prediction, one character at a time",
-          "What a transformer looks at"]
+          "What a transformer looks at", "Overfitting: when the held-out curve turns up"]
 VIEW_FILES = {"gan": "gan.py", "vae": "vae.py", "diffusion": "diffusion.py", "ar": "autoregressive.py"}
 
 
@@ -37,7 +37,7 @@ def test_builtin_lessons_load_in_teaching_order():
     assert [lesson.title for lesson in lessons] == TITLES
     for lesson in lessons:
         assert 3 <= len(lesson.steps) <= 5, lesson.title
-        assert os.path.basename(lesson.path)[0] in "123456"
+        assert os.path.basename(lesson.path)[0] in "1234567"
 
 
 @pytest.mark.parametrize("lesson", builtin_lessons(), ids=lambda lesson: os.path.basename(lesson.path))
@@ -120,6 +120,13 @@ def test_head_waits():
     assert not head.reached(1, {}, {"previous": 0.59, "first": 0.9})
     assert head.reached(1, {}, {"previous": 0.6})
     assert head.wait_text() == "train until a head puts 60% of its attention on one position back"
+
+
+def test_past_best_waits():
+    step = LessonStep("t", "ar", "names-overfit", "curves", wait_past_best=1000)
+    assert not step.reached(50_000, {}) and not step.reached(50_000, {}, None, None)   # no held-out curve yet
+    assert not step.reached(1999, {}, None, 1000) and step.reached(2000, {}, None, 1000)
+    assert step.wait_text() == "train until the best held-out step is 1,000 steps behind"
 
 
 def test_loaded_wait_fields(tmp_path):
@@ -233,7 +240,13 @@ BAD = {
                              "a number with too many digits"),
     "a wait step past any run": (lesson(step(wait={"step": 10**30})), "wait step must be a whole number from 1"),
     "wait step and metric": (lesson(step(wait={"step": 3, "metric": "hq_fraction"})), "wait: unknown key 'metric'"),
-    "wait unknown key": (lesson(step(wait={"until": 3})), "step 1: wait needs \"step\", \"metric\" or \"head\""),
+    "wait unknown key": (lesson(step(wait={"until": 3})),
+                         "step 1: wait needs \"step\", \"metric\", \"head\" or \"past_best\""),
+    "past-best wait on a GAN": (lesson(step(wait={"past_best": 500})), "not gan:"),
+    "past-best wait of no steps": (lesson(step(preset="ar:names-overfit", wait={"past_best": 0})),
+                                   "wait past_best must be a whole number of steps from 1"),
+    "past-best wait with a bound": (lesson(step(preset="ar:names-overfit", wait={"past_best": 5, "at_least": 1})),
+                                    "wait: unknown key 'at_least'"),
     "head wait on a GAN": (lesson(step(wait={"head": "previous", "at_least": 0.5})), "needs a transformer preset"),
     "unknown head pattern": (lesson(step(preset="ar:names", wait={"head": "induction", "at_least": 0.5})),
                              "unknown head pattern 'induction' (choose previous, first, self)"),

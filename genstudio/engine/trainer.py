@@ -101,6 +101,7 @@ class Trainer:
             self.fork_points.add(kept)
         self._held_out_items = self._pick_held_out_items(exp.seed)
         self._held_out_step = -1
+        self.held_out_seconds = 0.0                  # wall time the held-out measures took (the bench's share)
         self.best: HeldOut | None = None             # the measure at the best step so far
         self.best_state: TrainerState | None = None  # the whole state there (forkable, and what the CLI writes)
         self._remember_best(held_out, fork_points)
@@ -253,6 +254,7 @@ class Trainer:
         if self._held_out_items is None:
             return None
         self._held_out_step = self.step
+        began = time.perf_counter()
         self.model.eval()
         try:
             with torch.random.fork_rng(devices=self._rng_devices()), torch.inference_mode():
@@ -266,6 +268,7 @@ class Trainer:
             self.best_state = newest if newest is not None and newest.step == self.step else self.state()
             if self.fork_points is not None:
                 self.fork_points.best = self.best_state
+        self.held_out_seconds += time.perf_counter() - began
         return HeldOut(self.step, self.seconds, train, held, self.best.step if ranks and self.best else None)
 
     @contextlib.contextmanager

@@ -38,7 +38,8 @@ class VAE(GenerativeModel):
         return super().decode(samples, ds)
 
     def make_optimizers(self):
-        self.opt = make_optimizer(torch.optim.Adam, self.parameters(), self.cfg.lr)
+        self.opt = make_optimizer(torch.optim.AdamW, self.parameters(), self.cfg.lr,
+                                  weight_decay=self.cfg.weight_decay)
         return [self.opt]
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

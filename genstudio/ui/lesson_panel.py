@@ -145,7 +145,7 @@ class LessonPanel(QDockWidget):
             from ..engine.attention import probe_maps, strongest
             probe = next((s.probe for s in reversed(w.run.snapshots) if s.probe is not None), None)
             heads = strongest(probe_maps(probe)) if probe is not None else {}
-        return self.step.reached(w.run.step, metrics, heads)
+        return self.step.reached(w.run.step, metrics, heads, w.run.history.best_step)
 
     def _poll(self) -> None:
         if self.lesson is None:

@@ -13,7 +13,7 @@ def test_every_builtin_lesson_sets_up_each_step(window, qtbot):
     qtbot.waitUntil(lambda: window.views_ready, timeout=TIMEOUT_MS)
     panel = window.lessons
     lessons = builtin_lessons()
-    assert len(lessons) == 6
+    assert len(lessons) == 7
     for lesson in lessons:
         assert panel.open_file(lesson.path) and panel.isVisible()
         for index, step in enumerate(lesson.steps):
@@ -89,4 +89,31 @@ def test_a_head_wait_lights_next_once_a_head_shows_the_pattern(window, qtbot):
     panel._poll()
     assert panel.next_button.isEnabled()
     assert "60% of its attention on one position back" in lesson.steps[index].wait_text()
+    panel.end()
+
+
+def test_a_past_best_wait_lights_next_once_the_held_out_curve_has_turned_up(window, qtbot):
+    import numpy as np
+
+    from genstudio.engine.events import HeldOut, LossPoints
+
+    lesson = next(lesson for lesson in builtin_lessons() if lesson.title.startswith("Overfitting"))
+    step = lesson.steps[0]
+    panel = window.lessons
+    assert panel.open_file(lesson.path)
+    qtbot.waitUntil(lambda: window.run.state == "paused", timeout=TIMEOUT_MS)
+    run = window.run
+
+    def trained_to(step_number, held_out):
+        run.handlers[LossPoints](LossPoints(np.array([step_number]), np.array([1.0]), {"loss": np.array([2.0])}))
+        best = min([*run.history.held_out, HeldOut(step_number, 1.0, 1.0, held_out)], key=lambda m: m.held_out)
+        run.handlers[HeldOut](HeldOut(step_number, 1.0, 1.5, held_out, best.step))
+        panel._poll()
+
+    trained_to(100, 2.2)
+    trained_to(300, 2.0)
+    trained_to(300 + step.wait_past_best - 1, 2.05)
+    assert not panel.next_button.isEnabled() and "steps behind" in panel.waiting.text()
+    trained_to(300 + step.wait_past_best, 2.1)
+    assert panel.next_button.isEnabled() and panel.waiting.text().startswith("✓")
     panel.end()
