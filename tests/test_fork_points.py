@@ -141,3 +141,16 @@ def test_a_file_whose_kept_state_does_not_match_the_run_is_refused(tmp_path):
     with pytest.raises(ef.ExperimentFileError,
                        match="odd.genstudio: the kept state at step 3 does not match the run's weights"):
         ef.load(path)
+
+
+def test_the_best_state_stays_whatever_the_policy_drops():
+    points = ForkPoints(max_bytes=5 * 4000)
+    points.add(fake_state(1, 0.5))
+    points.best = points.states[0]
+    for i in range(2, 300):
+        points.add(fake_state(i, i * 0.5))
+    assert 1 not in [s.step for s in points.states]          # the policy let it go...
+    assert points.steps()[0] == 1 and points.at(1) is points.best   # ...the best stays, forkable
+    assert points.nearest(1) is points.best and points.nearest(2) is points.best
+    assert [s.step for s in points.all()] == sorted(s.step for s in points.all())
+    assert len(points.all()) == len(points.states) + 1

@@ -95,6 +95,7 @@ class SelfTest:
             if not self.check(wait_until(lambda: win.run.state == "training", 120), f"{family}: training started"):
                 continue
             wait(int(TRAIN_SECONDS * 1000))
+            self.check(wait_until(lambda: bool(win.run.history.held_out), 60), f"{family}: a held-out point came")
             win.pane.toggle_training()
             self.check(win.run.state == "paused", f"{family}: paused")
             before = win.run.step
@@ -103,6 +104,7 @@ class SelfTest:
             self.check(len(win.pane.curves.history.data) > 0, f"{family}: curves received losses")
             self.check(len(win.pane.timeline.snapshots) >= 2, f"{family}: timeline has snapshots")
             win.pane.curves.redraw()
+            self.check("gap" in win.pane.curves.gap_label.text(), f"{family}: the held-out gap is labelled")
             n = len(win.pane.timeline.snapshots)
             win.pane.timeline.slider.setValue(n // 2)  # scrub back...
             self.check(not win.pane.timeline.live, f"{family}: timeline scrubbed")

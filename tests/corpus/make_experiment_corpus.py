@@ -91,6 +91,8 @@ def main() -> None:
                 meta_edit(lambda m: m["experiment"].update(threads=1_000_000)))
     with_header(good, os.path.join(HERE, "long-number.genstudio"),
                 meta_edit(lambda m: m["experiment"]["family"].update(lr="LR")), ('\\"LR\\"', "9" * 5000))
+    with_header(good, os.path.join(HERE, "text-held-out.genstudio"),
+                meta_edit(lambda m: m["history"].update(held_out=[[5, 0.5, "1.2", 2.0, None]])))
     import numpy as np
     from genstudio.engine.experiment_file import History
     good_file(os.path.join(HERE, "uneven-history.genstudio"),
