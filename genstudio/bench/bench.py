@@ -3,6 +3,7 @@
     genstudio bench                      # everything (about 50 minutes on 2 CPU cores)
     genstudio bench --quick              # a few minutes: shorter measurements, a 60 s memory run
     genstudio bench --only engine --only startup --json out.json
+    genstudio bench --only images --images my-images-idx3-ubyte.gz --images-name "my handwriting"
 
 Every row is measured now, in this run. Speed is reported as ratios of two things measured in the
 same process, alternating, median of the repeats, because the machines are shared and noisy:
