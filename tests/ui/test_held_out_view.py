@@ -46,6 +46,11 @@ def test_the_window_plots_the_measured_held_out_curve_and_jumps_to_its_best_step
     assert f"Held-out {last.held_out:.4g}" in label and f"training items {last.train:.4g}" in label
     assert f"gap {last.held_out - last.train:+.3g}" in label and f"best at step {best.step:,}" in label
     assert last.held_out - last.train > 0, "a model that learnt its training items by heart"
+    curves.log_y.setChecked(True)   # the star is placed in the view's log coordinates, the lines log themselves
+    curves.redraw()
+    assert list(curves.best_item.getData()[1]) == [np.log10(best.held_out)]
+    assert np.allclose(curves.gap_bracket.getData()[1], np.log10([last.train, last.held_out]))
+    curves.log_y.setChecked(False)
 
     timeline = window.pane.timeline
     assert timeline.best.isEnabled()
