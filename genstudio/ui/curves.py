@@ -280,10 +280,10 @@ class CurvesView(QWidget):
         # a plotted line takes values as they are (the plot applies log-y itself); a text or star takes
         # the view's own coordinates
         self.gap_bracket.setData([x[-1], x[-1]], [last.train, last.held_out])
-        self.gap_text.setText(f"gap {gap:+.3g}")
+        self.gap_text.setText(f"gap {gap:+#.3g}")
         self.gap_text.setPos(float(x[-1]), float(shown(np.array([last.train, last.held_out])).mean()))
         best_text = f" · best at step {best.step:,}" if best is not None else ""
-        self.gap_label.setText(f"Held-out {last.held_out:.4g} · training items {last.train:.4g} · gap {gap:+.3g}"
+        self.gap_label.setText(f"Held-out {last.held_out:#.4g} · training items {last.train:#.4g} · gap {gap:+#.3g}"
                                f"{best_text} — {self.measure}")
 
 

@@ -43,8 +43,8 @@ def test_the_window_plots_the_measured_held_out_curve_and_jumps_to_its_best_step
     assert list(star_x) == [best.step] and list(star_y) == [best.held_out]
     last = measures[-1]
     label = curves.gap_label.text()
-    assert f"Held-out {last.held_out:.4g}" in label and f"training items {last.train:.4g}" in label
-    assert f"gap {last.held_out - last.train:+.3g}" in label and f"best at step {best.step:,}" in label
+    assert f"Held-out {last.held_out:#.4g}" in label and f"training items {last.train:#.4g}" in label
+    assert f"gap {last.held_out - last.train:+#.3g}" in label and f"best at step {best.step:,}" in label
     assert last.held_out - last.train > 0, "a model that learnt its training items by heart"
     curves.log_y.setChecked(True)   # the star is placed in the view's log coordinates, the lines log themselves
     curves.redraw()
