@@ -956,10 +956,11 @@ def text_quality_rows(budget: Budget):
 
 # 6b. real-size images ------------------------------------------------------------------------------
 
-def section_images(budget: Budget, data: str | None = None, data_name: str | None = None):
+def section_images(budget: Budget, data: str | None = None, data_name: str | None = None, first: int = 1000):
     """Every family on 28x28 images for the lesson's time, from the best held-out step's weights (what
     the command line writes); the VAE beside the pytorch/examples VAE at two times. On the stand-in
-    digits, or on a user's image set (`data`, named `data_name` in the rows) and its first 1,000 images."""
+    digits, or on a user's image set (`data`, named `data_name` in the rows) and then its first `first`
+    images (0: not)."""
     from genstudio import data as data_sets
     from genstudio.bench.images28 import digits28_path, first_images, train, tutorial_vae
 
@@ -967,7 +968,7 @@ def section_images(budget: Budget, data: str | None = None, data_name: str | Non
         sets = [("digits28", digits28_path())]
     else:
         name = data_name or os.path.basename(data)
-        sets = [(name, data), (f"{name}, first 1,000", first_images(data, 1000))]
+        sets = [(name, data)] + ([(f"{name}, first {first:,}", first_images(data, first))] if first else [])
     full = budget.images_s >= 300
     for label, path in sets:
         goals = full and path == sets[0][1]   # the goals are set for the whole set
@@ -1112,9 +1113,10 @@ def machine() -> str:
             f"{default_threads()} torch thread(s) for training")
 
 
-def run_sections(wanted: list[str], budget: Budget, images: str | None = None, images_name: str | None = None):
+def run_sections(wanted: list[str], budget: Budget, images: str | None = None, images_name: str | None = None,
+                 images_first: int = 1000):
     """Rows, section by section, as they are measured (`images`: a user's image set for the images
-    section, instead of the stand-in digits)."""
+    section, instead of the stand-in digits, and then its first `images_first` images)."""
     if "engine" in wanted:
         yield from section_engine(budget)
     if set(APP_SECTIONS) & set(wanted):
@@ -1124,7 +1126,7 @@ def run_sections(wanted: list[str], budget: Budget, images: str | None = None, i
     if "quality" in wanted:
         yield from section_quality(budget)
     if "images" in wanted:
-        yield from section_images(budget, images, images_name)
+        yield from section_images(budget, images, images_name, images_first)
     if "memory" in wanted:
         yield from section_memory(budget)
     if "long-use" in wanted:
@@ -1163,8 +1165,10 @@ def main(argv=None) -> int:
                         help="multiply every duration by K (the test uses 0.02: checks the table, not the speed)")
     parser.add_argument("--images", metavar="PATH",
                         help="the images section measures this image set (a file or folder GenStudio imports, "
-                             "with labels) and its first 1,000 images, instead of the font-drawn stand-in digits")
+                             "with labels) and its first images, instead of the font-drawn stand-in digits")
     parser.add_argument("--images-name", metavar="NAME", help="what the rows call that set (default: its file name)")
+    parser.add_argument("--images-first", type=int, default=1000, metavar="N",
+                        help="then measure the set's first N images too (default 1000; 0: not)")
     args = parser.parse_args(argv)
     budget = (QUICK if args.quick else FULL).scaled(args.budget_scale)
     wanted = [s for s in SECTIONS if s in args.only] if args.only else [s for s in SECTIONS if s not in ON_REQUEST]
@@ -1173,7 +1177,7 @@ def main(argv=None) -> int:
     from genstudio.ui.threads import SlotErrors
 
     with SlotErrors() as slots:
-        report(title, run_sections(wanted, budget, args.images, args.images_name), args.json)
+        report(title, run_sections(wanted, budget, args.images, args.images_name, args.images_first), args.json)
     for error in slots.errors:   # Qt only prints these: a bench that met one has measured a broken app
         print(f"bench: FAILED: an exception in a Qt slot or callback: {error}", file=sys.stderr)
     return 1 if slots.errors else 0

@@ -27,11 +27,12 @@ from .fork_points import ForkPoints
 from .state import TrainerState, capture, restore
 
 LOSS_BUFFER = 4096
-# A report costing c seconds waits at least 7c seconds of training: snapshots and evaluations each
-# take at most an eighth of the wall time, together at most a quarter, at any image size.
+# A report costing c seconds waits at least k c seconds of training. Snapshots (k = 7) take at most an
+# eighth of the wall time; the held-out curve (k = 19) at most a twentieth and evaluations (k = 40/3 - 1)
+# at most the rest of another eighth: all reports together at most a quarter, at any image size.
 SLOW_REPORT_FACTOR = 7.0
-# The held-out measure costing c seconds waits at least 19c seconds: at most a twentieth of the wall time.
 HELD_OUT_FACTOR = 19.0
+EVALUATION_FACTOR = 40 / 3 - 1
 HELD_OUT_ITEMS = 512     # training and held-out items each measure uses (fewer where the set is smaller)
 HELD_OUT_CHUNK = 128
 
@@ -398,9 +399,9 @@ class Trainer:
                 yield from self._flush()
                 if self.diverged:
                     return
-            # Time spent drawing snapshots and evaluating is not training time. Where they are
-            # slow (a diffusion model's sampling steps), they are spaced out to take at most about a
-            # quarter of the wall time together, so training still moves.
+            # Time spent drawing snapshots, measuring and evaluating is not training time. Where they
+            # are slow (a diffusion model's sampling steps), they are spaced out to take at most about
+            # a quarter of the wall time together, so training still moves.
             snapped = self.seconds >= next_snap
             if snapped:
                 cost = yield from self._timed(self.snapshot)
@@ -415,7 +416,7 @@ class Trainer:
             if self.seconds >= next_eval:
                 cost = yield from self._timed(self.evaluate)
                 t0 += cost
-                next_eval = self.seconds + max(cad.eval_s, SLOW_REPORT_FACTOR * cost)
+                next_eval = self.seconds + max(cad.eval_s, EVALUATION_FACTOR * cost)
         yield from self._flush()
         if self.diverged:
             return
