@@ -24,6 +24,7 @@ from .theme import add_legend, plot_widget
 
 COLOURS = ["#e8730e", "#1f77b4", "#2ca02c", "#d62728", "#9467bd"]
 HELD_OUT_COLOUR, TRAIN_MEASURE_COLOUR = "#c2185b", "#607d8b"
+MEASURE_NAMES = {"held_out_item": "held-out", "train_measure_item": "training, same measure"}   # legend entries
 TERM_STYLES = (Qt.SolidLine, Qt.DashLine, Qt.DotLine, Qt.DashDotLine)   # runs overlaid: a style per loss term
 
 
@@ -84,7 +85,7 @@ class CurvesView(QWidget):
         self.gap_text = pg.TextItem(color=HELD_OUT_COLOUR, anchor=(1.05, 0.5))
         for item in (self.best_item, self.gap_text):
             self.plot.addItem(item)
-        self.plot.plotItem.legend.setColumnCount(2)
+        self.plot.plotItem.legend.setColumnCount(3)   # a low legend: the curves stay visible under it
         self.measure = None   # what the run's held-out curve measures (None: it has none)
         # a plain label whose width the window sets: the measure's name at its end is cut on a narrow one
         self.gap_label = QLabel()
@@ -95,6 +96,7 @@ class CurvesView(QWidget):
             "training items by heart (overfitting). The star is the best held-out step: the weights the "
             "command line saves, and a point the timeline can jump to and fork from.")
         controls = QHBoxLayout()
+        controls.addWidget(self.gap_label, 3)   # on the controls' line: no height taken from the plot
         controls.addWidget(QLabel("Smoothing"))
         controls.addWidget(self.smoothing, 1)
         controls.addWidget(self.log_y)
@@ -103,7 +105,6 @@ class CurvesView(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.plot, 1)
-        layout.addWidget(self.gap_label)
         layout.addLayout(controls)
         self.history = CurveHistory(())
         self.items: list[pg.PlotDataItem] = []
@@ -138,8 +139,8 @@ class CurvesView(QWidget):
             item.setClipToView(True)
             self.items.append(item)
         legend = self.plot.plotItem.legend
-        legend.addItem(self.held_out_item, "held-out items")
-        legend.addItem(self.train_measure_item, "training items, same measure")
+        for item, name in MEASURE_NAMES.items():
+            legend.addItem(getattr(self, item), name)
         self.cursor.setVisible(False)
         self.follow = True
         self.dirty = True
@@ -159,11 +160,10 @@ class CurvesView(QWidget):
             item.setVisible(not self.runs)
             if not self.runs:
                 legend.addItem(item, name)
-        for item, name in ((self.held_out_item, "held-out items"),
-                           (self.train_measure_item, "training items, same measure")):
-            item.setVisible(not self.runs)   # runs overlaid: their loss curves only
+        for item, name in MEASURE_NAMES.items():
+            getattr(self, item).setVisible(not self.runs)   # runs overlaid: their loss curves only
             if not self.runs:
-                legend.addItem(item, name)
+                legend.addItem(getattr(self, item), name)
         for item in (self.best_item, self.gap_text, self.gap_bracket, self.gap_label):
             item.setVisible(not self.runs)
         for label, colour, run, first in self.runs:
