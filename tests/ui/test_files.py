@@ -160,7 +160,7 @@ def test_every_bad_experiment_file_keeps_what_is_open(window, qtbot, tmp_path, m
     for name in names:
         assert not open_experiment(window, qtbot, os.path.join(CORPUS, "experiments", name))
         assert window.last_problem.startswith(name) and window.problem_box.isVisible()
-    assert len(names) == 15
+    assert len(names) == 16
     assert window.run.worker is worker and window.run.step == at and len(window.pane.timeline.snapshots) == snapshots
     assert not os.path.exists("genstudio-pwned.txt")
     _close_problem(window)
