@@ -305,8 +305,9 @@ def _run(trainer, args, steps, seconds, doc=None) -> int:
     # experiment file keeps the last state, so that a resumed run goes on exactly where it stopped
     with trainer.best_weights() as best_step:
         checkpoint.save_weights(trainer.model, os.path.join(out, checkpoint.WEIGHTS_FILE))
-        best = trainer.snapshot() if best_step != trainer.step else final
+        best = final
         if best_step != trainer.step:
+            best = trainer.snapshot()
             summary["last_metrics"], summary["metrics"] = final_metrics, trainer.evaluate().values
     if trainer.best is not None:
         summary["best_step"] = best_step

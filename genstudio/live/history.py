@@ -2,6 +2,7 @@
 timeline's snapshots."""
 from __future__ import annotations
 
+import bisect
 from collections import deque
 
 import numpy as np
@@ -52,7 +53,6 @@ class SnapshotLog:
     def __init__(self, length: int = TIMELINE_LENGTH):
         self.snapshots: deque = deque(maxlen=length)
         self.forkable: set[int] = set()
-        self.best_step: int | None = None   # the run's best held-out step (CurveHistory.best_step)
 
     def add(self, snap) -> bool:
         """Keep `snap`; returns whether the oldest one left to make room."""
@@ -65,14 +65,15 @@ class SnapshotLog:
     def clear(self) -> None:
         self.snapshots.clear()
         self.forkable = set()
-        self.best_step = None
 
-    def best_index(self) -> int | None:
-        """The position of the last snapshot at or before the best step (None: no best, or none kept)."""
-        if self.best_step is None:
+    def index_at(self, x: float | None, by_seconds: bool = False) -> int | None:
+        """The position of the last snapshot at or before step (or training second) x (None: no x, or
+        none kept that early)."""
+        if x is None:
             return None
-        before = [i for i, s in enumerate(self.snapshots) if s.step <= self.best_step]
-        return before[-1] if before else None
+        keys = [s.seconds if by_seconds else s.step for s in self.snapshots]
+        index = bisect.bisect_right(keys, x) - 1
+        return index if index >= 0 else None
 
     def __len__(self) -> int:
         return len(self.snapshots)

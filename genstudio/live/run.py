@@ -98,7 +98,6 @@ class Run:
         history = CurveHistory(tuple(hist.values), hist.held_out)
         history.extend(LossPoints(hist.steps, hist.seconds, hist.values))
         self._set_data(history, document.timeline, list(hist.metrics), document.state.step, document.state.seconds)
-        self.snapshots.best_step = history.best_step
         self._launch(document.experiment, origin, document, start_paused=True, resume=document)
 
     def open_fork(self, document, origin: str, forked_at: int | None) -> None:
@@ -313,7 +312,6 @@ class Run:
 
     def _held_out(self, event: HeldOut) -> None:
         self.history.add_held_out(event)
-        self.snapshots.best_step = event.best_step
         self.listener.run_held_out(event)
 
     def _weights(self, weights: Weights) -> None:

@@ -24,7 +24,6 @@ from .theme import add_legend, plot_widget
 
 COLOURS = ["#e8730e", "#1f77b4", "#2ca02c", "#d62728", "#9467bd"]
 HELD_OUT_COLOUR, TRAIN_MEASURE_COLOUR = "#c2185b", "#607d8b"
-MEASURE_NAMES = {"held_out_item": "held-out", "train_measure_item": "training, same measure"}   # legend entries
 TERM_STYLES = (Qt.SolidLine, Qt.DashLine, Qt.DotLine, Qt.DashDotLine)   # runs overlaid: a style per loss term
 
 
@@ -80,6 +79,7 @@ class CurvesView(QWidget):
                                             symbolSize=4, symbolPen=None, symbolBrush=HELD_OUT_COLOUR)
         self.train_measure_item = self.plot.plot([], [], pen=pg.mkPen(TRAIN_MEASURE_COLOUR, width=2,
                                                                       style=Qt.DashLine))
+        self.measure_items = ((self.held_out_item, "held-out"), (self.train_measure_item, "training, same measure"))
         self.best_item = pg.ScatterPlotItem(size=14, symbol="star", pen=pg.mkPen("#333"), brush=HELD_OUT_COLOUR)
         self.gap_bracket = self.plot.plot([], [], pen=pg.mkPen(HELD_OUT_COLOUR, width=1, style=Qt.DotLine))
         self.gap_text = pg.TextItem(color=HELD_OUT_COLOUR, anchor=(1.05, 0.5))
@@ -139,8 +139,8 @@ class CurvesView(QWidget):
             item.setClipToView(True)
             self.items.append(item)
         legend = self.plot.plotItem.legend
-        for item, name in MEASURE_NAMES.items():
-            legend.addItem(getattr(self, item), name)
+        for item, name in self.measure_items:
+            legend.addItem(item, name)
         self.cursor.setVisible(False)
         self.follow = True
         self.dirty = True
@@ -160,10 +160,10 @@ class CurvesView(QWidget):
             item.setVisible(not self.runs)
             if not self.runs:
                 legend.addItem(item, name)
-        for item, name in MEASURE_NAMES.items():
-            getattr(self, item).setVisible(not self.runs)   # runs overlaid: their loss curves only
+        for item, name in self.measure_items:
+            item.setVisible(not self.runs)   # runs overlaid: their loss curves only
             if not self.runs:
-                legend.addItem(getattr(self, item), name)
+                legend.addItem(item, name)
         for item in (self.best_item, self.gap_text, self.gap_bracket, self.gap_label):
             item.setVisible(not self.runs)
         for label, colour, run, first in self.runs:

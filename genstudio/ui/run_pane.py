@@ -121,7 +121,7 @@ class RunPane(QWidget, RunListener):
         from .samples import SampleView, Timeline
 
         self.samples = SampleView()
-        self.timeline = Timeline(self.run.snapshots)
+        self.timeline = Timeline(self.run.snapshots, lambda: self.run.history.best_step)
         self.curves = CurvesView()
         self.sample_layout.addWidget(self.samples, 1)
         self.sample_layout.addWidget(self._build_draw_bar())

@@ -1,8 +1,6 @@
 """The sample view (a scatter over the data, an image grid or a word list) and the timeline."""
 from __future__ import annotations
 
-import bisect
-
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
@@ -112,7 +110,7 @@ class ForkMarks(QWidget):
             if snap.step in kept:
                 x = 6 + span * i / (len(snaps) - 1)
                 painter.drawLine(int(x), 0, int(x), self.height())
-        best = snaps.best_index()
+        best = self.timeline.best_index()
         if best is not None:
             painter.setPen(QPen(QColor(BEST_COLOUR), 4))
             x = 6 + span * best / (len(snaps) - 1)
@@ -129,9 +127,11 @@ class Timeline(QWidget):
     export_requested = Signal()
     fork_requested = Signal(object)   # the Snapshot to fork from
 
-    def __init__(self, snapshots: SnapshotLog, parent=None):
+    def __init__(self, snapshots: SnapshotLog, best_step=lambda: None, parent=None):
+        """`best_step()`: the run's best held-out step now (None: none)."""
         super().__init__(parent)
         self.snapshots = snapshots         # the run's: it adds to them, the timeline shows them
+        self.best_step = best_step
         self.held = False                  # a shared timeline holds it where it is (ui/compare.py)
         self.slider = QSlider(Qt.Horizontal)
         self.slider.setRange(0, 0)
@@ -187,16 +187,19 @@ class Timeline(QWidget):
         if x is None:
             self.slider.setValue(len(self.snapshots) - 1)
             return
-        keys = [s.seconds if by_seconds else s.step for s in self.snapshots]
-        self.slider.setValue(max(0, bisect.bisect_right(keys, x) - 1))
+        self.slider.setValue(self.snapshots.index_at(x, by_seconds) or 0)
+
+    def best_index(self) -> int | None:
+        """The snapshot at the run's best held-out step (or the last one before it)."""
+        return self.snapshots.index_at(self.best_step())
 
     def best_changed(self) -> None:
         """The run's best held-out step moved (or came)."""
-        self.best.setEnabled(self.snapshots.best_index() is not None)
+        self.best.setEnabled(self.best_index() is not None)
         self.marks.update()
 
     def jump_to_best(self) -> None:
-        index = self.snapshots.best_index()
+        index = self.best_index()
         if index is not None:
             self.slider.setValue(index)
 
@@ -208,7 +211,7 @@ class Timeline(QWidget):
         self.slider.blockSignals(False)
         self.marks.update()
         self.fork.setEnabled(False)
-        self.best.setEnabled(self.snapshots.best_index() is not None)
+        self.best.setEnabled(self.best_index() is not None)
         if self.snapshots:
             self._label()
         else:
