@@ -368,6 +368,29 @@ def scrub_latency(window, moves: int) -> list[float]:
     return _drag(timeline.slider, target, moves)
 
 
+def best_jump_latency(window, moves: int) -> list[float]:
+    """Timeline's Best while training: clicked (from the oldest snapshot) -> the best held-out step's
+    samples shown and painted (ms each); [] for a run without a best step (a GAN)."""
+    from PySide6.QtWidgets import QApplication
+
+    from genstudio.ui.self_test import wait, wait_until
+
+    timeline = window.pane.timeline
+    if not wait_until(lambda: timeline.best.isEnabled() and (timeline.best_index() or 0) > 0, 30):
+        return []
+    times = []
+    for _ in range(moves):
+        timeline.slider.setValue(0)
+        QApplication.processEvents()
+        began = time.perf_counter()
+        timeline.best.click()
+        QApplication.processEvents()
+        times.append((time.perf_counter() - began) * 1000)
+        wait(15)
+    timeline.slider.setValue(timeline.slider.maximum())
+    return times
+
+
 def shared_scrub_latency(window, moves: int) -> list[float]:
     """Two runs training: the shared timeline moved -> both runs' samples updated and painted (ms each)."""
     from genstudio.ui.self_test import wait_until
@@ -765,7 +788,8 @@ def probe_cost_row(data: str, repeats: int = 20) -> Row:
 
 # Every interactive control: name -> f(window, moves) -> latencies in ms while the app trains ([] when
 # the running family's view lacks it). The diffusion scrub and next-token bars add theirs as they arrive.
-CONTROLS = {"timeline scrub": scrub_latency, "vae latent slider -> image": slider_latency,
+CONTROLS = {"timeline scrub": scrub_latency, "timeline Best -> best step's samples": best_jump_latency,
+            "vae latent slider -> image": slider_latency,
             "vae map click -> image": map_click_latency, "vae interpolation strip (8 decodes)": interpolation_latency,
             "gan nearest-neighbour click -> images": nearest_latency,
             "diffusion scrub (100-step trajectory kept)": denoise_scrub_latency,
@@ -865,7 +889,7 @@ def section_app(budget: Budget, wanted: set[str], families=None):
                         window.pane.panel.set_experiment(default_experiment(family, data))
                     window.pane.reset(start=True)
                     for control, measure in CONTROLS.items():
-                        if data != exp.data and control == "timeline scrub":
+                        if data != exp.data and control.startswith("timeline"):
                             continue
                         times = measure(window, budget.scrubs)
                         if times:  # a control this family's view does not have gives no row
