@@ -65,7 +65,12 @@ class FamilyConfig:
             if key not in by_name:
                 raise ConfigError(f"unknown option {key!r} for {cls.family}; valid keys: {', '.join(by_name)}")
             values[key] = _parse(by_name[key], text)
-        return cls(**values)
+        return cls(**cls.follow(values, set(pairs)))
+
+    @classmethod
+    def follow(cls, values: dict, changed: set[str]) -> dict:
+        """`values` with the settings that depend on the `changed` ones made to fit them."""
+        return values
 
 
 def _type_of(f: dataclasses.Field) -> type:
@@ -148,12 +153,44 @@ class DiffusionConfig(FamilyConfig):
     timesteps: int = knob(1000, "Length of the training noise schedule.", 2, 10000)
     schedule: str = knob("linear", "Noise schedule: linear betas (DDPM) or cosine (improved DDPM).",
                          choices=("linear", "cosine"))
-    sampler: str = knob("ddpm", "Sampler for snapshots and metrics: DDPM (stochastic) or DDIM (deterministic).",
-                        choices=("ddpm", "ddim"))
+    objective: str = knob("eps", "What the network learns: the noise in a noised example (eps, DDPM) or the "
+                                 "straight path's velocity from the example to its noise (flow, flow matching).",
+                          choices=("eps", "flow"))
+    sampler: str = knob("ddpm", "Sampler for snapshots and metrics: DDPM (stochastic) or DDIM (deterministic) "
+                                "for eps; Euler or Heun (two network calls a step) for flow.",
+                        choices=("ddpm", "ddim", "euler", "heun"))
     sample_steps: int = knob(100, "Denoising steps at sampling time (up to timesteps).", 1, 10000)
     width: int = knob(128, "Hidden units (2D) or base channels (images).", 4, 2048)
     depth: int = knob(3, "Residual blocks of the 2D network.", 1, 8)
     ema: float = knob(0.999, "Decay of the weight average used for sampling (0 = off).", 0.0, 0.99999)
+    condition: str = knob("auto", "Condition on the class (class), or not (none); auto: class where the data "
+                                  "has labels.", choices=("auto", "none", "class"))
+    label_dropout: float = knob(0.1, "Share of training examples whose class is hidden, so the same network "
+                                     "also learns unconditional generation (what guidance needs).", 0.0, 1.0)
+    guidance: float = knob(1.0, "Classifier-free guidance scale for snapshots and metrics: 0 unconditional, "
+                                "1 conditional, above 1 pushed further towards the class.", 0.0, 20.0)
+
+    def conditional(self, has_labels: bool) -> bool:
+        """Whether the model is class-conditional on data with (or without) labels."""
+        return self.condition == "class" or (self.condition == "auto" and has_labels)
+
+    @classmethod
+    def follow(cls, values, changed):
+        """A changed objective brings its own sampler, unless one was asked for."""
+        samplers = FLOW_SAMPLERS if values.get("objective") == "flow" else EPS_SAMPLERS
+        if "objective" in changed and "sampler" not in changed and values.get("sampler") not in samplers:
+            values = {**values, "sampler": "euler" if samplers is FLOW_SAMPLERS else "ddim"}
+        return values
+
+    def __post_init__(self):
+        super().__post_init__()
+        wanted = FLOW_SAMPLERS if self.objective == "flow" else EPS_SAMPLERS
+        if self.sampler not in wanted:
+            raise ConfigError(f"sampler={self.sampler}: the {self.objective} objective samples with "
+                              f"{' or '.join(wanted)}")
+
+
+EPS_SAMPLERS, FLOW_SAMPLERS = ("ddpm", "ddim"), ("euler", "heun")
 
 
 @dataclass(frozen=True)
@@ -245,7 +282,7 @@ class Experiment:
         if version > CONFIG_VERSION:
             raise ConfigError(f"config version {version} is newer than this GenStudio understands ({CONFIG_VERSION})")
         try:
-            family = FAMILY_CONFIGS[d["model"]](**d.pop("family"))
+            family = FAMILY_CONFIGS[d["model"]](**{**LEGACY_DEFAULTS.get(d["model"], {}), **d.pop("family")})
             return cls(family=family, **d)
         except (KeyError, TypeError) as exc:
             raise ConfigError(f"malformed config: {short_repr(exc)}") from None
@@ -253,6 +290,11 @@ class Experiment:
     @classmethod
     def from_json(cls, text: str) -> "Experiment":
         return cls.from_dict(json.loads(text))
+
+
+# Settings that came later, as files written before them had them: a diffusion model without the
+# condition knob was unconditional.
+LEGACY_DEFAULTS = {"diffusion": {"condition": "none"}}
 
 
 def default_experiment(model: str, data: str | None = None, **overrides) -> Experiment:

@@ -33,9 +33,12 @@ class Evaluator:
         return self.model.decode(self.model.sample(noise), self.ds)
 
     def __call__(self) -> dict:
-        return self.score(self.generate())
+        asked = self.model.sample_labels(self.n).numpy() if self.model.classes else None
+        return self.score(self.generate(), asked)
 
-    def score(self, samples) -> dict:
+    def score(self, samples, asked: np.ndarray | None = None) -> dict:
+        """The metrics of `samples`; `asked`: the class each was asked to be (a conditional model's
+        samples), which adds the share the classifier agrees with (class_accuracy)."""
         ds, out = self.ds, {}
         if ds.kind == "points":
             if ds.modes is not None:
@@ -45,6 +48,8 @@ class Evaluator:
             feats, probs = features_and_probs(self.classifier, samples)
             out["fd"] = metrics.frechet_distance(feats, self.real_features)
             out.update(metrics.class_metrics(probs))
+            if asked is not None:
+                out["class_accuracy"] = float(np.mean(probs.argmax(1) == asked))
         elif ds.kind == "text":
             known = set(ds.words)
             out["novel_fraction"] = float(np.mean([w not in known for w in samples]))

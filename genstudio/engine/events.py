@@ -23,6 +23,7 @@ class Snapshot:
     state: dict[str, np.ndarray] | None = None   # CPU copy of the weights, when asked for
     forkable: tuple[int, ...] = ()               # the steps whose whole state is kept now (fork points)
     probe: dict | None = None                    # what the model shows of itself (models/base.py probe)
+    labels: np.ndarray | None = None             # a class-conditional model: the class each sample was asked to be
 
 
 @dataclass(frozen=True)

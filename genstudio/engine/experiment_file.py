@@ -76,6 +76,8 @@ def save(path: str, doc: ExperimentFile) -> None:
             tensors[f"timeline.{i}"] = _pack_samples(snap.samples)
         else:
             entry["words"] = list(snap.samples)
+        if snap.labels is not None:
+            entry["labels"] = [int(v) for v in snap.labels]
         header["timeline"].append(entry)
     header["fork_points"] = []
     for i, kept in enumerate(doc.fork_points):
@@ -221,7 +223,7 @@ def _decode(header: dict, tensors: dict) -> ExperimentFile:
             t = tensors[f"timeline.{i}"]
             samples = t.numpy().astype(np.float32) / 255 if t.dtype == torch.uint8 else t.numpy()
         timeline.append(Snapshot(_step(entry["step"], "a timeline step"), _seconds(entry["seconds"], "a timeline time"),
-                                 samples))
+                                 samples, labels=_labels(entry.get("labels"), len(samples))))
     dataset = _unpack_dataset(header["dataset"], tensors) if "dataset" in header else None
     if embeds_data(exp) and dataset is None:
         raise ExperimentFileError("the imported data is missing from the file")
@@ -248,6 +250,16 @@ def _seconds(value, what: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1e12:
         raise ExperimentFileError(f"damaged experiment file ({what}: not a number of seconds)")
     return float(value)
+
+
+def _labels(values, count: int) -> np.ndarray | None:
+    """A timeline entry's asked classes: None, or one small whole number per sample."""
+    if values is None:
+        return None
+    if not isinstance(values, list) or len(values) != count or not all(
+            isinstance(v, int) and not isinstance(v, bool) and 0 <= v < 100_000 for v in values):
+        raise ExperimentFileError("damaged experiment file (a timeline's classes are not one whole number per sample)")
+    return np.asarray(values, np.int64)
 
 
 def _strings(values, what: str) -> list:

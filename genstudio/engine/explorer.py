@@ -50,6 +50,15 @@ DENOISE_CHUNK_S = 0.05  # a trajectory is sent at least this often while it is c
 MESH_SPAN = 2.0        # a GAN's noise mesh covers -2..2 standard deviations of each chosen dimension
 
 
+def path_straightness(frames: np.ndarray) -> float:
+    """How straight sampling paths are: each path's length over the distance from its start to its end,
+    averaged over paths (1: straight lines). `frames`: (steps + 1, n, dim), noise first."""
+    length = np.linalg.norm(np.diff(frames, axis=0), axis=-1).sum(0)
+    direct = np.linalg.norm(frames[-1] - frames[0], axis=-1)
+    keep = direct > 1e-6
+    return float(np.mean(length[keep] / direct[keep])) if keep.any() else 1.0
+
+
 class Replica:
     """A weights-only CPU copy of a run's networks (no optimisers): what the explorer runs."""
 
@@ -191,8 +200,9 @@ class Replica:
         model, ds = self.model, self.dataset
         x0 = model.encode_data(ds, "held_out")[: req.count]
         noise = torch.randn(x0.shape, generator=torch.Generator().manual_seed(req.seed))
-        x_t = model.scheduler().add_noise(x0, noise, torch.full((len(x0),), req.t, dtype=torch.long))
-        yield {"t": req.t, "alpha_bar": float(model.alphas_cumprod[req.t]), "noise": noise.numpy(),
+        x_t = model.add_noise(x0, noise, torch.full((len(x0),), req.t, dtype=torch.long))
+        signal, noise_level = model.mixture(req.t)
+        yield {"t": req.t, "signal": signal, "noise_level": noise_level, "noise": noise.numpy(),
                "x0": np.asarray(model.decode(x0, ds), np.float32),
                "noise_shown": np.asarray(model.decode(noise, ds), np.float32),
                "x_t": np.asarray(model.decode(x_t, ds), np.float32)}, True
@@ -204,20 +214,25 @@ class Replica:
         xs = np.linspace(*req.x_range, req.resolution, dtype=np.float32)
         ys = np.linspace(*req.y_range, req.resolution, dtype=np.float32)
         grid = np.stack(np.meshgrid(xs, ys), -1).reshape(-1, 2)
-        t = torch.full((len(grid),), req.t, dtype=torch.long)
-        eps = self.model.ema.module(torch.from_numpy(ds.standardise(grid)), t).numpy()
-        yield {"t": req.t, "grid": grid,
-               "direction": (-eps * np.asarray(ds.scale, np.float32)).astype(np.float32)}, True
+        output = self.model.predict(torch.from_numpy(ds.standardise(grid)), req.t).numpy()
+        yield {"t": req.t, "grid": grid,   # minus the noise or the velocity: towards the data
+               "direction": (-output * np.asarray(ds.scale, np.float32)).astype(np.float32)}, True
 
     def _Denoise(self, req: Denoise):
         model, ds = self.model, self.dataset
         sched = model.scheduler(req.sampler, req.steps, req.eta)
         generator = torch.Generator().manual_seed(req.seed)
         x = model.make_noise(req.count, generator)
+        asked = None
+        if model.classes:
+            if not -1 <= req.label < model.classes:
+                raise ExplorerError(f"class {req.label} is not one of this model's {model.classes}")
+            asked = model.sample_labels(req.count) if req.label < 0 else torch.full((req.count,), req.label)
+        guidance = model.cfg.guidance if req.guidance is None else req.guidance
         total = len(sched.timesteps)
         frames, preds, ts, sent = [], [], [], 0
         began = last = time.perf_counter()
-        for i, (t, out) in enumerate(model.denoise(x, sched, generator=generator)):
+        for i, (t, out) in enumerate(model.denoise(x, sched, generator=generator, labels=asked, guidance=guidance)):
             frames.append(model.decode(x, ds))
             preds.append(model.decode(out.pred_original_sample, ds))
             ts.append(t)
@@ -229,14 +244,21 @@ class Replica:
                     frames.append(result), preds.append(result), ts.append(-1)
                 values = {"first": sent, "frames": np.asarray(frames[sent:], np.float32),
                           "preds": np.asarray(preds[sent:], np.float32), "t": np.asarray(ts[sent:]), "total": total + 1,
-                          "sampler": req.sampler, "steps": total, "eta": sched.eta}
+                          "sampler": req.sampler, "steps": total, "eta": sched.eta,
+                          "label": req.label if model.classes else None,
+                          "guidance": guidance if model.classes else None}
                 sent, last = len(frames), now
                 if i == total - 1:
-                    values.update(seconds=now - began, quality=self._sample_quality(np.asarray(result, np.float32)))
+                    quality = self._sample_quality(np.asarray(result, np.float32),
+                                                   None if asked is None else asked.numpy())
+                    if ds.kind == "points":
+                        quality["straightness"] = path_straightness(np.asarray(frames, np.float32))
+                    values.update(seconds=now - began, quality=quality)
                 yield values, i == total - 1
 
-    def _sample_quality(self, samples: np.ndarray) -> dict:
-        """The quality of a finished trajectory's samples (few: compare them with each other)."""
+    def _sample_quality(self, samples: np.ndarray, asked: np.ndarray | None = None) -> dict:
+        """The quality of a finished trajectory's samples (few: compare them with each other); `asked`:
+        the classes a conditional model drew, which adds the share the classifier agrees with."""
         from . import metrics
         ds = self.dataset
         if ds.kind == "points":
@@ -253,7 +275,10 @@ class Replica:
             self._real_features = (classifier, features_and_probs(classifier, ds.x)[0])
         classifier, real = self._real_features
         feats, probs = features_and_probs(classifier, samples)
-        return {"fd": metrics.frechet_distance(feats, real), "confidence": float(probs.max(1).mean())}
+        out = {"fd": metrics.frechet_distance(feats, real), "confidence": float(probs.max(1).mean())}
+        if asked is not None:
+            out["class_accuracy"] = float(np.mean(probs.argmax(1) == asked))
+        return out
 
     def _TimestepLoss(self, req: TimestepLoss):
         model = self.model
@@ -262,9 +287,12 @@ class Replica:
         generator = torch.Generator().manual_seed(0)  # the same noise each time: the bars move with the model only
         t = torch.cat([torch.randint(a, max(a + 1, b), (len(x0),), generator=generator)
                        for a, b in zip(edges, edges[1:])])
+        labels = None
+        if model.classes and self.dataset.held_out_labels is not None:
+            labels = torch.from_numpy(self.dataset.held_out_labels[: len(x0)]).long().repeat(req.buckets)
         x0 = x0.repeat(req.buckets, *([1] * (x0.dim() - 1)))
         noise = torch.randn(x0.shape, generator=generator)
-        error = (model.net(model.scheduler().add_noise(x0, noise, t), t) - noise) ** 2
+        error = (model.net(model.add_noise(x0, noise, t), t, labels) - model.target(x0, noise)) ** 2
         loss = error.reshape(req.buckets, -1).mean(1)
         yield {"edges": edges, "loss": loss.numpy()}, True
 

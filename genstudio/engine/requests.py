@@ -117,13 +117,17 @@ class DenoiseField(Request):
 @dataclass(frozen=True, eq=False)
 class Denoise(Request):
     """A whole sampling trajectory from noise drawn from `seed`: each step's x_t and predicted x_0, sent
-    in chunks as they are computed (the first after one step); the result's quality at the end."""
+    in chunks as they are computed (the first after one step); the result's quality at the end.
+    A class-conditional model draws class `label` (-1: the classes in turn) at `guidance` (None: the
+    run's own scale)."""
     priority = 1
     sampler: str = "ddpm"
     steps: int = 100
     eta: float = 0.0
     count: int = 64
     seed: int = 0
+    label: int = -1
+    guidance: float | None = None
 
 
 @dataclass(frozen=True, eq=False)

@@ -73,10 +73,11 @@ class Trainer:
         self.model.configure_optimizers()
         self.model.train()
         self.train_data = self.model.encode_data(self.dataset).to(self.device)
+        self.train_labels = self._labels(self.dataset.labels)
         self.batch_size = exp.family.batch_size
         self.batch_gen = torch.Generator(self.device).manual_seed(exp.seed)
         noise_gen = torch.Generator(self.device).manual_seed(exp.seed + 1)
-        self.fixed_noise = self.model.make_noise(cadence.snapshot_count, noise_gen)
+        self.fixed_noise = self.model.make_noise(self.model.snapshot_size(cadence.snapshot_count), noise_gen)
         self.evaluator = Evaluator(self.dataset, self.model, self.device)
         self.loss_names = self.model.loss_names
         self.step = 0
@@ -156,9 +157,14 @@ class Trainer:
         self._commands.put(("step", part))
 
     # pieces of the loop --------------------------------------------------------------------
-    def draw(self) -> torch.Tensor:
+    def draw(self) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        """A batch of training examples; with their labels for a class-conditional model."""
         idx = torch.randint(len(self.train_data), (self.batch_size,), device=self.device, generator=self.batch_gen)
-        return self.train_data[idx]
+        return self.train_data[idx] if self.train_labels is None else (self.train_data[idx], self.train_labels[idx])
+
+    def _labels(self, labels) -> torch.Tensor | None:
+        """A split's labels on the device, when the model is class-conditional."""
+        return torch.from_numpy(labels).long().to(self.device) if self.model.classes and labels is not None else None
 
     def _apply_commands(self) -> tuple[list[str], list[str]]:
         """Apply hyperparameter changes; return the single steps asked for and the reports asked for
@@ -214,18 +220,23 @@ class Trainer:
         if self.fork_points is not None:
             self.fork_points.add(self.state())
             forkable = tuple(self.fork_points.steps())
-        return Snapshot(self.step, self.seconds, samples, state, forkable, probe)
+        labels = self.model.sample_labels(len(self.fixed_noise)).numpy() if self.model.classes else None
+        return Snapshot(self.step, self.seconds, samples, state, forkable, probe, labels)
 
     # the held-out curve and the best weights ------------------------------------------------------
-    def _pick_held_out_items(self, seed: int) -> tuple[torch.Tensor, torch.Tensor] | None:
-        """A fixed random subset of the training items and as many held-out ones (None: the model
-        measures nothing, or the data has no held-out part)."""
+    def _pick_held_out_items(self, seed: int) -> tuple[tuple, tuple] | None:
+        """A fixed random subset of the training items and as many held-out ones, each as (items,
+        labels or None) (None: the model measures nothing, or the data has no held-out part)."""
         held = self.evaluator.held_out
         n = min(HELD_OUT_ITEMS, len(held), len(self.train_data))
         if self.model.held_out_name is None or self.cadence.held_out_s is None or n == 0:
             return None
         order = torch.randperm(len(self.train_data), generator=torch.Generator().manual_seed(seed + 2))[:n]
-        return self.train_data[order.to(self.device)], held[:n]
+        held_labels = self._labels(self.dataset.held_out_labels)
+        if self.train_labels is None:
+            return (self.train_data[order.to(self.device)], None), (held[:n], None)
+        return ((self.train_data[order.to(self.device)], self.train_labels[order.to(self.device)]),
+                (held[:n], held_labels[:n]))
 
     @property
     def held_out_measure(self) -> str | None:
@@ -242,11 +253,14 @@ class Trainer:
             if self.fork_points is not None:
                 self.fork_points.best = state
 
-    def _objective(self, items: torch.Tensor) -> float:
+    def _objective(self, items: tuple[torch.Tensor, torch.Tensor | None]) -> float:
+        x, labels = items
+        chunks = zip(x.split(HELD_OUT_CHUNK), labels.split(HELD_OUT_CHUNK)) if labels is not None else \
+            ((chunk,) for chunk in x.split(HELD_OUT_CHUNK))
         total, count = 0.0, 0
-        for chunk in items.split(HELD_OUT_CHUNK):
+        for chunk in chunks:
             torch.manual_seed(0)   # the same random draws (a VAE's z) for the training and the held-out items
-            part_sum, part_count = self.model.held_out_loss(chunk)
+            part_sum, part_count = self.model.held_out_loss(*chunk)
             total, count = total + float(part_sum), count + part_count
         return total / max(count, 1)
 

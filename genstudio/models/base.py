@@ -18,13 +18,15 @@ class DataSpec:
     shape: tuple[int, ...]         # (2,) or (C, H, W); text: (max_len,)
     levels: int = 0
     alphabet: str = ""
+    classes: int = 0               # labelled sets: how many classes
 
     @classmethod
     def of(cls, ds: Dataset) -> "DataSpec":
+        classes = max(len(ds.label_names), int(ds.labels.max()) + 1) if ds.labels is not None and len(ds.labels) else 0
         if ds.kind == "points":
-            return cls("points", (2,))
+            return cls("points", (2,), classes=classes)
         if ds.kind == "image":
-            return cls("image", ds.image_shape, levels=ds.levels)
+            return cls("image", ds.image_shape, levels=ds.levels, classes=classes)
         longest = max(len(w) for w in ds.words + ds.held_out_words)
         return cls("text", (longest + 1,), alphabet=ds.alphabet)
 
@@ -43,6 +45,7 @@ class GenerativeModel(nn.Module):
 
     loss_names: tuple[str, ...] = ("loss",)
     supported_kinds: tuple[str, ...] = ("points", "image")
+    classes: int = 0   # a class-conditional model: how many classes (draw() then returns (x, labels))
 
     def __init__(self, cfg, spec: DataSpec):
         super().__init__()
@@ -84,6 +87,21 @@ class GenerativeModel(nn.Module):
 
     def train_step(self, draw) -> torch.Tensor:
         raise NotImplementedError
+
+    def split(self, batch) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """A drawn batch as (examples, labels); labels None for an unconditional model."""
+        return batch if isinstance(batch, tuple) else (batch, None)
+
+    def sample_labels(self, n: int, device=None) -> torch.Tensor:
+        """The classes asked for when none are given: as many of each, in order (0, 0, ..., 1, 1, ...)."""
+        return torch.arange(n, device=device) * max(self.classes, 1) // max(n, 1)
+
+    def snapshot_size(self, wanted: int) -> int:
+        """How many samples a snapshot shows: `wanted`, or for a conditional model of up to 16 classes
+        one row of up to 8 per class."""
+        if not self.classes or self.classes > 16:
+            return wanted
+        return self.classes * max(1, min(8, wanted // self.classes))
 
     def partial_step(self, part: str, draw) -> torch.Tensor:
         """One step of part of the model ("d" / "g" for a GAN); other families do a whole step."""

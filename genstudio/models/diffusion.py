@@ -1,6 +1,8 @@
-"""Denoising diffusion (Ho et al. 2020) with epsilon prediction; DDPM and DDIM samplers.
+"""Denoising diffusion (Ho et al. 2020) with epsilon prediction and DDPM and DDIM samplers, or flow
+matching (rectified flow) with Euler and Heun samplers; optionally class-conditional, with
+classifier-free guidance (Ho & Salimans 2022).
 
-The schedulers follow diffusers' interface: set_timesteps(n), then step(eps, t, sample) returning
+The schedulers follow diffusers' interface: set_timesteps(n), then step(output, t, sample) returning
 the previous sample and the predicted clean sample. `denoise` yields every intermediate step.
 """
 from __future__ import annotations
@@ -13,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..config import DiffusionConfig
+from ..config import ConfigError, DiffusionConfig
 from .base import DataSpec, GenerativeModel, WeightAverage, make_optimizer
 
 
@@ -89,7 +91,43 @@ class DDPMScheduler(DDIMScheduler):
     eta = 1.0
 
 
-SCHEDULERS = {"ddim": DDIMScheduler, "ddpm": DDPMScheduler}
+class FlowScheduler:
+    """Flow matching on the straight path (Lipman et al. 2023; Liu et al. 2023, rectified flow).
+
+    Timestep t of T stands for the level s = (t + 1) / T: x_s = (1 - s) x_0 + s noise, and the network
+    predicts the velocity v = noise - x_0, constant along each path. Euler steps go from s to the next
+    level s' by x_s' = x_s + (s' - s) v, down to s = 0; Heun (order 2) averages v at both ends."""
+
+    eta = 0.0
+    order = 1
+
+    def __init__(self, timesteps: int):
+        self.num_train_timesteps = timesteps
+        self.set_timesteps(timesteps)
+
+    set_timesteps = DDIMScheduler.set_timesteps
+    previous = DDIMScheduler.previous
+
+    def level(self, t) -> torch.Tensor | float:
+        """s of timestep t (-1, past the last step, is the data: s = 0)."""
+        return (t + 1) / self.num_train_timesteps
+
+    def add_noise(self, original: torch.Tensor, noise: torch.Tensor, timesteps: torch.Tensor) -> torch.Tensor:
+        s = self.level(timesteps.to(original.device).float()).view(-1, *([1] * (original.dim() - 1)))
+        return (1 - s) * original + s * noise
+
+    def step(self, v: torch.Tensor, t: int, sample: torch.Tensor,
+             generator: torch.Generator | None = None, prev_t: int | None = None) -> StepOutput:
+        prev_t = self.previous(t) if prev_t is None else prev_t
+        s, s_prev = self.level(t), self.level(prev_t)
+        return StepOutput(sample + (s_prev - s) * v, sample - s * v)
+
+
+class HeunScheduler(FlowScheduler):
+    order = 2
+
+
+SCHEDULERS = {"ddim": DDIMScheduler, "ddpm": DDPMScheduler, "euler": FlowScheduler, "heun": HeunScheduler}
 
 
 def timestep_embedding(t: torch.Tensor, dim: int) -> torch.Tensor:
@@ -97,6 +135,20 @@ def timestep_embedding(t: torch.Tensor, dim: int) -> torch.Tensor:
     freqs = torch.exp(-math.log(10000) * torch.arange(half, device=t.device) / half)
     args = t.float()[:, None] * freqs[None]
     return torch.cat([args.sin(), args.cos()], dim=1)
+
+
+def class_embedding(classes: int, dim: int) -> nn.Embedding | None:
+    """One vector per class and one more, the last, for "no class" (a dropped label)."""
+    return nn.Embedding(classes + 1, dim) if classes else None
+
+
+def with_label(temb: torch.Tensor, label: nn.Embedding | None, y: torch.Tensor | None) -> torch.Tensor:
+    """The time embedding plus the class's (y == classes or None: no class): every block sees both."""
+    if label is None:
+        return temb
+    if y is None:
+        y = torch.full(temb.shape[:1], label.num_embeddings - 1, dtype=torch.long, device=temb.device)
+    return temb + label(y)
 
 
 class ResidualMLP(nn.Module):
@@ -108,19 +160,21 @@ class ResidualMLP(nn.Module):
 
     INPUT_SCALE = 25.0
 
-    def __init__(self, dim: int, width: int, depth: int):
+    def __init__(self, dim: int, width: int, depth: int, classes: int = 0):
         super().__init__()
         self.width = width
         self.inp = nn.Linear(dim + dim * width // 2, width)
         self.time = nn.Sequential(nn.Linear(width, width), nn.SiLU(), nn.Linear(width, width))
+        self.label = class_embedding(classes, width)
         self.blocks = nn.ModuleList(
             nn.Sequential(nn.LayerNorm(width), nn.Linear(width, width), nn.SiLU(), nn.Linear(width, width))
             for _ in range(depth))
         self.out = nn.Sequential(nn.LayerNorm(width), nn.Linear(width, dim))
 
-    def forward(self, x, t):
+    def forward(self, x, t, y=None):
         coords = [timestep_embedding(x[:, i] * self.INPUT_SCALE, self.width // 2) for i in range(x.shape[1])]
-        h = self.inp(torch.cat([x, *coords], dim=1)) + self.time(timestep_embedding(t, self.width))
+        h = self.inp(torch.cat([x, *coords], dim=1)) + with_label(self.time(timestep_embedding(t, self.width)),
+                                                                   self.label, y)
         for block in self.blocks:
             h = h + block(h)
         return self.out(h)
@@ -153,13 +207,14 @@ class SmallUNet(nn.Module):
 
     PATCH_FROM = 24
 
-    def __init__(self, channels: int, width: int, size: int = 0):
+    def __init__(self, channels: int, width: int, size: int = 0, classes: int = 0):
         super().__init__()
         self.patch = 2 if size >= self.PATCH_FROM else 1
         folded = channels * self.patch ** 2
         c1, c2, t_dim = width, 2 * width, 4 * width
         self.width = width
         self.time = nn.Sequential(nn.Linear(width, t_dim), nn.SiLU(), nn.Linear(t_dim, t_dim))
+        self.label = class_embedding(classes, t_dim)
         self.inp = nn.Conv2d(folded, c1, 3, padding=1)
         self.down1 = ResBlock(c1, c1, t_dim)
         self.downsample = nn.Conv2d(c1, c1, 3, stride=2, padding=1)
@@ -170,8 +225,8 @@ class SmallUNet(nn.Module):
         self.up1 = ResBlock(2 * c1, c1, t_dim)
         self.out = nn.Sequential(nn.GroupNorm(min(8, c1), c1), nn.SiLU(), nn.Conv2d(c1, folded, 3, padding=1))
 
-    def forward(self, x, t):
-        temb = self.time(timestep_embedding(t, self.width))
+    def forward(self, x, t, y=None):
+        temb = with_label(self.time(timestep_embedding(t, self.width)), self.label, y)
         if self.patch > 1:
             x = F.pixel_unshuffle(x, self.patch)
         h1 = self.down1(self.inp(x), temb)
@@ -188,10 +243,13 @@ class Diffusion(GenerativeModel):
 
     def __init__(self, cfg: DiffusionConfig, spec: DataSpec):
         super().__init__(cfg, spec)
+        if cfg.condition == "class" and not spec.classes:
+            raise ConfigError("condition=class needs a data set with labels (this one has none)")
+        self.classes = spec.classes if cfg.conditional(spec.classes > 0) else 0
         if spec.kind == "points":
-            self.net = ResidualMLP(2, cfg.width, cfg.depth)
+            self.net = ResidualMLP(2, cfg.width, cfg.depth, self.classes)
         else:
-            self.net = SmallUNet(spec.shape[0], cfg.width, spec.shape[-1])
+            self.net = SmallUNet(spec.shape[0], cfg.width, spec.shape[-1], self.classes)
         self.ema = WeightAverage(self.net, cfg.ema)
         self.register_buffer("alphas_cumprod", make_alphas_cumprod(cfg.schedule, cfg.timesteps), persistent=False)
 
@@ -200,62 +258,118 @@ class Diffusion(GenerativeModel):
         return [self.opt]
 
     def scheduler(self, sampler: str | None = None, steps: int | None = None,
-                  eta: float | None = None) -> DDIMScheduler:
+                  eta: float | None = None) -> DDIMScheduler | FlowScheduler:
         """`eta`: DDIM's noise level (0 deterministic, 1 = DDPM), for the DDIM sampler only."""
         sampler = sampler or self.cfg.sampler
-        sched = SCHEDULERS[sampler](self.alphas_cumprod, clip=1.0 if self.spec.kind == "image" else None)
+        if sampler in ("euler", "heun"):
+            sched = SCHEDULERS[sampler](self.cfg.timesteps)
+        else:
+            sched = SCHEDULERS[sampler](self.alphas_cumprod, clip=1.0 if self.spec.kind == "image" else None)
         sched.set_timesteps(steps or self.cfg.sample_steps)
         if eta is not None and sampler == "ddim":
             sched.eta = eta
         return sched
 
+    # the forward process and what the network learns, by objective ------------------------------------
+    def add_noise(self, x0: torch.Tensor, noise: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        """x_t: DDPM's sqrt(alpha-bar) x_0 + sqrt(1 - alpha-bar) noise, or flow matching's straight path."""
+        if self.cfg.objective == "flow":
+            return FlowScheduler(self.cfg.timesteps).add_noise(x0, noise, t)
+        return add_noise(self.alphas_cumprod, x0, noise, t)
+
+    def target(self, x0: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+        """What the network is trained to output: the noise (eps), or the velocity noise - x_0 (flow)."""
+        return noise - x0 if self.cfg.objective == "flow" else noise
+
+    def mixture(self, t: int) -> tuple[float, float]:
+        """x_t = a x_0 + b noise: (a, b) = (sqrt(alpha-bar_t), sqrt(1 - alpha-bar_t)), or (1 - s, s) (flow)."""
+        if self.cfg.objective == "flow":
+            s = FlowScheduler(self.cfg.timesteps).level(t)
+            return 1 - s, s
+        a = float(self.alphas_cumprod[t])
+        return math.sqrt(a), math.sqrt(1 - a)
+
+    def drop_labels(self, y: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """`y` with a `label_dropout` share of its labels replaced by "no class" (index `classes`)."""
+        drop = torch.rand(y.shape, device=y.device, generator=generator) < self.cfg.label_dropout
+        return torch.where(drop, torch.full_like(y, self.classes), y)
+
     def train_step(self, draw):
-        x0 = draw()
+        x0, y = self.split(draw())
         t = torch.randint(0, self.cfg.timesteps, (x0.shape[0],), device=x0.device)
         eps = torch.randn_like(x0)
-        x_t = add_noise(self.alphas_cumprod, x0, eps, t)
-        loss = F.mse_loss(self.net(x_t, t), eps)
+        x_t = self.add_noise(x0, eps, t)
+        y = self.drop_labels(y) if y is not None else None
+        loss = F.mse_loss(self.net(x_t, t, y), self.target(x0, eps))
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         self.opt.step()
         self.ema.update()
         return loss.detach().reshape(1)
 
-    held_out_name = "loss (noise-prediction MSE)"
+    @property
+    def held_out_name(self) -> str:
+        return "loss (velocity MSE)" if self.cfg.objective == "flow" else "loss (noise-prediction MSE)"
 
     @torch.no_grad()
-    def held_out_loss(self, batch):
-        """The denoising loss of the network that samples (the weight average), at noise levels and
-        noise drawn from a fixed seed: the same draws for every call with as many items."""
+    def held_out_loss(self, batch, labels=None):
+        """The training loss of the network that samples (the weight average), at noise levels and
+        noise drawn from a fixed seed: the same draws for every call with as many items. A conditional
+        model is measured with each item's class."""
         g = torch.Generator(batch.device).manual_seed(0)
         t = torch.randint(0, self.cfg.timesteps, (batch.shape[0],), device=batch.device, generator=g)
         eps = torch.randn(batch.shape, device=batch.device, generator=g)
-        x_t = add_noise(self.alphas_cumprod, batch, eps, t)
-        return F.mse_loss(self.ema.module(x_t, t), eps, reduction="sum"), eps.numel()
+        x_t = self.add_noise(batch, eps, t)
+        y = labels if self.classes else None
+        return F.mse_loss(self.ema.module(x_t, t, y), self.target(batch, eps), reduction="sum"), eps.numel()
 
     def make_noise(self, n, generator):
         return torch.randn(n, *self.spec.shape, generator=generator, device=generator.device)
 
+    def predict(self, x: torch.Tensor, t: int, labels: torch.Tensor | None = None,
+                guidance: float | None = None, net: nn.Module | None = None) -> torch.Tensor:
+        """The sampling network's output at x_t. A conditional model is guided (classifier-free):
+        unconditional + guidance x (conditional - unconditional); 0 is the unconditional output, 1
+        the conditional one. `labels` default to the classes in turn (sample_labels)."""
+        net = net or self.ema.module
+        ts = torch.full((x.shape[0],), t, device=x.device, dtype=torch.long)
+        if not self.classes:
+            return net(x, ts)
+        guidance = self.cfg.guidance if guidance is None else guidance
+        labels = self.sample_labels(x.shape[0], x.device) if labels is None else labels
+        none = torch.full_like(labels, self.classes)
+        if guidance == 1:
+            return net(x, ts, labels)
+        if guidance == 0:
+            return net(x, ts, none)
+        both = net(torch.cat([x, x]), torch.cat([ts, ts]), torch.cat([labels, none]))
+        conditional, unconditional = both.chunk(2)
+        return unconditional + guidance * (conditional - unconditional)
+
     @torch.no_grad()
-    def denoise(self, noise: torch.Tensor, scheduler: DDIMScheduler | None = None,
-                generator: torch.Generator | None = None) -> Iterator[tuple[int, StepOutput]]:
+    def denoise(self, noise: torch.Tensor, scheduler: DDIMScheduler | FlowScheduler | None = None,
+                generator: torch.Generator | None = None, labels: torch.Tensor | None = None,
+                guidance: float | None = None) -> Iterator[tuple[int, StepOutput]]:
         """Yield (t, StepOutput) for every sampling step, from pure noise down to t = 0."""
         scheduler = scheduler or self.scheduler()
-        net = self.ema.module
         x = noise
         timesteps = scheduler.timesteps.tolist()
         for i, t in enumerate(timesteps):
             prev_t = timesteps[i + 1] if i + 1 < len(timesteps) else -1
-            eps = net(x, torch.full((x.shape[0],), t, device=x.device, dtype=torch.long))
-            out = scheduler.step(eps, t, x, generator=generator, prev_t=prev_t)
+            output = self.predict(x, t, labels, guidance)
+            out = scheduler.step(output, t, x, generator=generator, prev_t=prev_t)
+            if getattr(scheduler, "order", 1) == 2 and prev_t >= 0:   # Heun: the slope at the far end too
+                slope = self.predict(out.prev_sample, prev_t, labels, guidance)
+                out = StepOutput(scheduler.step((output + slope) / 2, t, x, prev_t=prev_t).prev_sample,
+                                 out.pred_original_sample)
             x = out.prev_sample
             yield t, out
 
     @torch.no_grad()
-    def sample(self, noise, scheduler=None):
+    def sample(self, noise, scheduler=None, labels=None, guidance=None):
         # a fixed generator keeps DDPM snapshots comparable from one snapshot to the next
         g = torch.Generator(noise.device).manual_seed(0)
         x = noise
-        for _, out in self.denoise(noise, scheduler, generator=g):
+        for _, out in self.denoise(noise, scheduler, generator=g, labels=labels, guidance=guidance):
             x = out.prev_sample
         return x

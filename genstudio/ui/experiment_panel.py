@@ -220,7 +220,15 @@ class ExperimentPanel(QWidget):
             if f.name in LIVE_KNOBS:
                 signal.connect(lambda value, name=f.name: self.live_changed.emit(name, value))
             else:
-                signal.connect(lambda *_: self.changed.emit())
+                signal.connect(lambda *_, name=f.name: self._knob_changed(name))
+
+    def _knob_changed(self, name: str) -> None:
+        """The settings that depend on this one follow it (a new objective brings its sampler)."""
+        values = {n: _read(w) for n, w in self.knobs.items()}
+        for n, value in FAMILY_CONFIGS[self.family.currentData()].follow(values, {name}).items():
+            if value != values[n]:
+                _write(self.knobs[n], value)
+        self.changed.emit()
 
     def set_devices(self, devices: list[str]) -> None:
         current = self.device.currentData()

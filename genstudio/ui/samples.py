@@ -76,13 +76,20 @@ class SampleView(QStackedWidget):
             pts = np.asarray(snap.samples)
             self.sample_item.setData(pts[:, 0], pts[:, 1])
         elif self.kind == "image":
-            pixels = image_grid(np.asarray(snap.samples), scale=1, pad=1)
+            pixels = image_grid(np.asarray(snap.samples), scale=1, pad=1, cols=class_columns(snap.labels))
             self.image_item.setImage(pixels, autoLevels=False, levels=(0, 255))
             if self.last_pixels is None or self.last_pixels.shape != pixels.shape:
                 self.image_box.autoRange(padding=0.02)
             self.last_pixels = pixels
         else:
             self.text.setPlainText("\n".join(w or "(empty)" for w in snap.samples))
+
+
+def class_columns(labels) -> int | None:
+    """A conditional model's samples come as many per class, in class order: one row per class."""
+    if labels is None or not len(labels):
+        return None
+    return max(1, len(labels) // len(np.unique(labels)))
 
 
 BEST_COLOUR = "#c2185b"   # the curves' held-out colour

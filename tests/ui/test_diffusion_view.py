@@ -34,12 +34,14 @@ def test_the_scrubbed_step_is_the_samplers_own(window, qtbot):
     view.steps.setValue(12)
     _sampled(view, qtbot, step)
     assert view.total == 13 and view.shown_frame == 12  # it followed the trajectory to its end
-    # the same sampler, seed and weights, run directly
+    # the same sampler, seed and weights, run directly: a row of 8 for each of the 10 classes
+    assert model.classes == 10 and len(view.frames[0]) == 80
     generator = torch.Generator().manual_seed(view.seed)
-    x = model.make_noise(64, generator)
+    x = model.make_noise(80, generator)
     frames, preds = [], []
     with torch.no_grad():
-        for _, out in model.denoise(x, model.scheduler("ddpm", 12), generator=generator):
+        for _, out in model.denoise(x, model.scheduler("ddpm", 12), generator=generator,
+                                    labels=torch.arange(80) // 8):
             frames.append(model.decode(x, ds))
             preds.append(model.decode(out.pred_original_sample, ds))
             x = out.prev_sample
@@ -70,7 +72,8 @@ def test_the_scrubbed_step_is_the_samplers_own(window, qtbot):
     _sampled(view, qtbot, step)
     qtbot.waitUntil(lambda: view.table.rowCount() == rows + 1, timeout=TIMEOUT_MS)
     assert [view.table.item(rows, c).text() for c in range(3)] == ["DDIM", "0.50", "12"]
-    assert view.table.item(rows, 3).text().startswith("FD ")
+    assert view.table.item(rows, 3).text().startswith("each class, guidance 1.00: FD ")
+    assert "class accuracy" in view.table.item(rows, 3).text()
 
 
 def test_the_forward_slider_is_add_noise_with_the_shown_noise(window, qtbot):

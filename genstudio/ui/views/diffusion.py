@@ -2,7 +2,9 @@
 
 Pages: Denoise (press Sample: the explorer computes a whole trajectory from pure noise in chunks, the
 view shows it as it arrives and keeps it, so scrubbing and playback are instant; DDPM or DDIM with
-eta and any number of steps; a steps-vs-quality table the user fills), Forward (a slider over t
+eta, or Euler or Heun for flow matching, and any number of steps; a steps-vs-quality table the user
+fills; for a class-conditional model a class picker, a guidance slider and the accuracy and FD of
+each guidance scale tried), Forward (a slider over t
 noises held-out examples with the scheduler's add_noise; on 2D data the model's denoising direction
 over the plane at that t), Schedule and loss (beta_t, alpha-bar_t and the signal-to-noise ratio,
 linear and cosine; the loss per range of timesteps, live). Every picture is an explorer answer.
@@ -45,6 +47,9 @@ ARROW_SHARE = 0.05    # the longest arrow: this share of the visible width
 LOSS_BUCKETS = 10
 LOSS_EVERY_S = 1.0    # the loss bars are asked at most this often
 SPEEDS = {"5 steps/s": 200, "15 steps/s": 66, "40 steps/s": 25}
+GUIDANCE_STEPS = 4    # the guidance slider's ticks per unit of scale
+GUIDANCE_MAX = 8.0
+SAMPLERS = {"eps": ["DDPM", "DDIM"], "flow": ["Euler", "Heun"]}
 PARTICLE, PRED, DATA = (142, 68, 173), (232, 115, 14), (60, 60, 60)
 
 TEXT = {
@@ -55,9 +60,18 @@ TEXT = {
     "samplers": "DDPM adds fresh noise at every step and needs many steps. DDIM (eta 0) is deterministic and "
                 "skips steps: 20-50 often do nearly as well. eta between 0 and 1 mixes the two (1 is DDPM's noise). "
                 "Each finished trajectory adds a row to the table: fill it to see steps against quality.",
-    "forward": "The forward process adds noise on purpose: x_t = sqrt(alpha-bar_t) x_0 + sqrt(1 - alpha-bar_t) noise. "
-               "At t = 0 the data is clean; near T only noise is left. Training shows the model x_t and asks "
-               "it for the noise.",
+    "flow": "Flow matching: the model learned a velocity, the direction from a clean example straight to its "
+            "noise. Euler steps walk back along it; Heun looks at the velocity at both ends of a step (two "
+            "network calls), so it needs fewer steps. The straighter the paths, the fewer steps sampling needs.",
+    "guidance": "Guidance: the model guesses twice, once told the class and once not, and goes guidance times as "
+                "far from the second guess towards the first. 0 ignores the class, 1 is the plain conditional "
+                "model, above 1 exaggerates the class. Try several scales: each adds a point to the plots below "
+                "(the newest trajectory at that scale). The classifier agrees with the asked class more often as "
+                "guidance rises, and the samples grow alike: FD, which also counts missing variety, goes up.",
+    "forward": "The forward process adds noise on purpose: x_t = sqrt(alpha-bar_t) x_0 + sqrt(1 - alpha-bar_t) noise "
+               "(flow matching: x_t = (1 - s) x_0 + s noise, a straight line, s = t / T). At t = 0 the data is clean; "
+               "near T only noise is left. Training shows the model x_t and asks it for the noise (flow matching: "
+               "for noise - x_0, the velocity along the line).",
     "field": "Arrows: the model's denoising direction (minus the noise it predicts) at this t, over the plane. At "
              "large t they point roughly to the middle of the data; at small t, to the nearest mode.",
     "schedule": "The noise schedule: beta_t is the noise added at step t, alpha-bar_t the share of the signal "
@@ -85,6 +99,7 @@ class DiffusionView(ExplorerView):
         self.play_timer = QTimer(self)
         self.play_timer.timeout.connect(self._play_tick)
         self.seed = 0
+        self.classes: tuple[str, ...] = ()     # a class-conditional model's class names (empty: unconditional)
         self._reset_state()
 
     def _reset_state(self):
@@ -99,6 +114,7 @@ class DiffusionView(ExplorerView):
         self.field_answer = None
         self.loss_asked = 0.0
         self.sampled = False
+        self.guidance_tried: dict[float, dict] = {}   # scale -> the newest trajectory's quality at it
         self.shown_step.clear()
 
     # building --------------------------------------------------------------------------------------
@@ -112,7 +128,7 @@ class DiffusionView(ExplorerView):
         self.sample_button.setToolTip("Denoise a new batch of pure noise with the model as it is now (a new seed)")
         self.sample_button.clicked.connect(self.sample)
         self.sampler = QComboBox()
-        self.sampler.addItems(["DDPM", "DDIM"])
+        self.sampler.addItems(SAMPLERS["eps"])
         self.eta = QDoubleSpinBox()
         self.eta.setRange(0.0, 1.0)
         self.eta.setSingleStep(0.1)
@@ -128,6 +144,22 @@ class DiffusionView(ExplorerView):
         controls.addStretch(1)
         self.frame_label = steady_label("step 1000 of 1000: x_0, the result", "")
         controls.addWidget(self.frame_label)
+        self.class_picker = QComboBox()
+        self.class_picker.setToolTip("The class the model is asked to draw")
+        self.class_picker.currentIndexChanged.connect(self._class_picked)
+        self.guidance = QSlider(Qt.Horizontal)
+        self.guidance.setRange(0, int(GUIDANCE_MAX * GUIDANCE_STEPS))
+        self.guidance.setToolTip("Classifier-free guidance scale: 0 ignores the class, 1 is the conditional model, "
+                                 "more exaggerates the class. The same noise is denoised again.")
+        self.guidance.valueChanged.connect(self._guidance_moved)
+        self.guidance_label = steady_label("guidance 8.00", "")
+        self.condition_row = QWidget()
+        row = QHBoxLayout(self.condition_row)
+        row.setContentsMargins(0, 0, 0, 0)
+        for widget in (QLabel("class"), self.class_picker, QLabel("guidance")):
+            row.addWidget(widget)
+        row.addWidget(self.guidance, 1)
+        row.addWidget(self.guidance_label)
         self.play_button = QPushButton("Play")
         self.play_button.setCheckable(True)
         self.play_button.toggled.connect(self._play_toggled)
@@ -173,6 +205,20 @@ class DiffusionView(ExplorerView):
         self.table.setEditTriggers(QTableWidget.NoEditTriggers)
         self.quality_label = QLabel("")
         self.quality_label.setWordWrap(True)
+        self.guidance_plots = QWidget()
+        row = QHBoxLayout(self.guidance_plots)
+        row.setContentsMargins(0, 0, 0, 0)
+        self.accuracy_plot = plot_widget(pg, title="class accuracy")
+        self.fd_plot = plot_widget(pg, title="FD (lower: closer to real)")
+        self.guidance_items = {}
+        for key, plot, colour in (("class_accuracy", self.accuracy_plot, "#2ca02c"), ("fd", self.fd_plot, "#d62728")):
+            plot.setMouseEnabled(False, False)
+            plot.getAxis("bottom").setLabel("guidance")
+            self.guidance_items[key] = plot.plot([], [], pen=pg.mkPen(colour, width=2), symbol="o", symbolSize=7,
+                                                 symbolBrush=colour)
+            row.addWidget(plot)
+        self.accuracy_plot.setYRange(0, 1)
+        self.guidance_plots.setMinimumHeight(150)
         self.reverse_kinds = QStackedWidget()
         images = QWidget()
         row = QHBoxLayout(images)
@@ -197,7 +243,8 @@ class DiffusionView(ExplorerView):
         side.addWidget(QLabel("Steps against quality (a row per finished trajectory)"))
         side.addWidget(self.table, 1)
         side.addWidget(self.quality_label)
-        side.addWidget(help_area([TEXT[k] for k in ("reverse", "x0", "samplers")], 220))
+        side.addWidget(self.guidance_plots, 1)
+        side.addWidget(help_area([TEXT[k] for k in ("reverse", "x0", "guidance", "samplers", "flow")], 220))
         side_widget = QWidget()
         side_widget.setLayout(side)
         side_widget.setMaximumWidth(420)  # the rest goes to the pictures
@@ -208,6 +255,7 @@ class DiffusionView(ExplorerView):
         page = QWidget()
         col = QVBoxLayout(page)
         col.addLayout(controls)
+        col.addWidget(self.condition_row)
         col.addLayout(row, 1)
         self.pages.addTab(page, "Denoise")
 
@@ -293,7 +341,24 @@ class DiffusionView(ExplorerView):
         self.show_field.setVisible(self.points)
         self.steps.setRange(2, cfg.timesteps)
         self.steps.setValue(min(cfg.sample_steps, cfg.timesteps))
-        self.sampler.setCurrentIndex(1 if cfg.sampler == "ddim" else 0)
+        self.sampler.blockSignals(True)
+        self.sampler.clear()
+        self.sampler.addItems(SAMPLERS[cfg.objective])
+        self.sampler.setCurrentIndex(1 if cfg.sampler in ("ddim", "heun") else 0)
+        self.sampler.blockSignals(False)
+        self.eta.setEnabled(cfg.sampler == "ddim")
+        self.classes = ds.label_names if cfg.conditional(ds.labels is not None) else ()
+        self.condition_row.setVisible(bool(self.classes))
+        self.guidance_plots.setVisible(bool(self.classes) and not self.points)
+        for widget in (self.class_picker, self.guidance):
+            widget.blockSignals(True)
+        self.class_picker.clear()
+        self.class_picker.addItems(["each class, a row each", *self.classes])
+        self.guidance.setValue(round(cfg.guidance * GUIDANCE_STEPS))
+        self.guidance_label.setText(f"guidance {cfg.guidance:.2f}")
+        for widget in (self.class_picker, self.guidance):
+            widget.blockSignals(False)
+        self._clear_guidance_points()
         self.t_slider.blockSignals(True)
         self.t_slider.setRange(0, cfg.timesteps - 1)
         self.t_slider.setValue(cfg.timesteps // 4)
@@ -336,16 +401,35 @@ class DiffusionView(ExplorerView):
             self.submit("loss", "TimestepLoss", buckets=LOSS_BUCKETS, count=128 if self.points else 32)
 
     # requests ----------------------------------------------------------------------------------
-    def sample(self) -> None:
-        """Denoise a new batch of noise (a new seed) with the chosen sampler and steps."""
+    def sample(self, same_noise: bool = False) -> None:
+        """Denoise a new batch of noise (a new seed; `same_noise`: the last one again) with the chosen
+        sampler and steps, and for a conditional model the chosen class and guidance."""
         if self.explorer is None:
             return
-        self.seed += 1
+        if not same_noise:
+            self.seed += 1
         self.frames, self.preds, self.ts, self.grids = [], [], [], []
         self.following = True
         self.play_button.setChecked(False)
+        count, condition = PARTICLES if self.points else IMAGES, {}
+        if self.classes:
+            label = self.class_picker.currentIndex() - 1   # -1: each class in turn
+            if label < 0 and not self.points and len(self.classes) <= 16:
+                count = 8 * len(self.classes)   # a row of 8 per class
+            condition = {"label": label, "guidance": self.guidance_scale()}
         self.submit("denoise", "Denoise", sampler=self.sampler.currentText().lower(), steps=self.steps.value(),
-                    eta=self.eta.value(), count=PARTICLES if self.points else IMAGES, seed=self.seed)
+                    eta=self.eta.value(), count=count, seed=self.seed, **condition)
+
+    def _class_picked(self, _):
+        self._clear_guidance_points()   # the plots compare scales for one choice of class
+        self.sample(same_noise=True)
+
+    def guidance_scale(self) -> float:
+        return self.guidance.value() / GUIDANCE_STEPS
+
+    def _guidance_moved(self, _):
+        self.guidance_label.setText(f"guidance {self.guidance_scale():.2f}")
+        self.sample(same_noise=True)   # the same noise: only the guidance differs
 
     def _ask_forward(self):
         self.submit("forward", "Forward", t=self.t_slider.value(),
@@ -376,8 +460,7 @@ class DiffusionView(ExplorerView):
 
     def _answer_forward(self, values, step):
         self.forward_answer = values
-        a = values["alpha_bar"]
-        self.t_label.setText(f"t = {values['t']}: x_t = {np.sqrt(a):.2f} x_0 + {np.sqrt(1 - a):.2f} noise")
+        self.t_label.setText(f"t = {values['t']}: x_t = {values['signal']:.2f} x_0 + {values['noise_level']:.2f} noise")
         if self.points:
             x_t = values["x_t"]
             self.forward_item.setData(x_t[:, 0], x_t[:, 1])
@@ -426,10 +509,19 @@ class DiffusionView(ExplorerView):
             text = f"energy distance {q['energy_distance']:.3g}"
             if "modes_captured" in q:
                 text += f", {q['modes_captured']} modes, HQ {q['hq_fraction']:.2f}"
+            if "straightness" in q:
+                text += f", paths {q['straightness']:.2f}x as long as straight lines"
         elif "fd" in q:
-            text = f"FD {q['fd']:.3g} (of {IMAGES} images), classifier confidence {q['confidence']:.2f}"
+            count = len(values["frames"][-1])
+            text = f"FD {q['fd']:.3g} (of {count} images), classifier confidence {q['confidence']:.2f}"
         else:
             text = "no metric for this data"
+        if values.get("guidance") is not None:
+            asked = "each class" if values["label"] < 0 else f"class {self.classes[values['label']]}"
+            text = f"{asked}, guidance {values['guidance']:.2f}: {text}"
+            if "class_accuracy" in q:
+                text += f", class accuracy {q['class_accuracy']:.2f}"
+                self._add_guidance_point(values["guidance"], q)
         row = self.table.rowCount()
         self.table.insertRow(row)
         for col, cell in enumerate((values["sampler"].upper(), f"{values['eta']:.2f}", str(values["steps"]), text,
@@ -440,6 +532,17 @@ class DiffusionView(ExplorerView):
         self.quality_label.setText(f"The last trajectory: {text}, {values['seconds']:.2f} s "
                                    f"for {values['steps']} steps "
                                    f"(the model at step {self.shown_step.get('denoise', 0):,}).")
+
+    def _clear_guidance_points(self):
+        self.guidance_tried = {}
+        for item in self.guidance_items.values():
+            item.setData([], [])
+
+    def _add_guidance_point(self, scale: float, quality: dict) -> None:
+        self.guidance_tried[scale] = quality
+        scales = sorted(self.guidance_tried)
+        for key, item in self.guidance_items.items():
+            item.setData(scales, [self.guidance_tried[g][key] for g in scales])
 
     # showing a frame -------------------------------------------------------------------------------
     def _show_frame(self, *_):
