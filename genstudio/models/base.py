@@ -8,6 +8,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..config import CLASS_ROWS_MAX
 from ..data import Dataset
 
 
@@ -97,11 +98,9 @@ class GenerativeModel(nn.Module):
         return torch.arange(n, device=device) * max(self.classes, 1) // max(n, 1)
 
     def snapshot_size(self, wanted: int) -> int:
-        """How many samples a snapshot shows: `wanted`, or for a conditional model of up to 16 classes
-        one row of up to 8 per class."""
-        if not self.classes or self.classes > 16:
-            return wanted
-        return self.classes * max(1, min(8, wanted // self.classes))
+        """How many samples a snapshot shows: `wanted`, or for a conditional model of a few classes a
+        row of 8 per class."""
+        return 8 * self.classes if 0 < self.classes <= CLASS_ROWS_MAX else wanted
 
     def partial_step(self, part: str, draw) -> torch.Tensor:
         """One step of part of the model ("d" / "g" for a GAN); other families do a whole step."""

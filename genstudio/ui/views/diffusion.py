@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ...config import CLASS_ROWS_MAX
 from ...engine.render import image_grid
 from ..steady_label import steady_label
 from ..theme import add_legend, plot_widget
@@ -414,7 +415,7 @@ class DiffusionView(ExplorerView):
         count, condition = PARTICLES if self.points else IMAGES, {}
         if self.classes:
             label = self.class_picker.currentIndex() - 1   # -1: each class in turn
-            if label < 0 and not self.points and len(self.classes) <= 16:
+            if label < 0 and not self.points and len(self.classes) <= CLASS_ROWS_MAX:
                 count = 8 * len(self.classes)   # a row of 8 per class
             condition = {"label": label, "guidance": self.guidance_scale()}
         self.submit("denoise", "Denoise", sampler=self.sampler.currentText().lower(), steps=self.steps.value(),

@@ -1,0 +1,150 @@
+"""Class-conditional diffusion, classifier-free guidance and flow matching: what reaches the network,
+what the samplers compute, and what the evaluator and the explorer report."""
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+
+from genstudio import data as data_sets
+from genstudio.config import ConfigError, DiffusionConfig, Experiment, default_experiment
+from genstudio.engine.explorer import path_straightness
+from genstudio.engine.trainer import Cadence, Trainer
+from genstudio.models import build_model
+from genstudio.models.diffusion import FlowScheduler, HeunScheduler
+
+
+def _model(data="digits", **knobs):
+    exp = default_experiment("diffusion", data)
+    exp = dataclasses.replace(exp, family=dataclasses.replace(exp.family, width=8, **knobs))
+    torch.manual_seed(0)
+    return build_model(exp, data_sets.load(exp.data)).eval()
+
+
+def _randomised(model):
+    """Untrained class vectors start alike; spread them so that the class matters."""
+    with torch.no_grad():
+        model.net.label.weight.normal_(0, 1)
+    return model
+
+
+def test_labelled_data_makes_a_conditional_model_and_unlabelled_data_does_not():
+    assert _model().classes == 10
+    assert _model(condition="none").classes == 0
+    assert _model("ring8").classes == 0
+    with pytest.raises(ConfigError, match="labels"):
+        _model("ring8", condition="class")
+
+
+def test_the_asked_class_reaches_the_network():
+    model = _randomised(_model())
+    x = torch.randn(4, 1, 8, 8)
+    out = {c: model.predict(x, 500, torch.full((4,), c)) for c in range(3)}
+    assert not torch.allclose(out[0], out[1]) and not torch.allclose(out[1], out[2])
+    torch.testing.assert_close(model.predict(x, 500, torch.full((4,), 1)), out[1])
+
+
+def test_guidance_zero_is_unconditional_one_is_conditional_and_between_extrapolates():
+    model = _randomised(_model())
+    x, labels = torch.randn(6, 1, 8, 8), torch.arange(6) % 10
+    ts = torch.full((6,), 300)
+    net = model.ema.module
+    conditional, unconditional = net(x, ts, labels), net(x, ts, torch.full((6,), 10))
+    torch.testing.assert_close(model.predict(x, 300, labels, guidance=0.0), unconditional)
+    torch.testing.assert_close(model.predict(x, 300, labels, guidance=1.0), conditional)
+    torch.testing.assert_close(model.predict(x, 300, labels, guidance=3.0),
+                               unconditional + 3.0 * (conditional - unconditional), atol=1e-5, rtol=1e-5)
+    # without labels the network sees the "no class" vector
+    torch.testing.assert_close(net(x, ts), unconditional)
+
+
+def test_label_dropout_hides_labels_at_its_rate():
+    model = _model(label_dropout=0.3)
+    y = torch.randint(0, 10, (20000,))
+    dropped = model.drop_labels(y, torch.Generator().manual_seed(0))
+    hidden = dropped == 10
+    assert abs(float(hidden.float().mean()) - 0.3) < 0.015
+    assert torch.equal(dropped[~hidden], y[~hidden])
+    assert not (_model(label_dropout=0.0).drop_labels(y) == 10).any()
+
+
+def test_training_draws_each_example_with_its_own_label():
+    exp = dataclasses.replace(default_experiment("diffusion", "digits", steps=1), threads=1)
+    trainer = Trainer(exp, Cadence(snapshot_s=None, evaluate_at_end=False, held_out_s=None))
+    x, y = trainer.draw()
+    ds = trainer.dataset
+    for image, label in zip(x[:20], y[:20]):
+        index = int(np.argmin(np.abs(ds.x * 2 - 1 - image.numpy()).reshape(len(ds.x), -1).sum(1)))
+        assert ds.labels[index] == int(label)
+
+
+def test_flow_matching_target_path_and_euler_step_match_their_definitions():
+    model = _model(objective="flow", sampler="euler", timesteps=10)
+    x0, noise = torch.full((1, 1, 8, 8), 0.5), torch.full((1, 1, 8, 8), -1.0)
+    t = torch.tensor([4])                            # s = (4 + 1) / 10 = 0.5
+    torch.testing.assert_close(model.add_noise(x0, noise, t), torch.full((1, 1, 8, 8), -0.25))
+    torch.testing.assert_close(model.target(x0, noise), torch.full((1, 1, 8, 8), -1.5))
+    sched = FlowScheduler(10)
+    x_t = model.add_noise(x0, noise, t)
+    # the exact velocity carries x_t to the next level's point on the same line, and predicts x0 exactly
+    out = sched.step(model.target(x0, noise), 4, x_t, prev_t=1)
+    torch.testing.assert_close(out.prev_sample, model.add_noise(x0, noise, torch.tensor([1])))
+    torch.testing.assert_close(out.pred_original_sample, x0)
+    assert float(sched.step(torch.zeros(1), 9, torch.ones(1), prev_t=-1).prev_sample) == 1.0
+    assert model.mixture(4) == (0.5, 0.5)
+
+
+def test_heun_calls_the_network_twice_a_step_but_once_on_the_last():
+    model = _model(objective="flow", sampler="heun")
+    calls = []
+    real = model.ema.module.forward
+    model.ema.module.forward = lambda *args: calls.append(1) or real(*args)
+    steps = list(model.denoise(torch.randn(2, 1, 8, 8), model.scheduler("heun", 5), guidance=1.0))
+    assert len(steps) == 5 and len(calls) == 2 * 5 - 1
+    assert isinstance(model.scheduler("heun", 5), HeunScheduler)
+
+
+def test_a_new_objective_brings_its_sampler_and_a_wrong_pair_is_refused():
+    base = default_experiment("diffusion", "digits").family
+    assert DiffusionConfig.from_strings({"objective": "flow"}, base=base).sampler == "euler"
+    assert DiffusionConfig.from_strings({"objective": "flow", "sampler": "heun"}, base=base).sampler == "heun"
+    with pytest.raises(ConfigError, match="flow objective samples with euler or heun"):
+        DiffusionConfig(objective="flow", sampler="ddpm")
+
+
+def test_files_from_before_the_condition_knob_open_unconditional():
+    exp = default_experiment("diffusion", "digits")
+    old = exp.to_dict()
+    for key in ("condition", "label_dropout", "guidance", "objective"):
+        del old["family"][key]
+    assert Experiment.from_dict(old).family.condition == "none"
+    assert Experiment.from_dict(exp.to_dict()).family.condition == "auto"
+
+
+def test_class_accuracy_is_the_share_of_samples_the_classifier_puts_in_the_asked_class():
+    exp = dataclasses.replace(default_experiment("diffusion", "digits", steps=1), threads=1)
+    trainer = Trainer(exp, Cadence(snapshot_s=None, evaluate_at_end=False, held_out_s=None))
+    ev = trainer.evaluator
+    from genstudio.engine.classifier import features_and_probs
+    real = ev.ds.held_out[:100]
+    labels = ev.ds.held_out_labels[:100]
+    predicted = features_and_probs(ev.classifier, real)[1].argmax(1)
+    assert ev.score(real, labels)["class_accuracy"] == pytest.approx(np.mean(predicted == labels))
+    assert ev.score(real, (labels + 1) % 10)["class_accuracy"] == pytest.approx(np.mean(predicted == (labels + 1) % 10))
+    assert "class_accuracy" not in ev.score(real)
+
+
+def test_snapshots_show_a_row_per_class_and_say_which():
+    exp = dataclasses.replace(default_experiment("diffusion", "digits", steps=1), threads=1)
+    snap = Trainer(exp, Cadence(snapshot_s=None, evaluate_at_end=False, held_out_s=None)).snapshot()
+    assert len(snap.samples) == 80
+    assert np.array_equal(snap.labels, np.repeat(np.arange(10), 8))
+
+
+def test_path_straightness_is_length_over_distance():
+    straight = np.stack([np.zeros((3, 2)), np.ones((3, 2)), 2 * np.ones((3, 2))])
+    assert path_straightness(straight) == pytest.approx(1.0)
+    corner = np.array([[[0.0, 0.0]], [[1.0, 0.0]], [[1.0, 1.0]]])
+    assert path_straightness(corner) == pytest.approx(2 / np.sqrt(2))
