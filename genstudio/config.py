@@ -157,6 +157,9 @@ class DiffusionConfig(FamilyConfig):
     objective: str = knob("eps", "What the network learns: the noise in a noised example (eps, DDPM) or the "
                                  "straight path's velocity from the example to its noise (flow, flow matching).",
                           choices=("eps", "flow"))
+    coupling: str = knob("ot", "Flow matching: which noise each example is paired with in a batch: a nearby one "
+                               "(ot, minibatch optimal transport), which makes the sampling paths straighter, or "
+                               "any (independent).", choices=("ot", "independent"))
     sampler: str = knob("ddpm", "Sampler for snapshots and metrics: DDPM (stochastic) or DDIM (deterministic) "
                                 "for eps; Euler or Heun (two network calls a step) for flow.",
                         choices=("ddpm", "ddim", "euler", "heun"))

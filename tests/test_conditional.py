@@ -13,7 +13,7 @@ from genstudio.config import ConfigError, DiffusionConfig, Experiment, default_e
 from genstudio.engine.explorer import path_straightness
 from genstudio.engine.trainer import Cadence, Trainer
 from genstudio.models import build_model
-from genstudio.models.diffusion import FlowScheduler, HeunScheduler
+from genstudio.models.diffusion import FlowScheduler, HeunScheduler, transport_pairs
 
 
 def _model(data="digits", **knobs):
@@ -148,3 +148,16 @@ def test_path_straightness_is_length_over_distance():
     assert path_straightness(straight) == pytest.approx(1.0)
     corner = np.array([[[0.0, 0.0]], [[1.0, 0.0]], [[1.0, 1.0]]])
     assert path_straightness(corner) == pytest.approx(2 / np.sqrt(2))
+
+
+def test_transport_pairs_meet_nearby_noise_and_use_each_draw_about_once():
+    torch.manual_seed(0)
+    x0, noise = torch.randn(256, 2) * 1.5, torch.randn(256, 2)
+    counts = torch.zeros(256)
+    for _ in range(40):
+        pairs = transport_pairs(x0, noise)
+        counts += torch.bincount(pairs, minlength=256)
+    # every noise draw is someone's partner about as often (the noise stays Gaussian) ...
+    assert counts.min() > 0.3 * 40 and counts.max() < 2.5 * 40
+    # ... and the pairs are far nearer than independent ones
+    assert ((x0 - noise[pairs]) ** 2).sum(1).mean() < 0.5 * ((x0 - noise) ** 2).sum(1).mean()

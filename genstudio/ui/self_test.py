@@ -122,6 +122,7 @@ class SelfTest:
             self.vae_lab()
             self.gan_view()
             self.diffusion_view()
+            self.guidance_and_flow()
             self.ar_view()
         finally:
             win.pane.right.setSizes(sizes)
@@ -373,6 +374,43 @@ class SelfTest:
                 wait(200)
                 self.save(win, "diffusion-schedule.png")
             print(f"self-test: diffusion view on {name} at step {win.run.step}")
+
+    def guidance_and_flow(self) -> None:
+        """A class-conditional diffusion model on digits: its samples, a row per class
+        (conditional-diffusion.png), and the guidance slider at five scales, each a point of the accuracy
+        and FD plots (guidance-diffusion.png). Then flow matching on ring8: the Euler particles' paths
+        (flow-trajectories.png)."""
+        from .views.diffusion import GUIDANCE_STEPS
+
+        win = self.window
+        view = self.start_view(lesson_experiment("diffusion", "digits"))
+        if self.check(wait_until(lambda: view.shown_step.get("denoise") is not None, 120) and view.classes,
+                      "guidance: a conditional model's first trajectory"):
+            wait_until(lambda: win.run.step >= 400, 60)   # digits, not noise
+            self.save(win.pane.samples, "conditional-diffusion.png")
+            scales = (0.0, 1.0, 2.0, 4.0, 6.0)
+            for scale in scales:
+                view.guidance.setValue(round(scale * GUIDANCE_STEPS))
+                wait_until(lambda: scale in view.guidance_tried and len(view.frames) == view.total, 60)
+            self.check(set(scales) <= set(view.guidance_tried), f"guidance: {len(scales)} scales measured")
+            view.scrub.setValue(view.total - 1)
+            wait(200)
+            self.save(win, "guidance-diffusion.png")
+            print("self-test: guidance " + ", ".join(
+                f"{g}: accuracy {q['class_accuracy']:.2f} FD {q['fd']:.1f}" for g, q in sorted(view.guidance_tried.items())))
+        exp = lesson_experiment("diffusion", "ring8")
+        view = self.start_view(replace(exp, family=replace(exp.family, objective="flow", sampler="euler")))
+        if self.check(wait_until(lambda: view.shown_step.get("denoise") is not None, 120),
+                      "flow matching: a first trajectory"):
+            wait(int(2 * TRAIN_SECONDS * 1000))
+            view.sample()
+            finished = wait_until(lambda: view.total > 0 and len(view.frames) == view.total
+                                  and view.table.rowCount() >= 2, 60)
+            self.check(finished and "paths" in view.table.item(view.table.rowCount() - 1, 3).text(),
+                       "flow matching: the Euler trajectory and its straightness")
+            view.scrub.setValue(view.total - 1)
+            wait(200)
+            self.save(win, "flow-trajectories.png")
 
     def ar_view(self) -> None:
         """The transformer's view on digits (a half-written digit with its next-pixel bars, and a

@@ -66,9 +66,10 @@ TEXT = {
             "network calls), so it needs fewer steps. The straighter the paths, the fewer steps sampling needs.",
     "guidance": "Guidance: the model guesses twice, once told the class and once not, and goes guidance times as "
                 "far from the second guess towards the first. 0 ignores the class, 1 is the plain conditional "
-                "model, above 1 exaggerates the class. Try several scales: each adds a point to the plots below "
+                "model, above 1 exaggerates the class. Try several scales: each adds a point to the plots above "
                 "(the newest trajectory at that scale). The classifier agrees with the asked class more often as "
-                "guidance rises, and the samples grow alike: FD, which also counts missing variety, goes up.",
+                "guidance rises, and the samples grow alike: FD (lower: closer to real images), which also "
+                "counts missing variety, goes up.",
     "forward": "The forward process adds noise on purpose: x_t = sqrt(alpha-bar_t) x_0 + sqrt(1 - alpha-bar_t) noise "
                "(flow matching: x_t = (1 - s) x_0 + s noise, a straight line, s = t / T). At t = 0 the data is clean; "
                "near T only noise is left. Training shows the model x_t and asks it for the noise (flow matching: "
@@ -147,6 +148,7 @@ class DiffusionView(ExplorerView):
         controls.addWidget(self.frame_label)
         self.class_picker = QComboBox()
         self.class_picker.setToolTip("The class the model is asked to draw")
+        self.class_picker.setSizeAdjustPolicy(QComboBox.AdjustToContents)
         self.class_picker.currentIndexChanged.connect(self._class_picked)
         self.guidance = QSlider(Qt.Horizontal)
         self.guidance.setRange(0, int(GUIDANCE_MAX * GUIDANCE_STEPS))
@@ -207,10 +209,13 @@ class DiffusionView(ExplorerView):
         self.quality_label = QLabel("")
         self.quality_label.setWordWrap(True)
         self.guidance_plots = QWidget()
-        row = QHBoxLayout(self.guidance_plots)
-        row.setContentsMargins(0, 0, 0, 0)
+        guidance_col = QVBoxLayout(self.guidance_plots)
+        guidance_col.setContentsMargins(0, 0, 0, 0)
+        row = QHBoxLayout()
+        guidance_col.addLayout(row, 1)
+        guidance_col.addWidget(help_area([TEXT["guidance"]], 80))
         self.accuracy_plot = plot_widget(pg, title="class accuracy")
-        self.fd_plot = plot_widget(pg, title="FD (lower: closer to real)")
+        self.fd_plot = plot_widget(pg, title="FD")
         self.guidance_items = {}
         for key, plot, colour in (("class_accuracy", self.accuracy_plot, "#2ca02c"), ("fd", self.fd_plot, "#d62728")):
             plot.setMouseEnabled(False, False)
@@ -219,7 +224,7 @@ class DiffusionView(ExplorerView):
                                                  symbolBrush=colour)
             row.addWidget(plot)
         self.accuracy_plot.setYRange(0, 1)
-        self.guidance_plots.setMinimumHeight(150)
+        self.guidance_plots.setMinimumHeight(230)
         self.reverse_kinds = QStackedWidget()
         images = QWidget()
         row = QHBoxLayout(images)
@@ -245,7 +250,7 @@ class DiffusionView(ExplorerView):
         side.addWidget(self.table, 1)
         side.addWidget(self.quality_label)
         side.addWidget(self.guidance_plots, 1)
-        side.addWidget(help_area([TEXT[k] for k in ("reverse", "x0", "guidance", "samplers", "flow")], 220))
+        side.addWidget(help_area([TEXT[k] for k in ("reverse", "x0", "samplers", "flow")], 160))
         side_widget = QWidget()
         side_widget.setLayout(side)
         side_widget.setMaximumWidth(420)  # the rest goes to the pictures
@@ -354,7 +359,7 @@ class DiffusionView(ExplorerView):
         for widget in (self.class_picker, self.guidance):
             widget.blockSignals(True)
         self.class_picker.clear()
-        self.class_picker.addItems(["each class, a row each", *self.classes])
+        self.class_picker.addItems(["each, a row each", *self.classes])
         self.guidance.setValue(round(cfg.guidance * GUIDANCE_STEPS))
         self.guidance_label.setText(f"guidance {cfg.guidance:.2f}")
         for widget in (self.class_picker, self.guidance):
