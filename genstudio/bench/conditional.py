@@ -10,8 +10,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 
-import numpy as np
-
 GUIDANCE_SCALES = (0.0, 1.0, 1.5, 2.0, 3.0, 5.0)
 SAMPLING_STEPS = (5, 10, 20, 50)
 SAMPLERS = {"eps": "ddim", "flow": "euler"}

@@ -396,8 +396,9 @@ class SelfTest:
             view.scrub.setValue(view.total - 1)
             wait(200)
             self.save(win, "guidance-diffusion.png")
+            tried = sorted(view.guidance_tried.items())
             print("self-test: guidance " + ", ".join(
-                f"{g}: accuracy {q['class_accuracy']:.2f} FD {q['fd']:.1f}" for g, q in sorted(view.guidance_tried.items())))
+                f"{g}: accuracy {q['class_accuracy']:.2f} FD {q['fd']:.1f}" for g, q in tried))
         exp = lesson_experiment("diffusion", "ring8")
         view = self.start_view(replace(exp, family=replace(exp.family, objective="flow", sampler="euler")))
         if self.check(wait_until(lambda: view.shown_step.get("denoise") is not None, 120),
