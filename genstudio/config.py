@@ -171,7 +171,7 @@ class DiffusionConfig(FamilyConfig):
                                   "has labels.", choices=("auto", "none", "class"))
     label_dropout: float = knob(0.1, "Share of training examples whose class is hidden, so the same network "
                                      "also learns unconditional generation (what guidance needs).", 0.0, 1.0)
-    guidance: float = knob(1.0, "Classifier-free guidance scale for snapshots and metrics: 0 unconditional, "
+    guidance: float = knob(2.0, "Classifier-free guidance scale for snapshots and metrics: 0 unconditional, "
                                 "1 conditional, above 1 pushed further towards the class.", 0.0, 20.0)
 
     def conditional(self, has_labels: bool) -> bool:
@@ -400,5 +400,7 @@ PRESETS: dict[tuple[str, str], dict] = {
     # overfits less (211 at 40 s, 221 at 300 s); one with weight decay 0.05 holds (209.5-210 from 70 s on)
     ("vae", "mnist"): {"latent_dim": 32, "width": 400, "depth": 1, "lr": 2e-3, "weight_decay": 0.05},
     ("diffusion", "mnist"): {"width": 32, "batch_size": 32, "sampler": "ddim", "sample_steps": 20},
-    ("ar", "mnist"): {"batch_size": 32, "lr": 2e-3, "ema": 0.999, "temperature": 0.9},
+    # sampled at temperature 1 (the model's own distribution): on real handwriting (Kuzushiji-MNIST, 300 s)
+    # FD 9.8 at 1.0 against 22.8 at 0.9 and 61 at 0.8, where the font-drawn digits had favoured 0.9
+    ("ar", "mnist"): {"batch_size": 32, "lr": 2e-3, "ema": 0.999},
 }

@@ -13,6 +13,7 @@ ROW_KEYS = {"name", "value", "unit", "goal", "meets"}
 SECTION_ROWS = {"engine": "engine / reference loop", "overhead": "app / headless",
                 "responsiveness": "timer lateness p95", "startup": "startup, first window shown",
                 "interaction": "scrub latency", "quality": "Frechet distance", "images": "digits28",
+                "conditional": "class accuracy, diffusion/digits28",
                 "memory": "memory: peak RSS"}
 
 
@@ -48,6 +49,11 @@ def test_quick_bench_on_a_tiny_budget(tmp_path):
                      "gan nearest-neighbour click -> images latency p95, gan/digits",
                      "diffusion scrub (100-step trajectory kept) latency p95, diffusion/digits",
                      "diffusion Sample -> first denoising frame latency p95, diffusion/digits",
+                     "diffusion guidance slider -> first guided frame latency p95, diffusion/digits",
+                     "diffusion class picker -> that class's grid latency p95, diffusion/digits",
+                     "path length / straight line, flow matching, ring8, 5 steps",
+                     "energy distance, flow matching (Euler), grid25",
+                     "Frechet distance, DDPM (DDIM sampler), digits28",
                      "64-sample 50-step DDIM trajectory while training", "forward page + denoising field on screen",
                      "ar next token -> sample and bars latency p95, ar/digits",
                      "ar next token -> sample and bars latency p95, ar/names", "time to write one 28x28 image",

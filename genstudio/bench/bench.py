@@ -21,6 +21,11 @@ same process, alternating, median of the repeats, because the machines are share
                   Frechet distance on digits after a fixed time per family, and the transformer's
                   held-out nats/char on the built-in names after 300 s (--quick: 30 s) beside the
                   bigram baseline
+  conditional     class-conditional diffusion on 28x28 digits for 300 s (--quick: 30 s): class accuracy
+                  and FD at six guidance scales; DDPM against flow matching at equal training time
+                  on ring8 and grid25 (60 s; --quick: 15 s) and the 28x28 digits: quality at 5, 10,
+                  20 and 50 sampling steps, and on 2D data how much longer the paths are than
+                  straight lines
   images          each family trained on 28x28 grey digits (genstudio/bench/digits28.py, imported as IDX
                   files), or on a user's image set (--images PATH) and its first 1,000 images, for
                   300 s (--quick: 30 s) on one thread: steps/s, FD and classes covered (from the best
@@ -55,8 +60,8 @@ import genstudio
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-SECTIONS = ("engine", "overhead", "responsiveness", "startup", "interaction", "quality", "images", "memory",
-            "long-use")
+SECTIONS = ("engine", "overhead", "responsiveness", "startup", "interaction", "quality", "conditional", "images",
+            "memory", "long-use")
 ON_REQUEST = ("long-use",)   # not part of a plain `genstudio bench`
 APP_SECTIONS = ("overhead", "responsiveness", "interaction")   # measured in one window, one pass
 SMALL_GOAL, LARGE_GOAL = ">= 1.5", ">= 1.0"                      # MLPs vs compute-bound conv/transformer
@@ -596,6 +601,37 @@ def first_frame_latency(window, moves: int) -> list[float]:
     return times
 
 
+def guidance_latency(window, moves: int) -> list[float]:
+    """Conditional diffusion: the guidance slider moved -> the first guided denoising frame on screen
+    (the same noise denoised again at the new scale)."""
+    from genstudio.ui.self_test import wait
+
+    view = _diffusion_view(window, 0)
+    if view is None or view.points or not view.classes:
+        return []
+    times = []
+    for i in range(min(moves, 12)):
+        scale = (i % 4) * 4 + 2   # 0.5, 1.5, 2.5, 3.5 (the slider's ticks are quarters)
+        times.extend(answer_latency(view, "denoise", lambda _, v=scale: view.guidance.setValue(v), 1))
+        wait(300)
+    return times
+
+
+def class_pick_latency(window, moves: int) -> list[float]:
+    """Conditional diffusion: a class picked -> the grid of that class's first denoising frame on screen."""
+    from genstudio.ui.self_test import wait
+
+    view = _diffusion_view(window, 0)
+    if view is None or view.points or not view.classes:
+        return []
+    times = []
+    for i in range(min(moves, 12)):
+        index = 1 + i % len(view.classes)
+        times.extend(answer_latency(view, "denoise", lambda _, k=index: view.class_picker.setCurrentIndex(k), 1))
+        wait(300)
+    return times
+
+
 def ddim_trajectory_s(window) -> float | None:
     """Seconds the explorer takes for a whole 64-sample, 50-step DDIM trajectory while training goes on."""
     from genstudio.ui.self_test import wait_until
@@ -794,11 +830,15 @@ CONTROLS = {"timeline scrub": scrub_latency, "timeline Best -> best step's sampl
             "gan nearest-neighbour click -> images": nearest_latency,
             "diffusion scrub (100-step trajectory kept)": denoise_scrub_latency,
             "diffusion Sample -> first denoising frame": first_frame_latency,
+            "diffusion guidance slider -> first guided frame": guidance_latency,
+            "diffusion class picker -> that class's grid": class_pick_latency,
             "ar next token -> sample and bars": next_token_latency,
             "ar attention scrub -> heads and bars": attention_scrub_latency}
 CONTROL_GOALS = {"vae latent slider -> image": "<= 16", "vae map click -> image": "<= 16",
                  "diffusion scrub (100-step trajectory kept)": "<= 16",
-                 "diffusion Sample -> first denoising frame": "<= 300", "ar next token -> sample and bars": "<= 16",
+                 "diffusion Sample -> first denoising frame": "<= 300",
+                 "diffusion guidance slider -> first guided frame": "<= 300",
+                 "diffusion class picker -> that class's grid": "<= 100", "ar next token -> sample and bars": "<= 16",
                  "ar attention scrub -> heads and bars": "<= 16"}
 # Data sets a family's interaction rows also run on, for controls its default data lacks ("digits28":
 # the 28x28 digits of images28.py, whose transformer is the two-model RowTransformer)
@@ -978,6 +1018,51 @@ def text_quality_rows(budget: Budget):
               "nats")
 
 
+# 6a. guidance and flow matching ------------------------------------------------------------------------
+
+def section_conditional(budget: Budget):
+    """Conditional diffusion on the 28x28 digits: class accuracy and FD at each guidance scale of one
+    trained model (best held-out weights); then DDPM noise prediction (DDIM sampler) against flow
+    matching (Euler) at equal training time on ring8, grid25 (budget.fd_s) and the 28x28 digits
+    (budget.images_s): quality at 5, 10, 20 and 50 steps and, on 2D data, how straight the paths are."""
+    from genstudio.config import default_experiment
+
+    from .conditional import flow_against_ddpm, guidance_curve
+    from .images28 import digits28_path
+
+    digits28 = digits28_path()
+    full = budget.images_s >= 300
+    samples = None if full else 100   # (the evaluator's 500 take minutes of sampling at 50 steps)
+    facts, curve = guidance_curve(digits28, budget.images_s, samples=samples)
+    where = f"diffusion/digits28 after {budget.images_s:g} s"
+    default = default_experiment("diffusion", digits28).family.guidance
+    for point in curve:
+        g = point["guidance"]
+        chosen = " (the default)" if g == default else ""
+        yield Row(f"class accuracy, {where}, guidance {g:g}{chosen}", point["class_accuracy"], "",
+                  ">= 0.9" if chosen and full else None)
+        yield Row(f"Frechet distance, {where}, guidance {g:g}{chosen}", point["fd"], "",
+                  "<= 15" if chosen and full else None)
+    for data, seconds in (("ring8", budget.fd_s), ("grid25", budget.fd_s), ("digits28", budget.images_s)):
+        result = flow_against_ddpm(digits28 if data == "digits28" else data, seconds, samples=samples)
+        names = {"eps": "DDPM (DDIM sampler)", "flow": "flow matching (Euler)"}
+        for objective, r in result.items():
+            yield Row(f"steps/s, {names[objective]}, {data}", r["steps_per_s"], "/s")
+            for n, m in r["by_steps"].items():
+                what = "Frechet distance" if "fd" in m else "energy distance"
+                yield Row(f"{what}, {names[objective]}, {data} after {seconds:g} s, {n} steps",
+                          m.get("fd", m.get("energy_distance")), "")
+                if "modes_captured" in m:
+                    yield Row(f"high-quality share, {names[objective]}, {data}, {n} steps", m["hq_fraction"], "")
+        if data != "digits28":
+            for n in result["flow"]["by_steps"]:
+                flow, ddpm = (result[o]["by_steps"][n]["straightness"] for o in ("flow", "eps"))
+                yield Row(f"path length / straight line, flow matching, {data}, {n} steps", flow, "")
+                yield Row(f"path length / straight line, DDPM (DDIM sampler), {data}, {n} steps", ddpm, "")
+                yield Row(f"path excess over straight, flow matching / DDPM, {data}, {n} steps",
+                          (flow - 1) / max(ddpm - 1, 1e-9), "", "<= 0.5")
+
+
 # 6b. real-size images ------------------------------------------------------------------------------
 
 def section_images(budget: Budget, data: str | None = None, data_name: str | None = None, first: int = 1000):
@@ -1149,6 +1234,8 @@ def run_sections(wanted: list[str], budget: Budget, images: str | None = None, i
         yield from section_startup(budget)
     if "quality" in wanted:
         yield from section_quality(budget)
+    if "conditional" in wanted:
+        yield from section_conditional(budget)
     if "images" in wanted:
         yield from section_images(budget, images, images_name, images_first)
     if "memory" in wanted:

@@ -15,8 +15,9 @@ SAMPLING_STEPS = (5, 10, 20, 50)
 SAMPLERS = {"eps": "ddim", "flow": "euler"}
 
 
-def trained(family: str, data: str, seconds: float, **knobs):
-    """A Trainer that trained `family` on `data` for `seconds` on one thread, with the window's cadence."""
+def trained(family: str, data: str, seconds: float, samples: int | None = None, **knobs):
+    """A Trainer that trained `family` on `data` for `seconds` on one thread, with the window's cadence
+    (`samples`: how many its evaluations draw, instead of the evaluator's own number)."""
     from genstudio.config import default_experiment
     from genstudio.engine.trainer import Cadence, Trainer
 
@@ -27,13 +28,15 @@ def trained(family: str, data: str, seconds: float, **knobs):
     trainer = Trainer(exp, Cadence(snapshot_s=SNAPSHOT_S, eval_s=EVAL_S, evaluate_at_end=False))
     for _ in trainer.run():
         pass
+    trainer.evaluator.n = samples or trainer.evaluator.n
     return trainer
 
 
-def guidance_curve(data: str, seconds: float, scales=GUIDANCE_SCALES) -> tuple[dict, list[dict]]:
+def guidance_curve(data: str, seconds: float, scales=GUIDANCE_SCALES, samples: int | None = None
+                   ) -> tuple[dict, list[dict]]:
     """Conditional diffusion trained on `data`, then sampled (best held-out weights) at each guidance
     scale: (the run's facts, [{"guidance", "class_accuracy", "fd", "class_coverage"}, ...])."""
-    trainer = trained("diffusion", data, seconds, condition="class")
+    trainer = trained("diffusion", data, seconds, samples, condition="class")
     base, curve = trainer.model.cfg, []
     with trainer.best_weights() as best_step:
         for scale in scales:
@@ -69,12 +72,12 @@ def sampler_quality(trainer, steps: int) -> dict:
     return out
 
 
-def flow_against_ddpm(data: str, seconds: float, steps=SAMPLING_STEPS) -> dict:
+def flow_against_ddpm(data: str, seconds: float, steps=SAMPLING_STEPS, samples: int | None = None) -> dict:
     """{objective: {"steps_per_s", "by_steps": {n: metrics}}} for DDPM noise prediction (sampled with
     DDIM) and flow matching (sampled with Euler), each trained `seconds` on `data`."""
     out = {}
     for objective, sampler in SAMPLERS.items():
-        trainer = trained("diffusion", data, seconds, objective=objective, sampler=sampler)
+        trainer = trained("diffusion", data, seconds, samples, objective=objective, sampler=sampler)
         out[objective] = {"steps_per_s": trainer.step / trainer.seconds,
                           "by_steps": {n: sampler_quality(trainer, n) for n in steps}}
     return out

@@ -72,7 +72,7 @@ def test_the_scrubbed_step_is_the_samplers_own(window, qtbot):
     _sampled(view, qtbot, step)
     qtbot.waitUntil(lambda: view.table.rowCount() == rows + 1, timeout=TIMEOUT_MS)
     assert [view.table.item(rows, c).text() for c in range(3)] == ["DDIM", "0.50", "12"]
-    assert view.table.item(rows, 3).text().startswith("each class, guidance 1.00: FD ")
+    assert view.table.item(rows, 3).text().startswith("each class, guidance 2.00: FD ")
     assert "class accuracy" in view.table.item(rows, 3).text()
 
 
