@@ -69,17 +69,18 @@ VIEW_PAGES: dict[str, tuple[str, ...]] = {
 _MODES = ("modes_captured", "modes_captured_1pct", "hq_fraction", "reverse_kl")
 _IMAGE = ("fd", "class_coverage", "confidence")
 _LIKELIHOOD = ("nll_nats", "bits_per_dim")
+_CONDITIONAL = ("class_accuracy",)   # a class-conditional model's samples (diffusion, by default on labels)
 KIND_METRICS: dict[str, tuple[str, ...]] = {
     "mixture": _MODES + ("energy_distance",) + _LIKELIHOOD,   # ring8, grid25
     "points": ("energy_distance",) + _LIKELIHOOD,
-    "image": _IMAGE + _LIKELIHOOD,                             # labelled image sets
+    "image": _IMAGE + _CONDITIONAL + _LIKELIHOOD,              # labelled image sets
     "text": ("novel_fraction", "nats_per_char") + _LIKELIHOOD,
 }
 # ... and by family: GANs and diffusion models report no likelihood, and only the transformer writes text.
 METRICS: dict[str, tuple[str, ...]] = {
     "gan": _MODES + ("energy_distance",) + _IMAGE,
     "vae": _MODES + ("energy_distance",) + _IMAGE + _LIKELIHOOD,
-    "diffusion": _MODES + ("energy_distance",) + _IMAGE,
+    "diffusion": _MODES + ("energy_distance",) + _IMAGE + _CONDITIONAL,
     "ar": _MODES + ("energy_distance",) + _IMAGE + _LIKELIHOOD + ("nats_per_char", "novel_fraction"),
 }
 _DATA_KINDS = {"ring8": "mixture", "grid25": "mixture", "digits": "image", "shapes": "image", "mnist": "image",
@@ -120,9 +121,14 @@ class LessonStep:
     wait_at_most: float | None = None
     wait_head: str | None = None
     wait_past_best: int | None = None
+    beside: tuple[str, str] | None = None    # (family, preset) of a second run beside this one
 
     def experiment(self, **overrides) -> Experiment:
         return lesson_experiment(self.family, self.preset, self.data, dict(self.knobs), **overrides)
+
+    def beside_experiment(self) -> Experiment | None:
+        """The second run's settings (its preset's own data), None when the step has one run."""
+        return lesson_experiment(*self.beside) if self.beside else None
 
     def reached(self, step: int, metrics: dict[str, float], heads: dict[str, float] | None = None,
                 best_step: int | None = None) -> bool:
@@ -243,7 +249,8 @@ def _check_keys(d: dict, allowed: tuple[str, ...], required: tuple[str, ...], fa
 def _parse_step(d, fail) -> LessonStep:
     if not isinstance(d, dict):
         fail(f"expected an object {{...}}, got {_kind(d)}")
-    _check_keys(d, ("text", "preset", "data", "knobs", "view", "page", "wait"), ("text", "preset", "view"), fail)
+    _check_keys(d, ("text", "preset", "data", "knobs", "view", "page", "wait", "beside"), ("text", "preset", "view"),
+                fail)
     text = d["text"]
     if not isinstance(text, str) or not text.strip():
         fail("text must be a non-empty string")
@@ -318,8 +325,9 @@ def _parse_step(d, fail) -> LessonStep:
                      f"got {short_repr(past_best)}")
         else:
             fail("wait needs \"step\", \"metric\", \"head\" or \"past_best\"")
+    beside = _parse_preset(d["beside"], fail) if "beside" in d else None
     return LessonStep(text.strip(), family, preset, view, own_data, knobs, page, wait_step, metric, at_least,
-                      at_most, head, past_best)
+                      at_most, head, past_best, beside)
 
 
 def _parse_preset(preset, fail) -> tuple[str, str]:

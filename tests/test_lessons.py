@@ -28,7 +28,8 @@ from genstudio.lessons import (
 
 TITLES = ["A GAN on a ring: what the discriminator sees", "Mode collapse, and how it looks", "A VAE's latent space",
           "Diffusion: from noise to data, step by step", "Next-token prediction, one character at a time",
-          "What a transformer looks at", "Overfitting: when the held-out curve turns up"]
+          "What a transformer looks at", "Overfitting: when the held-out curve turns up",
+          "Guidance: asking for a class, and what it costs", "Flow matching against DDPM: straight paths, fewer steps"]
 VIEW_FILES = {"gan": "gan.py", "vae": "vae.py", "diffusion": "diffusion.py", "ar": "autoregressive.py"}
 
 
@@ -37,7 +38,7 @@ def test_builtin_lessons_load_in_teaching_order():
     assert [lesson.title for lesson in lessons] == TITLES
     for lesson in lessons:
         assert 3 <= len(lesson.steps) <= 5, lesson.title
-        assert os.path.basename(lesson.path)[0] in "1234567"
+        assert os.path.basename(lesson.path)[0] in "123456789"
 
 
 @pytest.mark.parametrize("lesson", builtin_lessons(), ids=lambda lesson: os.path.basename(lesson.path))
@@ -58,7 +59,7 @@ def test_view_pages_match_the_views():
 
 
 @pytest.mark.parametrize("family,preset", [("gan", "ring"), ("vae", "latent-2d"), ("diffusion", "swissroll"),
-                                           ("ar", "names")])
+                                           ("diffusion", "digits"), ("ar", "names")])
 def test_metrics_match_what_evaluation_reports(family, preset):
     """One preset per kind of data (mixture, image, points, text): METRICS names what evaluate() reports."""
     from genstudio.engine.trainer import Cadence, Trainer

@@ -25,6 +25,8 @@ class LessonPanel(QDockWidget):
         self.index = 0
         self.prepared = None           # the experiment this panel set up (a step on the same preset keeps it)...
         self.run_started = None   # ...and the window's run it started (the teacher may have reset since)
+        self.beside = None        # the second run's experiment a step set up beside the first, and its pane
+        self.beside_pane = None
         body = QWidget()
         col = QVBoxLayout(body)
         self.title = QLabel()
@@ -114,17 +116,33 @@ class LessonPanel(QDockWidget):
             w.pane.panel.set_experiment(wanted)
             w.pane.reset()
             self.prepared, self.run_started = wanted, w.run.experiment
-        self._show_view(step)
+        self._set_beside(step.beside_experiment())
+        for pane in w.panes():
+            self._show_view(step, pane)
         self.counter.setText(f"Step {index + 1} of {len(self.lesson.steps)}")
         self.text.setText(step.text)
         self.back_button.setEnabled(index > 0)
         self._poll()
 
-    def _show_view(self, step) -> None:
+    def _set_beside(self, wanted) -> None:
+        """Two runs side by side when the step names a second one (Space trains both); the lesson's
+        second run ends with the first step that names none."""
         w = self.window
+        ours = w.comparison is not None and w.comparison.guest is self.beside_pane
+        if wanted is None:
+            if ours:
+                w.end_comparison()
+            self.beside = self.beside_pane = None
+        elif wanted != self.beside or not ours:
+            pane = w.compare_with()
+            pane.panel.set_experiment(wanted)
+            pane.reset()
+            self.beside, self.beside_pane = wanted, pane
+
+    def _show_view(self, step, pane) -> None:
         if step.view == "family":
-            w.pane.tabs.setCurrentWidget(w.pane.family_tab)
-            view = w.pane.run_view
+            pane.tabs.setCurrentWidget(pane.family_tab)
+            view = pane.run_view
             view.prepare()
             pages = getattr(view, "pages", None)
             if step.page and pages is not None:
@@ -133,9 +151,9 @@ class LessonPanel(QDockWidget):
                         pages.setTabVisible(i, True)
                         pages.setCurrentIndex(i)
         else:
-            w.pane.tabs.setCurrentIndex(0)
+            pane.tabs.setCurrentIndex(0)
             if step.view == "curves":
-                w.pane.curves.show()
+                pane.curves.show()
 
     def reached(self) -> bool:
         w = self.window

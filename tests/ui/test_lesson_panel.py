@@ -13,7 +13,7 @@ def test_every_builtin_lesson_sets_up_each_step(window, qtbot):
     qtbot.waitUntil(lambda: window.views_ready, timeout=TIMEOUT_MS)
     panel = window.lessons
     lessons = builtin_lessons()
-    assert len(lessons) == 7
+    assert len(lessons) == 9
     for lesson in lessons:
         assert panel.open_file(lesson.path) and panel.isVisible()
         for index, step in enumerate(lesson.steps):
@@ -31,6 +31,15 @@ def test_every_builtin_lesson_sets_up_each_step(window, qtbot):
                     assert view.pages.tabText(view.pages.currentIndex()) == step.page
             else:
                 assert window.pane.tabs.currentIndex() == 0
+            beside = step.beside_experiment()
+            if beside is None:
+                assert window.comparison is None
+            else:   # a second run beside the first, on the same page of its view
+                guest = window.comparison.guest
+                assert guest.panel.experiment().family == beside.family and guest.run.experiment.data == beside.data
+                if step.page:
+                    view = guest.family_tab.currentWidget()
+                    assert view.pages.tabText(view.pages.currentIndex()) == step.page
             assert panel.next_button.isEnabled() == (step.reached(window.run.step, {})
                                                      and index < len(lesson.steps) - 1)
     panel.end()
