@@ -47,11 +47,21 @@ def knob(default, help: str, low=None, high=None, choices=None):
     return field(default=default, metadata={"help": help, "low": low, "high": high, "choices": choices})
 
 
+def condition_knob():
+    return knob("auto", "Condition on the class (class), or not (none); auto: class where the data has labels.",
+                choices=("auto", "none", "class"))
+
+
 @dataclass(frozen=True)
 class FamilyConfig:
     def __post_init__(self):
         for f in fields(self):
             _check_value(self, f, getattr(self, f.name))
+
+    def conditional(self, has_labels: bool) -> bool:
+        """Whether the model is class-conditional on data with (or without) labels."""
+        condition = getattr(self, "condition", "none")
+        return condition == "class" or (condition == "auto" and has_labels)
 
     @classmethod
     def knobs(cls) -> list[dataclasses.Field]:
@@ -144,6 +154,7 @@ class VAEConfig(FamilyConfig):
     depth: int = knob(2, "Hidden layers of the encoder and of the decoder.", 1, 8)
     weight_decay: float = knob(0.0, "Decoupled weight decay (AdamW): pulls the weights towards zero, so a "
                                     "model of a small data set learns its items less by heart.", 0.0, 1.0)
+    condition: str = condition_knob()
 
 
 @dataclass(frozen=True)
@@ -167,16 +178,11 @@ class DiffusionConfig(FamilyConfig):
     width: int = knob(128, "Hidden units (2D) or base channels (images).", 4, 2048)
     depth: int = knob(3, "Residual blocks of the 2D network.", 1, 8)
     ema: float = knob(0.999, "Decay of the weight average used for sampling (0 = off).", 0.0, 0.99999)
-    condition: str = knob("auto", "Condition on the class (class), or not (none); auto: class where the data "
-                                  "has labels.", choices=("auto", "none", "class"))
+    condition: str = condition_knob()
     label_dropout: float = knob(0.1, "Share of training examples whose class is hidden, so the same network "
                                      "also learns unconditional generation (what guidance needs).", 0.0, 1.0)
     guidance: float = knob(2.0, "Classifier-free guidance scale for snapshots and metrics: 0 unconditional, "
                                 "1 conditional, above 1 pushed further towards the class.", 0.0, 20.0)
-
-    def conditional(self, has_labels: bool) -> bool:
-        """Whether the model is class-conditional on data with (or without) labels."""
-        return self.condition == "class" or (self.condition == "auto" and has_labels)
 
     @classmethod
     def follow(cls, values, changed):
@@ -298,7 +304,7 @@ class Experiment:
 
 # Settings that came later, as files written before them had them: a diffusion model without the
 # condition knob was unconditional.
-LEGACY_DEFAULTS = {"diffusion": {"condition": "none"}}
+LEGACY_DEFAULTS = {"diffusion": {"condition": "none"}, "vae": {"condition": "none"}}
 
 
 def default_experiment(model: str, data: str | None = None, **overrides) -> Experiment:
@@ -336,13 +342,17 @@ LESSON_PRESETS: dict[str, list[LessonPreset]] = {
                          {"loss": "ns", "penalty": 0.0, "lr": 2e-3, "beta1": 0.9, "ema": 0.0}),
             LessonPreset("never-settles", "never settles on purpose: learning rate 0.3", "ring8",
                          {"loss": "ns", "penalty": 0.0, "lr": 0.3, "ema": 0.0})],
-    "vae": [LessonPreset("latent-2d", "2-d latent: the whole map on screen", "digits", {"latent_dim": 2}),
+    # (the latent-map lessons: unconditional, so that the map sorts the classes itself)
+    "vae": [LessonPreset("latent-2d", "2-d latent: the whole map on screen", "digits",
+                         {"latent_dim": 2, "condition": "none"}),
             LessonPreset("high-beta", "high beta (2): tidy map, blurry rebuilds", "digits",
-                         {"latent_dim": 2, "beta": 2.0}),
+                         {"latent_dim": 2, "beta": 2.0, "condition": "none"}),
             LessonPreset("low-beta", "low beta (0.25): sharp rebuilds, patchy map", "digits",
-                         {"latent_dim": 2, "beta": 0.25}),
+                         {"latent_dim": 2, "beta": 0.25, "condition": "none"}),
             LessonPreset("shapes-5d", "5-d latent for the 5 factors of shapes: which does it use?", "shapes",
-                         {"latent_dim": 5})],
+                         {"latent_dim": 5, "condition": "none"}),
+            LessonPreset("digits-style", "a class-conditional VAE: the code keeps the style, the class is given",
+                         "digits", {"latent_dim": 2})],
     "diffusion": [LessonPreset("ring8", "ring8: watch the particles split into the 8 modes (DDIM, 50 steps)", "ring8",
                                {"sampler": "ddim", "sample_steps": 50}),
                   LessonPreset("swissroll", "swiss roll: noise pulled onto a thin curve", "swissroll",

@@ -21,6 +21,8 @@ class Evaluator:
         self.ds, self.model, self.device = ds, model, device
         self.n = n_samples or SAMPLES[ds.kind]
         self.held_out = model.encode_data(ds, "held_out").to(device)
+        self.held_out_labels = torch.from_numpy(ds.held_out_labels).long().to(device) \
+            if model.classes and ds.held_out_labels is not None else None
         self.classifier = None
         if ds.kind == "image" and ds.labels is not None:
             self.classifier = load_classifier(ds)
@@ -62,8 +64,9 @@ class Evaluator:
         # chunks of about half a million values: a 32x32 RGB chunk of 1024 held the transformer's
         # activations in gigabytes of memory, and took seconds longer than smaller ones
         chunk_size = max(32, min(1024, LIKELIHOOD_CHUNK_VALUES // self.model.spec.dim))
-        for chunk in self.held_out.split(chunk_size):
-            nll = self.model.nll(chunk)
+        labels = self.held_out_labels.split(chunk_size) if self.held_out_labels is not None else None
+        for i, chunk in enumerate(self.held_out.split(chunk_size)):
+            nll = self.model.nll(chunk) if labels is None else self.model.nll(chunk, labels[i])
             if nll is None:
                 return {}
             per_example.append(nll)

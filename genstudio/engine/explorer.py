@@ -98,36 +98,43 @@ class Replica:
             yield Answer(request, self.step, values, done)
 
     # the VAE's requests ------------------------------------------------------------------------
-    def _decode(self, codes: np.ndarray) -> np.ndarray:
-        """Data-space decodes (the decoder's mean) of (n, latent_dim) codes."""
+    def _decode(self, codes: np.ndarray, label: int | np.ndarray = 0) -> np.ndarray:
+        """Data-space decodes (the decoder's mean) of (n, latent_dim) codes; a conditional model's as
+        class `label` (one for all, or one per code)."""
         model = self.model
         z = torch.as_tensor(np.asarray(codes, np.float32).reshape(-1, model.cfg.latent_dim))
-        return np.asarray(model.decode(model.decode_mean(z), self.dataset), np.float32)
+        y = None
+        if model.classes:
+            y = torch.as_tensor(np.broadcast_to(np.asarray(label, np.int64), (len(z),)).copy())
+            if int(y.min()) < 0 or int(y.max()) >= model.classes:
+                raise ExplorerError(f"class {int(y.max())} is not one of this model's {model.classes}")
+        return np.asarray(model.decode(model.decode_mean(z, y), self.dataset), np.float32)
 
     def _Decode(self, req: Decode):
-        yield {"codes": np.asarray(req.codes, np.float32), "decoded": self._decode(req.codes)}, True
+        yield {"codes": np.asarray(req.codes, np.float32), "decoded": self._decode(req.codes, req.label)}, True
 
     def _Interpolate(self, req: Interpolate):
         codes = interpolation_codes(req.a, req.b, req.steps, req.spherical)
-        yield {"codes": codes, "decoded": self._decode(codes)}, True
+        yield {"codes": codes, "decoded": self._decode(codes, req.label)}, True
 
     def _DecodeGrid(self, req: DecodeGrid):
         xs = np.linspace(*req.x_range, req.cols, dtype=np.float32)
         ys = np.linspace(*req.y_range, req.rows, dtype=np.float32)[::-1]  # top row = largest y
         for r, y in enumerate(ys):  # one row a chunk: a newer grid can cut this one short
             codes = req.origin[None] + xs[:, None] * req.axes[0][None] + y * req.axes[1][None]
-            yield {"row": r, "decoded": self._decode(codes)}, r == len(ys) - 1
+            yield {"row": r, "decoded": self._decode(codes, req.label)}, r == len(ys) - 1
 
     def _EncodeHeldOut(self, req: EncodeHeldOut):
         model, ds = self.model, self.dataset
         x = model.encode_data(ds, "held_out")[: req.limit]
-        mu, logvar = model.encode(x)
+        labels = ds.held_out_labels[: len(x)] if ds.held_out_labels is not None else None
+        given = torch.from_numpy(labels).long() if model.classes else None   # a conditional model is told each class
+        mu, logvar = model.encode(x, given)
         kl = 0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar)
         means = mu.numpy().astype(np.float32)
         origin, axes, pca = map_basis(means)
-        labels = ds.held_out_labels[: len(means)] if ds.held_out_labels is not None else None
         inputs = x[:RECON_COUNT]
-        recon = self._decode(model.encode(inputs)[0].numpy())
+        recon = self._decode(means[:RECON_COUNT], labels[:RECON_COUNT] if model.classes else 0)
         yield {"means": means, "map": (means - origin) @ axes.T, "origin": origin, "axes": axes, "pca": pca,
                "labels": labels, "kl_per_dim": kl.mean(0).numpy().astype(np.float32),
                "inputs": np.asarray(model.decode(inputs, ds), np.float32), "recon": recon}, True

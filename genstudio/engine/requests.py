@@ -25,8 +25,9 @@ class Request:
 
 @dataclass(frozen=True, eq=False)
 class Decode(Request):
-    """Decode these latent codes (n, latent_dim) into data space."""
+    """Decode these latent codes (n, latent_dim) into data space (a conditional model: as class `label`)."""
     codes: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.float32))
+    label: int = 0
 
 
 @dataclass(frozen=True, eq=False)
@@ -39,6 +40,7 @@ class DecodeGrid(Request):
     y_range: tuple[float, float] = (-3.0, 3.0)
     rows: int = 12
     cols: int = 12
+    label: int = 0
 
 
 @dataclass(frozen=True, eq=False)
@@ -49,6 +51,7 @@ class Interpolate(Request):
     b: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
     steps: int = 8
     spherical: bool = False
+    label: int = 0
 
 
 @dataclass(frozen=True, eq=False)

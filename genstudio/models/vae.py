@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..config import VAEConfig
+from ..config import ConfigError, VAEConfig
 from ..data import Dataset
 from .base import DataSpec, GenerativeModel, make_optimizer, mlp
 
@@ -20,9 +20,13 @@ class VAE(GenerativeModel):
         self.likelihood = cfg.likelihood
         if self.likelihood == "auto":
             self.likelihood = "gaussian" if spec.kind == "points" else "bernoulli"
+        if cfg.condition == "class" and not spec.classes:
+            raise ConfigError("condition=class needs a data set with labels (this one has none)")
+        # a conditional VAE: encoder and decoder both see the class (one-hot), so the code keeps the rest
+        self.classes = spec.classes if cfg.conditional(spec.classes > 0) else 0
         d, hidden = spec.dim, [cfg.width] * cfg.depth
-        self.encoder = mlp([d, *hidden, 2 * cfg.latent_dim])
-        self.decoder = mlp([cfg.latent_dim, *hidden, d])
+        self.encoder = mlp([d + self.classes, *hidden, 2 * cfg.latent_dim])
+        self.decoder = mlp([cfg.latent_dim + self.classes, *hidden, d])
         # Gaussian decoder: one learned log-std per dimension.
         self.log_sigma = nn.Parameter(torch.full((d,), -1.0))
 
@@ -42,16 +46,24 @@ class VAE(GenerativeModel):
                                   weight_decay=self.cfg.weight_decay)
         return [self.opt]
 
-    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        mu, logvar = self.encoder(x.flatten(1)).chunk(2, dim=1)
+    def with_class(self, h: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
+        """`h` with the class as one-hot columns (a conditional model; y None: the classes in turn)."""
+        if not self.classes:
+            return h
+        y = self.sample_labels(len(h), h.device) if y is None else y
+        return torch.cat([h, F.one_hot(y.long(), self.classes).to(h.dtype)], 1)
+
+    def encode(self, x: torch.Tensor, y: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        mu, logvar = self.encoder(self.with_class(x.flatten(1), y)).chunk(2, dim=1)
         return mu, logvar.clamp(-12, 8)
 
     def reparameterize(self, mu, logvar):
         return mu + torch.randn_like(mu) * (0.5 * logvar).exp()
 
-    def decode_mean(self, z: torch.Tensor) -> torch.Tensor:
-        """The decoder's mean, shaped like the data (what the latent-space views show)."""
-        out = self.decoder(z)
+    def decode_mean(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        """The decoder's mean, shaped like the data (what the latent-space views show); a conditional
+        model draws class y."""
+        out = self.decoder(self.with_class(z, y))
         if self.likelihood == "bernoulli":
             out = torch.sigmoid(out)
         return out.view(-1, *self.spec.shape)
@@ -63,15 +75,15 @@ class VAE(GenerativeModel):
         inv = (-self.log_sigma).exp()
         return (-0.5 * ((x - out) * inv) ** 2 - self.log_sigma - 0.5 * math.log(2 * math.pi)).sum(1)
 
-    def terms(self, x):
-        mu, logvar = self.encode(x)
+    def terms(self, x, y=None):
+        mu, logvar = self.encode(x, y)
         z = self.reparameterize(mu, logvar)
-        recon = -self._log_px(self.decoder(z), x)
+        recon = -self._log_px(self.decoder(self.with_class(z, y)), x)
         kl = 0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar).sum(1)
         return recon, kl
 
     def train_step(self, draw):
-        recon, kl = self.terms(draw())
+        recon, kl = self.terms(*self.split(draw()))
         recon, kl = recon.mean(), kl.mean()
         loss = recon + self.cfg.beta * kl
         self.opt.zero_grad(set_to_none=True)
@@ -83,8 +95,8 @@ class VAE(GenerativeModel):
         return torch.randn(n, self.cfg.latent_dim, generator=generator, device=generator.device)
 
     @torch.no_grad()
-    def sample(self, noise):
-        mean = self.decode_mean(noise)
+    def sample(self, noise, labels=None):
+        mean = self.decode_mean(noise, labels)
         if self.likelihood == "gaussian":  # points: a real sample, not just the mean
             g = torch.Generator(noise.device).manual_seed(0)
             eps = torch.randn(mean.shape, generator=g, device=noise.device)
@@ -94,11 +106,11 @@ class VAE(GenerativeModel):
     held_out_name = "loss (recon + beta x KL)"
 
     @torch.no_grad()
-    def held_out_loss(self, batch):
-        recon, kl = self.terms(batch)
+    def held_out_loss(self, batch, labels=None):
+        recon, kl = self.terms(batch, labels)
         return (recon + self.cfg.beta * kl).sum(), len(batch)
 
     @torch.no_grad()
-    def nll(self, batch):
-        recon, kl = self.terms(batch)
-        return recon + kl  # negative ELBO (beta = 1): an upper bound on -log p(x)
+    def nll(self, batch, labels=None):
+        recon, kl = self.terms(batch, labels)
+        return recon + kl  # negative ELBO (beta = 1): an upper bound on -log p(x) (a conditional model: -log p(x | y))

@@ -26,9 +26,12 @@ def _lab_on_a_paused_vae(window, qtbot, latent_dim=2):
     return lab, running_model(window, qtbot)
 
 
-def _decode(model, codes):
+def _decode(model, codes, label=0):
+    """The decoder's mean for `codes`, as class `label` (the default VAE on digits is conditional)."""
+    z = torch.as_tensor(np.asarray(codes, np.float32))
+    assert model.classes == 10
     with torch.no_grad():
-        return model.decode_mean(torch.as_tensor(np.asarray(codes, np.float32))).numpy()
+        return model.decode_mean(z, torch.full((len(z),), label)).numpy()
 
 
 def test_a_slider_move_shows_the_decoder_output_for_that_code(window, qtbot):
@@ -47,8 +50,8 @@ def test_a_slider_move_shows_the_decoder_output_for_that_code(window, qtbot):
 def test_the_map_shows_the_encoder_means_and_a_click_decodes_there(window, qtbot):
     lab, model = _lab_on_a_paused_vae(window, qtbot)
     ds = window.run.info.dataset
-    with torch.no_grad():
-        mu, _ = model.encode(model.encode_data(ds, "held_out"))
+    with torch.no_grad():   # each held-out example encoded with its own class
+        mu, _ = model.encode(model.encode_data(ds, "held_out"), torch.from_numpy(ds.held_out_labels))
     np.testing.assert_allclose(lab.map["means"], mu.numpy(), rtol=1e-4, atol=1e-5)
     labels = ds.held_out_labels
     for g, item in enumerate(lab.map_groups):  # each label's points, in its colour
@@ -60,6 +63,19 @@ def test_the_map_shows_the_encoder_means_and_a_click_decodes_there(window, qtbot
                     and np.allclose(lab.code_view.shown, want, atol=1e-5), timeout=TIMEOUT_MS)
     mx, my = lab.map_marker.getData()
     assert (mx[0], my[0]) == (-0.75, 1.5)
+
+
+def test_another_class_decodes_the_same_code_as_that_class(window, qtbot):
+    lab, model = _lab_on_a_paused_vae(window, qtbot)
+    assert lab.class_picker.isVisibleTo(lab) and lab.class_picker.count() == 10
+    lab.click_map(0.5, -0.25)
+    qtbot.waitUntil(lambda: lab.code_view.shown is not None
+                    and np.allclose(lab.code_view.shown, _decode(model, [[0.5, -0.25]], 0), atol=1e-5),
+                    timeout=TIMEOUT_MS)
+    lab.class_picker.setCurrentIndex(7)
+    want = _decode(model, [[0.5, -0.25]], 7)
+    assert not np.allclose(want, _decode(model, [[0.5, -0.25]], 0), atol=1e-3)
+    qtbot.waitUntil(lambda: np.allclose(lab.code_view.shown, want, atol=1e-5), timeout=TIMEOUT_MS)
 
 
 def test_interpolation_ends_are_the_two_examples(window, qtbot):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
+    QComboBox,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -33,6 +34,7 @@ METRIC_LABELS = {
     "class_coverage": "classes covered (>= 5%)", "class_total": "classes in the data",
     "confidence": "classifier confidence", "nll_nats": "NLL (nats per example)", "bits_per_dim": "bits per dimension",
     "nats_per_char": "nats per character", "novel_fraction": "novel samples (not in the training set)",
+    "class_accuracy": "class accuracy (the classifier agrees with the class asked)",
 }
 
 
@@ -209,10 +211,18 @@ class ExplorerView(FamilyView):
         self.status = steady_label("the model at step 100,000,000", "")
         self.status.setStyleSheet(quiet_css())
         self.pages = QTabWidget()
+        self.classes: tuple[str, ...] = ()   # a class-conditional run's class names (empty: unconditional)
+        self.class_picker = QComboBox()
+        self.class_picker.setToolTip("The class the model is asked to draw")
+        self.class_picker.setSizeAdjustPolicy(QComboBox.AdjustToContents)
+        self.class_picker.currentIndexChanged.connect(lambda _: self.on_class())
+        self.class_label = QLabel("class")
         line = QWidget()   # beside the page tabs, where a line of its own would cost the plots its height
         row = QHBoxLayout(line)
         row.setContentsMargins(8, 0, 4, 0)
         row.addWidget(self.message, 1)
+        row.addWidget(self.class_label)
+        row.addWidget(self.class_picker)
         row.addWidget(self.status)
         self.pages.setCornerWidget(line, Qt.TopRightCorner)
         self.body.addWidget(self.pages, 1)
@@ -243,6 +253,25 @@ class ExplorerView(FamilyView):
         super().on_run(info, explorer)
         self.prepare()
         self._reset_state()
+        ds = info.dataset
+        self.classes = ds.label_names if explorer.experiment.family.conditional(ds.labels is not None) else ()
+        self.class_picker.blockSignals(True)
+        self.class_picker.clear()
+        self.class_picker.addItems(([self.each_class] if self.each_class else []) + list(self.classes))
+        self.class_picker.blockSignals(False)
+        for widget in (self.class_label, self.class_picker):
+            widget.setVisible(bool(self.classes))
+
+    # A conditional model's views draw the picked class; where `each_class` names a first choice, that
+    # choice draws the classes in turn, a row each.
+    each_class: str | None = "each, a row each"
+
+    def asked_class(self) -> int:
+        """The picked class's index (-1: each class in turn)."""
+        return self.class_picker.currentIndex() - (1 if self.each_class else 0)
+
+    def on_class(self) -> None:
+        """Another class was picked: the view asks for its pictures again."""
 
     def on_answer(self, answer) -> None:
         if answer.error:

@@ -101,7 +101,6 @@ class DiffusionView(ExplorerView):
         self.play_timer = QTimer(self)
         self.play_timer.timeout.connect(self._play_tick)
         self.seed = 0
-        self.classes: tuple[str, ...] = ()     # a class-conditional model's class names (empty: unconditional)
         self._reset_state()
 
     def _reset_state(self):
@@ -146,10 +145,6 @@ class DiffusionView(ExplorerView):
         controls.addStretch(1)
         self.frame_label = steady_label("step 1000 of 1000: x_0, the result", "")
         controls.addWidget(self.frame_label)
-        self.class_picker = QComboBox()
-        self.class_picker.setToolTip("The class the model is asked to draw")
-        self.class_picker.setSizeAdjustPolicy(QComboBox.AdjustToContents)
-        self.class_picker.currentIndexChanged.connect(self._class_picked)
         self.guidance = QSlider(Qt.Horizontal)
         self.guidance.setRange(0, int(GUIDANCE_MAX * GUIDANCE_STEPS))
         self.guidance.setToolTip("Classifier-free guidance scale: 0 ignores the class, 1 is the conditional model, "
@@ -159,8 +154,7 @@ class DiffusionView(ExplorerView):
         self.condition_row = QWidget()
         row = QHBoxLayout(self.condition_row)
         row.setContentsMargins(0, 0, 0, 0)
-        for widget in (QLabel("class"), self.class_picker, QLabel("guidance")):
-            row.addWidget(widget)
+        row.addWidget(QLabel("guidance"))
         row.addWidget(self.guidance, 1)
         row.addWidget(self.guidance_label)
         self.play_button = QPushButton("Play")
@@ -353,17 +347,12 @@ class DiffusionView(ExplorerView):
         self.sampler.setCurrentIndex(1 if cfg.sampler in ("ddim", "heun") else 0)
         self.sampler.blockSignals(False)
         self.eta.setEnabled(cfg.sampler == "ddim")
-        self.classes = ds.label_names if cfg.conditional(ds.labels is not None) else ()
         self.condition_row.setVisible(bool(self.classes))
         self.guidance_plots.setVisible(bool(self.classes) and not self.points)
-        for widget in (self.class_picker, self.guidance):
-            widget.blockSignals(True)
-        self.class_picker.clear()
-        self.class_picker.addItems(["each, a row each", *self.classes])
+        self.guidance.blockSignals(True)
         self.guidance.setValue(round(cfg.guidance * GUIDANCE_STEPS))
         self.guidance_label.setText(f"guidance {cfg.guidance:.2f}")
-        for widget in (self.class_picker, self.guidance):
-            widget.blockSignals(False)
+        self.guidance.blockSignals(False)
         self._clear_guidance_points()
         self.t_slider.blockSignals(True)
         self.t_slider.setRange(0, cfg.timesteps - 1)
@@ -419,14 +408,14 @@ class DiffusionView(ExplorerView):
         self.play_button.setChecked(False)
         count, condition = PARTICLES if self.points else IMAGES, {}
         if self.classes:
-            label = self.class_picker.currentIndex() - 1   # -1: each class in turn
+            label = self.asked_class()
             if label < 0 and not self.points and len(self.classes) <= CLASS_ROWS_MAX:
                 count = 8 * len(self.classes)   # a row of 8 per class
             condition = {"label": label, "guidance": self.guidance_scale()}
         self.submit("denoise", "Denoise", sampler=self.sampler.currentText().lower(), steps=self.steps.value(),
                     eta=self.eta.value(), count=count, seed=self.seed, **condition)
 
-    def _class_picked(self, _):
+    def on_class(self):
         self._clear_guidance_points()   # the plots compare scales for one choice of class
         self.sample(same_noise=True)
 

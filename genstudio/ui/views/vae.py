@@ -324,6 +324,15 @@ class VAELab(ExplorerView):
             self.beta.setValue(float(value))
             self.beta.blockSignals(False)
 
+    each_class = None   # a conditional VAE decodes every code as one class, the one picked
+
+    def label(self) -> int:
+        """The class a conditional VAE decodes as (the same code, another class: the style kept)."""
+        return max(self.asked_class(), 0)
+
+    def on_class(self) -> None:
+        self._ask_page()
+
     def on_weights(self, step: int) -> None:
         """New weights reached the explorer: everything on screen is asked for again."""
         self.submit("map", "EncodeHeldOut")
@@ -351,26 +360,27 @@ class VAELab(ExplorerView):
 
     def _ask_code(self):
         if self.code is not None:
-            self.submit("code", "Decode", codes=self.code[None].copy())
+            self.submit("code", "Decode", codes=self.code[None].copy(), label=self.label())
 
     def _ask_manifold(self, *_):
         if self.map is None or not self.built:
             return
         (x0, x1), (y0, y1) = self.map_plot.getViewBox().viewRange()
         self.submit("manifold", "DecodeGrid", origin=self.map["origin"], axes=self.map["axes"],
-                    x_range=(float(x0), float(x1)), y_range=(float(y0), float(y1)), rows=GRID, cols=GRID)
+                    x_range=(float(x0), float(x1)), y_range=(float(y0), float(y1)), rows=GRID, cols=GRID,
+                    label=self.label())
 
     def _ask_interpolation(self):
         if self.a is not None and self.b is not None:
             self.submit("interpolation", "Interpolate", a=self.a, b=self.b, steps=STRIP,
-                        spherical=bool(self.mode.currentData()))
+                        spherical=bool(self.mode.currentData()), label=self.label())
 
     def _ask_t(self, *_):
         if self.a is None or self.b is None:
             return
         from ...engine.requests import interpolation_codes
         codes = interpolation_codes(self.a, self.b, 101, bool(self.mode.currentData()))
-        self.submit("t", "Decode", codes=codes[self.t_slider.value()][None])
+        self.submit("t", "Decode", codes=codes[self.t_slider.value()][None], label=self.label())
 
     # controls ----------------------------------------------------------------------------------
     def _map_clicked(self, event):
