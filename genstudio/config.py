@@ -139,6 +139,7 @@ class GANConfig(FamilyConfig):
     beta1: float = knob(0.5, "Adam beta1; GANs train more stably below the default 0.9.", 0.0, 0.999)
     beta2: float = knob(0.99, "Adam beta2.", 0.0, 0.9999)
     ema: float = knob(0.999, "Decay of the generator's weight average used for samples (0 = off).", 0.0, 0.99999)
+    condition: str = condition_knob()
 
 
 @dataclass(frozen=True)
@@ -304,7 +305,7 @@ class Experiment:
 
 # Settings that came later, as files written before them had them: a diffusion model without the
 # condition knob was unconditional.
-LEGACY_DEFAULTS = {"diffusion": {"condition": "none"}, "vae": {"condition": "none"}}
+LEGACY_DEFAULTS = {family: {"condition": "none"} for family in ("gan", "vae", "diffusion", "ar")}
 
 
 def default_experiment(model: str, data: str | None = None, **overrides) -> Experiment:

@@ -37,6 +37,7 @@ from .requests import (
     Interpolate,
     Nearest,
     Request,
+    Samples,
     Schedules,
     TextBaselines,
     TimestepLoss,
@@ -140,9 +141,10 @@ class Replica:
                "inputs": np.asarray(model.decode(inputs, ds), np.float32), "recon": recon}, True
 
     # the GAN's requests --------------------------------------------------------------------------
-    def _critic(self, x: torch.Tensor) -> torch.Tensor:
-        """The discriminator's verdict: probability "real" (or a WGAN critic's raw score)."""
-        d = self.model.discriminator(x).flatten()
+    def _critic(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        """The discriminator's verdict: probability "real" (or a WGAN critic's raw score); a conditional
+        model's for x as class y."""
+        d = self.model.judge(x, y).flatten()
         return d if self.model.cfg.loss == "wgan-gp" else torch.sigmoid(d)
 
     def _GANPlane(self, req: GANPlane):
@@ -153,8 +155,8 @@ class Replica:
         critic = self._critic(torch.from_numpy(ds.standardise(grid))).numpy().reshape(req.resolution, req.resolution)
         # the generator that trains (not its weight average): the one the discriminator is fighting
         with torch.inference_mode(False), torch.enable_grad():
-            fake = model.generator(torch.as_tensor(req.noise, dtype=torch.float32)).detach().requires_grad_(True)
-            d_fake = model.discriminator(fake)
+            fake = model.generate(torch.as_tensor(req.noise, dtype=torch.float32)).detach().requires_grad_(True)
+            d_fake = model.judge(fake)
             loss = -d_fake if model.cfg.loss == "wgan-gp" else torch.nn.functional.softplus(-d_fake)
             grad, = torch.autograd.grad(loss.sum(), fake)  # per point: each point's own loss
         push = -grad.numpy() * np.asarray(ds.scale, np.float32)  # downhill, in data space (standardise is affine)
@@ -163,7 +165,7 @@ class Replica:
         codes = np.zeros((req.mesh, req.mesh, model.cfg.latent_dim), np.float32)
         codes[..., i] = ticks[None, :]
         codes[..., j] = ticks[:, None]
-        mesh = model.generator(torch.from_numpy(codes.reshape(-1, model.cfg.latent_dim)))
+        mesh = model.generate(torch.from_numpy(codes.reshape(-1, model.cfg.latent_dim)))
         yield {"critic": critic, "x_range": req.x_range, "y_range": req.y_range,
                "fake": ds.unstandardise(fake.detach().numpy()).astype(np.float32), "push": push,
                "mesh": ds.unstandardise(mesh.numpy()).reshape(req.mesh, req.mesh, 2).astype(np.float32)}, True
@@ -171,9 +173,22 @@ class Replica:
     def _CriticHistogram(self, req: CriticHistogram):
         model, ds = self.model, self.dataset
         real = model.encode_data(ds, "held_out")[: req.count]
-        fake = model.generator(torch.as_tensor(req.noise[: req.count], dtype=torch.float32))
-        yield {"real": self._critic(real).numpy(), "fake": self._critic(fake).numpy(),
+        noise = torch.as_tensor(req.noise[: req.count], dtype=torch.float32)
+        real_y = fake_y = None
+        if model.classes:   # each real example judged as its own class; the fakes as the classes asked
+            real_y = torch.from_numpy(ds.held_out_labels[: len(real)]).long()
+            fake_y = model.sample_labels(len(noise))
+        fake = model.generate(noise, fake_y)
+        yield {"real": self._critic(real, real_y).numpy(), "fake": self._critic(fake, fake_y).numpy(),
                "score": model.cfg.loss == "wgan-gp"}, True
+
+    def _Samples(self, req: Samples):
+        model = self.model
+        if not 0 <= req.label < max(model.classes, 0):
+            raise ExplorerError(f"class {req.label} is not one of this model's {model.classes}")
+        noise = model.make_noise(req.count, torch.Generator().manual_seed(req.seed))
+        samples = model.sample(noise, torch.full((req.count,), req.label))
+        yield {"label": req.label, "samples": np.asarray(model.decode(samples, self.dataset), np.float32)}, True
 
     def _Nearest(self, req: Nearest):
         ds = self.dataset

@@ -84,6 +84,15 @@ class CriticHistogram(Request):
 
 
 @dataclass(frozen=True, eq=False)
+class Samples(Request):
+    """`count` samples of a class-conditional model, all of class `label`, from noise drawn from `seed`."""
+    priority = 2
+    label: int = 0
+    count: int = 64
+    seed: int = 0
+
+
+@dataclass(frozen=True, eq=False)
 class Nearest(Request):
     """The `k` training examples nearest to `example` (data space): in the digit classifier's feature
     space where the data has one, else in pixels."""

@@ -116,8 +116,9 @@ class GenerativeModel(nn.Module):
     def sample(self, noise: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
-    def nll(self, batch: torch.Tensor) -> torch.Tensor | None:
-        """Per-example negative log-likelihood (or its ELBO bound) in nats; None when not defined."""
+    def nll(self, batch: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor | None:
+        """Per-example negative log-likelihood (or its ELBO bound) in nats, given each example's class
+        (`labels`) for a conditional model; None when not defined."""
         return None
 
     # What the held-out curve measures (engine/trainer.py measure_held_out): the training objective on

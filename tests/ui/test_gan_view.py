@@ -80,8 +80,10 @@ def test_slow_motion_alternates_the_networks(window, qtbot):
 def test_the_image_view_shows_critic_histograms_and_nearest_images(window, qtbot):
     view, model = _paused_view(window, qtbot, "digits", "histogram")
     ds = window.run.info.dataset
+    assert model.classes == 10   # each real image judged as its own class
     with torch.no_grad():
-        real = torch.sigmoid(model.discriminator(model.encode_data(ds, "held_out")[:256])).flatten().numpy()
+        real = torch.sigmoid(model.judge(model.encode_data(ds, "held_out")[:256],
+                                         torch.from_numpy(ds.held_out_labels[:256]))).flatten().numpy()
     edges = np.linspace(0, 1, 31)
     np.testing.assert_array_equal(view.hist_real.getData()[1], np.histogram(real, edges)[0])
     qtbot.waitUntil(lambda: view.samples is not None, timeout=TIMEOUT_MS)
@@ -92,6 +94,18 @@ def test_the_image_view_shows_critic_histograms_and_nearest_images(window, qtbot
     assert shown["space"] == "the classifier's features"
     assert np.all(np.diff(shown["distances"]) >= 0)  # nearest first
     np.testing.assert_array_equal(shown["nearest"], ds.x[shown["indices"]])
+
+
+def test_a_picked_class_shows_that_class_from_the_running_generator(window, qtbot):
+    view, model = _paused_view(window, qtbot, "digits", "histogram")
+    qtbot.waitUntil(lambda: view.samples is not None, timeout=TIMEOUT_MS)
+    assert len(view.samples) == 80   # each class, a row of 8 each
+    view.class_picker.setCurrentIndex(1 + 4)
+    with torch.no_grad():
+        noise = model.make_noise(64, torch.Generator().manual_seed(3))
+        want = model.decode(model.sample(noise, torch.full((64,), 4)), window.run.info.dataset)
+    qtbot.waitUntil(lambda: len(view.samples) == 64 and np.allclose(view.samples, want, atol=1e-5),
+                    timeout=TIMEOUT_MS)
 
 
 def test_the_collapse_rule():

@@ -283,12 +283,30 @@ class GANView(ExplorerView):
             self._ask_plane()
         else:
             self.submit("histogram", "CriticHistogram", noise=self.noise[:HISTOGRAM], count=HISTOGRAM)
+            self._ask_class()
+
+    def on_class(self) -> None:
+        self.picked = None
+        self.pick_marker.setData([], [])
+        self._ask_class()
+
+    def _ask_class(self) -> None:
+        """A picked class: 64 samples of it from the running generator (each class: the snapshots' rows)."""
+        if self.classes and self.asked_class() >= 0:
+            self.submit("class_samples", "Samples", label=self.asked_class(), count=64, seed=3)
+
+    def _answer_class_samples(self, values, step):
+        if values["label"] == self.asked_class():
+            self._show_samples(values["samples"])
 
     def on_snapshot(self, snap) -> None:
-        if not self.built or self.info is None or self.points:
+        if not self.built or self.info is None or self.points or (self.classes and self.asked_class() >= 0):
             return
+        self._show_samples(np.asarray(snap.samples))
+
+    def _show_samples(self, samples: np.ndarray) -> None:
         fresh = self.samples is None
-        self.samples = np.asarray(snap.samples)
+        self.samples = samples
         self.grid_image.setImage(image_grid(self.samples, scale=1, pad=1, cols=8), autoLevels=False, levels=(0, 255))
         if fresh:
             self.grid_box.autoRange(padding=0.01)
