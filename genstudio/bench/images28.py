@@ -62,7 +62,8 @@ def train(family: str, seconds: float, overrides: dict | None = None, data: str 
     return {"family": family, "steps": trainer.step, "train_s": trainer.seconds, "wall_s": wall,
             "steps_per_s": trainer.step / trainer.seconds, "report_share": 1 - trainer.seconds / wall,
             "held_out_share": trainer.held_out_seconds / wall, "best_step": best_step,
-            "last_nll_nats": last.get("nll_nats"), "snapshot_s": snapshot_s, "final_eval_s": final_eval_s, **metrics}
+            "last_nll_nats": last.get("nll_nats"), "snapshot_s": snapshot_s, "final_eval_s": final_eval_s,
+            "classes": trainer.model.classes, **metrics}
 
 
 def first_images(path: str, n: int) -> str:
@@ -141,8 +142,9 @@ def describe(row: dict) -> str:
     low = f"  min class {min(hist):.1%}" if hist else ""
     nll = f"  nll {row['nll_nats']:.1f} (best step {row['best_step']}; last {row['last_nll_nats']:.1f})" \
         if "nll_nats" in row else ""
+    accuracy = f"  class accuracy {row['class_accuracy']:.2f}" if "class_accuracy" in row else ""
     return (f"{row['family']:<10} {row['steps']:>7} steps  {row['steps_per_s']:7.1f}/s  "
-            f"FD {row.get('fd', float('nan')):6.2f}  "
+            f"FD {row.get('fd', float('nan')):6.2f}{accuracy}  "
             f"classes {row.get('class_coverage')}/{row.get('class_total')}{low}{nll}  "
             f"reports {row['report_share']:.0%} of wall  "
             f"snapshot {row['snapshot_s']:.2f} s  final eval {row['final_eval_s']:.1f} s")

@@ -343,13 +343,25 @@ class Replica:
             return torch.from_numpy(forced), {"original": original[0], "mask": np.asarray(req.mask, bool)}
         return None, {}
 
+    def _asked_labels(self, label: int, count: int) -> torch.Tensor | None:
+        """A conditional model's classes for `count` samples: `label` for all, or (-1) the classes in turn."""
+        model = self.model
+        if not model.classes:
+            return None
+        if not -1 <= label < model.classes:
+            raise ExplorerError(f"class {label} is not one of this model's {model.classes}")
+        return model.sample_labels(count) if label < 0 else torch.full((count,), label)
+
     def _Generate(self, req: Generate):
         model, ds, tok = self.model, self.dataset, self.model.tok
         forced, extra = self._forced(req)
+        labels = self._asked_labels(req.label, req.count)
+        if labels is not None and req.complete >= 0 and ds.held_out_labels is not None:   # the image's own class
+            labels = torch.full((req.count,), int(ds.held_out_labels[req.complete % len(ds.held_out)]))
         uniforms = torch.rand(req.count, tok.length, generator=torch.Generator().manual_seed(req.seed))
         tokens, probs, raw, sent = [], [], [], 0
         began = last = time.perf_counter()
-        for step in model.generate(uniforms, req.temperature, req.top_k, forced, req.top_p):
+        for step in model.generate(uniforms, req.temperature, req.top_k, forced, req.top_p, labels):
             tokens.append(step.tokens.numpy())
             probs.append(step.probs.numpy().astype(np.float32))
             if step.raw is not None:  # top-k or top-p on: the distribution before they dropped tokens
@@ -363,7 +375,8 @@ class Replica:
                 sent, last = len(tokens), now
                 if done:
                     decoded = model.decode(torch.from_numpy(np.stack(tokens, 1)), ds)
-                    values.update(extra, seconds=now - began, decoded=decoded)
+                    values.update(extra, seconds=now - began, decoded=decoded,
+                                  labels=None if labels is None else labels.numpy())
                     if ds.kind == "text":
                         known = set(ds.words)
                         values["in_training"] = np.array([w in known for w in decoded])
@@ -374,7 +387,9 @@ class Replica:
         tok = self.model.tok
         if len(tokens) != tok.length or tokens.min(initial=0) < 0 or tokens.max(initial=0) >= tok.vocab:
             raise ExplorerError("these tokens are not a sample of this model")
-        yield self.model.attention(torch.from_numpy(tokens)), True
+        if self.model.classes:
+            self._asked_labels(req.label, 1)   # (a class the model has)
+        yield self.model.attention(torch.from_numpy(tokens), req.label), True
 
     def _Embeddings(self, req: Embeddings):
         vectors = self.model.embeddings()
@@ -384,13 +399,17 @@ class Replica:
         model, ds = self.model, self.dataset
         if req.count not in self._loss_batches:
             rng = np.random.default_rng(0)
-            self._loss_batches[req.count] = tuple(
-                seq[torch.from_numpy(rng.permutation(len(seq))[: req.count])]
-                for seq in (model.encode_data(ds, "train"), model.encode_data(ds, "held_out")))
+            batches = []
+            for split, labels in (("train", ds.labels), ("held_out", ds.held_out_labels)):
+                seq = model.encode_data(ds, split)
+                chosen = torch.from_numpy(rng.permutation(len(seq))[: req.count])
+                given = torch.from_numpy(labels).long()[chosen] if model.classes else None
+                batches.append((seq[chosen], given))
+            self._loss_batches[req.count] = tuple(batches)
         out = {}
-        for name, seq in zip(("train", "held_out"), self._loss_batches[req.count]):
+        for name, (seq, labels) in zip(("train", "held_out"), self._loss_batches[req.count]):
             predicted = int((seq[:, 1:] >= 0).sum())
-            out[name] = float(model.nll(seq).sum()) / predicted
+            out[name] = float(model.nll(seq, labels).sum()) / predicted
         yield out, True
 
     def _TextBaselines(self, req: TextBaselines):

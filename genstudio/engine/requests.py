@@ -155,7 +155,8 @@ class Generate(Request):
     """`count` samples written one token at a time (temperature 0: greedy), from uniforms drawn from
     `seed`: each position's next-token distribution and chosen token, in chunks as they are computed
     (the first after one token). `prompt`: text each sample continues; `complete`: the index of a
-    held-out image whose pixels outside `mask` (H, W; True: the model writes there) are kept."""
+    held-out image whose pixels outside `mask` (H, W; True: the model writes there) are kept. A
+    class-conditional model writes class `label` (-1: the classes in turn; a completion: the image's own)."""
     priority = 1
     temperature: float = 1.0
     top_k: int = 0
@@ -165,13 +166,16 @@ class Generate(Request):
     prompt: str = ""
     complete: int = -1
     mask: np.ndarray | None = None
+    label: int = -1
 
 
 @dataclass(frozen=True, eq=False)
 class Attention(Request):
     """Every head's attention while the model reads `tokens` (a written sample, length,): the model's
-    `attention` maps by stage ("sequence"; a large image's "rows" and "pixels")."""
+    `attention` maps by stage ("sequence"; a large image's "rows" and "pixels"); a conditional model's
+    as class `label`."""
     tokens: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    label: int = 0
 
 
 @dataclass(frozen=True, eq=False)

@@ -1,7 +1,9 @@
 """A small causal transformer (nanoGPT-style) over tokens: pixels, quantised 2D points or characters.
 
 Sequences start with a BOS token; the model predicts every next token. Sampling goes one token at a
-time and exposes the next-token distribution (`generate` yields it at every position).
+time and exposes the next-token distribution (`generate` yields it at every position). A
+class-conditional model starts each sequence with its class instead: a class token in place of BOS
+(RowTransformer: a class vector added to the start of its first row).
 
 Images of more than 256 values (28x28, 32x32, 16x16 RGB) get RowTransformer: attention over 784
 pixels costs seconds a step on a CPU, so a global transformer reads whole rows and a small local one
@@ -19,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..config import ARConfig
+from ..config import ARConfig, ConfigError
 from ..data import Dataset
 from .base import DataSpec, GenerativeModel, WeightAverage, make_optimizer
 
@@ -233,8 +235,14 @@ class Transformer(GenerativeModel):
 
     def __init__(self, cfg: ARConfig, spec: DataSpec):
         super().__init__(cfg, spec)
+        if cfg.condition == "class" and not spec.classes:
+            raise ConfigError("condition=class needs a data set with labels (this one has none)")
+        self.classes = spec.classes if cfg.conditional(spec.classes > 0) else 0
         self.tok = Tokenizer(spec, cfg.bins, cfg.levels, pixel_major=self.pixel_major)
         self.build_networks(cfg)
+        if self.classes:   # the class in place of BOS: a start vector per class
+            self.class_start = nn.Embedding(self.classes, cfg.n_embd)
+            nn.init.normal_(self.class_start.weight, std=0.02)
         self._average: list[torch.Tensor] | None = None  # the weight average (cfg.ema), made on the first step
         self._average_updates = 0
         self._probe_tokens: torch.Tensor | None = None   # the timeline's probe: the first held-out item
@@ -258,21 +266,32 @@ class Transformer(GenerativeModel):
         self.opt = make_optimizer(torch.optim.AdamW, self.parameters(), self.cfg.lr, weight_decay=0.01)
         return [self.opt]
 
-    def forward(self, inputs: torch.Tensor, caches: list[dict] | None = None, start: int = 0) -> torch.Tensor:
-        """Logits (N, L, vocab) for each next token given inputs (N, L) at positions start..start+L-1."""
-        x = self.token_emb(inputs) + self.pos_emb[:, start:start + inputs.shape[1]]
+    def embed(self, inputs: torch.Tensor, start: int = 0, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """Token embeddings of inputs at positions start..; a conditional model's position 0 (BOS) is its
+        class's start vector (labels None: the classes in turn)."""
+        x = self.token_emb(inputs)
+        if self.classes and start == 0:
+            labels = self.sample_labels(len(inputs), inputs.device) if labels is None else labels
+            x = torch.cat([self.class_start(labels.long())[:, None], x[:, 1:]], 1)
+        return x + self.pos_emb[:, start:start + inputs.shape[1]]
+
+    def forward(self, inputs: torch.Tensor, caches: list[dict] | None = None, start: int = 0,
+                labels: torch.Tensor | None = None) -> torch.Tensor:
+        """Logits (N, L, vocab) for each next token given inputs (N, L) at positions start..start+L-1
+        (a conditional model: sequences of classes `labels`)."""
+        x = self.embed(inputs, start, labels)
         for i, block in enumerate(self.blocks):
             x = block(x, None if caches is None else caches[i])
         return self.head(self.ln_f(x))
 
-    def _token_nll(self, seq):
+    def _token_nll(self, seq, labels=None):
         inputs, targets = seq[:, :-1].clamp(min=0), seq[:, 1:]
-        logits = self(inputs)
+        logits = self(inputs, labels=labels)
         return F.cross_entropy(logits.transpose(1, 2), targets, ignore_index=IGNORE, reduction="none"), targets
 
     def train_step(self, draw):
-        seq = draw()
-        logits = self(seq[:, :-1].clamp(min=0))
+        seq, labels = self.split(draw())
+        logits = self(seq[:, :-1].clamp(min=0), labels=labels)
         # the mean over the predicted tokens in one kernel (the same value as _token_nll's sum / count)
         loss = F.cross_entropy(logits.flatten(0, 1), seq[:, 1:].flatten(), ignore_index=IGNORE)
         self.opt.zero_grad(set_to_none=True)
@@ -284,16 +303,17 @@ class Transformer(GenerativeModel):
     held_out_name = "loss (nats per token)"
 
     @torch.no_grad()
-    def held_out_loss(self, batch):
+    def held_out_loss(self, batch, labels=None):
         with self.averaged_weights():
-            nll, targets = self._token_nll(batch)
+            nll, targets = self._token_nll(batch, labels)
         return nll.sum(), int((targets != IGNORE).sum())
 
     @torch.no_grad()
-    def nll(self, batch):
-        """Per-example NLL of the model that samples (the weight average, when there is one)."""
+    def nll(self, batch, labels=None):
+        """Per-example NLL of the model that samples (the weight average, when there is one); a
+        conditional model's given each example's class."""
         with self.averaged_weights():
-            nll, _ = self._token_nll(batch)
+            nll, _ = self._token_nll(batch, labels)
         return nll.sum(1)
 
     # the weight average that samples (cfg.ema): the model's own parameters, so not a WeightAverage
@@ -346,9 +366,11 @@ class Transformer(GenerativeModel):
 
     @torch.no_grad()
     def generate(self, uniforms: torch.Tensor, temperature: float | None = None, top_k: int | None = None,
-                 forced: torch.Tensor | None = None, top_p: float | None = None) -> Iterator[TokenStep]:
+                 forced: torch.Tensor | None = None, top_p: float | None = None,
+                 labels: torch.Tensor | None = None) -> Iterator[TokenStep]:
         """Yield the next-token distribution and the chosen token at each position. `forced` (N, length):
-        the token to take at each position where it is >= 0 instead of sampling one."""
+        the token to take at each position where it is >= 0 instead of sampling one. A conditional
+        model writes classes `labels` (None: the classes in turn)."""
         temperature = self.cfg.temperature if temperature is None else temperature
         top_k = self.cfg.top_k if top_k is None else top_k
         top_p = self.cfg.top_p if top_p is None else top_p
@@ -358,25 +380,26 @@ class Transformer(GenerativeModel):
         token = torch.full((n, 1), self.tok.bos, dtype=torch.long, device=uniforms.device)
         caches: list[dict] = [{} for _ in self.blocks]
         for pos in range(self.tok.length):
-            probs, raw = distribution(self(token, caches, start=pos)[:, -1], temperature, top_k, top_p)
+            probs, raw = distribution(self(token, caches, start=pos, labels=labels)[:, -1], temperature, top_k, top_p)
             tokens = draw(probs, uniforms[:, pos], None if forced is None else forced[:, pos])
             token = tokens[:, None]
             yield TokenStep(pos, probs, tokens, raw)
         self.train(was_training)
 
     @torch.no_grad()
-    def sample(self, noise):
+    def sample(self, noise, labels=None):
         with self.averaged_weights():
-            return torch.stack([step.tokens for step in self.generate(noise)], dim=1)
+            return torch.stack([step.tokens for step in self.generate(noise, labels=labels)], dim=1)
 
     # what the model looks at ---------------------------------------------------------------------
     @torch.no_grad()
-    def attention(self, tokens: torch.Tensor) -> dict[str, np.ndarray]:
-        """Every head's attention while the model reads `tokens` (length,), the BOS first:
-        {"sequence": (layers, heads, L, L)}, row i the weights with which position i (predicting token i,
-        having read BOS and tokens 0..i-1) looks at BOS (column 0) and token j-1 (column j)."""
+    def attention(self, tokens: torch.Tensor, label: int = 0) -> dict[str, np.ndarray]:
+        """Every head's attention while the model reads `tokens` (length,), the BOS first (a conditional
+        model: class `label`'s start): {"sequence": (layers, heads, L, L)}, row i the weights with which
+        position i (predicting token i, having read BOS and tokens 0..i-1) looks at BOS (column 0) and
+        token j-1 (column j)."""
         inputs = torch.cat([tokens.new_full((1,), self.tok.bos), tokens[:-1].clamp(min=0)])[None]
-        x = self.token_emb(inputs) + self.pos_emb[:, :inputs.shape[1]]
+        x = self.embed(inputs, labels=inputs.new_full((1,), label))
         _, maps = attention_through(self.blocks, x, output=False)
         return {"sequence": maps[0].float().cpu().numpy()}
 
@@ -388,8 +411,9 @@ class Transformer(GenerativeModel):
             self._probe_tokens = held_out[0, 1:] if len(held_out) else held_out.new_zeros(0)
         if not len(self._probe_tokens):
             return None
+        label = int(dataset.held_out_labels[0]) if self.classes else 0
         with self.averaged_weights():
-            maps = self.attention(self._probe_tokens.to(self.head.weight.device))
+            maps = self.attention(self._probe_tokens.to(self.head.weight.device), label)
         return {"input": self._probe_tokens.cpu().numpy()} | {k: v.astype(np.float16) for k, v in maps.items()}
 
     def embeddings(self) -> np.ndarray:
@@ -431,13 +455,22 @@ class RowTransformer(Transformer):
         self.ln_f = nn.LayerNorm(local)
         self.head = nn.Linear(local, self.tok.vocab, bias=False)
 
-    def _global(self, rows: torch.Tensor, caches=None, start: int = 0) -> torch.Tensor:
+    def _start(self, n: int, labels: torch.Tensor | None = None, device=None) -> torch.Tensor:
+        """The first row's input (n, 1, width): the start vector, plus a conditional model's class vector
+        (labels None: the classes in turn)."""
+        start = self.row_start.expand(n, 1, -1)
+        if not self.classes:
+            return start
+        labels = self.sample_labels(n, device or start.device) if labels is None else labels
+        return start + self.class_start(labels.long())[:, None]
+
+    def _global(self, rows: torch.Tensor, caches=None, start: int = 0, labels=None) -> torch.Tensor:
         """Global context (N, R, width) for rows start..start+R-1, given the rows above each:
         `rows` (N, R, row_len) are rows start-1..start+R-2 (start = 0: the first is the start vector)."""
         n, r, _ = rows.shape
         x = self.row_in(self.row_emb(rows).flatten(2))
         if start == 0:
-            x = torch.cat([self.row_start.expand(n, 1, -1), x[:, :r - 1]], 1) if r else x
+            x = torch.cat([self._start(n, labels, rows.device), x[:, :r - 1]], 1) if r else x
         x = x + self.row_pos[:, start:start + x.shape[1]]
         for i, block in enumerate(self.global_blocks):
             x = block(x, None if caches is None else caches[i])
@@ -456,26 +489,27 @@ class RowTransformer(Transformer):
         """The global context (M, width) of M rows, as an input offset per position (M, row_len, local)."""
         return self.to_local(context).view(-1, self.row_len, self.local_width)
 
-    def _logits(self, seq: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def _logits(self, seq: torch.Tensor, labels=None) -> tuple[torch.Tensor, torch.Tensor]:
         """(logits (N, H*row_len, vocab), targets (N, H*row_len)) for BOS-prefixed sequences."""
         targets = seq[:, 1:]
         n = targets.shape[0]
         rows = targets.view(n, self.rows, self.row_len)
-        context = self._global(rows)                                   # row r sees rows < r
+        context = self._global(rows, labels=labels)                    # row r sees rows < r
         shifted = torch.cat([rows.new_full((n, self.rows, 1), self.tok.vocab), rows[..., :-1]], 2)
         logits = self._local(self._offsets(context.flatten(0, 1)), shifted.flatten(0, 1))
         return logits.view(n, -1, self.tok.vocab), targets
 
     @torch.no_grad()
-    def attention(self, tokens: torch.Tensor) -> dict[str, np.ndarray]:
-        """The two models' heads while they read an image's `tokens` (length,) in raster order:
+    def attention(self, tokens: torch.Tensor, label: int = 0) -> dict[str, np.ndarray]:
+        """The two models' heads while they read an image's `tokens` (length,) in raster order (a
+        conditional model as class `label`):
         {"rows": (layers, heads, H, H)}, the global model's row r (writing row r) over the start (column
         0) and rows 0..r-1 (column j: row j-1); {"pixels": (layers, heads, H, W, W)}, the local model
         writing row r, its position p over the row's start (column 0) and the row's pixels before p."""
         rows = tokens.view(1, self.rows, self.row_len)
         n = 1
         x = self.row_in(self.row_emb(rows).flatten(2))
-        x = torch.cat([self.row_start.expand(n, 1, -1), x[:, :-1]], 1) + self.row_pos
+        x = torch.cat([self._start(n, rows.new_full((1,), label)), x[:, :-1]], 1) + self.row_pos
         context, global_maps = attention_through(self.global_blocks, x)
         shifted = torch.cat([rows.new_full((n, self.rows, 1), self.tok.vocab), rows[..., :-1]], 2)
         offsets = self._offsets(self.global_ln(context).flatten(0, 1))
@@ -485,7 +519,7 @@ class RowTransformer(Transformer):
                 "pixels": local_maps.permute(1, 2, 0, 3, 4).float().cpu().numpy()}
 
     def train_step(self, draw):
-        logits, targets = self._logits(draw())
+        logits, targets = self._logits(*self.split(draw()))
         loss = F.cross_entropy(logits.flatten(0, 1), targets.flatten())
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -493,12 +527,12 @@ class RowTransformer(Transformer):
         self._update_average()
         return loss.detach().reshape(1)
 
-    def _token_nll(self, seq):
-        logits, targets = self._logits(seq)
+    def _token_nll(self, seq, labels=None):
+        logits, targets = self._logits(seq, labels)
         return F.cross_entropy(logits.transpose(1, 2), targets, reduction="none"), targets
 
     @torch.no_grad()
-    def generate(self, uniforms, temperature=None, top_k=None, forced=None, top_p=None):
+    def generate(self, uniforms, temperature=None, top_k=None, forced=None, top_p=None, labels=None):
         temperature = self.cfg.temperature if temperature is None else temperature
         top_k = self.cfg.top_k if top_k is None else top_k
         top_p = self.cfg.top_p if top_p is None else top_p
@@ -509,7 +543,7 @@ class RowTransformer(Transformer):
         row = None
         for r in range(self.rows):
             if r == 0:
-                x = self.row_start.expand(n, 1, -1) + self.row_pos[:, :1]
+                x = self._start(n, labels, uniforms.device) + self.row_pos[:, :1]
                 for i, block in enumerate(self.global_blocks):
                     x = block(x, global_caches[i])
                 context = self.global_ln(x)[:, 0]

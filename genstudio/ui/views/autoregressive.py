@@ -358,7 +358,9 @@ class ARView(ExplorerView):
             return
         index = max(0, min(index, len(self.tokens) - 1))
         self.attention_asked = (self.tokens[index], self.probs[index])
-        self.submit("attention", "Attention", tokens=self.tokens[index])
+        labels = self.final.get("labels")
+        self.submit("attention", "Attention", tokens=self.tokens[index],
+                    label=0 if labels is None else int(labels[index]))
 
     # requests ----------------------------------------------------------------------------------
     def generate(self) -> None:
@@ -370,7 +372,13 @@ class ARView(ExplorerView):
         self.play_button.setChecked(True)
         self.submit("generate", "Generate", temperature=self.temperature.value(), top_k=self.top_k.value(),
                     top_p=self.top_p.value(), count=LINES if self.kind == "text" else IMAGES, seed=self.seed,
-                    prompt=self.prompt.text() if self.kind == "text" else "")
+                    prompt=self.prompt.text() if self.kind == "text" else "",
+                    label=self.asked_class() if self.classes else -1)
+
+    each_class = "each class in turn"
+
+    def on_class(self) -> None:
+        self.generate()
 
     def mask(self) -> np.ndarray:
         """(H, W): True inside the box (the pixels the model rewrites)."""
