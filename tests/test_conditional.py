@@ -161,3 +161,60 @@ def test_transport_pairs_meet_nearby_noise_and_use_each_draw_about_once():
     assert counts.min() > 0.3 * 40 and counts.max() < 2.5 * 40
     # ... and the pairs are far nearer than independent ones
     assert ((x0 - noise[pairs]) ** 2).sum(1).mean() < 0.5 * ((x0 - noise) ** 2).sum(1).mean()
+
+
+def _family_model(family, data="digits", **knobs):
+    exp = default_experiment(family, data)
+    small = {"ar": {"n_embd": 16, "n_layer": 1, "n_head": 2}}.get(family, {"width": 16})
+    exp = dataclasses.replace(exp, family=dataclasses.replace(exp.family, **small, **knobs))
+    torch.manual_seed(0)
+    return build_model(exp, data_sets.load(exp.data)).eval()
+
+
+@pytest.mark.parametrize("family", ["gan", "vae", "ar"])
+def test_every_family_is_conditional_on_labels_and_the_class_changes_its_samples(family):
+    model = _family_model(family)
+    assert model.classes == 10 and _family_model(family, condition="none").classes == 0
+    assert _family_model(family, "ring8" if family != "ar" else "names").classes == 0
+    with torch.no_grad():   # class vectors spread out, as training makes them
+        for name, p in model.named_parameters():
+            if "class" in name:
+                p.normal_(0, 1)
+    noise = model.make_noise(6, torch.Generator().manual_seed(1))
+    samples = {c: model.sample(noise, torch.full((6,), c)).float() for c in (2, 7)}
+    assert not torch.equal(samples[2], samples[7])
+    torch.testing.assert_close(model.sample(noise, torch.full((6,), 2)).float(), samples[2])
+    # without labels: the classes in turn, as the snapshots and the evaluator ask
+    torch.testing.assert_close(model.sample(noise).float(), model.sample(noise, model.sample_labels(6)).float())
+
+
+def test_the_projection_discriminator_adds_the_class_vector_against_the_last_features():
+    model = _family_model("gan")
+    x, y = torch.rand(5, 1, 8, 8) * 2 - 1, torch.tensor([0, 3, 3, 9, 1])
+    with torch.no_grad():
+        model.class_vectors.weight.normal_(0, 1)
+        features = model.discriminator[:-1](x)
+        want = model.discriminator[-1](features) + (model.class_vectors.weight[y] * features).sum(1, keepdim=True)
+        torch.testing.assert_close(model.judge(x, y), want)
+        torch.testing.assert_close(model.judge(x), model.discriminator(x))
+
+
+def test_the_transformer_reads_the_class_where_an_unconditional_one_reads_bos():
+    model = _family_model("ar")
+    seq = model.encode_data(data_sets.load("digits"))[:4]
+    labels = torch.tensor([1, 1, 5, 8])
+    x = model.embed(seq[:, :-1], labels=labels)
+    torch.testing.assert_close(x[:, 0], model.class_start.weight[labels] + model.pos_emb[0, 0])
+    torch.testing.assert_close(x[:, 1:], model.token_emb(seq[:, 1:-1]) + model.pos_emb[:, 1:seq.shape[1] - 1])
+
+
+def test_a_conditional_vae_encodes_and_decodes_with_the_class_beside_the_code():
+    model = _family_model("vae")
+    x, y = torch.rand(3, 1, 8, 8), torch.tensor([4, 0, 9])
+    with torch.no_grad():
+        mu, _ = model.encode(x, y)
+        want, _ = model.encoder(torch.cat([x.flatten(1), torch.nn.functional.one_hot(y, 10).float()], 1)).chunk(2, 1)
+        torch.testing.assert_close(mu, want)
+        z = torch.randn(3, model.cfg.latent_dim)
+        out = torch.sigmoid(model.decoder(torch.cat([z, torch.nn.functional.one_hot(y, 10).float()], 1)))
+        torch.testing.assert_close(model.decode_mean(z, y), out.view(3, 1, 8, 8))

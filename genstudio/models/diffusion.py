@@ -306,6 +306,13 @@ class Diffusion(GenerativeModel):
         a = float(self.alphas_cumprod[t])
         return math.sqrt(a), math.sqrt(1 - a)
 
+    def paired(self, x0: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+        """The noise each example is trained with: flow matching's optimal-transport coupling pairs
+        each with a nearby draw; otherwise any."""
+        if self.cfg.objective == "flow" and self.cfg.coupling == "ot":
+            return noise[transport_pairs(x0, noise)]
+        return noise
+
     def drop_labels(self, y: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         """`y` with a `label_dropout` share of its labels replaced by "no class" (index `classes`)."""
         drop = torch.rand(y.shape, device=y.device, generator=generator) < self.cfg.label_dropout
@@ -314,9 +321,7 @@ class Diffusion(GenerativeModel):
     def train_step(self, draw):
         x0, y = self.split(draw())
         t = torch.randint(0, self.cfg.timesteps, (x0.shape[0],), device=x0.device)
-        eps = torch.randn_like(x0)
-        if self.cfg.objective == "flow" and self.cfg.coupling == "ot":
-            eps = eps[transport_pairs(x0, eps)]
+        eps = self.paired(x0, torch.randn_like(x0))
         x_t = self.add_noise(x0, eps, t)
         y = self.drop_labels(y) if y is not None else None
         loss = F.mse_loss(self.net(x_t, t, y), self.target(x0, eps))
@@ -337,7 +342,7 @@ class Diffusion(GenerativeModel):
         model is measured with each item's class."""
         g = torch.Generator(batch.device).manual_seed(0)
         t = torch.randint(0, self.cfg.timesteps, (batch.shape[0],), device=batch.device, generator=g)
-        eps = torch.randn(batch.shape, device=batch.device, generator=g)
+        eps = self.paired(batch, torch.randn(batch.shape, device=batch.device, generator=g))
         x_t = self.add_noise(batch, eps, t)
         y = labels if self.classes else None
         return F.mse_loss(self.ema.module(x_t, t, y), self.target(batch, eps), reduction="sum"), eps.numel()

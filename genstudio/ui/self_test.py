@@ -9,7 +9,9 @@ Then the GAN's view: on ring8 mid-training with every layer on (gan-plane.png), 
 with a sample clicked (gan-images.png). Then the diffusion view: a DDPM trajectory on digits
 scrubbed to mid-denoise (diffusion-digits.png), and on ring8 the particles' DDIM paths, the
 denoising field and the loss per timestep range (diffusion-trajectories.png, diffusion-forward.png,
-diffusion-schedule.png). Then the transformer's view: a half-written digit with its next-pixel
+diffusion-schedule.png); a class-conditional model on digits, each family's samples a row per class
+(conditional-FAMILY.png), the guidance slider at five scales (guidance-diffusion.png), and flow
+matching's paths on ring8 (flow-trajectories.png). Then the transformer's view: a half-written digit with its next-pixel
 bars and a completion (ar-digits.png, ar-complete.png), and names being written (ar-names.png), with
 what each writes looks at (ar-attention-pixels.png, ar-attention-text.png) and the names' letter
 embeddings (ar-embeddings.png).
@@ -378,7 +380,8 @@ class SelfTest:
     def guidance_and_flow(self) -> None:
         """A class-conditional diffusion model on digits: its samples, a row per class
         (conditional-diffusion.png), and the guidance slider at five scales, each a point of the accuracy
-        and FD plots (guidance-diffusion.png). Then flow matching on ring8: the Euler particles' paths
+        and FD plots (guidance-diffusion.png). The other families' conditional samples on digits
+        (conditional-FAMILY.png). Then flow matching on ring8: the Euler particles' paths
         (flow-trajectories.png)."""
         from .views.diffusion import GUIDANCE_STEPS
 
@@ -386,8 +389,6 @@ class SelfTest:
         view = self.start_view(lesson_experiment("diffusion", "digits"))
         if self.check(wait_until(lambda: view.shown_step.get("denoise") is not None, 120) and view.classes,
                       "guidance: a conditional model's first trajectory"):
-            wait_until(lambda: win.run.step >= 400, 60)   # digits, not noise
-            self.save(win.pane.samples, "conditional-diffusion.png")
             scales = (0.0, 1.0, 2.0, 4.0, 6.0)
             for scale in scales:
                 view.guidance.setValue(round(scale * GUIDANCE_STEPS))
@@ -396,9 +397,18 @@ class SelfTest:
             view.scrub.setValue(view.total - 1)
             wait(200)
             self.save(win, "guidance-diffusion.png")
+            wait_until(lambda: win.run.step >= 400, 60)   # digits, not noise
+            self.save(win.pane.samples, "conditional-diffusion.png")
             tried = sorted(view.guidance_tried.items())
             print("self-test: guidance " + ", ".join(
                 f"{g}: accuracy {q['class_accuracy']:.2f} FD {q['fd']:.1f}" for g, q in tried))
+        for family in ("gan", "vae", "ar"):   # every family is class-conditional on digits: a row per class
+            view = self.start_view(default_experiment(family, "digits"))
+            shown = wait_until(lambda: win.run.snapshots and win.run.snapshots[-1].labels is not None
+                               and win.run.step >= 300, 60)
+            self.check(shown and len(win.run.snapshots[-1].samples) == 80,
+                       f"{family} on digits: a conditional model's samples, a row of 8 per class")
+            self.save(win.pane.samples, f"conditional-{family}.png")
         exp = lesson_experiment("diffusion", "ring8")
         view = self.start_view(replace(exp, family=replace(exp.family, objective="flow", sampler="euler")))
         if self.check(wait_until(lambda: view.shown_step.get("denoise") is not None, 120),
