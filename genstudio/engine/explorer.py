@@ -313,7 +313,7 @@ class Replica:
         if model.classes and self.dataset.held_out_labels is not None:
             labels = torch.from_numpy(self.dataset.held_out_labels[: len(x0)]).long().repeat(req.buckets)
         x0 = x0.repeat(req.buckets, *([1] * (x0.dim() - 1)))
-        noise = model.paired(x0, torch.randn(x0.shape, generator=generator))
+        noise = model.paired(x0, torch.randn(x0.shape, generator=generator), generator)
         error = (model.net(model.add_noise(x0, noise, t), t, labels) - model.target(x0, noise)) ** 2
         loss = error.reshape(req.buckets, -1).mean(1)
         yield {"edges": edges, "loss": loss.numpy()}, True

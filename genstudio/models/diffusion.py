@@ -137,7 +137,8 @@ def timestep_embedding(t: torch.Tensor, dim: int) -> torch.Tensor:
     return torch.cat([args.sin(), args.cos()], dim=1)
 
 
-def transport_pairs(x0: torch.Tensor, noise: torch.Tensor, iterations: int = 20) -> torch.Tensor:
+def transport_pairs(x0: torch.Tensor, noise: torch.Tensor, iterations: int = 20,
+                    generator: torch.Generator | None = None) -> torch.Tensor:
     """For each example, the index of a noise draw to pair it with, drawn from its row of the entropic
     optimal transport plan between the batch's examples and its noise (Sinkhorn, squared distance), so that
     examples meet nearby noise (Tong et al. 2023, minibatch OT flow matching). In float64, where the
@@ -150,7 +151,8 @@ def transport_pairs(x0: torch.Tensor, noise: torch.Tensor, iterations: int = 20)
         u = 1 / (kernel @ v)
         v = 1 / (kernel.T @ u)
     logits = (log_kernel + v.log()[None]).float()
-    gumbel = -torch.log(-torch.log(torch.rand_like(logits).clamp_min(1e-12)))   # one draw per row, as multinomial
+    uniform = torch.rand(logits.shape, device=logits.device, generator=generator)
+    gumbel = -torch.log(-torch.log(uniform.clamp_min(1e-12)))   # one draw per row, as multinomial
     return (logits + gumbel).argmax(1)
 
 
@@ -306,11 +308,11 @@ class Diffusion(GenerativeModel):
         a = float(self.alphas_cumprod[t])
         return math.sqrt(a), math.sqrt(1 - a)
 
-    def paired(self, x0: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+    def paired(self, x0: torch.Tensor, noise: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         """The noise each example is trained with: flow matching's optimal-transport coupling pairs
         each with a nearby draw; otherwise any."""
         if self.cfg.objective == "flow" and self.cfg.coupling == "ot":
-            return noise[transport_pairs(x0, noise)]
+            return noise[transport_pairs(x0, noise, generator=generator)]
         return noise
 
     def drop_labels(self, y: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -342,7 +344,7 @@ class Diffusion(GenerativeModel):
         model is measured with each item's class."""
         g = torch.Generator(batch.device).manual_seed(0)
         t = torch.randint(0, self.cfg.timesteps, (batch.shape[0],), device=batch.device, generator=g)
-        eps = self.paired(batch, torch.randn(batch.shape, device=batch.device, generator=g))
+        eps = self.paired(batch, torch.randn(batch.shape, device=batch.device, generator=g), g)
         x_t = self.add_noise(batch, eps, t)
         y = labels if self.classes else None
         return F.mse_loss(self.ema.module(x_t, t, y), self.target(batch, eps), reduction="sum"), eps.numel()
