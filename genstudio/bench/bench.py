@@ -9,7 +9,7 @@ Every row is measured now, in this run. Speed is reported as ratios of two thing
 same process, alternating, median of the repeats, because the machines are shared and noisy:
 
   engine          steps/s of the engine / steps/s of the loop a user would write (reference_loops.py:
-                  DataLoader over a TensorDataset, .item() every step), same model, optimiser,
+                  DataLoader over a TensorDataset, .item() every step), same unconditional model, optimiser,
                   batch size and thread count; each family on digits and on ring8 (and on the GPU too,
                   when there is one)
   overhead        steps/s inside the app (offscreen) / the same config headless
@@ -163,7 +163,8 @@ def engine_vs_reference(family: str, data: str, device: str, budget: Budget) -> 
     from genstudio.engine.trainer import Cadence, Trainer
     from genstudio.models import build_model
 
-    exp = default_experiment(family, data, device=device)
+    exp = default_experiment(family, data, device=device)   # unconditional, as the reference loops are
+    exp = replace(exp, family=replace(exp.family, condition="none"))
     trainer = Trainer(exp, Cadence(snapshot_s=None, eval_s=None, evaluate_at_end=False))
     torch.manual_seed(exp.seed)
     model = build_model(exp, trainer.dataset).to(trainer.device)
@@ -1090,6 +1091,9 @@ def section_images(budget: Budget, data: str | None = None, data_name: str | Non
             yield Row(f"Frechet distance, {where}", row["fd"], "", "<= 15" if goals else None)
             yield Row(f"classes holding >= 5% of samples, {where}", row["class_coverage"], "/10",
                       ">= 10" if goals else None)
+            if "class_accuracy" in row:
+                yield Row(f"class accuracy (samples of the class asked), {where}", row["class_accuracy"], "",
+                          ">= 0.8" if goals else None)
             yield Row(f"snapshots and evaluations, share of wall time, {where}", 100 * row["report_share"], "%",
                       "<= 25")
             yield Row(f"held-out curve, share of wall time, {where}", 100 * row["held_out_share"], "%", "<= 5")

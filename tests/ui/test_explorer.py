@@ -45,10 +45,16 @@ def test_the_replica_has_no_optimiser_and_decodes_as_the_model_does(vae_run):
     [answer] = list(replica.answer(Decode("code", codes=codes)))
     trained = Trainer(trainer.exp, Cadence(snapshot_s=None, evaluate_at_end=False))
     trained.model.load_state_dict({k: torch.from_numpy(v) for k, v in weights.state.items()})
-    with torch.no_grad():
-        expected = trained.model.decode_mean(torch.from_numpy(codes)).numpy()
+    with torch.no_grad():   # (a conditional VAE: the request's class, 0 unless it names one)
+        expected = trained.model.decode_mean(torch.from_numpy(codes), torch.zeros(2, dtype=torch.long)).numpy()
     np.testing.assert_allclose(answer.values["decoded"], expected, rtol=1e-5, atol=1e-6)
     assert answer.step == 30
+    [answer] = list(replica.answer(Decode("code", codes=codes, label=6)))
+    with torch.no_grad():
+        expected = trained.model.decode_mean(torch.from_numpy(codes), torch.full((2,), 6)).numpy()
+    np.testing.assert_allclose(answer.values["decoded"], expected, rtol=1e-5, atol=1e-6)
+    with pytest.raises(ExplorerError, match="class 10"):
+        list(replica.answer(Decode("code", codes=codes, label=10)))
 
 
 def test_the_map_is_the_encoder_means_of_the_held_out_set(vae_run):
@@ -56,8 +62,9 @@ def test_the_map_is_the_encoder_means_of_the_held_out_set(vae_run):
     replica = Replica(trainer.exp, trainer.dataset)
     replica.load(weights)
     [answer] = list(replica.answer(EncodeHeldOut("map")))
-    with torch.no_grad():
-        mu, _ = replica.model.encode(replica.model.encode_data(trainer.dataset, "held_out"))
+    with torch.no_grad():   # each held-out example with its own class
+        mu, _ = replica.model.encode(replica.model.encode_data(trainer.dataset, "held_out"),
+                                     torch.from_numpy(trainer.dataset.held_out_labels))
     values = answer.values
     np.testing.assert_allclose(values["means"], mu.numpy(), rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(values["map"], values["means"])  # a 2-d latent is its own map

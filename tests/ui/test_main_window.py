@@ -127,7 +127,9 @@ def test_image_view_shows_the_snapshot_grid(window, qtbot):
     window.pane.toggle_training()
     settled_step(window, qtbot)
     from genstudio.engine.render import image_grid
-    expected = image_grid(np.asarray(window.pane.timeline.snapshots[-1].samples), scale=1, pad=1)
+    last = window.pane.timeline.snapshots[-1]
+    assert np.array_equal(last.labels, np.repeat(np.arange(10), 8))   # a conditional VAE: a row of 8 per class
+    expected = image_grid(np.asarray(last.samples), scale=1, pad=1, cols=8)
     np.testing.assert_array_equal(window.pane.samples.image_item.image, expected)
 
 
