@@ -38,7 +38,7 @@ from ..data import DATASETS, REMOTE_DATASETS, TEXT_SETS, looks_like_path
 from .theme import quiet_css
 
 FAMILY_LABELS = {"gan": "GAN", "vae": "VAE", "diffusion": "Diffusion", "ar": "Autoregressive"}
-LIVE_KNOBS = ("lr", "beta")  # applied between steps without a reset
+LIVE_KNOBS = ("lr", "beta", "guidance")  # applied between steps without a reset
 
 
 REMOTE_LABELS = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST"}
@@ -176,8 +176,8 @@ class ExperimentPanel(QWidget):
         top.addRow("CPU threads", self.threads)
         self.knob_box = QGroupBox("Hyperparameters")
         self.knob_form = QFormLayout(self.knob_box)
-        self.hint = QLabel("The learning rate (and a VAE's beta) change while training; other changes "
-                           "start a fresh model when you apply them.")
+        self.hint = QLabel("The learning rate (a VAE's beta, a diffusion model's guidance) change while training; "
+                           "other changes start a fresh model when you apply them.")
         self.hint.setWordWrap(True)
         self.hint.setStyleSheet(quiet_css())
         self.apply_button = QPushButton("Apply: fresh model")

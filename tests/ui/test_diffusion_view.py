@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import numpy as np
+import pytest
 import torch
 
 from genstudio.config import default_experiment
@@ -134,3 +135,19 @@ def test_2d_field_particles_schedules_and_loss_bars(window, qtbot):
     with torch.no_grad():
         error = (model.net(model.scheduler().add_noise(x0, noise, t), t) - noise) ** 2
     np.testing.assert_allclose(heights, error.reshape(10, -1).mean(1).numpy(), rtol=1e-4)
+
+
+@pytest.mark.training_thread  # it reads the trainer's model settings
+def test_guidance_edited_in_the_settings_reaches_the_trainer_and_the_slider(window, qtbot):
+    view, model, step = _paused_view(window, qtbot, "digits", width=8, timesteps=100, sample_steps=10)
+    assert view.condition_row.isVisibleTo(view) and view.guidance_scale() == 2.0
+    window.pane.panel.knobs["guidance"].setValue(3.5)
+    window.pane.single_step("all")  # commands are applied between steps
+    qtbot.waitUntil(lambda: window.run.worker.trainer.model.cfg.guidance == 3.5, timeout=TIMEOUT_MS)
+    assert view.guidance_scale() == 3.5 and view.guidance_label.text() == "guidance 3.50"
+    assert not window.pane.panel.apply_button.isVisible()  # a live change is not a pending one
+    # the slider denoises the same noise again at its scale
+    seed = view.seed
+    qtbot.waitUntil(lambda: view.table.rowCount() and "guidance 3.50" in view.table.item(
+        view.table.rowCount() - 1, 3).text(), timeout=TIMEOUT_MS)
+    assert view.seed == seed

@@ -78,7 +78,8 @@ TEXT = {
              "large t they point roughly to the middle of the data; at small t, to the nearest mode.",
     "schedule": "The noise schedule: beta_t is the noise added at step t, alpha-bar_t the share of the signal "
                 "left, and the signal-to-noise ratio their balance (log scale). The cosine schedule destroys "
-                "signal more gently than the linear one.",
+                "signal more gently than the linear one. Flow matching needs no schedule: its x_t slides along "
+                "a straight line, 1 - s of the signal and s of the noise.",
     "loss": "The model's loss on held-out examples for each range of timesteps, live. Small t (little noise) is "
             "the hard part: the exact noise is hard to see in an almost clean picture.",
 }
@@ -418,6 +419,11 @@ class DiffusionView(ExplorerView):
     def on_class(self):
         self._clear_guidance_points()   # the plots compare scales for one choice of class
         self.sample(same_noise=True)
+
+    def on_knob(self, name: str, value) -> None:
+        """The run's guidance changed in the settings: the slider follows (and denoises again)."""
+        if name == "guidance" and self.built and self.classes:
+            self.guidance.setValue(round(float(value) * GUIDANCE_STEPS))
 
     def guidance_scale(self) -> float:
         return self.guidance.value() / GUIDANCE_STEPS
