@@ -108,6 +108,10 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--n", type=_positive_int, default=64)
     sample.add_argument("--seed", type=int, default=0)
     sample.add_argument("--device", default="auto")
+    sample.add_argument("--class", dest="label", metavar="CLASS",
+                        help="a class-conditional run: draw this class (its name or number; default: each in turn)")
+    sample.add_argument("--guidance", type=float, help="a conditional diffusion run: the guidance scale "
+                                                       "(default: the run's own)")
     sample.add_argument("--out", required=True, help="PNG file to write")
 
     sub.add_parser("install-desktop-entry",
@@ -398,6 +402,15 @@ def cmd_gui(args) -> int:
 
 # sample ---------------------------------------------------------------------------------------
 
+def _class_index(text: str, names: tuple[str, ...], classes: int) -> int:
+    """A class given by name or by number."""
+    if text in names:
+        return names.index(text)
+    if text.isdigit() and int(text) < classes:
+        return int(text)
+    raise ConfigError(f"--class {text!r}: choose one of {', '.join(names) or f'0 to {classes - 1}'}")
+
+
 def cmd_sample(args) -> int:
     import torch
 
@@ -408,8 +421,19 @@ def cmd_sample(args) -> int:
         raise ConfigError(f"--out {args.out!r} is a folder; give a PNG file name")
     device = resolve_device(args.device)
     exp, model, ds = checkpoint.load_run(args.run, device)
+    if (args.label is not None or args.guidance is not None) and not model.classes:
+        raise ConfigError("--class and --guidance need a class-conditional run (trained with condition class "
+                          "on data with labels)")
+    if args.guidance is not None and exp.model != "diffusion":
+        raise ConfigError("--guidance is for diffusion runs")
+    if args.guidance is not None:
+        model.cfg = replace(model.cfg, guidance=args.guidance)
+    labels = None
+    if args.label is not None:
+        label = _class_index(args.label, ds.label_names, model.classes)
+        labels = torch.full((args.n,), label, device=device)
     gen = torch.Generator(device).manual_seed(args.seed)
-    samples = model.decode(model.sample(model.make_noise(args.n, gen)), ds)
+    samples = model.decode(model.sample(model.make_noise(args.n, gen), labels=labels), ds)
     render.save_png(render.render_samples(samples, ds), args.out)
     print(f"wrote {args.n} samples of {exp.model} on {exp.data} to {args.out}")
     return 0

@@ -111,6 +111,27 @@ def test_sample_writes_a_png(cli, tiny_args, tmp_path):
     assert _png_size(png) == (4 * 33 + 1, 4 * 33 + 1)
 
 
+def test_sample_draws_the_class_asked_for(cli, tiny_args, tmp_path):
+    run = tmp_path / "run"
+    assert cli("train", "--model", "vae", "--data", "digits", "--steps", "10", "--quiet",
+               "--out", str(run), *tiny_args("vae", "digits"))[0] == 0
+    pictures = {}
+    for name, asked in (("three", ["--class", "3"]), ("also-three", ["--class", "3"]), ("seven", ["--class", "7"]),
+                        ("each", [])):
+        png = tmp_path / f"{name}.png"
+        code, _, stderr = cli("sample", str(run), "--n", "4", "--out", str(png), "--device", "cpu", *asked)
+        assert code == 0, stderr
+        with Image.open(png) as img:
+            pictures[name] = np.asarray(img.convert("L"), np.int16)
+    assert np.array_equal(pictures["three"], pictures["also-three"])
+    assert not np.array_equal(pictures["three"], pictures["seven"])
+    assert not np.array_equal(pictures["three"], pictures["each"])
+    for bad in (["--class", "12"], ["--class", "x"], ["--guidance", "2"]):
+        code, _, stderr = cli("sample", str(run), "--out", str(tmp_path / "bad.png"), *bad)
+        assert code == 2 and stderr.count("\n") == 1, bad
+    assert not (tmp_path / "bad.png").exists()
+
+
 # checkpoints ---------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("model, data_name", [

@@ -113,7 +113,8 @@ class GenerativeModel(nn.Module):
     def make_noise(self, n: int, generator: torch.Generator) -> torch.Tensor:
         raise NotImplementedError
 
-    def sample(self, noise: torch.Tensor) -> torch.Tensor:
+    def sample(self, noise: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """Examples for `noise` (a conditional model's of classes `labels`; None: the classes in turn)."""
         raise NotImplementedError
 
     def nll(self, batch: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor | None:
