@@ -151,3 +151,27 @@ def test_guidance_edited_in_the_settings_reaches_the_trainer_and_the_slider(wind
     qtbot.waitUntil(lambda: view.table.rowCount() and "guidance 3.50" in view.table.item(
         view.table.rowCount() - 1, 3).text(), timeout=TIMEOUT_MS)
     assert view.seed == seed
+
+
+def test_the_guidance_plots_show_what_the_classifier_says_of_each_trajectory(window, qtbot):
+    from genstudio.engine import metrics
+    from genstudio.engine.classifier import features_and_probs, load_classifier
+
+    view, model, step = _paused_view(window, qtbot, "digits", width=8, timesteps=100, sample_steps=10)
+    ds = window.run.info.dataset
+    classifier = load_classifier(ds)
+    real = features_and_probs(classifier, ds.x)[0]
+    asked = np.repeat(np.arange(10), 8)   # each class, a row of 8
+    for scale in (0.0, 3.0):
+        view.guidance.setValue(round(scale * 4))
+        qtbot.waitUntil(lambda s=scale: s in view.guidance_tried and len(view.frames) == view.total,
+                        timeout=TIMEOUT_MS)
+        feats, probs = features_and_probs(classifier, view.frames[-1])
+        quality = view.guidance_tried[scale]
+        assert quality["class_accuracy"] == pytest.approx(np.mean(probs.argmax(1) == asked))
+        assert quality["fd"] == pytest.approx(metrics.frechet_distance(feats, real), rel=1e-6)
+    scales, accuracy = view.guidance_items["class_accuracy"].getData()
+    assert list(scales) == sorted(view.guidance_tried)
+    assert list(accuracy) == [view.guidance_tried[g]["class_accuracy"] for g in scales]
+    _, fd = view.guidance_items["fd"].getData()
+    assert list(fd) == [view.guidance_tried[g]["fd"] for g in scales]
