@@ -304,8 +304,8 @@ class Experiment:
         return cls.from_dict(json.loads(text))
 
 
-# Settings that came later, as files written before them had them: a diffusion model without the
-# condition knob was unconditional.
+# Settings that came later, as files written before them had them: a model without the condition
+# knob was unconditional.
 LEGACY_DEFAULTS = {family: {"condition": "none"} for family in ("gan", "vae", "diffusion", "ar")}
 
 

@@ -98,6 +98,15 @@ class Replica:
                     raise ExplorerError("the model's output is not finite (its weights diverged): press Reset")
             yield Answer(request, self.step, values, done)
 
+    def _asked_labels(self, label: int, count: int) -> torch.Tensor | None:
+        """A conditional model's classes for `count` samples: `label` for all, or (-1) the classes in turn."""
+        model = self.model
+        if not model.classes:
+            return None
+        if not -1 <= label < model.classes:
+            raise ExplorerError(f"class {label} is not one of this model's {model.classes}")
+        return model.sample_labels(count) if label < 0 else torch.full((count,), label)
+
     # the VAE's requests ------------------------------------------------------------------------
     def _decode(self, codes: np.ndarray, label: int | np.ndarray = 0) -> np.ndarray:
         """Data-space decodes (the decoder's mean) of (n, latent_dim) codes; a conditional model's as
@@ -184,10 +193,10 @@ class Replica:
 
     def _Samples(self, req: Samples):
         model = self.model
-        if not 0 <= req.label < max(model.classes, 0):
+        labels = self._asked_labels(req.label, req.count) if req.label >= 0 else None
+        if labels is None:
             raise ExplorerError(f"class {req.label} is not one of this model's {model.classes}")
-        noise = model.make_noise(req.count, torch.Generator().manual_seed(req.seed))
-        samples = model.sample(noise, torch.full((req.count,), req.label))
+        samples = model.sample(model.make_noise(req.count, torch.Generator().manual_seed(req.seed)), labels)
         yield {"label": req.label, "samples": np.asarray(model.decode(samples, self.dataset), np.float32)}, True
 
     def _Nearest(self, req: Nearest):
@@ -245,11 +254,7 @@ class Replica:
         sched = model.scheduler(req.sampler, req.steps, req.eta)
         generator = torch.Generator().manual_seed(req.seed)
         x = model.make_noise(req.count, generator)
-        asked = None
-        if model.classes:
-            if not -1 <= req.label < model.classes:
-                raise ExplorerError(f"class {req.label} is not one of this model's {model.classes}")
-            asked = model.sample_labels(req.count) if req.label < 0 else torch.full((req.count,), req.label)
+        asked = self._asked_labels(req.label, req.count)
         guidance = model.cfg.guidance if req.guidance is None else req.guidance
         total = len(sched.timesteps)
         frames, preds, ts, sent = [], [], [], 0
@@ -342,15 +347,6 @@ class Replica:
             forced[:] = np.where(free, -1, tok.image_tokens(original)[0])
             return torch.from_numpy(forced), {"original": original[0], "mask": np.asarray(req.mask, bool)}
         return None, {}
-
-    def _asked_labels(self, label: int, count: int) -> torch.Tensor | None:
-        """A conditional model's classes for `count` samples: `label` for all, or (-1) the classes in turn."""
-        model = self.model
-        if not model.classes:
-            return None
-        if not -1 <= label < model.classes:
-            raise ExplorerError(f"class {label} is not one of this model's {model.classes}")
-        return model.sample_labels(count) if label < 0 else torch.full((count,), label)
 
     def _Generate(self, req: Generate):
         model, ds, tok = self.model, self.dataset, self.model.tok

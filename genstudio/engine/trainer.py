@@ -231,12 +231,11 @@ class Trainer:
         n = min(HELD_OUT_ITEMS, len(held), len(self.train_data))
         if self.model.held_out_name is None or self.cadence.held_out_s is None or n == 0:
             return None
-        order = torch.randperm(len(self.train_data), generator=torch.Generator().manual_seed(seed + 2))[:n]
+        picked = torch.randperm(len(self.train_data), generator=torch.Generator().manual_seed(seed + 2))[:n]
+        picked = picked.to(self.device)
         held_labels = self._labels(self.dataset.held_out_labels)
-        if self.train_labels is None:
-            return (self.train_data[order.to(self.device)], None), (held[:n], None)
-        return ((self.train_data[order.to(self.device)], self.train_labels[order.to(self.device)]),
-                (held[:n], held_labels[:n]))
+        return ((self.train_data[picked], None if self.train_labels is None else self.train_labels[picked]),
+                (held[:n], None if held_labels is None else held_labels[:n]))
 
     @property
     def held_out_measure(self) -> str | None:
