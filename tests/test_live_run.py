@@ -233,3 +233,21 @@ def test_the_runs_log_keeps_the_newest_ended_states_only():
     kept = [r.number for r in log.records if r.document is not None]
     assert kept == [1] + list(range(21 - KEPT_STATES, 21)) and len(log.records) == 20
     assert runs[0].record.live_run() is runs[0]
+
+
+def test_the_runs_table_shows_a_column_per_number_and_skips_lists():
+    """An image set's evaluation holds a class histogram (a list): the runs table makes columns of
+    the numbers only."""
+    from genstudio.engine.events import Metrics
+    from genstudio.live.history import CurveHistory
+    from genstudio.live.records import RunLog
+
+    class FakeRun:
+        experiment, step, seconds, history = tiny(), 50, 1.0, CurveHistory()
+        evaluations = [Metrics(50, 1.0, {"fd": 12.5, "class_histogram": [0.1] * 10, "class_accuracy": 0.75})]
+
+    log, run = RunLog(), FakeRun()
+    run.record = log.start(run, run.experiment, "new", None)
+    header, rows = log.table()
+    assert "fd" in header and "class_accuracy" in header and "class_histogram" not in header
+    assert rows[0][header.index("fd")] == "12.5" and rows[0][header.index("class_accuracy")] == "0.75"

@@ -59,8 +59,9 @@ class RunRecord:
         recent = h.data[-RECENT_LOSSES:]
         if len(recent):
             self.losses = {name: float(recent[:, 2 + i].mean()) for i, name in enumerate(h.names)}
-        if run.evaluations:
-            self.metrics = dict(run.evaluations[-1].values)
+        if run.evaluations:   # the numbers (an image set's class histogram is a list: no column)
+            self.metrics = {k: v for k, v in run.evaluations[-1].values.items()
+                            if isinstance(v, (int, float)) and not isinstance(v, bool)}
 
 
 class RunLog:

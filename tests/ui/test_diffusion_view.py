@@ -73,7 +73,7 @@ def test_the_scrubbed_step_is_the_samplers_own(window, qtbot):
     _sampled(view, qtbot, step)
     qtbot.waitUntil(lambda: view.table.rowCount() == rows + 1, timeout=TIMEOUT_MS)
     assert [view.table.item(rows, c).text() for c in range(3)] == ["DDIM", "0.50", "12"]
-    assert view.table.item(rows, 3).text().startswith("each class, guidance 2.00: FD ")
+    assert view.table.item(rows, 3).text().startswith("each class, guidance 1.00: FD ")
     assert "class accuracy" in view.table.item(rows, 3).text()
 
 
@@ -140,7 +140,7 @@ def test_2d_field_particles_schedules_and_loss_bars(window, qtbot):
 @pytest.mark.training_thread  # it reads the trainer's model settings
 def test_guidance_edited_in_the_settings_reaches_the_trainer_and_the_slider(window, qtbot):
     view, model, step = _paused_view(window, qtbot, "digits", width=8, timesteps=100, sample_steps=10)
-    assert view.condition_row.isVisibleTo(view) and view.guidance_scale() == 2.0
+    assert view.condition_row.isVisibleTo(view) and view.guidance_scale() == 1.0
     window.pane.panel.knobs["guidance"].setValue(3.5)
     window.pane.single_step("all")  # commands are applied between steps
     qtbot.waitUntil(lambda: window.run.worker.trainer.model.cfg.guidance == 3.5, timeout=TIMEOUT_MS)
