@@ -71,9 +71,9 @@ TEXT = {
                 "guidance rises, and the samples grow alike: FD (lower: closer to real images), which also "
                 "counts missing variety, goes up.",
     "forward": "The forward process adds noise on purpose: x_t = sqrt(alpha-bar_t) x_0 + sqrt(1 - alpha-bar_t) noise "
-               "(flow matching: x_t = (1 - s) x_0 + s noise, a straight line, s = t / T). At t = 0 the data is clean; "
-               "near T only noise is left. Training shows the model x_t and asks it for the noise (flow matching: "
-               "for noise - x_0, the velocity along the line).",
+               "(flow matching: x_t = (1 - s) x_0 + s noise, a straight line, s = (t + 1) / T). At t = 0 the data is "
+               "clean; near T only noise is left. Training shows the model x_t and asks it for the noise (flow "
+               "matching: for noise - x_0, the velocity along the line).",
     "field": "Arrows: the model's denoising direction (minus the noise it predicts) at this t, over the plane. At "
              "large t they point roughly to the middle of the data; at small t, to the nearest mode.",
     "schedule": "The noise schedule: beta_t is the noise added at step t, alpha-bar_t the share of the signal "
