@@ -27,7 +27,8 @@ class ConfigError(ValueError):
 MAX_SEED = 2**31 - 1       # what the settings panel can show
 MAX_THREADS = 256
 MAX_STEPS = 2**53          # (a step count stays exact as a float)
-CLASS_ROWS_MAX = 10        # a conditional model of up to this many classes shows its samples as a row of 8 per class
+CLASS_ROWS_MAX = 10        # a conditional model of up to this many classes shows its samples as a row per class,
+CLASS_ROW = 8              # of this many
 
 
 def _is_int(value) -> bool:

@@ -15,19 +15,13 @@ SAMPLING_STEPS = (5, 10, 20, 50)
 SAMPLERS = {"eps": "ddim", "flow": "euler"}
 
 
-def trained(family: str, data: str, seconds: float, samples: int | None = None, **knobs):
-    """A Trainer that trained `family` on `data` for `seconds` on one thread, with the window's cadence
-    (`samples`: how many its evaluations draw, instead of the evaluator's own number)."""
-    from genstudio.config import default_experiment
-    from genstudio.engine.trainer import Cadence, Trainer
+def trained(data: str, seconds: float, samples: int | None = None, **knobs):
+    """A Trainer that trained a diffusion model with `knobs` on `data` for `seconds` on one thread,
+    with the window's cadence (`samples`: how many its evaluations draw, instead of the evaluator's
+    own number)."""
+    from .images28 import trained as images_trained
 
-    from .images28 import EVAL_S, SNAPSHOT_S
-
-    exp = default_experiment(family, data, seconds=seconds, threads=1)
-    exp = dataclasses.replace(exp, family=dataclasses.replace(exp.family, **knobs))
-    trainer = Trainer(exp, Cadence(snapshot_s=SNAPSHOT_S, eval_s=EVAL_S, evaluate_at_end=False))
-    for _ in trainer.run():
-        pass
+    trainer, _ = images_trained("diffusion", seconds, {k: str(v) for k, v in knobs.items()}, data)
     trainer.evaluator.n = samples or trainer.evaluator.n
     return trainer
 
@@ -36,7 +30,7 @@ def guidance_curve(data: str, seconds: float, scales=GUIDANCE_SCALES, samples: i
                    ) -> tuple[dict, list[dict]]:
     """Conditional diffusion trained on `data`, then sampled (best held-out weights) at each guidance
     scale: (the run's facts, [{"guidance", "class_accuracy", "fd", "class_coverage"}, ...])."""
-    trainer = trained("diffusion", data, seconds, samples, condition="class")
+    trainer = trained(data, seconds, samples, condition="class")
     base, curve = trainer.model.cfg, []
     with trainer.best_weights() as best_step:
         for scale in scales:
@@ -77,7 +71,7 @@ def flow_against_ddpm(data: str, seconds: float, steps=SAMPLING_STEPS, samples: 
     DDIM) and flow matching (sampled with Euler), each trained `seconds` on `data`."""
     out = {}
     for objective, sampler in SAMPLERS.items():
-        trainer = trained("diffusion", data, seconds, samples, objective=objective, sampler=sampler)
+        trainer = trained(data, seconds, samples, objective=objective, sampler=sampler)
         out[objective] = {"steps_per_s": trainer.step / trainer.seconds,
                           "by_steps": {n: sampler_quality(trainer, n) for n in steps}}
     return out

@@ -27,10 +27,10 @@ def digits28_path(n: int = 10000, rgb: bool = False) -> str:
     return ensure(cache_dir("digits28"), n, rgb=rgb)
 
 
-def train(family: str, seconds: float, overrides: dict | None = None, data: str | None = None,
-          grid: str | None = None) -> dict:
-    """Train `family` on `data` (default: the 28x28 digits) with the window's snapshot and evaluation
-    cadence; the wall time each part took, and the final evaluation."""
+def trained(family: str, seconds: float, overrides: dict | None = None, data: str | None = None):
+    """(a Trainer that trained `family` on `data` (default: the 28x28 digits) for `seconds` on one
+    thread with the window's snapshot and evaluation cadence, the wall time it took). `overrides`:
+    settings as --set strings."""
     from genstudio.config import FAMILY_CONFIGS, default_experiment
     from genstudio.engine.trainer import Cadence, Trainer
 
@@ -41,7 +41,14 @@ def train(family: str, seconds: float, overrides: dict | None = None, data: str 
     began = time.perf_counter()
     for _ in trainer.run():  # snapshots and evaluations as the window asks for them
         pass
-    wall = time.perf_counter() - began
+    return trainer, time.perf_counter() - began
+
+
+def train(family: str, seconds: float, overrides: dict | None = None, data: str | None = None,
+          grid: str | None = None) -> dict:
+    """Train `family` on `data` (default: the 28x28 digits) with the window's snapshot and evaluation
+    cadence; the wall time each part took, and the final evaluation."""
+    trainer, wall = trained(family, seconds, overrides, data)
     t = time.perf_counter()
     snap = trainer.snapshot()
     snapshot_s = time.perf_counter() - t

@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..config import ARConfig, ConfigError
+from ..config import ARConfig
 from ..data import Dataset
 from .base import DataSpec, GenerativeModel, WeightAverage, make_optimizer
 
@@ -235,9 +235,6 @@ class Transformer(GenerativeModel):
 
     def __init__(self, cfg: ARConfig, spec: DataSpec):
         super().__init__(cfg, spec)
-        if cfg.condition == "class" and not spec.classes:
-            raise ConfigError("condition=class needs a data set with labels (this one has none)")
-        self.classes = spec.classes if cfg.conditional(spec.classes > 0) else 0
         self.tok = Tokenizer(spec, cfg.bins, cfg.levels, pixel_major=self.pixel_major)
         self.build_networks(cfg)
         if self.classes:   # the class in place of BOS: a start vector per class

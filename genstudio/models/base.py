@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..config import CLASS_ROWS_MAX
+from ..config import CLASS_ROW, CLASS_ROWS_MAX, ConfigError
 from ..data import Dataset
 
 
@@ -46,12 +46,15 @@ class GenerativeModel(nn.Module):
 
     loss_names: tuple[str, ...] = ("loss",)
     supported_kinds: tuple[str, ...] = ("points", "image")
-    classes: int = 0   # a class-conditional model: how many classes (draw() then returns (x, labels))
 
     def __init__(self, cfg, spec: DataSpec):
         super().__init__()
         self.cfg = cfg
         self.spec = spec
+        if getattr(cfg, "condition", "none") == "class" and not spec.classes:
+            raise ConfigError("condition=class needs a data set with labels (this one has none)")
+        # a class-conditional model: how many classes (draw() then returns (x, labels)); 0: unconditional
+        self.classes = spec.classes if cfg.conditional(spec.classes > 0) else 0
 
     # data space <-> model space ------------------------------------------------------------
     def encode_data(self, ds: Dataset, split: str = "train") -> torch.Tensor:
@@ -99,8 +102,8 @@ class GenerativeModel(nn.Module):
 
     def snapshot_size(self, wanted: int) -> int:
         """How many samples a snapshot shows: `wanted`, or for a conditional model of a few classes a
-        row of 8 per class."""
-        return 8 * self.classes if 0 < self.classes <= CLASS_ROWS_MAX else wanted
+        row per class."""
+        return CLASS_ROW * self.classes if 0 < self.classes <= CLASS_ROWS_MAX else wanted
 
     def partial_step(self, part: str, draw) -> torch.Tensor:
         """One step of part of the model ("d" / "g" for a GAN); other families do a whole step."""

@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..config import ConfigError, DiffusionConfig
+from ..config import DiffusionConfig
 from .base import DataSpec, GenerativeModel, WeightAverage, make_optimizer
 
 
@@ -29,6 +29,17 @@ def make_alphas_cumprod(schedule: str, timesteps: int) -> torch.Tensor:
     f = torch.cos((t + s) / (1 + s) * math.pi / 2) ** 2
     betas = (1 - f[1:] / f[:-1]).clamp(max=0.999)
     return torch.cumprod(1 - betas, 0).float()
+
+
+def flow_level(t, timesteps: int):
+    """Flow matching's level s of timestep t of `timesteps` (t = -1, past the last step, is the data: s = 0)."""
+    return (t + 1) / timesteps
+
+
+def add_flow_noise(timesteps: int, original: torch.Tensor, noise: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """Flow matching's x_s = (1 - s) x_0 + s noise, per example."""
+    s = flow_level(t.to(original.device).float(), timesteps).view(-1, *([1] * (original.dim() - 1)))
+    return (1 - s) * original + s * noise
 
 
 def add_noise(alphas_cumprod: torch.Tensor, original: torch.Tensor, noise: torch.Tensor,
@@ -109,12 +120,10 @@ class FlowScheduler:
     previous = DDIMScheduler.previous
 
     def level(self, t) -> torch.Tensor | float:
-        """s of timestep t (-1, past the last step, is the data: s = 0)."""
-        return (t + 1) / self.num_train_timesteps
+        return flow_level(t, self.num_train_timesteps)
 
     def add_noise(self, original: torch.Tensor, noise: torch.Tensor, timesteps: torch.Tensor) -> torch.Tensor:
-        s = self.level(timesteps.to(original.device).float()).view(-1, *([1] * (original.dim() - 1)))
-        return (1 - s) * original + s * noise
+        return add_flow_noise(self.num_train_timesteps, original, noise, timesteps)
 
     def step(self, v: torch.Tensor, t: int, sample: torch.Tensor,
              generator: torch.Generator | None = None, prev_t: int | None = None) -> StepOutput:
@@ -262,9 +271,6 @@ class Diffusion(GenerativeModel):
 
     def __init__(self, cfg: DiffusionConfig, spec: DataSpec):
         super().__init__(cfg, spec)
-        if cfg.condition == "class" and not spec.classes:
-            raise ConfigError("condition=class needs a data set with labels (this one has none)")
-        self.classes = spec.classes if cfg.conditional(spec.classes > 0) else 0
         if spec.kind == "points":
             self.net = ResidualMLP(2, cfg.width, cfg.depth, self.classes)
         else:
@@ -293,7 +299,7 @@ class Diffusion(GenerativeModel):
     def add_noise(self, x0: torch.Tensor, noise: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         """x_t: DDPM's sqrt(alpha-bar) x_0 + sqrt(1 - alpha-bar) noise, or flow matching's straight path."""
         if self.cfg.objective == "flow":
-            return FlowScheduler(self.cfg.timesteps).add_noise(x0, noise, t)
+            return add_flow_noise(self.cfg.timesteps, x0, noise, t)
         return add_noise(self.alphas_cumprod, x0, noise, t)
 
     def target(self, x0: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
@@ -303,7 +309,7 @@ class Diffusion(GenerativeModel):
     def mixture(self, t: int) -> tuple[float, float]:
         """x_t = a x_0 + b noise: (a, b) = (sqrt(alpha-bar_t), sqrt(1 - alpha-bar_t)), or (1 - s, s) (flow)."""
         if self.cfg.objective == "flow":
-            s = FlowScheduler(self.cfg.timesteps).level(t)
+            s = flow_level(t, self.cfg.timesteps)
             return 1 - s, s
         a = float(self.alphas_cumprod[t])
         return math.sqrt(a), math.sqrt(1 - a)

@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..config import ConfigError, GANConfig
+from ..config import GANConfig
 from .base import DataSpec, GenerativeModel, WeightAverage, make_optimizer, mlp
 
 
@@ -59,9 +59,6 @@ class GAN(GenerativeModel):
 
     def __init__(self, cfg: GANConfig, spec: DataSpec):
         super().__init__(cfg, spec)
-        if cfg.condition == "class" and not spec.classes:
-            raise ConfigError("condition=class needs a data set with labels (this one has none)")
-        self.classes = spec.classes if cfg.conditional(spec.classes > 0) else 0
         inputs = cfg.latent_dim + self.classes
         if spec.kind == "points":
             hidden = [cfg.width] * cfg.depth

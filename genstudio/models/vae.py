@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..config import ConfigError, VAEConfig
+from ..config import VAEConfig
 from ..data import Dataset
 from .base import DataSpec, GenerativeModel, make_optimizer, mlp
 
@@ -20,10 +20,7 @@ class VAE(GenerativeModel):
         self.likelihood = cfg.likelihood
         if self.likelihood == "auto":
             self.likelihood = "gaussian" if spec.kind == "points" else "bernoulli"
-        if cfg.condition == "class" and not spec.classes:
-            raise ConfigError("condition=class needs a data set with labels (this one has none)")
         # a conditional VAE: encoder and decoder both see the class (one-hot), so the code keeps the rest
-        self.classes = spec.classes if cfg.conditional(spec.classes > 0) else 0
         d, hidden = spec.dim, [cfg.width] * cfg.depth
         self.encoder = mlp([d + self.classes, *hidden, 2 * cfg.latent_dim])
         self.decoder = mlp([cfg.latent_dim + self.classes, *hidden, d])

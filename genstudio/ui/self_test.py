@@ -409,8 +409,7 @@ class SelfTest:
             self.check(shown and len(win.run.snapshots[-1].samples) == 80,
                        f"{family} on digits: a conditional model's samples, a row of 8 per class")
             self.save(win.pane.samples, f"conditional-{family}.png")
-        exp = lesson_experiment("diffusion", "ring8")
-        view = self.start_view(replace(exp, family=replace(exp.family, objective="flow", sampler="euler")))
+        view = self.start_view(lesson_experiment("diffusion", "ring8-flow"))
         if self.check(wait_until(lambda: view.shown_step.get("denoise") is not None, 120),
                       "flow matching: a first trajectory"):
             wait(int(2 * TRAIN_SECONDS * 1000))

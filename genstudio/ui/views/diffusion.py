@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ...config import CLASS_ROWS_MAX
+from ...config import CLASS_ROW, CLASS_ROWS_MAX
 from ...engine.render import image_grid
 from ..steady_label import steady_label
 from ..theme import add_legend, plot_widget
@@ -411,7 +411,7 @@ class DiffusionView(ExplorerView):
         if self.classes:
             label = self.asked_class()
             if label < 0 and not self.points and len(self.classes) <= CLASS_ROWS_MAX:
-                count = 8 * len(self.classes)   # a row of 8 per class
+                count = CLASS_ROW * len(self.classes)   # a row per class
             condition = {"label": label, "guidance": self.guidance_scale()}
         self.submit("denoise", "Denoise", sampler=self.sampler.currentText().lower(), steps=self.steps.value(),
                     eta=self.eta.value(), count=count, seed=self.seed, **condition)
