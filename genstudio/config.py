@@ -157,6 +157,10 @@ class VAEConfig(FamilyConfig):
     weight_decay: float = knob(0.0, "Decoupled weight decay (AdamW): pulls the weights towards zero, so a "
                                     "model of a small data set learns its items less by heart.", 0.0, 1.0)
     condition: str = condition_knob()
+    prior: str = knob("fitted", "Where samples' codes come from: the prior N(0, I) the VAE is trained towards "
+                                "(normal), or a mixture of Gaussians fitted to the training examples' codes as "
+                                "training goes (fitted), which skips the holes between them where the decoder "
+                                "has seen no example.", choices=("normal", "fitted"))
 
 
 @dataclass(frozen=True)
@@ -306,8 +310,9 @@ class Experiment:
 
 
 # Settings that came later, as files written before them had them: a model without the condition
-# knob was unconditional.
+# knob was unconditional, and a VAE without the prior knob sampled its codes from N(0, I).
 LEGACY_DEFAULTS = {family: {"condition": "none"} for family in ("gan", "vae", "diffusion", "ar")}
+LEGACY_DEFAULTS["vae"]["prior"] = "normal"
 
 
 def default_experiment(model: str, data: str | None = None, **overrides) -> Experiment:

@@ -10,7 +10,8 @@ import torch
 
 from genstudio import data as data_sets
 from genstudio.config import ConfigError, DiffusionConfig, Experiment, default_experiment
-from genstudio.engine.explorer import path_straightness
+from genstudio.engine.explorer import Replica, path_straightness
+from genstudio.engine.requests import Schedules
 from genstudio.engine.trainer import Cadence, Trainer
 from genstudio.models import build_model
 from genstudio.models.diffusion import FlowScheduler, HeunScheduler, transport_pairs
@@ -94,6 +95,21 @@ def test_flow_matching_target_path_and_euler_step_match_their_definitions():
     torch.testing.assert_close(out.pred_original_sample, x0)
     assert float(sched.step(torch.zeros(1), 9, torch.ones(1), prev_t=-1).prev_sample) == 1.0
     assert model.mixture(4) == (0.5, 0.5)
+
+
+def test_the_schedule_page_draws_a_flow_run_as_its_straight_path():
+    exp = default_experiment("diffusion", "digits")
+    exp = dataclasses.replace(exp, family=dataclasses.replace(exp.family, width=8, objective="flow", sampler="euler",
+                                                             timesteps=10))
+    replica = Replica(exp, data_sets.load(exp.data))
+    replica.step = 0
+    answer = list(replica.answer(Schedules()))[-1].values
+    assert answer["current"] == "flow"
+    s = np.arange(1, 11) / 10                        # the level of t = 0..9
+    flow = answer["schedules"]["flow"]
+    np.testing.assert_allclose(flow["snr"][:-1], ((1 - s) / s)[:-1] ** 2)   # the last level is pure noise
+    assert flow["alpha_bar"][-1] == 0 and flow["alpha_bar"][0] == pytest.approx(0.81 / 0.82)
+    assert set(answer["schedules"]) == {"linear", "cosine", "flow"}
 
 
 def test_heun_calls_the_network_twice_a_step_but_once_on_the_last():

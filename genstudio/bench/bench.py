@@ -633,6 +633,38 @@ def class_pick_latency(window, moves: int) -> list[float]:
     return times
 
 
+def picker_latency(view, control: str, moves: int) -> list[float]:
+    """A conditional model's view: another class picked -> the explorer's answer for `control` (that
+    class's pictures) on screen (ms); [] for an unconditional model or another view."""
+    from genstudio.ui.self_test import wait
+
+    if view is None or not view.classes:
+        return []
+    first = 1 if view.each_class else 0
+    times = []
+    for i in range(min(moves, 12)):
+        index = first + (view.asked_class() + 1 + i) % len(view.classes)
+        times.extend(answer_latency(view, control, lambda _, k=index: view.class_picker.setCurrentIndex(k), 1))
+        wait(300)
+    return times
+
+
+def vae_class_latency(window, moves: int) -> list[float]:
+    """Conditional VAE, latent sliders: a class picked -> the same code decoded as that class."""
+    return picker_latency(_vae_lab(window, 1), "code", moves)
+
+
+def gan_class_latency(window, moves: int) -> list[float]:
+    """Conditional GAN on images: a class picked -> 64 images of it from the running generator."""
+    return picker_latency(_gan_view(window, images=True), "class_samples", moves)
+
+
+def ar_class_latency(window, moves: int) -> list[float]:
+    """Conditional transformer on images, Write page: a class picked -> a new batch of it written."""
+    view = _ar_view(window)
+    return [] if view is None or view.kind == "text" else picker_latency(view, "generate", moves)
+
+
 def ddim_trajectory_s(window) -> float | None:
     """Seconds the explorer takes for a whole 64-sample, 50-step DDIM trajectory while training goes on."""
     from genstudio.ui.self_test import wait_until
@@ -833,13 +865,19 @@ CONTROLS = {"timeline scrub": scrub_latency, "timeline Best -> best step's sampl
             "diffusion Sample -> first denoising frame": first_frame_latency,
             "diffusion guidance slider -> first guided frame": guidance_latency,
             "diffusion class picker -> that class's grid": class_pick_latency,
+            "vae class picker -> that class's image": vae_class_latency,
+            "gan class picker -> that class's images": gan_class_latency,
+            "ar class picker -> that class's batch": ar_class_latency,
             "ar next token -> sample and bars": next_token_latency,
             "ar attention scrub -> heads and bars": attention_scrub_latency}
 CONTROL_GOALS = {"vae latent slider -> image": "<= 16", "vae map click -> image": "<= 16",
                  "diffusion scrub (100-step trajectory kept)": "<= 16",
                  "diffusion Sample -> first denoising frame": "<= 300",
                  "diffusion guidance slider -> first guided frame": "<= 300",
-                 "diffusion class picker -> that class's grid": "<= 100", "ar next token -> sample and bars": "<= 16",
+                 "diffusion class picker -> that class's grid": "<= 100",
+                 "vae class picker -> that class's image": "<= 100",
+                 "gan class picker -> that class's images": "<= 100",
+                 "ar class picker -> that class's batch": "<= 100", "ar next token -> sample and bars": "<= 16",
                  "ar attention scrub -> heads and bars": "<= 16"}
 # Data sets a family's interaction rows also run on, for controls its default data lacks ("digits28":
 # the 28x28 digits of images28.py, whose transformer is the two-model RowTransformer)

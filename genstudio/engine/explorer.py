@@ -145,8 +145,10 @@ class Replica:
         origin, axes, pca = map_basis(means)
         inputs = x[:RECON_COUNT]
         recon = self._decode(means[:RECON_COUNT], labels[:RECON_COUNT] if model.classes else 0)
+        weights, centres, covs = (t.numpy().astype(np.float32) for t in model.prior_gaussians())
+        prior = {"weights": weights, "centres": (centres - origin) @ axes.T, "covs": axes @ covs @ axes.T}
         yield {"means": means, "map": (means - origin) @ axes.T, "origin": origin, "axes": axes, "pca": pca,
-               "labels": labels, "kl_per_dim": kl.mean(0).numpy().astype(np.float32),
+               "prior": prior, "labels": labels, "kl_per_dim": kl.mean(0).numpy().astype(np.float32),
                "inputs": np.asarray(model.decode(inputs, ds), np.float32), "recon": recon}, True
 
     # the GAN's requests --------------------------------------------------------------------------
@@ -218,14 +220,18 @@ class Replica:
 
     # diffusion's requests ------------------------------------------------------------------------
     def _Schedules(self, req: Schedules):
-        from ..models.diffusion import make_alphas_cumprod
+        from ..models.diffusion import flow_level, make_alphas_cumprod
 
-        out = {}
-        for name in ("linear", "cosine"):
-            alpha_bar = make_alphas_cumprod(name, self.model.cfg.timesteps).double().numpy()
+        cfg, out = self.model.cfg, {}
+        # flow matching's straight path x = (1 - s) x_0 + s noise, drawn as the variance-preserving schedule
+        # of the same signal-to-noise ratio ((1 - s) / s)^2
+        level = flow_level(np.arange(cfg.timesteps, dtype=np.float64), cfg.timesteps)
+        curves = {name: make_alphas_cumprod(name, cfg.timesteps).double().numpy() for name in ("linear", "cosine")}
+        curves["flow"] = (1 - level) ** 2 / ((1 - level) ** 2 + level ** 2)
+        for name, alpha_bar in curves.items():
             beta = 1 - alpha_bar / np.concatenate([[1.0], alpha_bar[:-1]])
             out[name] = {"beta": beta, "alpha_bar": alpha_bar, "snr": alpha_bar / np.maximum(1 - alpha_bar, 1e-12)}
-        yield {"schedules": out, "current": self.model.cfg.schedule}, True
+        yield {"schedules": out, "current": "flow" if cfg.objective == "flow" else cfg.schedule}, True
 
     def _Forward(self, req: Forward):
         model, ds = self.model, self.dataset

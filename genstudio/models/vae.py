@@ -1,4 +1,6 @@
-"""VAE (Kingma & Welling 2014): MLP encoder/decoder, Gaussian or Bernoulli likelihood, beta-weighted KL."""
+"""VAE (Kingma & Welling 2014): MLP encoder/decoder, Gaussian or Bernoulli likelihood, beta-weighted KL;
+samples' codes from N(0, I) or from a mixture of Gaussians fitted to the training codes (ex-post density
+estimation, Ghosh et al. 2020)."""
 from __future__ import annotations
 
 import math
@@ -26,6 +28,8 @@ class VAE(GenerativeModel):
         self.decoder = mlp([cfg.latent_dim + self.classes, *hidden, d])
         # Gaussian decoder: one learned log-std per dimension.
         self.log_sigma = nn.Parameter(torch.full((d,), -1.0))
+        if cfg.prior == "fitted":
+            self.prior = FittedPrior(max(self.classes, 1), cfg.latent_dim)
 
     # images stay in [0, 1] for the Bernoulli likelihood
     def encode_data(self, ds: Dataset, split="train"):
@@ -73,14 +77,18 @@ class VAE(GenerativeModel):
         return (-0.5 * ((x - out) * inv) ** 2 - self.log_sigma - 0.5 * math.log(2 * math.pi)).sum(1)
 
     def terms(self, x, y=None):
+        """(reconstruction nats, KL nats, the codes' means) per example."""
         mu, logvar = self.encode(x, y)
         z = self.reparameterize(mu, logvar)
         recon = -self._log_px(self.decoder(self.with_class(z, y)), x)
         kl = 0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar).sum(1)
-        return recon, kl
+        return recon, kl, mu
 
     def train_step(self, draw):
-        recon, kl = self.terms(*self.split(draw()))
+        x, y = self.split(draw())
+        recon, kl, mu = self.terms(x, y)
+        if self.cfg.prior == "fitted":
+            self.prior.keep(mu.detach(), y)
         recon, kl = recon.mean(), kl.mean()
         loss = recon + self.cfg.beta * kl
         self.opt.zero_grad(set_to_none=True)
@@ -89,11 +97,30 @@ class VAE(GenerativeModel):
         return torch.stack([loss, recon, kl]).detach()
 
     def make_noise(self, n, generator):
-        return torch.randn(n, self.cfg.latent_dim, generator=generator, device=generator.device)
+        """Standard normal noise: the code itself (prior normal), or one column that picks the mixture's
+        component and then the code's noise (prior fitted)."""
+        extra = 1 if self.cfg.prior == "fitted" else 0
+        return torch.randn(n, self.cfg.latent_dim + extra, generator=generator, device=generator.device)
+
+    def codes(self, noise, labels=None):
+        """The codes that `noise` stands for (a conditional model's for classes `labels`)."""
+        if self.cfg.prior == "normal":
+            return noise
+        labels = self.sample_labels(len(noise), noise.device) if self.classes and labels is None else labels
+        return self.prior.codes(noise, labels)
+
+    def prior_gaussians(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The prior samples' codes come from as Gaussians: (weights (groups, k), means (groups, k, d),
+        covariances (groups, k, d, d)); a fitted prior has a group per class of a conditional model."""
+        if self.cfg.prior == "normal":
+            d = self.cfg.latent_dim
+            return torch.ones(1, 1), torch.zeros(1, 1, d), torch.eye(d)[None, None]
+        p = self.prior
+        return p.log_weights.softmax(1), p.means, p.scale_tril @ p.scale_tril.transpose(-1, -2)
 
     @torch.no_grad()
     def sample(self, noise, labels=None):
-        mean = self.decode_mean(noise, labels)
+        mean = self.decode_mean(self.codes(noise, labels), labels)
         if self.likelihood == "gaussian":  # points: a real sample, not just the mean
             g = torch.Generator(noise.device).manual_seed(0)
             eps = torch.randn(mean.shape, generator=g, device=noise.device)
@@ -104,10 +131,107 @@ class VAE(GenerativeModel):
 
     @torch.no_grad()
     def held_out_loss(self, batch, labels=None):
-        recon, kl = self.terms(batch, labels)
+        recon, kl, _ = self.terms(batch, labels)
         return (recon + self.cfg.beta * kl).sum(), len(batch)
 
     @torch.no_grad()
     def nll(self, batch, labels=None):
-        recon, kl = self.terms(batch, labels)
+        recon, kl, _ = self.terms(batch, labels)
         return recon + kl  # negative ELBO (beta = 1): an upper bound on -log p(x) (a conditional model: -log p(x | y))
+
+
+PRIOR_COMPONENTS = 10   # Gaussians in a fitted prior
+PRIOR_CLASS_COMPONENTS = 3   # per class, in a conditional model's (each class's codes are alike)
+PRIOR_CODES = 4096      # the most recent training codes it is fitted to
+PRIOR_ITERATIONS = 20   # EM iterations of the first fit; each later fit starts from the last one
+PRIOR_REFIT_ITERATIONS = 1
+PRIOR_JITTER = 1e-3     # added to each covariance's diagonal: a component never collapses onto a point
+
+
+class FittedPrior(nn.Module):
+    """A mixture of Gaussians (full covariances) over the codes the encoder gives the training examples:
+    where the VAE's samples take their codes. N(0, I) leaves holes between the classes' codes, where the
+    decoder has seen no example and draws a blur; the fitted mixture follows the codes themselves.
+
+    Training keeps the means of its latest codes (`keep`, on the device); when codes are asked for and
+    new ones have come, one EM iteration from the last fit refits the mixture, so that every sample
+    follows the current encoder. `groups`: one mixture per class of a conditional model, else one."""
+
+    def __init__(self, groups: int, latent_dim: int):
+        super().__init__()
+        self.components = k = PRIOR_COMPONENTS if groups == 1 else PRIOR_CLASS_COMPONENTS
+        d = latent_dim
+        self.register_buffer("log_weights", torch.full((groups, k), -math.log(k)))
+        self.register_buffer("means", torch.zeros(groups, k, d))
+        self.register_buffer("scale_tril", torch.eye(d).repeat(groups, k, 1, 1))
+        self.register_buffer("fitted", torch.zeros(groups, dtype=torch.bool))   # False: still N(0, I)
+        self.register_buffer("kept", torch.zeros(PRIOR_CODES, d), persistent=False)
+        self.register_buffer("kept_labels", torch.zeros(PRIOR_CODES, dtype=torch.long), persistent=False)
+        self._count = 0       # codes kept since the weights were loaded (the ring's fill)
+        self._fitted_at = 0   # _count at the last fit
+
+    def _load_from_state_dict(self, *args, **kwargs):
+        super()._load_from_state_dict(*args, **kwargs)
+        self._count = self._fitted_at = 0   # the kept codes were another state's: wait for fresh ones
+
+    @torch.no_grad()
+    def keep(self, mu: torch.Tensor, labels: torch.Tensor | None) -> None:
+        n = min(len(mu), PRIOR_CODES)
+        at = self._count % PRIOR_CODES
+        first = min(n, PRIOR_CODES - at)   # the rest wraps round to the ring's start
+        for into, fro, count in ((at, 0, first), (0, first, n - first)):
+            if count:
+                self.kept[into:into + count] = mu[fro:fro + count]
+                if labels is not None:
+                    self.kept_labels[into:into + count] = labels[fro:fro + count]
+        self._count += n
+
+    @torch.no_grad()
+    def refit(self) -> None:
+        """Fit the mixture to the kept codes, if new ones have come since the last fit."""
+        if self._count == self._fitted_at or self._count < PRIOR_CODES // 4:
+            return
+        n = min(self._count, PRIOR_CODES)
+        fitted = self.fitted.tolist()
+        for g in range(len(self.means)):
+            codes = self.kept[:n] if len(self.means) == 1 else self.kept[:n][self.kept_labels[:n] == g]
+            if len(codes) < 4 * self.components:
+                continue
+            if not fitted[g]:   # start from codes spread through the ring, with the codes' overall spread
+                eye = torch.eye(codes.shape[1], device=codes.device)
+                self.means[g] = codes[torch.linspace(0, len(codes) - 1, self.components).long()]
+                self.scale_tril[g] = torch.linalg.cholesky(torch.cov(codes.T).view_as(eye) + PRIOR_JITTER * eye)
+                self.log_weights[g] = -math.log(self.components)
+                self.fitted[g] = True
+            for _ in range(PRIOR_REFIT_ITERATIONS if fitted[g] else PRIOR_ITERATIONS):
+                self._em_step(g, codes)
+        self._fitted_at = self._count
+
+    def _em_step(self, g: int, codes: torch.Tensor) -> None:
+        tril = self.scale_tril[g]
+        inverse = torch.linalg.inv(tril).transpose(1, 2)                                # (k, d, d)
+        white = codes @ inverse - self.means[g][:, None] @ inverse                       # (k, n, d)
+        log_det = tril.diagonal(dim1=1, dim2=2).log().sum(1)
+        resp = (self.log_weights[g] - log_det - 0.5 * white.pow(2).sum(2).T).softmax(1)  # (n, k)
+        mass = resp.sum(0) + 1e-8
+        means = resp.T @ codes / mass[:, None]
+        second = (codes.T[None] * resp.T[:, None]) @ codes / mass[:, None, None]         # E[z z^T] per component
+        cov = second - means[:, :, None] * means[:, None, :]
+        cov += PRIOR_JITTER * torch.eye(codes.shape[1], device=codes.device)
+        tril, bad = torch.linalg.cholesky_ex(cov)
+        if bad.any():   # float32 rounding on codes far from zero: keep the last fit
+            return
+        self.log_weights[g] = (mass / mass.sum()).log()
+        self.means[g] = means
+        self.scale_tril[g] = tril
+
+    def codes(self, noise: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
+        """Codes from the mixture: noise[:, 0] picks the component (through the normal CDF, so that the
+        same noise keeps its component), the rest is the component's standard normal noise."""
+        self.refit()
+        g = labels.long() if labels is not None else torch.zeros(len(noise), dtype=torch.long, device=noise.device)
+        u = 0.5 * (1 + torch.erf(noise[:, 0] / math.sqrt(2)))
+        edges = self.log_weights[g].softmax(1).cumsum(1)
+        k = torch.searchsorted(edges, u[:, None].contiguous()).clamp(max=self.components - 1).squeeze(1)
+        tril = self.scale_tril[g, k]
+        return self.means[g, k] + (tril @ noise[:, 1:, None]).squeeze(-1)

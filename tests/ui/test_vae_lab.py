@@ -7,6 +7,8 @@ import numpy as np
 import pytest
 import torch
 
+from genstudio.ui.views.vae import prior_outline
+
 from .test_main_window import TIMEOUT_MS, running_model, settled_step, start, tiny
 
 
@@ -57,6 +59,20 @@ def test_the_map_shows_the_encoder_means_and_a_click_decodes_there(window, qtbot
     for g, item in enumerate(lab.map_groups):  # each label's points, in its colour
         x, y = item.getData()
         np.testing.assert_allclose(np.column_stack([x, y]), mu.numpy()[labels == g], rtol=1e-4, atol=1e-5)
+    # the prior's Gaussians the explorer sent, each drawn at two standard deviations (class 0's of a
+    # conditional model's fitted prior; another class picked, its own)
+    prior = lab.map["prior"]
+    assert prior["weights"].shape == (10, 3)
+    for group in (0, 7):
+        lab.class_picker.setCurrentIndex(group)
+        x, y = lab.prior_outline.getData()
+        want_x, want_y = prior_outline(prior["centres"][group], prior["covs"][group], prior["weights"][group])
+        np.testing.assert_allclose(x, want_x, rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(y, want_y, rtol=1e-5, atol=1e-5)
+    centre, cov = prior["centres"][7][0], prior["covs"][7][0]
+    ring = np.column_stack([x[:49], y[:49]]) - centre        # on the ellipse: Mahalanobis distance 2
+    np.testing.assert_allclose(np.einsum("ni,ij,nj->n", ring, np.linalg.inv(cov), ring), 4, rtol=1e-3)
+    lab.class_picker.setCurrentIndex(0)
     lab.click_map(-0.75, 1.5)
     want = _decode(model, [[-0.75, 1.5]])
     qtbot.waitUntil(lambda: lab.code_view.shown is not None

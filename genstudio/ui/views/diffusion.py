@@ -41,6 +41,7 @@ from .base import ExplorerView, ImagePanel, help_area
 IMAGES = 64           # samples denoised at once (an 8 x 8 grid)
 PARTICLES = 512       # 2D: points denoised at once
 TRAILS = 96           # of which this many draw their path
+SCHEDULE_COLOURS = {"linear": "#1f77b4", "cosine": "#d62728", "flow": "#2ca02c"}
 FORWARD_IMAGES = 8    # held-out images noised on the forward page
 FORWARD_POINTS = 1500
 FIELD = 21            # the denoising direction on a FIELD x FIELD grid
@@ -78,8 +79,9 @@ TEXT = {
              "large t they point roughly to the middle of the data; at small t, to the nearest mode.",
     "schedule": "The noise schedule: beta_t is the noise added at step t, alpha-bar_t the share of the signal "
                 "left, and the signal-to-noise ratio their balance (log scale). The cosine schedule destroys "
-                "signal more gently than the linear one. Flow matching needs no schedule: its x_t slides along "
-                "a straight line, 1 - s of the signal and s of the noise.",
+                "signal more gently than the linear one. Flow matching slides x_t along a straight line, 1 - s "
+                "of the signal and s of the noise (s = t / T); its curves are those of a schedule with the "
+                "same signal-to-noise ratio, ((1 - s) / s)^2.",
     "loss": "The model's loss on held-out examples for each range of timesteps, live. Small t (little noise) is "
             "the hard part: the exact noise is hard to see in an almost clean picture.",
 }
@@ -454,7 +456,7 @@ class DiffusionView(ExplorerView):
             for name, curve in values["schedules"].items():
                 ys = np.log10(np.maximum(curve[key], 1e-12)) if key == "snr" else curve[key]
                 ours = name == current
-                pen = self.pg.mkPen("#d62728" if name == "cosine" else "#1f77b4", width=3 if ours else 1.5,
+                pen = self.pg.mkPen(SCHEDULE_COLOURS[name], width=3 if ours else 1.5,
                                     style=Qt.SolidLine if ours else Qt.DashLine)
                 plot.plot(np.arange(len(ys)), ys, pen=pen, name=f"{name}{' (this run)' if ours else ''}")
         self._mark_t()

@@ -43,7 +43,9 @@ TEXT = {
     "map": "Each dot is a held-out example, placed at the mean of the code the encoder gives it (and coloured "
            "by its label, when the data has labels): examples the model finds alike land close together. "
            "Click anywhere: the decoder turns that code into the picture on the right (the cross marks it; "
-           "the sliders move it too).",
+           "the sliders move it too). Dashed ellipses: where samples take their codes, two standard deviations "
+           "of each Gaussian of the prior, N(0, I) or the mixture fitted to the training codes (prior knob). "
+           "Codes from N(0, I) can fall in the gaps between the dots, where the decoder draws a blur.",
     "pca": "The code has {d} numbers: the map shows the plane of its two main directions (PCA of the codes), "
            "so clicks move along that plane only.",
     "manifold": "The decoder's output over a {g} x {g} grid of codes covering the visible part of the map. Pan or "
@@ -63,6 +65,21 @@ TEXT = {
             "a patchier map. It applies between steps, while training goes on.",
 }
 
+
+
+def prior_outline(centres: np.ndarray, covs: np.ndarray, weights: np.ndarray, points: int = 49,
+                  least: float = 0.01) -> tuple[np.ndarray, np.ndarray]:
+    """(x, y) of an ellipse at two standard deviations around each 2-d Gaussian holding at least `least`
+    of the weight, separated by NaNs (one curve item draws them all)."""
+    angle = np.linspace(0, 2 * np.pi, points)
+    circle = np.stack([np.cos(angle), np.sin(angle)])                        # (2, points)
+    xs, ys = [], []
+    for centre, cov in zip(centres[weights >= least], covs[weights >= least]):
+        values, vectors = np.linalg.eigh(cov.astype(np.float64))
+        ring = centre[:, None] + vectors @ (2 * np.sqrt(np.maximum(values, 0))[:, None] * circle)
+        xs += [ring[0], [np.nan]]
+        ys += [ring[1], [np.nan]]
+    return (np.concatenate(xs), np.concatenate(ys)) if xs else (np.zeros(0), np.zeros(0))
 
 
 class DecodedDisplay:
@@ -156,6 +173,9 @@ class VAELab(ExplorerView):
         self.map_marker = pg.ScatterPlotItem(size=16, symbol="+", pen=pg.mkPen(ink_pen_colour(), width=2.5), brush=None)
         for item in self.map_groups:
             self.map_plot.addItem(item)
+        self.prior_outline = pg.PlotCurveItem(connect="finite", pen=pg.mkPen(ink_pen_colour(), width=1.2,
+                                                                             style=Qt.DashLine))
+        self.map_plot.addItem(self.prior_outline, ignoreBounds=True)   # the map frames the codes
         # the marker does not move the map's auto-range: a click in the margin would re-zoom the map
         self.map_plot.addItem(self.map_marker, ignoreBounds=True)
         self.map_plot.scene().sigMouseClicked.connect(self._map_clicked)
@@ -296,6 +316,7 @@ class VAELab(ExplorerView):
         for item in self.map_groups:
             item.setData([], [])
         self.map_marker.setData([], [])
+        self.prior_outline.setData([], [])
         # the map follows the codes as they spread out, until the user pans or zooms ("A" follows again)
         self.map_plot.getViewBox().enableAutoRange()
         self.kl_bars.setOpts(x=[], height=[])
@@ -331,7 +352,18 @@ class VAELab(ExplorerView):
         return max(self.asked_class(), 0)
 
     def on_class(self) -> None:
+        self._show_prior()
         self._ask_page()
+
+    def _show_prior(self) -> None:
+        """The prior's Gaussians in the map's plane (a conditional model's for the picked class), each at
+        two standard deviations."""
+        if self.map is None:
+            return
+        prior = self.map["prior"]
+        group = min(self.label(), len(prior["weights"]) - 1)
+        self.prior_outline.setData(*prior_outline(prior["centres"][group], prior["covs"][group],
+                                                  prior["weights"][group]))
 
     def on_weights(self, step: int) -> None:
         """New weights reached the explorer: everything on screen is asked for again."""
@@ -474,6 +506,7 @@ class VAELab(ExplorerView):
         kl = values["kl_per_dim"]
         self.kl_bars.setOpts(x=np.arange(len(kl)), height=kl, width=0.8)
         self.recon.show_pairs(values["inputs"], values["recon"])
+        self._show_prior()
         if first:  # the first map of this run: start from an example, set the walk's ends
             self.ends = {"a": self.end_a.value(), "b": self.end_b.value()}
             self.reset_to_example()
