@@ -58,28 +58,35 @@ def test_a_conditional_prior_fits_each_class_to_its_own_codes():
 
 def test_the_ring_keeps_the_latest_codes():
     prior = FittedPrior(1, 2)
-    first = torch.arange(6000, dtype=torch.float32).view(3000, 2)
-    second = first[:1500] + 1e5
+    n = PRIOR_CODES
+    first = torch.arange(2 * n * 3 // 4, dtype=torch.float32).view(-1, 2)       # fills 3/4 of the ring
+    second = first[: n // 2] + 1e5                                              # a quarter fits, a quarter wraps
     prior.keep(first, None)
-    prior.keep(second, None)                                         # 1,096 fill the ring, 404 wrap round
-    newest = torch.cat([second[1096:], first[404:], second[:1096]])
+    prior.keep(second, None)
+    newest = torch.cat([second[n // 4:], first[n // 4:], second[: n // 4]])
     torch.testing.assert_close(prior.kept, newest)
 
 
-def test_new_codes_refit_it_and_loaded_weights_wait_for_codes_of_their_own():
+def test_fits_come_as_codes_double_and_loaded_weights_wait_for_codes_of_their_own():
     codes, _ = _two_clusters()
     prior = FittedPrior(1, 3)
+    prior.keep(codes[:100], None)
+    prior.refit()                                                    # too few codes yet: still N(0, I)
+    assert not prior.means.any()
     prior.keep(codes, None)
     prior.refit()
     means = prior.means.clone()
-    prior.refit()                                                    # nothing new: nothing changes
-    torch.testing.assert_close(prior.means, means)
     prior.keep(codes[:128] + 1.0, None)
+    prior.refit()                                                    # not due until the codes seen double
+    torch.testing.assert_close(prior.means, means)
+    prior.keep(codes + 1.0, None)
     prior.refit()
-    assert not torch.equal(prior.means, means)
+    overall = (prior.log_weights.exp()[..., None] * prior.means).sum((0, 1))   # EM keeps the codes' mean
+    torch.testing.assert_close(overall, (codes + 1.0).mean(0), atol=1e-3, rtol=0)
     state = {k: v.clone() for k, v in prior.state_dict().items()}
     assert "kept" not in state                                       # the ring of codes is not saved
     prior.load_state_dict(state)
+    prior.keep(codes[:100] - 5.0, None)
     prior.refit()                                                    # the ring holds another state's codes
     torch.testing.assert_close(prior.means, state["means"])
 
@@ -90,7 +97,7 @@ def test_a_vae_samples_through_its_fitted_prior_and_the_trainer_keeps_it_fitted(
     for _ in trainer.run():
         pass
     model = trainer.model
-    assert exp.family.prior == "fitted" and bool(model.prior.fitted.all())
+    assert exp.family.prior == "fitted" and model.prior.means.any(1).all()   # every class's mixture fitted
     noise = model.make_noise(20, torch.Generator().manual_seed(0))
     labels = model.sample_labels(20)
     assert noise.shape == (20, exp.family.latent_dim + 1)
