@@ -67,7 +67,7 @@ def test_a_forked_run_starts_from_the_kept_weights_and_retraces_the_original():
     original.fork_points = ForkPoints(recent_spacing_s=0.0)  # every snapshot (they come every few steps here)
     original_losses = losses(original.run())
     points = original.fork_points
-    assert len(points.states) > 5
+    assert len(points.states) >= 3   # (the snapshots that fit the VAE's prior slow the next few)
     kept = points.nearest(200)
     assert 0 < kept.step <= 200
 
@@ -77,8 +77,9 @@ def test_a_forked_run_starts_from_the_kept_weights_and_retraces_the_original():
     assert fork.step == kept.step
     fork_losses = losses(fork.run(steps=400 - kept.step))
     assert fork_losses == original_losses[kept.step:]               # the same future, step for step
-    assert all(torch.equal(a, b) for a, b in zip(fork.model.state_dict().values(),
-                                                 original.model.state_dict().values()))
+    # the same weights; the VAE's fitted prior is fitted when samples are asked for, which the fork was not
+    trained = {k: v for k, v in original.model.state_dict().items() if not k.startswith("prior.")}
+    assert trained and all(torch.equal(v, fork.model.state_dict()[k]) for k, v in trained.items())
 
 
 def test_a_fork_with_another_learning_rate_trains_with_it():

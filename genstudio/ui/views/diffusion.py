@@ -80,7 +80,7 @@ TEXT = {
     "schedule": "The noise schedule: beta_t is the noise added at step t, alpha-bar_t the share of the signal "
                 "left, and the signal-to-noise ratio their balance (log scale). The cosine schedule destroys "
                 "signal more gently than the linear one. Flow matching slides x_t along a straight line, 1 - s "
-                "of the signal and s of the noise (s = t / T); its curves are those of a schedule with the "
+                "of the signal and s of the noise (s = (t + 1) / T); its curves are those of a schedule with the "
                 "same signal-to-noise ratio, ((1 - s) / s)^2.",
     "loss": "The model's loss on held-out examples for each range of timesteps, live. Small t (little noise) is "
             "the hard part: the exact noise is hard to see in an almost clean picture.",
