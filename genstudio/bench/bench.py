@@ -618,21 +618,6 @@ def guidance_latency(window, moves: int) -> list[float]:
     return times
 
 
-def class_pick_latency(window, moves: int) -> list[float]:
-    """Conditional diffusion: a class picked -> the grid of that class's first denoising frame on screen."""
-    from genstudio.ui.self_test import wait
-
-    view = _diffusion_view(window, 0)
-    if view is None or view.points or not view.classes:
-        return []
-    times = []
-    for i in range(min(moves, 12)):
-        index = 1 + i % len(view.classes)
-        times.extend(answer_latency(view, "denoise", lambda _, k=index: view.class_picker.setCurrentIndex(k), 1))
-        wait(300)
-    return times
-
-
 def picker_latency(view, control: str, moves: int) -> list[float]:
     """A conditional model's view: another class picked -> the explorer's answer for `control` (that
     class's pictures) on screen (ms); [] for an unconditional model or another view."""
@@ -647,6 +632,12 @@ def picker_latency(view, control: str, moves: int) -> list[float]:
         times.extend(answer_latency(view, control, lambda _, k=index: view.class_picker.setCurrentIndex(k), 1))
         wait(300)
     return times
+
+
+def class_pick_latency(window, moves: int) -> list[float]:
+    """Conditional diffusion: a class picked -> the grid of that class's first denoising frame on screen."""
+    view = _diffusion_view(window, 0)
+    return [] if view is None or view.points else picker_latency(view, "denoise", moves)
 
 
 def vae_class_latency(window, moves: int) -> list[float]:
