@@ -625,10 +625,10 @@ def picker_latency(view, control: str, moves: int) -> list[float]:
 
     if view is None or not view.classes:
         return []
-    first = 1 if view.each_class else 0
+    first, count = (1 if view.each_class else 0), len(view.classes)
     times = []
-    for i in range(min(moves, 12)):
-        index = first + (view.asked_class() + 1 + i) % len(view.classes)
+    for i in range(min(moves, 12)):   # always another class than the one shown (the same one asks nothing)
+        index = first + (view.asked_class() + 1 + i % max(count - 1, 1)) % count
         times.extend(answer_latency(view, control, lambda _, k=index: view.class_picker.setCurrentIndex(k), 1))
         wait(300)
     return times

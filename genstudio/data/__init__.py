@@ -47,6 +47,12 @@ class Dataset:
     def image_shape(self) -> tuple[int, int, int]:
         return tuple(self.x.shape[1:])
 
+    def split_size(self, split: str) -> int:
+        """How many examples the "train" or "held_out" split holds."""
+        if self.kind == "text":
+            return len(self.words if split == "train" else self.held_out_words)
+        return len(self.x if split == "train" else self.held_out)
+
     def standardise(self, pts: np.ndarray) -> np.ndarray:
         return ((pts - self.shift) / self.scale).astype(np.float32)
 

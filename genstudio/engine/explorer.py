@@ -47,6 +47,7 @@ from .requests import (
 )
 
 RECON_COUNT = 8        # held-out examples shown above their reconstructions
+LOSS_CHUNK = 8         # sequences the token loss takes between pauses (a class picked waits for one chunk)
 DENOISE_CHUNK_S = 0.05  # a trajectory is sent at least this often while it is computed
 MESH_SPAN = 2.0        # a GAN's noise mesh covers -2..2 standard deviations of each chosen dimension
 
@@ -79,8 +80,9 @@ class Replica:
             raise ExplorerError(f"weights that do not fit the replica: {', '.join(unexpected[:3])}")
         self.step = weights.step
 
-    def answer(self, request: Request) -> Iterator[Answer]:
-        """The answer to `request`, in one or more chunks (the last has done=True)."""
+    def answer(self, request: Request) -> Iterator[Answer | None]:
+        """The answer to `request`, in one or more chunks (the last has done=True). None between chunks
+        marks a pause: a point where the answer may be cut short, or another request answered first."""
         if self.step is None:
             raise ExplorerError("waiting for the model's weights…")
         handler = getattr(self, f"_{type(request).__name__}", None)
@@ -93,6 +95,9 @@ class Replica:
             if chunk is None:
                 return
             values, done = chunk
+            if values is None:
+                yield None
+                continue
             for v in values.values():
                 if isinstance(v, np.ndarray) and v.dtype.kind == "f" and not np.isfinite(v).all():
                     raise ExplorerError("the model's output is not finite (its weights diverged): press Reset")
@@ -271,23 +276,25 @@ class Replica:
             ts.append(t)
             x = out.prev_sample
             now = time.perf_counter()
-            if i == 0 or now - last >= DENOISE_CHUNK_S or i == total - 1:
-                if i == total - 1:  # the result: the last frame, its own prediction
-                    result = model.decode(x, ds)
-                    frames.append(result), preds.append(result), ts.append(-1)
-                values = {"first": sent, "frames": np.asarray(frames[sent:], np.float32),
-                          "preds": np.asarray(preds[sent:], np.float32), "t": np.asarray(ts[sent:]), "total": total + 1,
-                          "sampler": req.sampler, "steps": total, "eta": sched.eta,
-                          "label": req.label if model.classes else None,
-                          "guidance": guidance if model.classes else None}
-                sent, last = len(frames), now
-                if i == total - 1:
-                    quality = self._sample_quality(np.asarray(result, np.float32),
-                                                   None if asked is None else asked.numpy())
-                    if ds.kind == "points":
-                        quality["straightness"] = path_straightness(np.asarray(frames, np.float32))
-                    values.update(seconds=now - began, quality=quality)
-                yield values, i == total - 1
+            if not (i == 0 or now - last >= DENOISE_CHUNK_S or i == total - 1):
+                yield None, False   # a pause: a newer request need not wait for the chunk to fill
+                continue
+            if i == total - 1:  # the result: the last frame, its own prediction
+                result = model.decode(x, ds)
+                frames.append(result), preds.append(result), ts.append(-1)
+            values = {"first": sent, "frames": np.asarray(frames[sent:], np.float32),
+                      "preds": np.asarray(preds[sent:], np.float32), "t": np.asarray(ts[sent:]), "total": total + 1,
+                      "sampler": req.sampler, "steps": total, "eta": sched.eta,
+                      "label": req.label if model.classes else None,
+                      "guidance": guidance if model.classes else None}
+            sent, last = len(frames), now
+            if i == total - 1:
+                quality = self._sample_quality(np.asarray(result, np.float32),
+                                               None if asked is None else asked.numpy())
+                if ds.kind == "points":
+                    quality["straightness"] = path_straightness(np.asarray(frames, np.float32))
+                values.update(seconds=now - began, quality=quality)
+            yield values, i == total - 1
 
     def _sample_quality(self, samples: np.ndarray, asked: np.ndarray | None = None) -> dict:
         """The quality of a finished trajectory's samples (few: compare them with each other); `asked`:
@@ -369,20 +376,22 @@ class Replica:
             if step.raw is not None:  # top-k or top-p on: the distribution before they dropped tokens
                 raw.append(step.raw.numpy().astype(np.float32))
             now, done = time.perf_counter(), step.position == tok.length - 1
-            if len(tokens) == 1 or now - last >= DENOISE_CHUNK_S or done:
-                values = {"first": sent, "tokens": np.stack(tokens[sent:], 1), "probs": np.stack(probs[sent:], 1),
-                          "length": tok.length, "order": "hwc" if tok.pixel_major else "chw"}
-                if raw:
-                    values["raw"] = np.stack(raw[sent:], 1)
-                sent, last = len(tokens), now
-                if done:
-                    decoded = model.decode(torch.from_numpy(np.stack(tokens, 1)), ds)
-                    values.update(extra, seconds=now - began, decoded=decoded,
-                                  labels=None if labels is None else labels.numpy())
-                    if ds.kind == "text":
-                        known = set(ds.words)
-                        values["in_training"] = np.array([w in known for w in decoded])
-                yield values, done
+            if not (len(tokens) == 1 or now - last >= DENOISE_CHUNK_S or done):
+                yield None, False   # a pause
+                continue
+            values = {"first": sent, "tokens": np.stack(tokens[sent:], 1), "probs": np.stack(probs[sent:], 1),
+                      "length": tok.length, "order": "hwc" if tok.pixel_major else "chw"}
+            if raw:
+                values["raw"] = np.stack(raw[sent:], 1)
+            sent, last = len(tokens), now
+            if done:
+                decoded = model.decode(torch.from_numpy(np.stack(tokens, 1)), ds)
+                values.update(extra, seconds=now - began, decoded=decoded,
+                              labels=None if labels is None else labels.numpy())
+                if ds.kind == "text":
+                    known = set(ds.words)
+                    values["in_training"] = np.array([w in known for w in decoded])
+            yield values, done
 
     def _Attention(self, req: Attention):
         tokens = np.asarray(req.tokens, np.int64).reshape(-1)
@@ -403,15 +412,17 @@ class Replica:
             rng = np.random.default_rng(0)
             batches = []
             for split, labels in (("train", ds.labels), ("held_out", ds.held_out_labels)):
-                seq = model.encode_data(ds, split)
-                chosen = torch.from_numpy(rng.permutation(len(seq))[: req.count])
-                given = torch.from_numpy(labels).long()[chosen] if model.classes else None
-                batches.append((seq[chosen], given))
+                chosen = rng.permutation(ds.split_size(split))[: req.count]
+                given = torch.from_numpy(labels[chosen]).long() if model.classes else None
+                batches.append((model.encode_data(ds, split, chosen), given))   # (not the whole split: ~0.1 s)
             self._loss_batches[req.count] = tuple(batches)
         out = {}
         for name, (seq, labels) in zip(("train", "held_out"), self._loss_batches[req.count]):
-            predicted = int((seq[:, 1:] >= 0).sum())
-            out[name] = float(model.nll(seq, labels).sum()) / predicted
+            total = 0.0
+            for i in range(0, len(seq), LOSS_CHUNK):
+                total += float(model.nll(seq[i:i + LOSS_CHUNK], None if labels is None else labels[i:i + LOSS_CHUNK]).sum())
+                yield None, False
+            out[name] = total / int((seq[:, 1:] >= 0).sum())
         yield out, True
 
     def _TextBaselines(self, req: TextBaselines):

@@ -2,7 +2,7 @@
 
 The shape is napari's _LayerSlicer: the GUI thread submits small frozen requests; one thread
 answers, the cheapest waiting request first (Request.priority), and between the chunks of a long
-answer it answers cheaper waiting ones; a newer request for the same control replaces a pending one
+answer it answers waiting ones that cost no more; a newer request for the same control replaces a pending one
 and cuts a running one short between its chunks; answers go back with the request's id and the view
 drops stale ids.
 Like the training thread it never touches Qt (ui/threads.py): answers leave through `post`.
@@ -69,25 +69,27 @@ class Explorer:
     def _superseded(self, request) -> bool:
         return self._stopped or self._newest.get(request.control) != request.id
 
-    def _take(self, below: float = math.inf):
-        """The cheapest waiting request (the oldest of those) if it is cheaper than `below`, else None."""
+    def _take(self, at_most: float = math.inf):
+        """The cheapest waiting request (the oldest of those) if it costs at most `at_most`, else None."""
         with self._cond:
-            waiting = [c for c in self._pending if self._pending[c].priority < below]
+            waiting = [c for c in self._pending if self._pending[c].priority <= at_most]
             if not waiting:
                 return None
             return self._pending.pop(min(waiting, key=lambda c: self._pending[c].priority))
 
     def _answer(self, replica, request) -> None:
-        """Post `request`'s answer chunk by chunk. Between chunks, cheaper waiting requests are answered
-        first (with the same weights): a click is not held back by a long trajectory."""
+        """Post `request`'s answer chunk by chunk. Between chunks and at its pauses, waiting requests that
+        cost no more are answered first (with the same weights): a click is not held back by a long
+        trajectory, nor a class just picked by a batch that the last weights asked for."""
         try:
             for answer in replica.answer(request):
                 if self._superseded(request):
                     return
-                self.post(answer)
-                if not answer.done:
-                    while (cheaper := self._take(below=request.priority)) is not None:
-                        self._answer(replica, cheaper)
+                if answer is not None:
+                    self.post(answer)
+                if answer is None or not answer.done:
+                    while (first := self._take(at_most=request.priority)) is not None:
+                        self._answer(replica, first)
         except Exception as exc:
             self._fail(request, exc, replica.step)
 

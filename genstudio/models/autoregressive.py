@@ -65,17 +65,21 @@ class Tokenizer:
             self.bos = 0
         self.vocab_size = self.vocab + (self.bos == self.vocab)
 
-    def encode(self, ds: Dataset, split: str) -> torch.Tensor:
-        """(N, length + 1) int64: BOS, then the tokens; text targets past the end are IGNORE."""
+    def encode(self, ds: Dataset, split: str, items: np.ndarray | None = None) -> torch.Tensor:
+        """(N, length + 1) int64: BOS, then the tokens; text targets past the end are IGNORE. `items`:
+        only these examples of the split, in this order."""
         kind = self.spec.kind
+        if kind != "text":
+            x = ds.x if split == "train" else ds.held_out
+            x = x if items is None else x[items]
         if kind == "image":
-            tokens = self.image_tokens(ds.x if split == "train" else ds.held_out)
+            tokens = self.image_tokens(x)
         elif kind == "points":
-            x = ds.standardise(ds.x if split == "train" else ds.held_out)
-            unit = (np.clip(x, -POINT_RANGE, POINT_RANGE - 1e-6) + POINT_RANGE) / (2 * POINT_RANGE)
+            unit = (np.clip(ds.standardise(x), -POINT_RANGE, POINT_RANGE - 1e-6) + POINT_RANGE) / (2 * POINT_RANGE)
             tokens = np.floor(unit * self.bins).astype(np.int64)
         else:
             words = ds.words if split == "train" else ds.held_out_words
+            words = words if items is None else [words[i] for i in items]
             index = {c: i for i, c in enumerate(self.spec.alphabet)}
             tokens = np.full((len(words), self.length), IGNORE, np.int64)
             for row, word in enumerate(words):
@@ -253,8 +257,8 @@ class Transformer(GenerativeModel):
         self.ln_f = nn.LayerNorm(cfg.n_embd)
         self.head = nn.Linear(cfg.n_embd, self.tok.vocab, bias=False)
 
-    def encode_data(self, ds, split="train"):
-        return self.tok.encode(ds, split)
+    def encode_data(self, ds, split="train", items=None):
+        return self.tok.encode(ds, split, items)
 
     def decode(self, samples, ds):
         return self.tok.decode(samples.detach().cpu().numpy(), ds)

@@ -236,3 +236,109 @@ def test_a_cheap_request_is_answered_between_the_chunks_of_a_long_one(make_exper
     assert "forward" in controls and controls[-1] == "denoise" and answers[-1].done
     assert controls.index("forward") < len(controls) - 1
     assert {a.step for a in answers} == {weights.step}
+
+
+def test_a_class_picked_is_written_between_the_pauses_of_the_token_loss(make_experiment, monkeypatch):
+    """The token loss (costlier than writing) pauses every few sequences: a batch of a class picked
+    while it runs is written before the loss ends, and the loss is the one the whole batch gives."""
+    from genstudio.engine.explorer import Generate, TokenLoss
+
+    exp = make_experiment("ar", "digits", steps=None)
+    trainer = Trainer(exp, Cadence(snapshot_s=None, evaluate_at_end=False))
+    trainer.request_weights()
+    [weights] = [e for e in trainer.run(steps=2) if isinstance(e, Weights)]
+    paused, go_on = threading.Event(), threading.Event()
+    real = Replica._TokenLoss
+
+    def held_at_first_pause(self, request):
+        for chunk in real(self, request):
+            yield chunk
+            if chunk[0] is None and not paused.is_set():
+                paused.set()
+                go_on.wait(30)
+
+    monkeypatch.setattr(Replica, "_TokenLoss", held_at_first_pause)
+    answers = []
+    explorer = Explorer(exp, trainer.dataset, answers.append)
+    try:
+        explorer.set_weights(weights)
+        explorer.submit(TokenLoss("loss", count=64))
+        assert paused.wait(60)
+        explorer.submit(Generate("generate", count=4, label=3))
+        go_on.set()
+        _collect(answers, lambda: any(a.done and a.request.control == "loss" for a in answers), 60)
+    finally:
+        explorer.stop()
+        explorer.join(10)
+    done = [a for a in answers if a.done]
+    assert [a.request.control for a in done] == ["generate", "loss"]
+    assert (done[0].values["labels"] == 3).all()
+    replica = Replica(exp, trainer.dataset)
+    replica.load(weights)
+    answer = list(replica.answer(TokenLoss("loss", count=64)))[-1]
+    (seq, labels), _ = replica._loss_batches[64]
+    whole = float(replica.model.nll(seq, labels).sum()) / int((seq[:, 1:] >= 0).sum())
+    assert answer.values["train"] == pytest.approx(whole, rel=1e-5)
+    assert done[1].values["train"] == pytest.approx(whole, rel=1e-5)
+
+
+def test_a_newer_trajectory_cuts_a_running_one_short_between_its_steps(make_experiment, monkeypatch):
+    """A trajectory pauses after every denoising step, not only where it sends frames: a newer
+    request for the same control starts after at most one more step of the old one."""
+    from genstudio.engine.explorer import Denoise
+
+    exp = make_experiment("diffusion", "digits", steps=None, timesteps=400, sample_steps=400)
+    trainer = Trainer(exp, Cadence(snapshot_s=None, evaluate_at_end=False))
+    trainer.request_weights()
+    [weights] = [e for e in trainer.run(steps=2) if isinstance(e, Weights)]
+    paused, go_on, steps_after = threading.Event(), threading.Event(), []
+    real = Replica._Denoise
+
+    def counted(self, request):
+        for chunk in real(self, request):
+            yield chunk
+            if request.steps == 400 and paused.is_set():
+                steps_after.append(chunk)
+            if request.steps == 400 and chunk[0] is None and not paused.is_set():
+                paused.set()
+                go_on.wait(30)
+
+    monkeypatch.setattr(Replica, "_Denoise", counted)
+    answers = []
+    explorer = Explorer(exp, trainer.dataset, answers.append)
+    try:
+        explorer.set_weights(weights)
+        old = explorer.submit(Denoise("denoise", sampler="ddim", steps=400, count=4))
+        assert paused.wait(60)
+        new = explorer.submit(Denoise("denoise", sampler="ddim", steps=5, count=4))
+        go_on.set()
+        _collect(answers, lambda: any(a.done and a.request.id == new.id for a in answers), 60)
+    finally:
+        explorer.stop()
+        explorer.join(10)
+    assert not any(a.done for a in answers if a.request.id == old.id)
+    assert steps_after == []   # cut short at the pause it was held at
+
+
+def test_a_batch_asked_for_goes_between_the_chunks_of_one_as_costly(make_experiment):
+    """A class picked while another batch is being written (the completion page's, of the same cost)
+    is written before that one ends, not after it."""
+    from genstudio.engine.explorer import Generate
+
+    exp = make_experiment("ar", "digits", steps=None)
+    trainer = Trainer(exp, Cadence(snapshot_s=None, evaluate_at_end=False))
+    trainer.request_weights()
+    [weights] = [e for e in trainer.run(steps=2) if isinstance(e, Weights)]
+    answers, first, go_on, post = _held_after_first_answer()
+    explorer = Explorer(exp, trainer.dataset, post)
+    try:
+        explorer.set_weights(weights)
+        explorer.submit(Generate("complete", count=64))
+        assert first.wait(60)
+        explorer.submit(Generate("generate", count=4, label=3))
+        go_on.set()
+        _collect(answers, lambda: any(a.done and a.request.control == "complete" for a in answers), 60)
+    finally:
+        explorer.stop()
+        explorer.join(10)
+    assert [a.request.control for a in answers if a.done] == ["generate", "complete"]
