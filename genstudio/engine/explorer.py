@@ -420,7 +420,8 @@ class Replica:
         for name, (seq, labels) in zip(("train", "held_out"), self._loss_batches[req.count]):
             total = 0.0
             for i in range(0, len(seq), LOSS_CHUNK):
-                total += float(model.nll(seq[i:i + LOSS_CHUNK], None if labels is None else labels[i:i + LOSS_CHUNK]).sum())
+                piece = slice(i, i + LOSS_CHUNK)
+                total += float(model.nll(seq[piece], None if labels is None else labels[piece]).sum())
                 yield None, False
             out[name] = total / int((seq[:, 1:] >= 0).sum())
         yield out, True
