@@ -706,7 +706,8 @@ def _ar_view(window):
 
 
 def next_token_latency(window, moves: int) -> list[float]:
-    """Autoregressive: one more token written -> the sample and its next-token bars repainted (ms)."""
+    """Autoregressive: the Write page's scrub moved one token on -> the sample and its next-token bars
+    repainted (ms)."""
     from PySide6.QtWidgets import QApplication
 
     from genstudio.ui.self_test import wait
@@ -718,7 +719,7 @@ def next_token_latency(window, moves: int) -> list[float]:
     times = []
     for i in range(moves):
         began = time.perf_counter()
-        view.show_position(i % view.length)
+        view.scrub.setValue((i + 1) % view.length)
         QApplication.processEvents()
         times.append((time.perf_counter() - began) * 1000)
         wait(16)

@@ -47,7 +47,7 @@ from .requests import (
 )
 
 RECON_COUNT = 8        # held-out examples shown above their reconstructions
-LOSS_CHUNK = 8         # sequences the token loss takes between pauses (a class picked waits for one chunk)
+LOSS_PIECE_S = 0.02    # the token loss pauses about this often (a class picked waits for one piece at most)
 DENOISE_CHUNK_S = 0.05  # a trajectory is sent at least this often while it is computed
 MESH_SPAN = 2.0        # a GAN's noise mesh covers -2..2 standard deviations of each chosen dimension
 
@@ -418,10 +418,12 @@ class Replica:
             self._loss_batches[req.count] = tuple(batches)
         out = {}
         for name, (seq, labels) in zip(("train", "held_out"), self._loss_batches[req.count]):
-            total = 0.0
-            for i in range(0, len(seq), LOSS_CHUNK):
-                piece = slice(i, i + LOSS_CHUNK)
+            total, start, size = 0.0, 0, 8
+            while start < len(seq):   # in pieces that grow while they take under half of LOSS_PIECE_S
+                began, piece = time.perf_counter(), slice(start, start + size)
                 total += float(model.nll(seq[piece], None if labels is None else labels[piece]).sum())
+                start += size
+                size *= 2 if time.perf_counter() - began < LOSS_PIECE_S / 2 else 1
                 yield None, False
             out[name] = total / int((seq[:, 1:] >= 0).sum())
         yield out, True

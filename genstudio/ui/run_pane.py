@@ -3,6 +3,7 @@ all displaying one `Run` (live/run.py). The window holds one pane, or two side b
 from __future__ import annotations
 
 import dataclasses
+import time
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
@@ -32,6 +33,7 @@ from .views import make_view
 PANEL_FIELDS = ("model", "data", "family", "seed", "device", "threads", "data_size", "data_color")
 
 
+HELD_REDRAW_S = 1.0   # while a hand moves a view's control, the curves redraw at most this often
 VIEW_AND_CURVES = [560, 260]   # the tabs' and the loss curves' share of the height, in pixels
 
 class RunPane(QWidget, RunListener):
@@ -56,6 +58,7 @@ class RunPane(QWidget, RunListener):
         self.recent = None             # the window's RecentFiles: where dialogs start, Open Recent
         self.shown_snapshot = None     # what the sample view shows (live, or scrubbed to)
         self.views_ready = False
+        self.redrawn_at = 0.0
         self._build()
         self.weights_timer = QTimer(self)  # runs while the running view is interactive (its weights_ms)
         self.weights_timer.timeout.connect(
@@ -444,9 +447,12 @@ class RunPane(QWidget, RunListener):
             self._scrub(self.timeline.shown())
 
     def redraw(self):
-        """The window's redraw timer: curves and counters."""
-        if not self.views_ready:
+        """The window's redraw timer: curves and counters. While a hand moves one of the view's controls,
+        at most every HELD_REDRAW_S: a redraw and its repaint would delay the picture the hand waits for."""
+        now = time.perf_counter()
+        if not self.views_ready or (self.run_view.interacting() and now - self.redrawn_at < HELD_REDRAW_S):
             return
+        self.redrawn_at = now
         self.curves.redraw()
         run = self.run
         self.step_label.setText(f"step {run.step:,}")

@@ -1,6 +1,7 @@
 """The VAE latent lab shows exactly what the running model computes, and views follow the run."""
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 
 import numpy as np
@@ -79,6 +80,30 @@ def test_the_map_shows_the_encoder_means_and_a_click_decodes_there(window, qtbot
                     and np.allclose(lab.code_view.shown, want, atol=1e-5), timeout=TIMEOUT_MS)
     mx, my = lab.map_marker.getData()
     assert (mx[0], my[0]) == (-0.75, 1.5)
+
+
+def test_a_hand_in_the_lab_holds_the_curves_redraws_until_it_stops(window, qtbot, monkeypatch):
+    """While a hand clicks in the lab, the curves redraw at most once a HELD_REDRAW_S (a redraw would
+    delay the picture the hand waits for); once the hand has stopped for HOLD_S, at every tick again."""
+    from genstudio.ui.run_pane import HELD_REDRAW_S
+    from genstudio.ui.views.base import HOLD_S
+
+    lab, _ = _lab_on_a_paused_vae(window, qtbot)
+    pane = window.pane
+    drawn = []
+    monkeypatch.setattr(pane.curves, "redraw", lambda: drawn.append(time.perf_counter()))
+    began = time.perf_counter()
+    while time.perf_counter() - began < 1.5 * HELD_REDRAW_S:   # clicks, and a redraw tick after each
+        lab.click_map(0.1, 0.2)
+        pane.redraw()
+        qtbot.wait(20)
+    assert lab.interacting() and 1 <= len(drawn) <= 2
+    qtbot.wait(round(HOLD_S * 1000) + 50)
+    assert not lab.interacting()
+    held = len(drawn)
+    pane.redraw()
+    pane.redraw()
+    assert len(drawn) == held + 2
 
 
 def test_another_class_decodes_the_same_code_as_that_class(window, qtbot):

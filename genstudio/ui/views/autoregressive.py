@@ -257,6 +257,7 @@ class ARView(ExplorerView):
         col.addWidget(self.loss_help)
         self.pages.addTab(page, "Loss")
         self.attention_page = AttentionPage(pg, self._ask_attention)
+        self.attention_page.scrub.valueChanged.connect(lambda _: self._moved())
         self.pages.addTab(self.attention_page, "What it looks at")
         self.embeddings_page = EmbeddingsPage(pg)
         self.pages.addTab(self.embeddings_page, "Embeddings")
@@ -539,6 +540,7 @@ class ARView(ExplorerView):
             self.bars_plot.setTitle(text)
 
     def _scrubbed(self, value: int):
+        self._moved()
         self.play_button.setChecked(False)
         self.show_position(value)
 
@@ -552,7 +554,7 @@ class ARView(ExplorerView):
             self.play_timer.stop()
 
     def _play_tick(self):
-        if self.tokens is None:
+        if self.tokens is None or not self.scrub.isVisible():   # the Write page is not on screen: it waits
             return
         _, per_tick = SPEEDS[self.speed.currentText()]
         received = self.tokens.shape[1]

@@ -10,6 +10,8 @@ knob of the run (`knob_edited`: the window applies it as if the panel had), ask 
 """
 from __future__ import annotations
 
+import time
+
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QComboBox,
@@ -26,6 +28,8 @@ from PySide6.QtWidgets import (
 
 from ..steady_label import steady_label
 from ..theme import quiet_css
+
+HOLD_S = 0.5   # while a control moved this recently, the view keeps its weights and the curves wait (mid-drag)
 
 METRIC_LABELS = {
     "modes_captured": "modes captured", "modes_total": "modes in the data", "hq_fraction": "high-quality fraction",
@@ -84,6 +88,7 @@ class FamilyView(QWidget):
     def __init__(self, family: str, parent=None):
         super().__init__(parent)
         self.family = family
+        self.last_move = 0.0   # when a hand last moved one of the view's controls (perf_counter)
         self.quality = QualityReadout()
         self.explorer = None
         self.info = None
@@ -117,7 +122,11 @@ class FamilyView(QWidget):
 
     def interacting(self) -> bool:
         """True while the user drags one of the view's controls: fresh weights wait until they stop."""
-        return False
+        return time.perf_counter() - self.last_move < HOLD_S
+
+    def _moved(self) -> None:
+        """A hand moved one of the view's controls (views call this from their drags and clicks)."""
+        self.last_move = time.perf_counter()
 
 
 HELP_TEXT = "genstudio_help"   # the property that marks a help text, which View > Help texts folds away

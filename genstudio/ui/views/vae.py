@@ -7,8 +7,6 @@ once (on the first run, after pyqtgraph has loaded) and only get setImage / setD
 """
 from __future__ import annotations
 
-import time
-
 import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
@@ -33,7 +31,6 @@ SLIDERS = 16          # latent dimensions with a slider on screen at once (a pic
 SLIDER_RANGE = 4.0    # codes from -4 to 4: the prior's standard deviations
 SLIDER_TICKS = 800    # slider resolution: 0.01 per tick
 GRID = 12             # the manifold: GRID x GRID decodes
-HOLD_S = 0.5          # while a control moved this recently, the lab keeps its weights (no refresh mid-drag)
 STRIP = 8             # decodes along an interpolation
 THROTTLE_MS = 16      # continuous controls ask at most once a frame
 LABEL_COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
@@ -156,7 +153,6 @@ class VAELab(ExplorerView):
         self.ends = {"a": 0, "b": 1}  # where each end comes from: a held-out example's index, or a fixed code
         self.grid_rows: dict[int, np.ndarray] = {}
         self.shown_step.clear()
-        self.last_move = 0.0
 
     # building (once, on the first run: pyqtgraph has loaded by then) ---------------------------------
     def _build(self):
@@ -178,6 +174,9 @@ class VAELab(ExplorerView):
         self.map_plot.addItem(self.prior_outline, ignoreBounds=True)   # the map frames the codes
         # the marker does not move the map's auto-range: a click in the margin would re-zoom the map
         self.map_plot.addItem(self.map_marker, ignoreBounds=True)
+        # nor does it tell the map it moved (pyqtgraph would then repaint the whole map, every point and
+        # the grid, to check a range the marker cannot change)
+        self.map_marker.informViewBoundsChanged = lambda: None
         self.map_plot.scene().sigMouseClicked.connect(self._map_clicked)
         self.manifold = DecodedDisplay(pg, "Decoded manifold over the visible map", cols=GRID)
         self.code_view = DecodedDisplay(pg, "Decoded at the marked code (+)")
@@ -382,13 +381,6 @@ class VAELab(ExplorerView):
         elif page == 2:
             self._ask_interpolation()
             self._ask_t()
-
-    def interacting(self) -> bool:
-        """A control moved within HOLD_S: the window holds new weights back until the hand stops."""
-        return time.perf_counter() - self.last_move < HOLD_S
-
-    def _moved(self):
-        self.last_move = time.perf_counter()
 
     def _ask_code(self):
         if self.code is not None:
