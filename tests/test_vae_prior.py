@@ -13,7 +13,7 @@ from genstudio.engine.explorer import Replica
 from genstudio.engine.requests import EncodeHeldOut
 from genstudio.engine.trainer import Cadence, Trainer
 from genstudio.models import build_model
-from genstudio.models.vae import PRIOR_CODES, FittedPrior
+from genstudio.models.vae import PRIOR_CODES, PRIOR_ITERATIONS, PRIOR_ITERATIONS_AT_ONCE, FittedPrior
 
 
 def _two_clusters(n=PRIOR_CODES, d=3, seed=0):
@@ -91,6 +91,21 @@ def test_fits_come_as_codes_double_and_loaded_weights_wait_for_codes_of_their_ow
     torch.testing.assert_close(prior.means, state["means"])
 
 
+def test_a_fit_runs_a_few_iterations_per_sampling_call_and_ends_as_a_whole_fit_would():
+    codes, _ = _two_clusters()
+    whole, pieces = FittedPrior(1, 3), FittedPrior(1, 3)
+    for prior in (whole, pieces):
+        prior.keep(codes, None)
+    whole.refit()
+    noise = torch.randn(10, 4, generator=torch.Generator().manual_seed(0))
+    for _ in range(PRIOR_ITERATIONS // PRIOR_ITERATIONS_AT_ONCE - 1):
+        torch.testing.assert_close(pieces.codes(noise, None), noise[:, 1:])   # N(0, I) until the fit ends
+    pieces.keep(codes + 100.0, None)   # codes kept meanwhile wait for the next fit
+    pieces.codes(noise, None)
+    for name in ("log_weights", "means", "scale_tril"):
+        torch.testing.assert_close(getattr(pieces, name), getattr(whole, name))
+
+
 def test_a_vae_samples_through_its_fitted_prior_and_the_trainer_keeps_it_fitted():
     exp = default_experiment("vae", "digits", seconds=3, threads=1)
     trainer = Trainer(exp, Cadence(snapshot_s=0.2, eval_s=None, evaluate_at_end=False))
@@ -101,6 +116,7 @@ def test_a_vae_samples_through_its_fitted_prior_and_the_trainer_keeps_it_fitted(
     noise = model.make_noise(20, torch.Generator().manual_seed(0))
     labels = model.sample_labels(20)
     assert noise.shape == (20, exp.family.latent_dim + 1)
+    model.prior.refit()   # a fit under way ends now (else the next two calls could each run part of it)
     want = model.decode_mean(model.prior.codes(noise, labels), labels)
     torch.testing.assert_close(model.sample(noise, labels), want)
     # the best step's state keeps the mixture fitted then; restoring it brings that mixture back

@@ -145,6 +145,7 @@ PRIOR_CLASS_COMPONENTS = 3   # per class, in a conditional model's (each class's
 PRIOR_CODES = 8192      # the most recent training codes it is fitted to
 PRIOR_REFIT_CODES = 8 * PRIOR_CODES   # at most this many new codes between two fits
 PRIOR_ITERATIONS = 20   # EM iterations of a fit
+PRIOR_ITERATIONS_AT_ONCE = 2   # of which one sampling call runs (a fit spans ten snapshots; none waits long)
 PRIOR_JITTER = 1e-3     # added to each covariance's diagonal: a component never collapses onto a point
 
 
@@ -153,10 +154,12 @@ class FittedPrior(nn.Module):
     where the VAE's samples take their codes. N(0, I) leaves holes between the classes' codes, where the
     decoder has seen no example and draws a blur; the fitted mixture follows the codes themselves.
 
-    Training keeps the means of its latest codes (`keep`, on the device). When codes are asked for, the
-    mixture is fitted afresh by EM if training has since doubled the codes seen (at most every
-    PRIOR_REFIT_CODES): often while the codes spread out early on, then every few seconds. (EM started
-    from the last fit followed the codes worse: FD 23-25 against 8-12 fitted afresh, on Kuzushiji-MNIST.)
+    Training keeps the means of its latest codes (`keep`, on the device). A fit is due when training
+    has doubled the codes seen since the last one (at least every PRIOR_REFIT_CODES): often while the
+    codes spread out early on, then every few seconds. It starts afresh from a copy of the kept codes,
+    and each sampling call runs a few of its EM iterations, so that no snapshot waits for a whole fit;
+    the new mixture replaces the old when its fit ends. (EM started from the last fit followed the
+    codes worse: FD 23-25 against 8-12 fitted afresh, on Kuzushiji-MNIST.)
     `groups`: one mixture per class of a conditional model, else one. Until its first fit it is N(0, I)."""
 
     def __init__(self, groups: int, latent_dim: int):
@@ -169,11 +172,12 @@ class FittedPrior(nn.Module):
         self.register_buffer("kept_labels", torch.zeros(PRIOR_CODES, dtype=torch.long), persistent=False)
         self._count = 0                          # codes kept since the weights were loaded (the ring's fill)
         self._next_fit = PRIOR_CODES // 8        # the count at which the next fit is due
+        self._fitting = None                     # a fit under way: ({group: (codes, fit)}, iterations left)
 
     def _load_from_state_dict(self, *args, **kwargs):
         super()._load_from_state_dict(*args, **kwargs)
         # the kept codes were another state's: the loaded mixture holds until enough fresh ones come
-        self._count, self._next_fit = 0, PRIOR_CODES // 8
+        self._count, self._next_fit, self._fitting = 0, PRIOR_CODES // 8, None
 
     @torch.no_grad()
     def keep(self, mu: torch.Tensor, labels: torch.Tensor | None) -> None:
@@ -188,29 +192,44 @@ class FittedPrior(nn.Module):
         self._count += n
 
     @torch.no_grad()
-    def refit(self) -> None:
-        """Fit the mixture to the kept codes, when a fit is due."""
-        if self._count < self._next_fit:
-            return
-        n = min(self._count, PRIOR_CODES)
-        for g in range(len(self.means)):
-            codes = self.kept[:n] if len(self.means) == 1 else self.kept[:n][self.kept_labels[:n] == g]
-            if len(codes) >= 4 * self.components:
-                self._fit(g, codes)
-        self._next_fit = self._count + min(max(self._count, PRIOR_CODES // 8), PRIOR_REFIT_CODES)
-
-    def _fit(self, g: int, codes: torch.Tensor) -> None:
-        """EM from components at codes spread through the ring, each with the codes' overall spread."""
-        eye = torch.eye(codes.shape[1], device=codes.device)
-        tril = torch.linalg.cholesky_ex(torch.cov(codes.T).view_as(eye) + PRIOR_JITTER * eye)[0]
-        fit = (torch.full((self.components,), -math.log(self.components), device=codes.device),
-               codes[torch.linspace(0, len(codes) - 1, self.components, device=codes.device).long()],
-               tril.expand(self.components, -1, -1))
-        for _ in range(PRIOR_ITERATIONS):
-            fit = self._em_step(*fit, codes)
-            if fit is None:   # float32 rounding on codes far from zero: keep the last fit
+    def refit(self, iterations: int = PRIOR_ITERATIONS) -> None:
+        """Go on with the fit by up to `iterations` EM iterations (a fit that is due starts first); when it
+        has run them all, its mixture replaces the old one."""
+        if self._fitting is None:
+            if self._count < self._next_fit:
                 return
-        self.log_weights[g], self.means[g], self.scale_tril[g] = fit
+            self._fitting = (self._start_fit(), PRIOR_ITERATIONS)
+            self._next_fit = self._count + min(max(self._count, PRIOR_CODES // 8), PRIOR_REFIT_CODES)
+        groups, left = self._fitting
+        run = min(iterations, left)
+        for g, (codes, fit) in groups.items():
+            for _ in range(run):
+                if fit is not None:   # (None: float32 rounding broke a covariance; the old fit stays)
+                    fit = self._em_step(*fit, codes)
+            groups[g] = codes, fit
+        self._fitting = groups, left - run
+        if left > run:
+            return
+        for g, (_, fit) in groups.items():
+            if fit is not None:
+                self.log_weights[g], self.means[g], self.scale_tril[g] = fit
+        self._fitting = None
+
+    def _start_fit(self) -> dict:
+        """{group: (a copy of its kept codes, the starting fit)} for each group with enough codes: the
+        components at codes spread through the ring, each with the codes' overall spread."""
+        n = min(self._count, PRIOR_CODES)
+        groups = {}
+        for g in range(len(self.means)):
+            codes = self.kept[:n].clone() if len(self.means) == 1 else self.kept[:n][self.kept_labels[:n] == g]
+            if len(codes) < 4 * self.components:
+                continue
+            eye = torch.eye(codes.shape[1], device=codes.device)
+            tril = torch.linalg.cholesky_ex(torch.cov(codes.T).view_as(eye) + PRIOR_JITTER * eye)[0]
+            groups[g] = codes, (torch.full((self.components,), -math.log(self.components), device=codes.device),
+                                codes[torch.linspace(0, len(codes) - 1, self.components, device=codes.device).long()],
+                                tril.expand(self.components, -1, -1))
+        return groups
 
     @staticmethod
     def _em_step(log_weights, means, tril, codes):
@@ -231,7 +250,7 @@ class FittedPrior(nn.Module):
     def codes(self, noise: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
         """Codes from the mixture: noise[:, 0] picks the component (through the normal CDF, so that the
         same noise keeps its component), the rest is the component's standard normal noise."""
-        self.refit()
+        self.refit(PRIOR_ITERATIONS_AT_ONCE)
         g = labels.long() if labels is not None else torch.zeros(len(noise), dtype=torch.long, device=noise.device)
         u = 0.5 * (1 + torch.erf(noise[:, 0] / math.sqrt(2)))
         edges = self.log_weights[g].softmax(1).cumsum(1)
