@@ -2,9 +2,9 @@
 
 The shape is napari's _LayerSlicer: the GUI thread submits small frozen requests; one thread
 answers, the cheapest waiting request first (Request.priority), and between the chunks of a long
-answer it answers waiting ones that cost no more; a newer request for the same control replaces a pending one
-and cuts a running one short between its chunks; answers go back with the request's id and the view
-drops stale ids.
+answer (and at its pauses) it answers waiting ones that cost no more; a newer request for the same
+control replaces a pending one and cuts a running one short at its next chunk or pause; answers go
+back with the request's id and the view drops stale ids.
 Like the training thread it never touches Qt (ui/threads.py): answers leave through `post`.
 """
 from __future__ import annotations
