@@ -450,7 +450,9 @@ class RunPane(QWidget, RunListener):
         """The window's redraw timer: curves and counters. While a hand moves one of the view's controls,
         at most every HELD_REDRAW_S: a redraw and its repaint would delay the picture the hand waits for."""
         now = time.perf_counter()
-        if not self.views_ready or (self.run_view.interacting() and now - self.redrawn_at < HELD_REDRAW_S):
+        if not self.views_ready:
+            return
+        if self.run.experiment is not None and self.run_view.interacting() and now - self.redrawn_at < HELD_REDRAW_S:
             return
         self.redrawn_at = now
         self.curves.redraw()
