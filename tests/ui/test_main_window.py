@@ -5,6 +5,7 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+import torch
 
 from genstudio.config import FAMILIES, default_experiment
 
@@ -66,13 +67,14 @@ def paused_view(window, qtbot, exp, control: str, steps: int = 20):
 
 
 def running_model(window, qtbot):
-    """A copy of the running model's weights, from a checkpoint, in eval mode."""
+    """A copy of the running model's weights, from a checkpoint, in eval mode, its convolutions
+    channels-last as the explorer's are (the same arithmetic: another memory format rounds otherwise)."""
     from genstudio.models import build_model
 
     tensors = checkpoint(window, qtbot).state.tensors
     model = build_model(window.run.experiment, window.run.info.dataset)
     model.load_state_dict({k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")})
-    return model.eval()
+    return model.eval().to(memory_format=torch.channels_last)
 
 
 @pytest.mark.parametrize("model", FAMILIES)
