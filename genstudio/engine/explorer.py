@@ -271,7 +271,12 @@ class Replica:
         total = len(sched.timesteps)
         frames, preds, ts, sent = [], [], [], 0
         began = last = time.perf_counter()
-        for i, (t, out) in enumerate(model.denoise(x, sched, generator=generator, labels=asked, guidance=guidance)):
+        i = -1
+        for step in model.denoise(x, sched, generator=generator, labels=asked, guidance=guidance, pauses=True):
+            if step is None:   # between a guided step's two passes
+                yield None, False
+                continue
+            (t, out), i = step, i + 1
             frames.append(model.decode(x, ds))
             preds.append(model.decode(out.pred_original_sample, ds))
             ts.append(t)

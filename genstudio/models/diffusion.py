@@ -363,6 +363,17 @@ class Diffusion(GenerativeModel):
         """The sampling network's output at x_t. A conditional model is guided (classifier-free):
         unconditional + guidance x (conditional - unconditional); 0 is the unconditional output, 1
         the conditional one. `labels` default to the classes in turn (sample_labels)."""
+        passes = self.predict_in_passes(x, t, labels, guidance, net)
+        while True:
+            try:
+                next(passes)
+            except StopIteration as end:
+                return end.value
+
+    def predict_in_passes(self, x, t, labels=None, guidance=None, net=None):
+        """`predict` one pass of the network at a time, None between them (a guided output is two: the
+        asked classes', then no class's): a request that replaces a trajectory waits for half a step.
+        Returns the output."""
         net = net or self.ema.module
         ts = torch.full((x.shape[0],), t, device=x.device, dtype=torch.long)
         if not self.classes:
@@ -374,24 +385,32 @@ class Diffusion(GenerativeModel):
             return net(x, ts, labels)
         if guidance == 0:
             return net(x, ts, none)
-        both = net(torch.cat([x, x]), torch.cat([ts, ts]), torch.cat([labels, none]))
-        conditional, unconditional = both.chunk(2)
+        conditional = net(x, ts, labels)   # (two passes cost a CPU no more than one of twice the batch)
+        yield None
+        unconditional = net(x, ts, none)
         return unconditional + guidance * (conditional - unconditional)
 
     @torch.no_grad()
     def denoise(self, noise: torch.Tensor, scheduler: DDIMScheduler | FlowScheduler | None = None,
                 generator: torch.Generator | None = None, labels: torch.Tensor | None = None,
-                guidance: float | None = None) -> Iterator[tuple[int, StepOutput]]:
-        """Yield (t, StepOutput) for every sampling step, from pure noise down to t = 0."""
+                guidance: float | None = None, pauses: bool = False) -> Iterator[tuple[int, StepOutput] | None]:
+        """Yield (t, StepOutput) for every sampling step, from pure noise down to t = 0; `pauses`: and
+        None between a guided step's two passes."""
         scheduler = scheduler or self.scheduler()
         x = noise
         timesteps = scheduler.timesteps.tolist()
+
+        def predict(x, t):   # (with `pauses`, the Nones between passes go out through denoise)
+            if pauses:
+                return (yield from self.predict_in_passes(x, t, labels, guidance))
+            return self.predict(x, t, labels, guidance)
+
         for i, t in enumerate(timesteps):
             prev_t = timesteps[i + 1] if i + 1 < len(timesteps) else -1
-            output = self.predict(x, t, labels, guidance)
+            output = yield from predict(x, t)
             out = scheduler.step(output, t, x, generator=generator, prev_t=prev_t)
             if getattr(scheduler, "order", 1) == 2 and prev_t >= 0:   # Heun: the slope at the far end too
-                slope = self.predict(out.prev_sample, prev_t, labels, guidance)
+                slope = yield from predict(out.prev_sample, prev_t)
                 out = StepOutput(scheduler.step((output + slope) / 2, t, x, prev_t=prev_t).prev_sample,
                                  out.pred_original_sample)
             x = out.prev_sample
