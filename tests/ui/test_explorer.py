@@ -102,6 +102,14 @@ def test_nan_weights_give_a_message_not_a_traceback(vae_run):
         list(replica.answer(Decode("code", codes=np.zeros((1, 2), np.float32))))
 
 
+def _two_steps(exp):
+    """(trainer, the weights it sends an explorer) after two training steps of `exp`."""
+    trainer = Trainer(exp, Cadence(snapshot_s=None, evaluate_at_end=False))
+    trainer.request_weights()
+    [weights] = [e for e in trainer.run(steps=2) if isinstance(e, Weights)]
+    return trainer, weights
+
+
 def _collect(explorer_answers, condition, timeout=30.0):
     deadline = time.perf_counter() + timeout
     while not condition():
@@ -210,9 +218,7 @@ def test_a_cheap_request_is_answered_between_the_chunks_of_a_long_one(make_exper
     from genstudio.engine.explorer import Denoise, Forward
 
     exp = make_experiment("diffusion", "digits", steps=None, timesteps=400, sample_steps=400)
-    trainer = Trainer(exp, Cadence(snapshot_s=None, evaluate_at_end=False))
-    trainer.request_weights()
-    [weights] = [e for e in trainer.run(steps=2) if isinstance(e, Weights)]
+    trainer, weights = _two_steps(exp)
     answers = []
     first_chunk = threading.Event()
 
@@ -244,9 +250,7 @@ def test_a_class_picked_is_written_between_the_pauses_of_the_token_loss(make_exp
     from genstudio.engine.explorer import Generate, TokenLoss
 
     exp = make_experiment("ar", "digits", steps=None)
-    trainer = Trainer(exp, Cadence(snapshot_s=None, evaluate_at_end=False))
-    trainer.request_weights()
-    [weights] = [e for e in trainer.run(steps=2) if isinstance(e, Weights)]
+    trainer, weights = _two_steps(exp)
     paused, go_on = threading.Event(), threading.Event()
     real = Replica._TokenLoss
 
@@ -288,9 +292,7 @@ def test_a_newer_trajectory_cuts_a_running_one_short_between_its_steps(make_expe
     from genstudio.engine.explorer import Denoise
 
     exp = make_experiment("diffusion", "digits", steps=None, timesteps=400, sample_steps=400)
-    trainer = Trainer(exp, Cadence(snapshot_s=None, evaluate_at_end=False))
-    trainer.request_weights()
-    [weights] = [e for e in trainer.run(steps=2) if isinstance(e, Weights)]
+    trainer, weights = _two_steps(exp)
     paused, go_on, steps_after = threading.Event(), threading.Event(), []
     real = Replica._Denoise
 
@@ -326,9 +328,7 @@ def test_a_batch_asked_for_goes_between_the_chunks_of_one_as_costly(make_experim
     from genstudio.engine.explorer import Generate
 
     exp = make_experiment("ar", "digits", steps=None)
-    trainer = Trainer(exp, Cadence(snapshot_s=None, evaluate_at_end=False))
-    trainer.request_weights()
-    [weights] = [e for e in trainer.run(steps=2) if isinstance(e, Weights)]
+    trainer, weights = _two_steps(exp)
     answers, first, go_on, post = _held_after_first_answer()
     explorer = Explorer(exp, trainer.dataset, post)
     try:
