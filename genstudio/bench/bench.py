@@ -1193,9 +1193,9 @@ def memory_probe(seconds: float, family: str, data: str = "ring8") -> None:
     print(json.dumps({"samples": samples, "peak": peak[0], "steps": window.run.step}))
 
 
-def run_window_for(app, window, seconds: float, every_ms: int, each) -> None:
-    """Run the app for `seconds`, calling each(seconds so far) every `every_ms`; then close the window
-    (whatever it holds) and return."""
+def run_window_for(app, window, seconds: float, every_ms: int, each, settled=lambda: True) -> None:
+    """Run the app for `seconds`, calling each(seconds so far) every `every_ms`, and on until settled()
+    (for at most a minute more); then close the window (whatever it holds) and return."""
     from PySide6.QtCore import QTimer
 
     began = time.perf_counter()
@@ -1203,7 +1203,7 @@ def run_window_for(app, window, seconds: float, every_ms: int, each) -> None:
     def tick():
         now = time.perf_counter() - began
         each(now)
-        if now >= seconds:
+        if now >= seconds and settled() or now >= seconds + 60:
             timer.stop()
             window.discard_on_close = True
             window.close()

@@ -84,16 +84,23 @@ def long_use_probe(seconds: float, forks: int, changes: int) -> None:
     events = ["fork", "data"] * min(forks, changes) + ["fork"] * (forks - changes) + ["data"] * (changes - forks)
     change = itertools.cycle(CHANGES)
     every = seconds / (len(events) + 1)
-    done = {"fork": 0, "data": 0, "fork skipped": 0}   # skipped: the run kept no state to fork from yet
+    done = {"fork": 0, "data": 0, "fork skipped": 0}
     samples: list[tuple[float, float, float, int]] = []   # seconds, the window's MiB, with its processes, processes
 
-    def act(kind: str) -> None:
+    forked_at = [-1]   # the step the fork beside the run started from
+
+    def act(kind: str) -> bool:
+        """Does the event, or waits (False): a fork for a kept state to fork from, every event for the
+        last fork to train a step of its own (one replaced before that leaves no row in the runs table)."""
+        guest = window.comparison.guest.run if window.comparison is not None else None
+        if guest is not None and guest.step <= forked_at[0]:
+            return False
         if kind == "fork":
             kept = [s for s in pane.run.snapshots if s.step in pane.run.snapshots.forkable]
             if not kept:
-                done["fork skipped"] += 1
-                return
+                return False
             window.fork_from(kept[-1], pane.run.experiment.family.lr * 0.5)
+            forked_at[0] = kept[-1].step
         else:
             family, data = next(change)
             if data in files:
@@ -104,15 +111,20 @@ def long_use_probe(seconds: float, forks: int, changes: int) -> None:
                 pane.reset()
             pane.toggle_training()
         done[kind] += 1
+        return True
 
     def tick(now: float) -> None:
         samples.append((now, *process_tree()))
         if window.comparison is not None and window.comparison.guest.run.state == "paused":
             window.comparison.guest.toggle_training()     # the fork trains too
-        if events and now >= every * (sum(done.values()) + 1):
-            act(events.pop(0))
+        if events and now >= every * (sum(done.values()) + 1) and act(events[0]):
+            events.pop(0)
 
-    run_window_for(app, window, seconds, 1000, tick)
+    def settled() -> bool:   # every event done, and the newest run has trained (it has a row)
+        return not events and pane.run.step > 0
+
+    run_window_for(app, window, seconds, 1000, tick, settled)
+    done["fork skipped"] = events.count("fork")   # the run never kept a state, or the fork never trained
     print(json.dumps({"samples": samples, "done": done, "runs": len(run_log().records),
                       "kept states": sum(r.document is not None for r in run_log().records)}))
 
