@@ -10,8 +10,9 @@ import torch
 
 from genstudio import data as data_sets
 from genstudio.config import ConfigError, DiffusionConfig, Experiment, default_experiment
+from genstudio.engine.events import Weights
 from genstudio.engine.explorer import Replica, path_straightness
-from genstudio.engine.requests import Schedules
+from genstudio.engine.requests import Denoise, Schedules
 from genstudio.engine.trainer import Cadence, Trainer
 from genstudio.models import build_model
 from genstudio.models.diffusion import FlowScheduler, HeunScheduler, transport_pairs
@@ -122,6 +123,38 @@ def test_heun_calls_the_network_twice_a_step_but_once_on_the_last():
     assert isinstance(model.scheduler("heun", 5), HeunScheduler)
 
 
+def test_the_same_noise_with_another_class_reuses_the_first_unconditional_pass_until_new_weights():
+    """A class picked denoises the same noise again: the first step's pass with no class is the last
+    trajectory's (one network pass instead of two), and what comes out equals a trajectory computed
+    afresh; new weights compute it again."""
+    exp = default_experiment("diffusion", "digits")
+    exp = dataclasses.replace(exp, family=dataclasses.replace(exp.family, width=8))
+    replica = Replica(exp, data_sets.load(exp.data))
+    _randomised(replica.model)
+    weights = Weights(1, 0.0, {k: v.numpy().copy() for k, v in replica.model.state_dict().items()})
+    replica.load(weights)
+    calls = []
+    real = replica.model.ema.module.forward
+    replica.model.ema.module.forward = lambda *args: calls.append(args[1][0].item()) or real(*args)
+    first_t = int(replica.model.scheduler("ddim", 4).timesteps[0])
+
+    def trajectory(label):
+        calls.clear()
+        answer = [a for a in replica.answer(Denoise("d", sampler="ddim", steps=4, count=6, seed=3, label=label,
+                                                    guidance=2.0)) if a is not None]
+        return np.concatenate([a.values["frames"] for a in answer]), calls.count(first_t)
+
+    _, first_passes = trajectory(3)
+    assert first_passes == 2
+    kept, first_passes = trajectory(5)
+    assert first_passes == 1                   # the class's own pass; no class's is kept
+    replica.load(weights)
+    afresh, first_passes = trajectory(5)
+    assert first_passes == 2
+    np.testing.assert_array_equal(kept, afresh)
+    assert trajectory(3)[1] == 1 and trajectory(-1)[1] == 1
+
+
 def test_a_new_objective_brings_its_sampler_and_a_wrong_pair_is_refused():
     base = default_experiment("diffusion", "digits").family
     assert DiffusionConfig.from_strings({"objective": "flow"}, base=base).sampler == "euler"
@@ -150,6 +183,18 @@ def test_class_accuracy_is_the_share_of_samples_the_classifier_puts_in_the_asked
     assert ev.score(real, labels)["class_accuracy"] == pytest.approx(np.mean(predicted == labels))
     assert ev.score(real, (labels + 1) % 10)["class_accuracy"] == pytest.approx(np.mean(predicted == (labels + 1) % 10))
     assert "class_accuracy" not in ev.score(real)
+
+
+def test_the_classifier_trains_on_first_use_even_where_gradients_are_off(tmp_path, monkeypatch):
+    """The explorer scores samples in inference mode; a classifier not yet cached trains there too."""
+    from genstudio.engine.classifier import features_and_probs, load_classifier
+    monkeypatch.setenv("GENSTUDIO_CACHE", str(tmp_path))
+    ds = data_sets.load("digits")
+    with torch.inference_mode():
+        classifier = load_classifier(ds)
+    predicted = features_and_probs(classifier, ds.held_out)[1].argmax(1)
+    assert np.mean(predicted == ds.held_out_labels) > 0.9
+    assert list(tmp_path.glob("classifier-*.safetensors"))
 
 
 def test_snapshots_show_a_row_per_class_and_say_which():

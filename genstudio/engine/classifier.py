@@ -66,7 +66,8 @@ def load_classifier(ds: Dataset) -> Classifier:
             return model.eval()
         except Exception:  # a damaged cache file is rebuilt, never trusted
             pass
-    with torch.random.fork_rng():
+    # (trained with gradients wherever it is first asked for, the explorer's inference mode included)
+    with torch.random.fork_rng(), torch.inference_mode(False), torch.enable_grad():
         model = _train(ds)
     with atomic_path(path) as tmp:
         save_file(model.state_dict(), tmp)

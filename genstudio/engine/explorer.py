@@ -73,6 +73,7 @@ class Replica:
         self._neighbours = None          # (features of the training set, featurise), built on first use
         self._real_features = None       # the classifier and the training set's features (diffusion's quality)
         self._loss_batches = {}          # count -> (training, held-out) token sequences (the AR's losses)
+        self._first_passes = (None, {})  # (seed, count, first t) -> the diffusion network's passes there
 
     def load(self, weights: Weights) -> None:
         state = {k: torch.from_numpy(v) for k, v in weights.state.items()}
@@ -80,6 +81,7 @@ class Replica:
         if unexpected:
             raise ExplorerError(f"weights that do not fit the replica: {', '.join(unexpected[:3])}")
         self.step = weights.step
+        self._first_passes = (None, {})   # computed by the weights replaced
 
     def answer(self, request: Request) -> Iterator[Answer | None]:
         """The answer to `request`, in one or more chunks (the last has done=True). None between chunks
@@ -269,10 +271,14 @@ class Replica:
         asked = self._asked_labels(req.label, req.count)
         guidance = model.cfg.guidance if req.guidance is None else req.guidance
         total = len(sched.timesteps)
+        noise = (req.seed, req.count, int(sched.timesteps[0]))   # the same noise at the same first t
+        if self._first_passes[0] != noise:
+            self._first_passes = (noise, {})
         frames, preds, ts, sent = [], [], [], 0
         began = last = time.perf_counter()
         i = -1
-        for step in model.denoise(x, sched, generator=generator, labels=asked, guidance=guidance, pauses=True):
+        for step in model.denoise(x, sched, generator=generator, labels=asked, guidance=guidance, pauses=True,
+                                  first_passes=self._first_passes[1]):
             if step is None:   # between a guided step's two passes
                 yield None, False
                 continue

@@ -359,55 +359,68 @@ class Diffusion(GenerativeModel):
         return torch.randn(n, *self.spec.shape, generator=generator, device=generator.device)
 
     def predict(self, x: torch.Tensor, t: int, labels: torch.Tensor | None = None,
-                guidance: float | None = None, net: nn.Module | None = None) -> torch.Tensor:
+                guidance: float | None = None, net: nn.Module | None = None, kept: dict | None = None) -> torch.Tensor:
         """The sampling network's output at x_t. A conditional model is guided (classifier-free):
         unconditional + guidance x (conditional - unconditional); 0 is the unconditional output, 1
         the conditional one. `labels` default to the classes in turn (sample_labels)."""
-        passes = self.predict_in_passes(x, t, labels, guidance, net)
+        passes = self.predict_in_passes(x, t, labels, guidance, net, kept)
         while True:
             try:
                 next(passes)
             except StopIteration as end:
                 return end.value
 
-    def predict_in_passes(self, x, t, labels=None, guidance=None, net=None):
+    def predict_in_passes(self, x, t, labels=None, guidance=None, net=None, kept=None):
         """`predict` one pass of the network at a time, None between them (a guided output is two: the
         asked classes', then no class's): a request that replaces a trajectory waits for half a step.
-        Returns the output."""
+        Returns the output. `kept`: a dict of passes already computed at this x and t, by their classes
+        (read, and added to)."""
         net = net or self.ema.module
         ts = torch.full((x.shape[0],), t, device=x.device, dtype=torch.long)
+
+        def run(classes):
+            key = None if classes is None else tuple(classes.tolist())
+            if kept is None:
+                return net(x, ts, classes)
+            if key not in kept:
+                kept[key] = net(x, ts, classes)
+            return kept[key]
+
         if not self.classes:
-            return net(x, ts)
+            return run(None)
         guidance = self.cfg.guidance if guidance is None else guidance
         labels = self.sample_labels(x.shape[0], x.device) if labels is None else labels
         none = torch.full_like(labels, self.classes)
         if guidance == 1:
-            return net(x, ts, labels)
+            return run(labels)
         if guidance == 0:
-            return net(x, ts, none)
-        conditional = net(x, ts, labels)   # (two passes cost a CPU no more than one of twice the batch)
+            return run(none)
+        conditional = run(labels)   # (two passes cost a CPU no more than one of twice the batch)
         yield None
-        unconditional = net(x, ts, none)
+        unconditional = run(none)
         return unconditional + guidance * (conditional - unconditional)
 
     @torch.no_grad()
     def denoise(self, noise: torch.Tensor, scheduler: DDIMScheduler | FlowScheduler | None = None,
                 generator: torch.Generator | None = None, labels: torch.Tensor | None = None,
-                guidance: float | None = None, pauses: bool = False) -> Iterator[tuple[int, StepOutput] | None]:
+                guidance: float | None = None, pauses: bool = False,
+                first_passes: dict | None = None) -> Iterator[tuple[int, StepOutput] | None]:
         """Yield (t, StepOutput) for every sampling step, from pure noise down to t = 0; `pauses`: and
-        None between a guided step's two passes."""
+        None between a guided step's two passes. `first_passes`: the network's passes at this noise and
+        the first t, by their classes, as `predict_in_passes` keeps them (the same noise denoised again
+        with another class or guidance needs only the passes it has not had)."""
         scheduler = scheduler or self.scheduler()
         x = noise
         timesteps = scheduler.timesteps.tolist()
 
-        def predict(x, t):   # (with `pauses`, the Nones between passes go out through denoise)
+        def predict(x, t, kept=None):   # (with `pauses`, the Nones between passes go out through denoise)
             if pauses:
-                return (yield from self.predict_in_passes(x, t, labels, guidance))
-            return self.predict(x, t, labels, guidance)
+                return (yield from self.predict_in_passes(x, t, labels, guidance, kept=kept))
+            return self.predict(x, t, labels, guidance, kept=kept)
 
         for i, t in enumerate(timesteps):
             prev_t = timesteps[i + 1] if i + 1 < len(timesteps) else -1
-            output = yield from predict(x, t)
+            output = yield from predict(x, t, first_passes if i == 0 else None)
             out = scheduler.step(output, t, x, generator=generator, prev_t=prev_t)
             if getattr(scheduler, "order", 1) == 2 and prev_t >= 0:   # Heun: the slope at the far end too
                 slope = yield from predict(out.prev_sample, prev_t)
