@@ -110,8 +110,8 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--device", default="auto")
     sample.add_argument("--class", dest="label", metavar="CLASS",
                         help="a class-conditional run: draw this class (its name or number; default: each in turn)")
-    sample.add_argument("--guidance", type=float, help="a conditional diffusion run: the guidance scale "
-                                                       "(default: the run's own)")
+    sample.add_argument("--guidance", type=float, help="a conditional diffusion or transformer run: the guidance "
+                                                       "scale (default: the run's own)")
     sample.add_argument("--out", required=True, help="PNG file to write")
 
     sub.add_parser("install-desktop-entry",
@@ -424,8 +424,8 @@ def cmd_sample(args) -> int:
     if (args.label is not None or args.guidance is not None) and not model.classes:
         raise ConfigError("--class and --guidance need a class-conditional run (trained with condition class "
                           "on data with labels)")
-    if args.guidance is not None and exp.model != "diffusion":
-        raise ConfigError("--guidance is for diffusion runs")
+    if args.guidance is not None and not (exp.model == "diffusion" or getattr(model, "guidable", False)):
+        raise ConfigError("--guidance is for diffusion runs, and transformers trained with label_dropout above 0")
     if args.guidance is not None:
         model.cfg = replace(model.cfg, guidance=args.guidance)
     labels = None

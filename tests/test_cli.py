@@ -132,6 +132,21 @@ def test_sample_draws_the_class_asked_for(cli, tiny_args, tmp_path):
     assert not (tmp_path / "bad.png").exists()
 
 
+def test_sample_guides_a_transformer_trained_with_label_dropout(cli, tiny_args, tmp_path):
+    run = tmp_path / "run"
+    assert cli("train", "--model", "ar", "--data", "digits", "--steps", "10", "--quiet",
+               "--out", str(run), *tiny_args("ar", "digits"))[0] == 0
+    pictures = {}
+    for scale in ("1", "3"):
+        png = tmp_path / f"{scale}.png"
+        code, _, stderr = cli("sample", str(run), "--n", "4", "--class", "3", "--guidance", scale, "--out", str(png),
+                              "--device", "cpu")
+        assert code == 0, stderr
+        with Image.open(png) as img:
+            pictures[scale] = np.asarray(img.convert("L"), np.int16)
+    assert not np.array_equal(pictures["1"], pictures["3"])
+
+
 # checkpoints ---------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("model, data_name", [

@@ -12,7 +12,7 @@ from genstudio import data as data_sets
 from genstudio.config import ConfigError, DiffusionConfig, Experiment, default_experiment
 from genstudio.engine.events import Weights
 from genstudio.engine.explorer import Replica, path_straightness
-from genstudio.engine.requests import Denoise, Schedules
+from genstudio.engine.requests import Denoise, ExplorerError, Generate, Schedules
 from genstudio.engine.trainer import Cadence, Trainer
 from genstudio.models import build_model
 from genstudio.models.diffusion import FlowScheduler, HeunScheduler, transport_pairs
@@ -267,6 +267,68 @@ def test_the_transformer_reads_the_class_where_an_unconditional_one_reads_bos():
     x = model.embed(seq[:, :-1], labels=labels)
     torch.testing.assert_close(x[:, 0], model.class_start.weight[labels] + model.pos_emb[0, 0])
     torch.testing.assert_close(x[:, 1:], model.token_emb(seq[:, 1:-1]) + model.pos_emb[:, 1:seq.shape[1] - 1])
+
+
+def _guidable_transformers():
+    """A transformer (8x8 digits) and a row transformer, conditional with label dropout, their class
+    vectors spread out as training makes them."""
+    from genstudio.config import ARConfig
+    from genstudio.models.autoregressive import RowTransformer
+    from genstudio.models.base import DataSpec
+
+    torch.manual_seed(0)
+    rows = RowTransformer(ARConfig(n_embd=32, n_layer=1, n_head=2, levels=4),
+                          DataSpec("image", (1, 6, 5), levels=256, classes=10))
+    for model in (_family_model("ar"), rows.eval()):
+        with torch.no_grad():
+            model.class_start.weight.normal_(0, 1)
+        yield model
+
+
+@pytest.mark.parametrize("model", list(_guidable_transformers()), ids=["transformer", "row transformer"])
+def test_a_guided_transformer_writes_with_the_class_and_without_and_mixes_their_scores(model):
+    """Guidance g: each next token's log-probabilities (up to a constant) are those with no class plus
+    g times what the class adds; 0 is the model told no class, 1 the model told the class."""
+    n, length = 3, model.tok.length
+    uniforms = torch.rand(n, length, generator=torch.Generator().manual_seed(0))
+    forced = torch.randint(0, model.tok.vocab, (n, length), generator=torch.Generator().manual_seed(1))
+    labels = torch.tensor([2, 7, 7])
+
+    def log_probs(guidance, classes=labels):
+        steps = model.generate(uniforms, 1.0, 0, forced, labels=classes, guidance=guidance)
+        return torch.stack([step.probs for step in steps], 1).log()
+
+    conditional, unconditional = log_probs(1.0), log_probs(0.0)
+    torch.testing.assert_close(unconditional, log_probs(1.0, torch.full((n,), 10)))
+    assert not torch.allclose(conditional, unconditional)
+    for g in (0.5, 3.0):
+        want = torch.log_softmax(unconditional + g * (conditional - unconditional), -1)
+        torch.testing.assert_close(log_probs(g), want, atol=1e-4, rtol=1e-4)
+
+
+def test_transformer_label_dropout_trains_the_no_class_start_and_guidance_needs_it():
+    """Label dropout 1: every example is seen with no class, so only that start vector learns. A model
+    without label dropout (files from before it) has no such vector: it writes unguided, and a new one
+    that asks for guidance without label dropout is refused."""
+    model = _family_model("ar", label_dropout=1.0).train()
+    model.make_optimizers()
+    seq = model.encode_data(data_sets.load("digits"))[:16]
+    model.train_step(lambda: (seq, torch.arange(16) % 10))
+    learnt = (model.class_start.weight.grad != 0).any(1)   # (the step's gradient, kept until the next)
+    assert learnt.tolist() == [False] * 10 + [True]
+    legacy = Experiment.from_dict({**default_experiment("ar", "digits").to_dict(),
+                                   "family": {"n_embd": 16, "n_layer": 1, "n_head": 2, "condition": "auto"}})
+    old = build_model(legacy, data_sets.load("digits"))
+    assert legacy.family.label_dropout == 0 and old.class_start.num_embeddings == 10 and not old.guidable
+    noise = old.make_noise(4, torch.Generator().manual_seed(0))
+    torch.testing.assert_close(old.sample(noise), torch.stack([s.tokens for s in old.generate(noise, guidance=2.0)], 1))
+    replica = Replica(legacy, data_sets.load("digits"))
+    replica.step = 0
+    with pytest.raises(ExplorerError, match="label dropout"):
+        list(replica.answer(Generate("g", count=2, label=1, guidance=2.0)))
+    with pytest.raises(ConfigError, match="label_dropout"):
+        _family_model("ar", label_dropout=0.0, guidance=2.0)
+    assert _family_model("ar", "names", label_dropout=0.0, guidance=2.0).classes == 0   # no classes to guide
 
 
 def test_a_conditional_vae_encodes_and_decodes_with_the_class_beside_the_code():

@@ -1,8 +1,9 @@
 """Class-conditional diffusion and flow matching, measured: what guidance trades (class accuracy against
-FD over several scales, one trained model), and flow matching against DDPM noise prediction at equal
-training time (quality at 5 to 50 sampling steps; on 2D data, how straight the sampling paths are).
+FD over several scales, one trained model: diffusion's, or the transformer's), and flow matching
+against DDPM noise prediction at equal training time (quality at 5 to 50 sampling steps; on 2D data,
+how straight the sampling paths are).
 
-    python -m genstudio.bench.conditional [--seconds 300] [--only guidance|flow] [--data PATH]
+    python -m genstudio.bench.conditional [--seconds 300] [--only guidance|flow] [--data PATH] [--family ar]
 
 `genstudio bench --only conditional` prints the same rows."""
 from __future__ import annotations
@@ -15,22 +16,23 @@ SAMPLING_STEPS = (5, 10, 20, 50)
 SAMPLERS = {"eps": "ddim", "flow": "euler"}
 
 
-def trained(data: str, seconds: float, samples: int | None = None, **knobs):
-    """A Trainer that trained a diffusion model with `knobs` on `data` for `seconds` on one thread,
-    with the window's cadence (`samples`: how many its evaluations draw, instead of the evaluator's
-    own number)."""
+def trained(data: str, seconds: float, samples: int | None = None, family: str = "diffusion", **knobs):
+    """A Trainer that trained a `family` model with `knobs` on `data` for `seconds` on one thread, with
+    the window's cadence (`samples`: how many its evaluations draw, instead of the evaluator's own
+    number)."""
     from .images28 import trained as images_trained
 
-    trainer, _ = images_trained("diffusion", seconds, {k: str(v) for k, v in knobs.items()}, data)
+    trainer, _ = images_trained(family, seconds, {k: str(v) for k, v in knobs.items()}, data)
     trainer.evaluator.n = samples or trainer.evaluator.n
     return trainer
 
 
-def guidance_curve(data: str, seconds: float, scales=GUIDANCE_SCALES, samples: int | None = None
-                   ) -> tuple[dict, list[dict]]:
-    """Conditional diffusion trained on `data`, then sampled (best held-out weights) at each guidance
-    scale: (the run's facts, [{"guidance", "class_accuracy", "fd", "class_coverage"}, ...])."""
-    trainer = trained(data, seconds, samples, condition="class")
+def guidance_curve(data: str, seconds: float, scales=GUIDANCE_SCALES, samples: int | None = None,
+                   family: str = "diffusion") -> tuple[dict, list[dict]]:
+    """A conditional `family` model (diffusion or the transformer) trained on `data`, then sampled (best
+    held-out weights) at each guidance scale: (the run's facts, [{"guidance", "class_accuracy", "fd",
+    "class_coverage"}, ...])."""
+    trainer = trained(data, seconds, samples, family, condition="class")
     base, curve = trainer.model.cfg, []
     with trainer.best_weights() as best_step:
         for scale in scales:
@@ -90,6 +92,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=300)
     parser.add_argument("--only", choices=("guidance", "flow"))
+    parser.add_argument("--family", choices=("diffusion", "ar"), default="diffusion", help="whose guidance")
     parser.add_argument("--data", action="append", help="data sets (default: the 28x28 digits; flow: ring8, "
                                                         "grid25 and the 28x28 digits)")
     args = parser.parse_args(argv)
@@ -97,8 +100,8 @@ def main(argv=None):
 
     if args.only != "flow":
         for data in args.data or [digits28_path()]:
-            facts, curve = guidance_curve(data, args.seconds)
-            print(f"guidance, {data}: {facts}")
+            facts, curve = guidance_curve(data, args.seconds, family=args.family)
+            print(f"guidance, {args.family}, {data}: {facts}")
             for point in curve:
                 print(f"  guidance {point['guidance']:4.1f}  accuracy {point['class_accuracy']:.3f}  "
                       f"FD {point['fd']:6.2f}  classes {point['class_coverage']}", flush=True)

@@ -382,7 +382,9 @@ class Replica:
         uniforms = torch.rand(req.count, tok.length, generator=torch.Generator().manual_seed(req.seed))
         tokens, probs, raw, sent = [], [], [], 0
         began = last = time.perf_counter()
-        for step in model.generate(uniforms, req.temperature, req.top_k, forced, req.top_p, labels):
+        if req.guidance not in (None, 1) and labels is not None and not model.guidable:
+            raise ExplorerError("guidance needs a model trained with label dropout above 0")
+        for step in model.generate(uniforms, req.temperature, req.top_k, forced, req.top_p, labels, req.guidance):
             tokens.append(step.tokens.numpy())
             probs.append(step.probs.numpy().astype(np.float32))
             if step.raw is not None:  # top-k or top-p on: the distribution before they dropped tokens

@@ -156,7 +156,8 @@ class Generate(Request):
     `seed`: each position's next-token distribution and chosen token, in chunks as they are computed
     (the first after one token). `prompt`: text each sample continues; `complete`: the index of a
     held-out image whose pixels outside `mask` (H, W; True: the model writes there) are kept. A
-    class-conditional model writes class `label` (-1: the classes in turn; a completion: the image's own)."""
+    class-conditional model writes class `label` (-1: the classes in turn; a completion: the image's own)
+    at `guidance` (None: the run's own scale)."""
     priority = 1
     temperature: float = 1.0
     top_k: int = 0
@@ -167,6 +168,7 @@ class Generate(Request):
     complete: int = -1
     mask: np.ndarray | None = None
     label: int = -1
+    guidance: float | None = None
 
 
 @dataclass(frozen=True, eq=False)

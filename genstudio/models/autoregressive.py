@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..config import ARConfig
+from ..config import ARConfig, ConfigError
 from ..data import Dataset
 from .base import DataSpec, GenerativeModel, WeightAverage, make_optimizer
 
@@ -241,8 +241,11 @@ class Transformer(GenerativeModel):
         super().__init__(cfg, spec)
         self.tok = Tokenizer(spec, cfg.bins, cfg.levels, pixel_major=self.pixel_major)
         self.build_networks(cfg)
-        if self.classes:   # the class in place of BOS: a start vector per class
-            self.class_start = nn.Embedding(self.classes, cfg.n_embd)
+        if self.classes and cfg.guidance != 1 and not cfg.label_dropout:
+            raise ConfigError("guidance needs label_dropout above 0: the model must also learn to write "
+                              "without a class")
+        if self.classes:   # the class in place of BOS: a start vector per class, and one for "no class"
+            self.class_start = nn.Embedding(self.classes + (cfg.label_dropout > 0), cfg.n_embd)
             nn.init.normal_(self.class_start.weight, std=0.02)
         self._average: list[torch.Tensor] | None = None  # the weight average (cfg.ema), made on the first step
         self._average_updates = 0
@@ -292,6 +295,7 @@ class Transformer(GenerativeModel):
 
     def train_step(self, draw):
         seq, labels = self.split(draw())
+        labels = self.drop_labels(labels) if labels is not None else None
         logits = self(seq[:, :-1].clamp(min=0), labels=labels)
         # the mean over the predicted tokens in one kernel (the same value as _token_nll's sum / count)
         loss = F.cross_entropy(logits.flatten(0, 1), seq[:, 1:].flatten(), ignore_index=IGNORE)
@@ -365,23 +369,54 @@ class Transformer(GenerativeModel):
         # one uniform per position: inverse-CDF sampling from fixed uniforms keeps snapshots comparable
         return torch.rand(n, self.tok.length, generator=generator, device=generator.device)
 
+    @property
+    def guidable(self) -> bool:
+        """A conditional model that learnt to write without a class too (label dropout): guidance works."""
+        return bool(self.classes) and self.class_start.num_embeddings > self.classes
+
+    def guided(self, n: int, labels: torch.Tensor | None, guidance: float | None, device=None):
+        """(the classes a batch of `n` is written with, the guidance scale where it is written twice).
+        Guided (classifier-free), the batch is 2n: the asked classes', then no class's, and each next
+        token's logits are unconditional + guidance x (conditional - unconditional); 0 writes with no
+        class, 1 with the asked ones (scale None: written once). `labels` None: the classes in turn. A
+        model that never learnt to write without a class (no label dropout) is not guided."""
+        if not self.classes:
+            return None, None
+        guidance = self.cfg.guidance if guidance is None else guidance
+        labels = self.sample_labels(n, device) if labels is None else labels
+        if guidance == 1 or not self.guidable:
+            return labels, None
+        none = torch.full_like(labels, self.classes)
+        return (none, None) if guidance == 0 else (torch.cat([labels, none]), guidance)
+
+    @staticmethod
+    def mixed(logits: torch.Tensor, scale: float | None) -> torch.Tensor:
+        """A guided batch's logits (2n, vocab) mixed into n (`guided`); unguided ones as they are."""
+        if scale is None:
+            return logits
+        conditional, unconditional = logits.chunk(2)
+        return unconditional + scale * (conditional - unconditional)
+
     @torch.no_grad()
     def generate(self, uniforms: torch.Tensor, temperature: float | None = None, top_k: int | None = None,
                  forced: torch.Tensor | None = None, top_p: float | None = None,
-                 labels: torch.Tensor | None = None) -> Iterator[TokenStep]:
+                 labels: torch.Tensor | None = None, guidance: float | None = None) -> Iterator[TokenStep]:
         """Yield the next-token distribution and the chosen token at each position. `forced` (N, length):
         the token to take at each position where it is >= 0 instead of sampling one. A conditional
-        model writes classes `labels` (None: the classes in turn)."""
+        model writes classes `labels` (None: the classes in turn) at `guidance` (None: the run's own)."""
         temperature = self.cfg.temperature if temperature is None else temperature
         top_k = self.cfg.top_k if top_k is None else top_k
         top_p = self.cfg.top_p if top_p is None else top_p
         was_training = self.training
         self.eval()
         n = uniforms.shape[0]
+        labels, scale = self.guided(n, labels, guidance, uniforms.device)
+        twice = (lambda x: x) if scale is None else (lambda x: torch.cat([x, x]))
         token = torch.full((n, 1), self.tok.bos, dtype=torch.long, device=uniforms.device)
         caches: list[dict] = [{} for _ in self.blocks]
         for pos in range(self.tok.length):
-            probs, raw = distribution(self(token, caches, start=pos, labels=labels)[:, -1], temperature, top_k, top_p)
+            logits = self.mixed(self(twice(token), caches, start=pos, labels=labels)[:, -1], scale)
+            probs, raw = distribution(logits, temperature, top_k, top_p)
             tokens = draw(probs, uniforms[:, pos], None if forced is None else forced[:, pos])
             token = tokens[:, None]
             yield TokenStep(pos, probs, tokens, raw)
@@ -520,7 +555,8 @@ class RowTransformer(Transformer):
                 "pixels": local_maps.permute(1, 2, 0, 3, 4).float().cpu().numpy()}
 
     def train_step(self, draw):
-        logits, targets = self._logits(*self.split(draw()))
+        seq, labels = self.split(draw())
+        logits, targets = self._logits(seq, self.drop_labels(labels) if labels is not None else None)
         loss = F.cross_entropy(logits.flatten(0, 1), targets.flatten())
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -533,31 +569,33 @@ class RowTransformer(Transformer):
         return F.cross_entropy(logits.transpose(1, 2), targets, reduction="none"), targets
 
     @torch.no_grad()
-    def generate(self, uniforms, temperature=None, top_k=None, forced=None, top_p=None, labels=None):
+    def generate(self, uniforms, temperature=None, top_k=None, forced=None, top_p=None, labels=None, guidance=None):
         temperature = self.cfg.temperature if temperature is None else temperature
         top_k = self.cfg.top_k if top_k is None else top_k
         top_p = self.cfg.top_p if top_p is None else top_p
         was_training = self.training
         self.eval()
         n = uniforms.shape[0]
+        labels, scale = self.guided(n, labels, guidance, uniforms.device)
+        twice = (lambda x: x) if scale is None else (lambda x: torch.cat([x, x]))
         global_caches: list[dict] = [{} for _ in self.global_blocks]
         row = None
         for r in range(self.rows):
             if r == 0:
-                x = self._start(n, labels, uniforms.device) + self.row_pos[:, :1]
+                x = self._start(len(twice(uniforms)), labels, uniforms.device) + self.row_pos[:, :1]
                 for i, block in enumerate(self.global_blocks):
                     x = block(x, global_caches[i])
                 context = self.global_ln(x)[:, 0]
             else:
-                context = self._global(row[:, None], global_caches, start=r)[:, 0]
+                context = self._global(twice(row)[:, None], global_caches, start=r)[:, 0]
             offsets = self._offsets(context)  # once a row, not once a pixel
             local_caches: list[dict] = [{} for _ in self.blocks]
             token = torch.full((n, 1), self.tok.vocab, dtype=torch.long, device=uniforms.device)
             chosen = []
             for p in range(self.row_len):
                 pos = r * self.row_len + p
-                probs, raw = distribution(self._local(offsets[:, p:p + 1], token, local_caches, start=p)[:, -1],
-                                          temperature, top_k, top_p)
+                logits = self._local(offsets[:, p:p + 1], twice(token), local_caches, start=p)[:, -1]
+                probs, raw = distribution(self.mixed(logits, scale), temperature, top_k, top_p)
                 tokens = draw(probs, uniforms[:, pos], None if forced is None else forced[:, pos])
                 token = tokens[:, None]
                 chosen.append(tokens)

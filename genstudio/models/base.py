@@ -96,6 +96,12 @@ class GenerativeModel(nn.Module):
         """A drawn batch as (examples, labels); labels None for an unconditional model."""
         return batch if isinstance(batch, tuple) else (batch, None)
 
+    def drop_labels(self, y: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """`y` with a `label_dropout` share of its labels replaced by "no class" (index `classes`): the
+        same network also learns to generate unconditionally, what classifier-free guidance needs."""
+        drop = torch.rand(y.shape, device=y.device, generator=generator) < self.cfg.label_dropout
+        return torch.where(drop, torch.full_like(y, self.classes), y)
+
     def sample_labels(self, n: int, device=None) -> torch.Tensor:
         """The classes asked for when none are given: as many of each, in order (0, 0, ..., 1, 1, ...)."""
         return torch.arange(n, device=device) * max(self.classes, 1) // max(n, 1)

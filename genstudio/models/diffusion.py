@@ -321,11 +321,6 @@ class Diffusion(GenerativeModel):
             return noise[transport_pairs(x0, noise, generator=generator)]
         return noise
 
-    def drop_labels(self, y: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        """`y` with a `label_dropout` share of its labels replaced by "no class" (index `classes`)."""
-        drop = torch.rand(y.shape, device=y.device, generator=generator) < self.cfg.label_dropout
-        return torch.where(drop, torch.full_like(y, self.classes), y)
-
     def train_step(self, draw):
         x0, y = self.split(draw())
         t = torch.randint(0, self.cfg.timesteps, (x0.shape[0],), device=x0.device)

@@ -102,6 +102,23 @@ def test_greedy_is_deterministic_and_completion_keeps_the_pixels(window, qtbot):
     assert not np.allclose(decoded[:, :, mask], decoded[:1, :, mask])  # the tries differ where the model writes
 
 
+def test_the_guidance_control_writes_the_batch_the_model_writes_at_that_scale(window, qtbot):
+    """A conditional run trained with label dropout shows guidance on the Write page; a new scale writes
+    the same noise's batch again, with the next-token distributions the model computes at that scale."""
+    view, model, step = _paused_view(window, qtbot, "digits")
+    assert view.guidable and view.guidance.isVisibleTo(view) and view.guidance.value() == model.cfg.guidance
+    view.class_picker.setCurrentIndex(view.class_picker.findText(view.classes[3]))
+    qtbot.waitUntil(lambda: view.final is not None and view.shown_step.get("generate") == step, timeout=TIMEOUT_MS)
+    seed = view.seed
+    view.guidance.setValue(2.5)   # live: a new batch
+    qtbot.waitUntil(lambda: view.seed == seed + 1 and view.final is not None
+                    and view.shown_step.get("generate") == step, timeout=TIMEOUT_MS)
+    uniforms = torch.rand(len(view.tokens), model.tok.length, generator=torch.Generator().manual_seed(view.seed))
+    steps = list(model.generate(uniforms, labels=torch.full((len(uniforms),), 3), guidance=2.5))
+    np.testing.assert_array_equal(view.tokens, torch.stack([s.tokens for s in steps], 1).numpy())
+    np.testing.assert_allclose(view.probs, torch.stack([s.probs for s in steps], 1).numpy(), rtol=1e-4, atol=1e-6)
+
+
 def test_text_marks_prompt_and_baselines(window, qtbot):
     view, model, step = _paused_view(window, qtbot, "names")
     ds = window.run.info.dataset

@@ -53,6 +53,10 @@ TEXT = {
                    "takes the tallest bar (greedy): the same sample every time. Top-k keeps only the k tallest bars; "
                    "top-p keeps the likeliest tokens until their probabilities add up to p. The grey bars are the "
                    "tokens they drop.",
+    "guidance": "Guidance: the model scores every next token twice, once told the class and once not (it learnt "
+                "both: some training images came without their class), and goes guidance times as far from the "
+                "second scores towards the first. 0 ignores the class, 1 is the plain conditional model, above 1 "
+                "the class shows more plainly and the samples of one class grow alike.",
     "teacher": "Training is teacher forcing: the model sees real {items} and is scored on each next token, all "
                "positions at once. Sampling is different: it feeds the model its own choices, one at a time, so "
                "an early mistake stays in the context.",
@@ -93,6 +97,7 @@ class ARView(ExplorerView):
         self.play_timer = QTimer(self)
         self.play_timer.timeout.connect(self._play_tick)
         self.seed = 0
+        self.guidable = False   # a conditional run trained with label dropout: the Write page has guidance
         self._reset_state()
 
     def _reset_state(self):
@@ -134,15 +139,22 @@ class ARView(ExplorerView):
         self.top_p.setSingleStep(0.05)
         self.top_p.setValue(1.0)
         self.top_p.setToolTip("Sample from the likeliest tokens that together reach probability p only (1: all)")
+        self.guidance = QDoubleSpinBox()
+        self.guidance.setRange(0.0, 5.0)
+        self.guidance.setSingleStep(0.25)
+        self.guidance.setValue(1.0)
+        self.guidance.setToolTip("Classifier-free guidance: each next token's scores are those without the class "
+                                 "plus this many times what the class adds (0: no class, 1: the class)")
+        self.guidance_label = QLabel("guidance")
         self.prompt = QLineEdit()
         self.prompt.setPlaceholderText("a prompt to continue (optional)")
         self.prompt.returnPressed.connect(self.generate)
         self.prompt_label = QLabel("prompt")
-        for widget in (self.temperature, self.top_k, self.top_p):
+        for widget in (self.temperature, self.top_k, self.top_p, self.guidance):
             widget.valueChanged.connect(lambda _: self.generate())  # live: a new batch with the new setting
         controls = QHBoxLayout()
         for widget in (self.generate_button, QLabel("temperature"), self.temperature, QLabel("top-k"), self.top_k,
-                       QLabel("top-p"), self.top_p, self.prompt_label, self.prompt):
+                       QLabel("top-p"), self.top_p, self.guidance_label, self.guidance, self.prompt_label, self.prompt):
             controls.addWidget(widget)
         controls.addStretch(1)
         self.position_label = steady_label("token 10000 of 10000", "")
@@ -288,14 +300,18 @@ class ARView(ExplorerView):
             widget.setVisible(text)
         self.pages.setTabVisible(1, ds.kind == "image")
         cfg = explorer.experiment.family
-        for spin, value in ((self.temperature, cfg.temperature), (self.top_k, cfg.top_k), (self.top_p, cfg.top_p)):
+        for spin, value in ((self.temperature, cfg.temperature), (self.top_k, cfg.top_k), (self.top_p, cfg.top_p),
+                            (self.guidance, cfg.guidance)):
             spin.blockSignals(True)
             spin.setValue(value)
             spin.blockSignals(False)
+        self.guidable = bool(self.classes) and cfg.label_dropout > 0   # it also learnt to write with no class
+        for widget in (self.guidance, self.guidance_label):
+            widget.setVisible(self.guidable)
         unit, items, units = (("character", "lines", "nats per character") if text else
                               ("pixel value", "images", "bits per dimension"))
-        set_help(self.write_help, [TEXT["next"].format(unit=unit), TEXT["temperature"],
-                                         TEXT["teacher"].format(items=items)])
+        set_help(self.write_help, [TEXT["next"].format(unit=unit), TEXT["temperature"]] +
+                 ([TEXT["guidance"]] if self.guidable else []) + [TEXT["teacher"].format(items=items)])
         set_help(self.loss_help, [TEXT["loss"].format(units=units)] +
                        ([TEXT["baselines"].format(v=len(ds.alphabet))] if text else []))
         self.loss_plot.getAxis("left").setLabel(units)
@@ -374,7 +390,15 @@ class ARView(ExplorerView):
         self.submit("generate", "Generate", temperature=self.temperature.value(), top_k=self.top_k.value(),
                     top_p=self.top_p.value(), count=LINES if self.kind == "text" else IMAGES, seed=self.seed,
                     prompt=self.prompt.text() if self.kind == "text" else "",
-                    label=self.asked_class() if self.classes else -1)
+                    label=self.asked_class() if self.classes else -1, guidance=self._guidance())
+
+    def _guidance(self) -> float | None:
+        return self.guidance.value() if self.guidable else None
+
+    def on_knob(self, name: str, value) -> None:
+        """The run's guidance changed in the settings: the Write page follows (and writes again)."""
+        if name == "guidance" and self.built:
+            self.guidance.setValue(float(value))
 
     each_class = "each class in turn"
 
@@ -395,7 +419,7 @@ class ARView(ExplorerView):
         self.complete_status.setText("writing…")
         self.submit("complete", "Generate", temperature=self.temperature.value(), top_k=self.top_k.value(),
                     top_p=self.top_p.value(), count=COMPLETIONS, seed=self.seed + 1000, complete=self.example.value(),
-                    mask=self.mask())
+                    mask=self.mask(), guidance=self._guidance())
 
     # answers -------------------------------------------------------------------------------------
     def _answer_generate(self, values, step):
