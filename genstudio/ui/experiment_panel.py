@@ -176,7 +176,7 @@ class ExperimentPanel(QWidget):
         top.addRow("CPU threads", self.threads)
         self.knob_box = QGroupBox("Hyperparameters")
         self.knob_form = QFormLayout(self.knob_box)
-        self.hint = QLabel("The learning rate (a VAE's beta, a diffusion model's guidance) change while training; "
+        self.hint = QLabel("The learning rate (a VAE's beta, guidance) change while training; "
                            "other changes start a fresh model when you apply them.")
         self.hint.setWordWrap(True)
         self.hint.setStyleSheet(quiet_css())
