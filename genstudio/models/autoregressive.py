@@ -390,6 +390,11 @@ class Transformer(GenerativeModel):
         return (none, None) if guidance == 0 else (torch.cat([labels, none]), guidance)
 
     @staticmethod
+    def twice(inputs: torch.Tensor, scale: float | None) -> torch.Tensor:
+        """A guided batch's inputs (`guided`): the same tokens for both halves."""
+        return inputs if scale is None else torch.cat([inputs, inputs])
+
+    @staticmethod
     def mixed(logits: torch.Tensor, scale: float | None) -> torch.Tensor:
         """A guided batch's logits (2n, vocab) mixed into n (`guided`); unguided ones as they are."""
         if scale is None:
@@ -411,11 +416,10 @@ class Transformer(GenerativeModel):
         self.eval()
         n = uniforms.shape[0]
         labels, scale = self.guided(n, labels, guidance, uniforms.device)
-        twice = (lambda x: x) if scale is None else (lambda x: torch.cat([x, x]))
         token = torch.full((n, 1), self.tok.bos, dtype=torch.long, device=uniforms.device)
         caches: list[dict] = [{} for _ in self.blocks]
         for pos in range(self.tok.length):
-            logits = self.mixed(self(twice(token), caches, start=pos, labels=labels)[:, -1], scale)
+            logits = self.mixed(self(self.twice(token, scale), caches, start=pos, labels=labels)[:, -1], scale)
             probs, raw = distribution(logits, temperature, top_k, top_p)
             tokens = draw(probs, uniforms[:, pos], None if forced is None else forced[:, pos])
             token = tokens[:, None]
@@ -577,24 +581,23 @@ class RowTransformer(Transformer):
         self.eval()
         n = uniforms.shape[0]
         labels, scale = self.guided(n, labels, guidance, uniforms.device)
-        twice = (lambda x: x) if scale is None else (lambda x: torch.cat([x, x]))
         global_caches: list[dict] = [{} for _ in self.global_blocks]
         row = None
         for r in range(self.rows):
             if r == 0:
-                x = self._start(len(twice(uniforms)), labels, uniforms.device) + self.row_pos[:, :1]
+                x = self._start(n if labels is None else len(labels), labels, uniforms.device) + self.row_pos[:, :1]
                 for i, block in enumerate(self.global_blocks):
                     x = block(x, global_caches[i])
                 context = self.global_ln(x)[:, 0]
             else:
-                context = self._global(twice(row)[:, None], global_caches, start=r)[:, 0]
+                context = self._global(self.twice(row, scale)[:, None], global_caches, start=r)[:, 0]
             offsets = self._offsets(context)  # once a row, not once a pixel
             local_caches: list[dict] = [{} for _ in self.blocks]
             token = torch.full((n, 1), self.tok.vocab, dtype=torch.long, device=uniforms.device)
             chosen = []
             for p in range(self.row_len):
                 pos = r * self.row_len + p
-                logits = self._local(offsets[:, p:p + 1], twice(token), local_caches, start=p)[:, -1]
+                logits = self._local(offsets[:, p:p + 1], self.twice(token, scale), local_caches, start=p)[:, -1]
                 probs, raw = distribution(self.mixed(logits, scale), temperature, top_k, top_p)
                 tokens = draw(probs, uniforms[:, pos], None if forced is None else forced[:, pos])
                 token = tokens[:, None]
