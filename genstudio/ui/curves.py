@@ -282,6 +282,8 @@ class CurvesView(QWidget):
         self.gap_bracket.setData([x[-1], x[-1]], [last.train, last.held_out])
         self.gap_text.setText(f"gap {gap:+#.3g}")
         self.gap_text.setPos(float(x[-1]), float(shown(np.array([last.train, last.held_out])).mean()))
+        # left of the bracket, but right of it near the plot's left edge, where the text would be cut
+        self.gap_text.setAnchor((1.05, 0.5) if x[-1] > 0.3 * max(ends, default=x[-1]) else (-0.05, 0.5))
         best_text = f" · best at step {best.step:,}" if best is not None else ""
         self.gap_label.setText(f"Held-out {last.held_out:#.4g} · training items {last.train:#.4g} · gap {gap:+#.3g}"
                                f"{best_text} — {self.measure}")

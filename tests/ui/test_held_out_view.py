@@ -81,3 +81,29 @@ def test_an_opened_file_shows_its_held_out_curve(window, qtbot, tmp_path):
     window.pane.curves.redraw()
     assert np.array_equal(window.pane.curves.held_out_item.getData()[1][:len(measures)],
                           [m.held_out for m in measures])
+
+
+def test_the_gap_label_stays_inside_the_plot_when_the_last_measure_is_near_its_left_edge(qtbot):
+    """A held-out measure early in a long curve: the gap's text goes right of its bracket, not off the
+    plot's left edge; at the curve's end it goes left of it."""
+    from genstudio.engine.events import HeldOut, LossPoints
+    from genstudio.live.history import CurveHistory
+    from genstudio.ui.curves import CurvesView
+
+    view = CurvesView()
+    qtbot.addWidget(view)
+    view.resize(900, 300)
+    view.show()
+    for steps in (300, 20):   # the loss curve runs to step 300, then to step 20 only
+        history = CurveHistory(("loss",), [HeldOut(19, 2.0, 0.38, 0.3792, 19)])
+        history.extend(LossPoints(np.arange(1, steps + 1), np.arange(1, steps + 1) * 0.1,
+                              {"loss": np.linspace(1.5, 0.38, steps)}))
+        view.set_measure("loss")
+        view.set_history(history)
+        view.redraw()
+        qtbot.wait(50)
+        left, right = view.plot.getViewBox().viewRange()[0]
+        text = view.gap_text.mapRectToView(view.gap_text.boundingRect())
+        assert left <= text.left() and text.right() <= right, (steps, text, left, right)
+        assert (text.left() > 19) == (steps == 300)   # right of the bracket near the left edge, else left
+
