@@ -104,7 +104,7 @@ def test_greedy_is_deterministic_and_completion_keeps_the_pixels(window, qtbot):
 
 def test_the_guidance_control_writes_the_batch_the_model_writes_at_that_scale(window, qtbot):
     """A conditional run trained with label dropout shows guidance on the Write page; a new scale writes
-    the same noise's batch again, with the next-token distributions the model computes at that scale."""
+    a new batch, with the tokens and next-token distributions the model computes at that scale."""
     view, model, step = _paused_view(window, qtbot, "digits")
     assert view.guidable and view.guidance.isVisibleTo(view) and view.guidance.value() == model.cfg.guidance
     view.class_picker.setCurrentIndex(view.class_picker.findText(view.classes[3]))
