@@ -11,7 +11,7 @@ from genstudio.engine import experiment_file
 from genstudio.lessons import builtin_lessons
 
 from .test_files import CORPUS, _close_problem, _paused_after, open_experiment
-from .test_main_window import TIMEOUT_MS, tiny
+from .test_main_window import TIMEOUT_MS, settled_step, tiny
 
 
 @pytest.fixture
@@ -54,6 +54,7 @@ def test_save_writes_the_file_first_then_resets(trained, qtbot, tmp_path):
     window.pane.toggle_training()
     qtbot.waitUntil(lambda: window.run.unsaved, timeout=TIMEOUT_MS)
     window.pane.toggle_training()
+    settled_step(window, qtbot)
     window.pane.panel.set_knob("lr", 0.003)
     window.pane.panel.apply_requested.emit()  # Apply: a new model from the new settings
     worker = window.run.worker
@@ -99,6 +100,7 @@ def test_opening_asks_only_once_the_file_is_good(trained, qtbot, tmp_path):
     window.pane.toggle_training()
     qtbot.waitUntil(lambda: window.run.step > step + 3, timeout=TIMEOUT_MS)
     window.pane.toggle_training()
+    settled_step(window, qtbot)   # (steps taken before the pause still report after it)
     assert open_experiment(window, qtbot, str(tmp_path / "a.genstudio"))
     answer(window, qtbot, QMessageBox.Discard)
     qtbot.waitUntil(lambda: window.run.step == step and window.run.state == "paused", timeout=TIMEOUT_MS)
