@@ -374,9 +374,9 @@ class Diffusion(GenerativeModel):
         ts = torch.full((x.shape[0],), t, device=x.device, dtype=torch.long)
 
         def run(classes):
-            key = None if classes is None else tuple(classes.tolist())
             if kept is None:
                 return net(x, ts, classes)
+            key = None if classes is None else tuple(classes.tolist())   # (a host sync: the explorer's CPU only)
             if key not in kept:
                 kept[key] = net(x, ts, classes)
             return kept[key]
