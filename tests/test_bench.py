@@ -54,6 +54,7 @@ def test_quick_bench_on_a_tiny_budget(tmp_path):
                      "vae class picker -> that class's image latency p95, vae/digits",
                      "gan class picker -> that class's images latency p95, gan/digits",
                      "ar class picker -> that class's batch latency p95, ar/digits",
+                     "ar guidance -> a new batch latency p95, ar/digits",
                      "class accuracy, ar/digits28", "Frechet distance, ar/digits28",
                      "path length / straight line, flow matching, ring8, 5 steps",
                      "energy distance, flow matching (Euler), grid25",

@@ -656,6 +656,21 @@ def ar_class_latency(window, moves: int) -> list[float]:
     return [] if view is None or view.kind == "text" else picker_latency(view, "generate", moves)
 
 
+def ar_guidance_latency(window, moves: int) -> list[float]:
+    """Conditional transformer on images, Write page: the guidance changed -> a new batch written at it."""
+    from genstudio.ui.self_test import wait
+
+    view = _ar_view(window)
+    if view is None or view.kind == "text" or not view.guidable:
+        return []
+    times = []
+    for i in range(min(moves, 12)):
+        scale = 1.5 + (i % 4) * 0.5   # 1.5, 2, 2.5, 3: always another scale than the one shown
+        times.extend(answer_latency(view, "generate", lambda _, v=scale: view.guidance.setValue(v), 1))
+        wait(300)
+    return times
+
+
 def ddim_trajectory_s(window) -> float | None:
     """Seconds the explorer takes for a whole 64-sample, 50-step DDIM trajectory while training goes on."""
     from genstudio.ui.self_test import wait_until
@@ -861,7 +876,8 @@ CONTROLS = {"timeline scrub": scrub_latency, "timeline Best -> best step's sampl
             "gan class picker -> that class's images": gan_class_latency,
             "ar class picker -> that class's batch": ar_class_latency,
             "ar next token -> sample and bars": next_token_latency,
-            "ar attention scrub -> heads and bars": attention_scrub_latency}
+            "ar attention scrub -> heads and bars": attention_scrub_latency,
+            "ar guidance -> a new batch": ar_guidance_latency}   # last: it leaves the batch guided
 CONTROL_GOALS = {"vae latent slider -> image": "<= 16", "vae map click -> image": "<= 16",
                  "diffusion scrub (100-step trajectory kept)": "<= 16",
                  "diffusion Sample -> first denoising frame": "<= 300",
@@ -870,7 +886,7 @@ CONTROL_GOALS = {"vae latent slider -> image": "<= 16", "vae map click -> image"
                  "vae class picker -> that class's image": "<= 100",
                  "gan class picker -> that class's images": "<= 100",
                  "ar class picker -> that class's batch": "<= 100", "ar next token -> sample and bars": "<= 16",
-                 "ar attention scrub -> heads and bars": "<= 16"}
+                 "ar attention scrub -> heads and bars": "<= 16", "ar guidance -> a new batch": "<= 100"}
 # Data sets a family's interaction rows also run on, for controls its default data lacks ("digits28":
 # the 28x28 digits of images28.py, whose transformer is the two-model RowTransformer)
 MORE_INTERACTION_DATA = {"gan": ("digits",), "diffusion": ("digits",), "ar": ("names", "digits28")}
